@@ -4,3 +4,24 @@ pytest_plugins = [
     "tests.helpers.archive_fixtures",
     "tests.helpers.tree_fixtures",
 ]
+
+import pytest
+
+from tests.helpers.releases import test_cert, write_release
+
+
+@pytest.fixture(scope="session")
+def release_cert():
+    """An OpenPGP certificate to pin in test release files."""
+    return test_cert()
+
+
+@pytest.fixture
+def make_release(tmp_path, release_cert):
+    """Factory: make_release({"pkg.yaml": "..."}, fmt="v3") -> path of a chisel release directory."""
+    counter = iter(range(1000))
+
+    def make(slices: dict[str, str], fmt: str = "v3", release_text: str | None = None):
+        return write_release(tmp_path / f"release{next(counter)}", release_cert, slices, fmt, release_text)
+
+    return make

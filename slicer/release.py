@@ -1,0 +1,156 @@
+"""Find and load a release: a bundled name, a chisel directory, plus overlays.
+
+`--release debian-12` loads the bundled `release/debian-12.yaml` with
+`slices/debian-12/`; a value containing `/` is a chisel-layout directory
+(`chisel.yaml` + `slices/**`); `--slices DIR` overlays add or replace whole
+package files. The result is validated before anyone sees it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import schema, validate
+from .errors import ReleaseError
+from .model import Package, Release
+
+
+def data_root() -> Path:
+    """Where `release/` and `slices/` live: inside the wheel, or the source tree."""
+    packaged = Path(__file__).parent / "_data"
+    return packaged if (packaged / "release").is_dir() else Path(__file__).resolve().parent.parent
+
+
+def bundled_names() -> list[str]:
+    return sorted(path.stem for path in (data_root() / "release").glob("*.yaml"))
+
+
+def _release_number(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", name))
+
+
+def host_release_name(os_release: Path = Path("/etc/os-release")) -> str | None:
+    """`debian-<VERSION_ID>` when the host is a Debian release, else None."""
+    try:
+        fields = dict(
+            line.split("=", 1) for line in os_release.read_text().splitlines() if "=" in line
+        )
+    except OSError:
+        return None
+    if fields.get("ID", "").strip('"') != "debian" or "VERSION_ID" not in fields:
+        return None
+    return f"debian-{fields['VERSION_ID'].strip(chr(34))}"
+
+
+def default_release_name(today: datetime.date | None = None) -> str:
+    """The host's Debian release when bundled, else the newest bundled stable one."""
+    names = bundled_names()
+    host = host_release_name()
+    if host in names:
+        return host
+    today = today or datetime.date.today()
+    released = [name for name in names if _is_released(name, today)]
+    return max(released or names, key=_release_number)
+
+
+def _is_released(name: str, today: datetime.date) -> bool:
+    """Whether a bundled release's regular support has started (reads only its release file)."""
+    path = data_root() / "release" / f"{name}.yaml"
+    try:
+        doc, document = schema.parse_release(path.name, path.read_text())
+        maintenance = schema.build_maintenance(doc, document)
+    except (OSError, ReleaseError):
+        return False
+    return maintenance is None or maintenance.standard <= today
+
+
+def _locate(reference: str) -> tuple[Path, list[Path], bool, str]:
+    """(release file, slice directories, user release, display base) for a reference."""
+    if "/" in reference:
+        directory = Path(reference)
+        release_file = directory / "chisel.yaml"
+        if not release_file.is_file():
+            raise ReleaseError(f"release directory {reference} has no chisel.yaml")
+        slices = directory / "slices"
+        if not slices.is_dir():
+            raise ReleaseError(f"release directory {reference} has no slices/ directory")
+        return release_file, [slices], True, reference.rstrip("/")
+    root = data_root()
+    release_file = root / "release" / f"{reference}.yaml"
+    if not release_file.is_file():
+        known = ", ".join(bundled_names()) or "none"
+        raise ReleaseError(
+            f'unknown release "{reference}" (bundled releases: {known}; '
+            "a path containing / names a release directory)"
+        )
+    return release_file, [root / "slices" / reference], False, ""
+
+
+def _display(path: Path, base: Path, prefix: str) -> str:
+    relative = path.relative_to(base).as_posix()
+    return f"{prefix}/{relative}" if prefix else relative
+
+
+def _slice_files(directory: Path, display_base: Path, prefix: str) -> dict[str, tuple[Path, str]]:
+    """package name -> (file, display name) for every `*.yaml` under `directory`."""
+    found: dict[str, tuple[Path, str]] = {}
+    for path in sorted(directory.rglob("*.yaml")):
+        display = _display(path, display_base, prefix)
+        name = schema.package_name_from_file(path, display)
+        if name in found:
+            raise ReleaseError(
+                f'package "{name}" slices defined more than once: {found[name][1]} and {display}'
+            )
+        found[name] = (path, display)
+    return found
+
+
+def load_release(reference: str | None = None, overlays: Sequence[Path | str] = ()) -> Release:
+    """Load, parse and validate a release; overlay directories win per package file."""
+    reference = reference or default_release_name()
+    release_file, slice_dirs, user_release, prefix = _locate(reference)
+    base = release_file.parent if user_release else data_root()
+    text = release_file.read_text()
+    doc, document = schema.parse_release(_display(release_file, base, prefix), text)
+    archives = schema.build_archives(doc, document, user_release)
+    by_version = doc.version_choice == "newest"
+    if doc.version_choice not in ("", "newest", "priority"):
+        raise document.error(f'unknown version-choice "{doc.version_choice}" (use newest or priority)',
+                             "version-choice")
+    archives = validate.archive_priorities(archives, doc.format, document, by_version)
+    keys = schema.build_keys(doc)
+    validate.key_ids(keys, document)
+    if doc.format != "v1" and doc.maintenance is None and not user_release:
+        raise document.error("maintenance field is required since format v2")
+    maintenance = schema.build_maintenance(doc, document)
+
+    files: dict[str, tuple[Path, str]] = {}
+    for directory in slice_dirs:
+        if directory.is_dir():
+            files.update(_slice_files(directory, base, prefix))
+    for overlay in overlays:
+        overlay_dir = Path(overlay)
+        if not overlay_dir.is_dir():
+            raise ReleaseError(f"slice overlay {overlay} is not a directory")
+        files.update(_slice_files(overlay_dir, overlay_dir, str(overlay).rstrip("/")))
+
+    packages: dict[str, Package] = {}
+    for name in sorted(files):
+        path, display = files[name]
+        package = schema.parse_package(Path(display), display, path.read_text(), doc.format)
+        packages[name] = package
+    release = Release(
+        path=release_file if not user_release else release_file.parent,
+        format=doc.format,
+        archives=archives,
+        public_keys=keys,
+        packages=packages,
+        maintenance=maintenance,
+        name=doc.name or (reference if not user_release else Path(reference).name),
+        codename=doc.codename,
+        equal_priority_by_version=by_version,
+    )
+    return validate.release(release)

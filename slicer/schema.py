@@ -1,0 +1,569 @@
+"""YAML documents into the model: one release file, one slice definition file.
+
+cattrs structures each document into typed document classes (the YAML's
+shape: hyphenated keys, optional fields, unknown keys ignored), then the
+functions here turn those into model objects while enforcing every rule that
+a single document decides alone. Rules across documents live in
+`validate.py`. Every error is a `ReleaseError` that names the file and line.
+"""
+
+from __future__ import annotations
+
+import datetime
+import posixpath
+import re
+from pathlib import Path
+from typing import Any, NewType
+
+import attrs
+import cattrs
+import yaml
+from attrs import define
+from cattrs.gen import make_dict_structure_fn, override
+
+from . import globs
+from .errors import ReleaseError
+from .model import (
+    KNOWN_ARCHES,
+    PACKAGE_NAME,
+    SLICE_NAME,
+    Archive,
+    Essential,
+    Generate,
+    Maintenance,
+    Package,
+    PathInfo,
+    PathKind,
+    PublicKey,
+    Slice,
+    SliceKey,
+)
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+FORMATS = ("v1", "v2", "v3")
+PRO_VALUES = ("fips", "fips-updates", "esm-apps", "esm-infra")
+HINT_MAX_BYTES = 40
+FILENAME = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})\.yaml$")
+
+StrList = NewType("StrList", list)
+Arches = NewType("Arches", list)
+
+
+@define
+class PathDoc:
+    copy: str | None = None
+    make: bool | None = None
+    text: str | None = None
+    symlink: str | None = None
+    mode: int | None = None
+    mutable: bool = False
+    until: str | None = None
+    arch: Arches | None = None
+    generate: str | None = None
+    prefer: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@define
+class SliceDoc:
+    essential: Any = None
+    v3_essential: Any = None
+    contents: dict[str, PathDoc | None] | None = None
+    mutate: str = ""
+    hint: str = ""
+
+
+@define
+class PackageDoc:
+    package: str = ""
+    archive: str = ""
+    essential: Any = None
+    v3_essential: Any = None
+    slices: dict[str, SliceDoc | None] | None = None
+
+
+@define
+class KeyDoc:
+    id: str = ""
+    armor: str = ""
+
+
+@define
+class ArchiveDoc:
+    version: str | None = None
+    suites: StrList | None = None
+    components: StrList | None = None
+    public_keys: StrList | None = None
+    priority: int | None = None
+    default: bool = False
+    pro: str = ""
+    url: str = ""
+
+
+@define
+class MaintenanceDoc:
+    standard: Any = None
+    expanded: Any = None
+    legacy: Any = None
+    end_of_life: Any = None
+
+
+@define
+class ReleaseDoc:
+    format: str = ""
+    name: str = ""
+    codename: str = ""
+    version_choice: str = ""
+    archives: dict[str, ArchiveDoc] | None = None
+    v2_archives: dict[str, ArchiveDoc] | None = None
+    public_keys: dict[str, KeyDoc] | None = None
+    maintenance: MaintenanceDoc | None = None
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if isinstance(value, (dict, list)):
+        raise TypeError("expected a string")
+    return str(value)
+
+
+def _str_list(value: Any, _: type) -> list[str]:
+    if not isinstance(value, list):
+        raise TypeError("expected a list")
+    return [_strict_str(item, str) for item in value]
+
+
+def _arches(value: Any, _: type) -> list[str]:
+    return [value] if isinstance(value, str) else _str_list(value, list)
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected an integer")
+    return value
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("expected true or false")
+    return value
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter()
+    converter.register_structure_hook(bool, _strict_bool)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(StrList, _str_list)
+    converter.register_structure_hook(Arches, _arches)
+    for cls in (PathDoc, SliceDoc, PackageDoc, KeyDoc, ArchiveDoc, MaintenanceDoc, ReleaseDoc):
+        renames = {
+            field.name: override(rename=field.name.replace("_", "-"))
+            for field in attrs.fields(cls)
+            if "_" in field.name
+        }
+        converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
+    return converter
+
+
+_converter = _make_converter()
+
+
+# -- locating errors ----------------------------------------------------------
+
+
+def locate(text: str, keys: tuple[str, ...]) -> int | None:
+    """The 1-based line of the mapping key reached through `keys`, if any.
+
+    Only called when reporting an error, so the fast loader stays line-free.
+    """
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if key_node.value == key:
+                line = key_node.start_mark.line + 1
+                node = value_node
+                break
+        else:
+            break
+    return line
+
+
+class Document:
+    """One YAML file being read: its display name, text and parsed data."""
+
+    def __init__(self, display: str, text: str) -> None:
+        self.display = display
+        self.text = text
+
+    def error(self, message: str, *keys: str) -> ReleaseError:
+        line = locate(self.text, keys) if keys else None
+        where = f"{self.display}:{line}" if line else self.display
+        return ReleaseError(f"{where}: {message}")
+
+    def load(self, what: str) -> Any:
+        try:
+            return yaml.load(self.text, Loader=_Loader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{self.display}:{mark.line + 1}" if mark else self.display
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ReleaseError(f"{where}: cannot parse {what}: {problem}") from None
+
+    def structure(self, data: Any, cls: type, what: str) -> Any:
+        try:
+            return _converter.structure(data, cls)
+        except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+            message, keys = _describe_cattrs_error(exc)
+            raise self.error(f"cannot parse {what}: {message}", *keys) from None
+
+
+_PATH_PART = re.compile(r"\.([A-Za-z_][\w]*)|\[(?:'((?:[^'\\]|\\.)*)'|(\d+))\]")
+
+
+def _describe_cattrs_error(exc: Exception) -> tuple[str, tuple[str, ...]]:
+    if not isinstance(exc, cattrs.BaseValidationError):
+        return str(exc), ()
+    messages = cattrs.transform_error(exc)
+    first = messages[0] if messages else str(exc)
+    problem, _, where = first.partition(" @ ")
+    keys = []
+    for attribute, key, _index in _PATH_PART.findall(where.removeprefix("$")):
+        if attribute:
+            keys.append(attribute.replace("_", "-"))
+        elif key:
+            keys.append(key)
+    shown = ".".join(keys) or "document"
+    return f"{shown}: {problem}", tuple(keys)
+
+
+# -- release files ------------------------------------------------------------
+
+
+def parse_release(display: str, text: str) -> tuple[ReleaseDoc, Document]:
+    document = Document(display, text)
+    data = document.load("release")
+    if not isinstance(data, dict):
+        raise document.error("release file must be a YAML mapping")
+    release = document.structure(data, ReleaseDoc, "release")
+    if release.format not in FORMATS:
+        raise document.error(f'unknown format "{release.format}"', "format")
+    return release, document
+
+
+def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> dict[str, Archive]:
+    """The archives of a release file with their effective priorities."""
+    archives = dict(doc.archives or {})
+    if doc.v2_archives:
+        if doc.format != "v1":
+            raise document.error("v2-archives is obsolete since format v2", "v2-archives")
+        for name, archive in doc.v2_archives.items():
+            if name in archives:
+                raise document.error(f'archive "{name}" defined twice', "v2-archives", name)
+            archives[name] = archive
+    if not archives:
+        raise document.error("no archives defined", "archives")
+    section = lambda name: "v2-archives" if doc.v2_archives and name in doc.v2_archives else "archives"  # noqa: E731
+    result: dict[str, Archive] = {}
+    for name, archive in archives.items():
+        where = (section(name), name)
+        for required in ("version", "suites", "components", "public_keys"):
+            if getattr(archive, required) is None:
+                raise document.error(
+                    f'archive "{name}" missing {required.replace("_", "-")} field', *where
+                )
+        if archive.default and doc.format != "v1":
+            raise document.error(
+                f"archive \"{name}\" has 'default' field which is obsolete since format v2", *where
+            )
+        if archive.url and not user_release:
+            raise document.error(
+                f'archive "{name}" names a url, which only user releases may do', *where, "url"
+            )
+        for key in archive.public_keys or ():
+            if key not in (doc.public_keys or {}):
+                raise document.error(
+                    f'archive "{name}" refers to undefined public key "{key}"', *where, "public-keys"
+                )
+        if archive.priority is not None and (archive.priority == 0 or not -1000 <= archive.priority <= 1000):
+            raise document.error(
+                f'archive "{name}" has invalid priority value of {archive.priority}', *where, "priority"
+            )
+        result[name] = Archive(
+            name=name,
+            version=archive.version or "",
+            suites=tuple(archive.suites or ()),
+            components=tuple(archive.components or ()),
+            public_keys=tuple(archive.public_keys or ()),
+            priority=archive.priority or 0,
+            pro=archive.pro,
+            default=archive.default,
+            url=archive.url.rstrip("/"),
+        )
+    return result
+
+
+def build_keys(doc: ReleaseDoc) -> dict[str, PublicKey]:
+    return {
+        name: PublicKey(name=name, armor=key.armor, id=key.id)
+        for name, key in (doc.public_keys or {}).items()
+    }
+
+
+def _date(value: Any, field: str, document: Document) -> datetime.date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError:
+        raise document.error(
+            f'cannot parse maintenance: expected format for "{field}" is YYYY-MM-DD', "maintenance", field
+        ) from None
+
+
+def build_maintenance(doc: ReleaseDoc, document: Document) -> Maintenance | None:
+    block = doc.maintenance
+    if block is None:
+        return None
+    dates = {
+        field: _date(getattr(block, field.replace("-", "_")), field, document)
+        for field in ("standard", "expanded", "legacy", "end-of-life")
+    }
+    for required in ("standard", "end-of-life"):
+        if dates[required] is None:
+            raise document.error(f'cannot parse maintenance: "{required}" is unset', "maintenance")
+    return Maintenance(
+        standard=dates["standard"],
+        end_of_life=dates["end-of-life"],
+        expanded=dates["expanded"],
+        legacy=dates["legacy"],
+    )
+
+
+# -- slice definition files ---------------------------------------------------
+
+
+def package_name_from_file(path: Path, display: str) -> str:
+    found = FILENAME.match(path.name)
+    if not found:
+        raise ReleaseError(f'{display}: invalid slice definition filename: "{path.name}"')
+    return found.group(1)
+
+
+def parse_package(path: Path, display: str, text: str, release_format: str) -> Package:
+    """One slice definition file into a `Package`, checking its own rules."""
+    name = package_name_from_file(path, display)
+    document = Document(display, text)
+    data = document.load(f'package "{name}" slice definitions')
+    if not isinstance(data, dict):
+        raise document.error(f'cannot parse package "{name}" slice definitions: expected a mapping')
+    doc: PackageDoc = document.structure(data, PackageDoc, f'package "{name}"')
+    if doc.package != name:
+        raise document.error(f"filename and 'package' field (\"{doc.package}\") disagree", "package")
+    package_essential = _essentials(doc.essential, doc.v3_essential, release_format, document, name, None)
+    slices: dict[str, Slice] = {}
+    for slice_name, slice_doc in (doc.slices or {}).items():
+        if not SLICE_NAME.match(slice_name):
+            raise document.error(
+                f'invalid slice name "{slice_name}" in {display} '
+                "(must start with a-z, len >= 3, only a-z / 0-9 / -)",
+                "slices",
+                slice_name,
+            )
+        slices[slice_name] = _build_slice(name, slice_name, slice_doc or SliceDoc(), package_essential,
+                                          release_format, document)
+    return Package(
+        name=name,
+        path=path,
+        slices=slices,
+        archive=doc.archive,
+        essential=package_essential,
+        text=text,
+    )
+
+
+def _essentials(
+    value: Any,
+    v3_value: Any,
+    release_format: str,
+    document: Document,
+    package: str,
+    slice_name: str | None,
+) -> tuple[Essential, ...]:
+    """Read the list (v1/v2) or map (v3) form, plus the v1/v2 `v3-essential` map."""
+    owner = f'package "{package}"' if slice_name is None else f"slice {package}_{slice_name}"
+    keys: tuple[str, ...] = () if slice_name is None else ("slices", slice_name)
+    entries: list[tuple[str, Any]] = []
+    if value is not None:
+        if release_format == "v3":
+            if not isinstance(value, dict):
+                raise document.error(f"cannot parse {owner}: essential expects a map", *keys, "essential")
+            entries += list(value.items())
+        else:
+            if not isinstance(value, list):
+                raise document.error(f"cannot parse {owner}: essential expects a list", *keys, "essential")
+            entries += [(item, None) for item in value]
+    if v3_value is not None:
+        if release_format == "v3":
+            raise document.error("v3-essential is obsolete since format v3", *keys, "v3-essential")
+        if not isinstance(v3_value, dict):
+            raise document.error(f"cannot parse {owner}: essential expects a map", *keys, "v3-essential")
+        entries += list(v3_value.items())
+    result: list[Essential] = []
+    for reference, options in entries:
+        key = SliceKey.parse(str(reference))
+        if key is None:
+            raise document.error(
+                f'package "{package}" has invalid essential slice reference: "{reference}"', *keys, "essential"
+            )
+        arch: tuple[str, ...] = ()
+        if options is not None:
+            if not isinstance(options, dict):
+                raise document.error(f"cannot parse {owner}: essential {reference} expects a map", *keys, "essential")
+            raw_arch = options.get("arch")
+            if raw_arch is not None:
+                arch = (raw_arch,) if isinstance(raw_arch, str) else tuple(str(a) for a in raw_arch)
+        if any(existing.key == key for existing in result):
+            raise document.error(f"{owner} repeats {key} in essential fields", *keys, "essential")
+        result.append(Essential(key, arch))
+    return tuple(result)
+
+
+def _build_slice(
+    package: str,
+    name: str,
+    doc: SliceDoc,
+    package_essential: tuple[Essential, ...],
+    release_format: str,
+    document: Document,
+) -> Slice:
+    full = f"{package}_{name}"
+    own = _essentials(doc.essential, doc.v3_essential, release_format, document, package, name)
+    essential = list(own)
+    for inherited in package_essential:
+        if inherited.key == SliceKey(package, name):
+            continue  # a package's essentials never make a slice need itself
+        if any(existing.key == inherited.key for existing in own):
+            raise document.error(f"slice {full} repeats {inherited.key} in essential fields",
+                                 "slices", name, "essential")
+        essential.append(inherited)
+    for entry in own:
+        if entry.key == SliceKey(package, name):
+            raise document.error(
+                f"cannot add slice to itself as essential {full} in {document.display}",
+                "slices", name, "essential",
+            )
+    hint = doc.hint
+    if len(hint.encode()) > HINT_MAX_BYTES or not all(c == " " or (c.isprintable() and not c.isspace()) for c in hint):
+        raise document.error(
+            f'slice {full} has invalid hint "{hint}" (must be len <= 40, only contain letters, '
+            'numbers, symbols and " ")',
+            "slices", name, "hint",
+        )
+    contents = {
+        path: _build_path(full, path, info or PathDoc(), document, ("slices", name, "contents", path))
+        for path, info in (doc.contents or {}).items()
+    }
+    return Slice(package=package, name=name, essential=tuple(essential), contents=contents,
+                 mutate=doc.mutate, hint=hint)
+
+
+def _is_clean_absolute(path: str) -> bool:
+    bare = path.rstrip("/") if path != "/" else path
+    return path.startswith("/") and posixpath.normpath(bare) == bare and not bare.startswith("//")
+
+
+def _build_path(full: str, path: str, doc: PathDoc, document: Document, keys: tuple[str, ...]) -> PathInfo:
+    if not _is_clean_absolute(path):
+        raise document.error(f"slice {full} has invalid content path: {path}", *keys)
+    kinds = []
+    if doc.copy is not None:
+        kinds.append("copy")
+    if doc.make:
+        kinds.append("make")
+    if doc.text is not None:
+        kinds.append("text")
+    if doc.symlink is not None:
+        kinds.append("symlink")
+    if doc.generate is not None:
+        kinds.append("generate")
+    if len(kinds) > 1:
+        raise document.error(f"conflict in slice {full} definition for path {path}: {', '.join(kinds)}", *keys)
+    arch = tuple(doc.arch or ())
+    for value in arch:
+        if value not in KNOWN_ARCHES:
+            raise document.error(f"slice {full} has invalid 'arch' for path {path}: \"{value}\"", *keys, "arch")
+    if doc.until not in (None, "", "mutate"):
+        raise document.error(f"slice {full} has invalid 'until' for path {path}: \"{doc.until}\"", *keys, "until")
+    until = doc.until or ""
+
+    if doc.generate is not None:
+        if doc.copy or doc.mode is not None or doc.mutable or until or doc.prefer or doc.uid is not None \
+                or doc.gid is not None:
+            raise document.error(f"slice {full} path {path} has invalid generate options", *keys)
+        if not path.endswith("/**"):
+            raise document.error(f"slice {full} has invalid generate path: {path} does not end with /**", *keys)
+        if globs.is_glob(path[:-3]):
+            raise document.error(
+                f"slice {full} has invalid generate path: {path} contains wildcard characters in addition "
+                "to trailing **",
+                *keys,
+            )
+        return PathInfo(PathKind.GENERATE, info=str(doc.generate), arch=arch)
+
+    if globs.is_glob(path):
+        if kinds or doc.mode is not None or doc.mutable or doc.prefer or doc.uid is not None or doc.gid is not None:
+            raise document.error(f"slice {full} path {path} has invalid wildcard options", *keys)
+        return PathInfo(PathKind.GLOB, arch=arch, until=until)
+
+    if doc.prefer is not None and doc.prefer == full.split("_")[0]:
+        raise document.error(f"slice {full} cannot 'prefer' its own package for path {path}", *keys, "prefer")
+    if doc.make is not None and doc.make and not path.endswith("/"):
+        raise document.error(f"slice {full} path {path} must end in / for 'make' to be valid", *keys)
+    if doc.mode is not None and not 0 <= doc.mode <= 0o7777:
+        raise document.error(f"slice {full} has invalid mode for path {path}: {doc.mode:o}", *keys, "mode")
+
+    if doc.make:
+        kind, info = PathKind.MAKE, ""
+    elif doc.text is not None:
+        kind, info = PathKind.TEXT, doc.text
+    elif doc.symlink is not None:
+        kind, info = PathKind.SYMLINK, doc.symlink
+    else:
+        kind, info = PathKind.COPY, doc.copy if doc.copy is not None else path
+        if globs.is_glob(info):
+            raise document.error(f"when using wildcards source and target paths must match: {path}", *keys, "copy")
+        if not _is_clean_absolute(info):
+            raise document.error(f"slice {full} has invalid copy source for path {path}: {info}", *keys, "copy")
+    if doc.mutable and not (kind == PathKind.TEXT or (kind == PathKind.COPY and not path.endswith("/"))):
+        raise document.error(f"slice {full} mutable is not a regular file: {path}", *keys, "mutable")
+    return PathInfo(
+        kind,
+        info=info,
+        mode=doc.mode,
+        mutable=bool(doc.mutable),
+        until=until,
+        arch=arch,
+        prefer=doc.prefer or "",
+        uid=doc.uid,
+        gid=doc.gid,
+    )
+
+
+def generate_kind(value: str) -> Generate | None:
+    try:
+        return Generate(value)
+    except ValueError:
+        return None
