@@ -231,10 +231,19 @@ class Document:
 _PATH_PART = re.compile(r"\.([A-Za-z_][\w]*)|\[(?:'((?:[^'\\]|\\.)*)'|(\d+))\]")
 
 
+def _format_exception(exc: BaseException, type_: type | None) -> str:
+    """Our hooks' own messages ("expected a list") read better than cattrs' type dumps."""
+    if isinstance(exc, TypeError) and str(exc).startswith("expected"):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    return f"expected {getattr(type_, '__name__', 'a different type')}" if type_ else str(exc)
+
+
 def _describe_cattrs_error(exc: Exception) -> tuple[str, tuple[str, ...]]:
     if not isinstance(exc, cattrs.BaseValidationError):
         return str(exc), ()
-    messages = cattrs.transform_error(exc)
+    messages = cattrs.transform_error(exc, format_exception=_format_exception)
     first = messages[0] if messages else str(exc)
     problem, _, where = first.partition(" @ ")
     keys = []

@@ -304,10 +304,9 @@ def _check_overlap(glob_item: _Item, other: _Item) -> None:
         kind in (PathKind.GLOB, PathKind.COPY) for kind in kinds
     ):
         return
-    first, second = sorted((glob_item, other), key=lambda item: (item.package.name, item.slice.name, item.path))
-    low, high = sorted((glob_item, other), key=lambda item: (item.package.name, item.slice.name))
+    low, high = sorted((glob_item, other), key=lambda item: (item.package.name, item.slice.name, item.path))
     raise slice_error(high.package, high.slice.name, high.path,
-                      f"slices {low.name} and {high.name} conflict on {first.path} and {second.path}")
+                      f"slices {low.name} and {high.name} conflict on {low.path} and {high.path}")
 
 
 def paths(release: Release) -> dict[str, dict[str, str]]:
