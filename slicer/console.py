@@ -56,6 +56,13 @@ class Console:
         self.rich = RichConsole(file=self.stream, highlight=False, soft_wrap=True)
         self.interactive = self.rich.is_terminal and not quiet
 
+    def table(self, table: object) -> None:
+        """Print a rich table on stdout; never truncated when stdout is not a terminal."""
+        out = RichConsole(highlight=False, soft_wrap=True)
+        if not out.is_terminal:
+            out = RichConsole(highlight=False, soft_wrap=True, width=1000)
+        out.print(table)
+
     def info(self, message: str) -> None:
         if not self.quiet:
             self.rich.print(message, markup=False)

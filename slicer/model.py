@@ -150,13 +150,18 @@ class Maintenance:
     legacy: datetime.date | None = None
 
     def state(self, today: datetime.date) -> str:
-        """Where the release stands on `today`, in the words users read."""
+        """Where the release stands on `today`.
+
+        `supported` until regular security support ends (`expanded`, or
+        `end-of-life` when unset), then `lts` until `end-of-life`, then
+        `legacy` while `legacy` allows, else `end-of-life`.
+        """
         if today < self.standard:
             return "unstable"
         if today < (self.expanded or self.end_of_life):
-            return "maintained"
+            return "supported"
         if today < self.end_of_life:
-            return "expanded"
+            return "lts"
         if self.legacy and today < self.legacy:
             return "legacy"
         return "end-of-life"
