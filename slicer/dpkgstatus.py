@@ -84,20 +84,23 @@ def status_stanza(package: StatusPackage) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md5(root: Path, path: str) -> str:
-    digest = hashlib.md5()
+def file_digests(root: Path, path: str, algorithms: tuple[str, ...]) -> list[str]:
+    """Hex digests of the file at image path `path` under `root`, one per hashlib algorithm."""
+    digests = [hashlib.new(name) for name in algorithms]
     try:
         with resolve(root, path, follow_last=False).open("rb") as stream:
             while chunk := stream.read(1 << 20):
-                digest.update(chunk)
+                for digest in digests:
+                    digest.update(chunk)
     except OSError as error:
-        raise RootError(f"cannot read {path} in {root} for its md5sum: {error.strerror}") from None
-    return digest.hexdigest()
+        raise RootError(f"cannot read {path} in {root} to hash it: {error.strerror}") from None
+    return [digest.hexdigest() for digest in digests]
 
 
 def md5sums(root: Path, report: Report, package: str) -> str:
     """dpkg's md5sums of the regular files `package` shipped, read from `root`."""
-    return "".join(f"{_md5(root, entry.path)}  {entry.path.lstrip('/')}\n" for entry in report.files(package))
+    return "".join(f"{file_digests(root, entry.path, ('md5',))[0]}  {entry.path.lstrip('/')}\n"
+                   for entry in report.files(package))
 
 
 def status_files(packages: list[StatusPackage], report: Report, root: Path, directory: str) -> dict[str, bytes]:

@@ -171,5 +171,5 @@ def test_errors_name_the_package_or_path(tmp_path: Path) -> None:
         status_stanza(StatusPackage("../evil", "Package: ../evil\n"))
     report = Report()
     report.add(Entry("/usr/lib/gone.so", "file", 0o644, {"libx_libs"}, "libx"))
-    with pytest.raises(RootError, match=f"cannot read /usr/lib/gone.so in {tmp_path} for its md5sum"):
+    with pytest.raises(RootError, match=f"cannot read /usr/lib/gone.so in {tmp_path} to hash it"):
         status_files([StatusPackage("libx", "Package: libx\n")], report, tmp_path, STATUS_D)
