@@ -25,6 +25,7 @@ import os
 import posixpath
 import re
 import stat
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,14 +41,22 @@ _SCRIPT_NAME = "mutate"
 _LOCATION = re.compile(rf"^\s*--> {_SCRIPT_NAME}:(\d+):\d+", re.MULTILINE)
 _MESSAGE = re.compile(r"^error: (.*)$", re.MULTILINE)
 
-# Builds the `content` struct in a private module, so the script sees only
-# `content` and not the raw builtins behind it.
-_CONTENT_MODULE = "content = struct(read=_read, write=_write, list=_list)\n"
+# Builds `content` (and Starlark's usual `print`, which chisel's interpreter
+# has) in a private module, so the script sees neither raw builtin behind them.
+_CONTENT_MODULE = """\
+content = struct(read=_read, write=_write, list=_list)
+
+def print(*args, sep=" "):
+    _print(sep.join([str(arg) for arg in args]))
+"""
 
 
 @define
 class ScriptAccess:
-    """What the selection allows scripts to touch, shared by every script of a cut."""
+    """What the selection allows scripts to touch, shared by every script of a cut.
+
+    Parents of `known` paths are computed once, when the access is built.
+    """
 
     root: Path
     known: set[str]
@@ -112,6 +121,7 @@ def _unpack(function: str, args: tuple, kwargs: dict, names: Sequence[str]) -> l
 class _Content:
     """The state behind one script's `content` builtins."""
 
+    slice_name: str
     access: ScriptAccess
     on_write: Callable[[str, bytes], None]
     # The exception that stopped the script inside a builtin: Starlark only
@@ -146,6 +156,9 @@ class _Content:
             target = _clean(posixpath.join(parent, os.readlink(host)))
             image = target + "/" if image.endswith("/") and target != "/" else target
         raise _Failure(f"too many levels of symbolic links at {path}")
+
+    def print(self, text: str) -> None:
+        print(f"slice {self.slice_name}: {text}", file=sys.stderr)
 
     def check_read(self, image: str) -> None:
         if not self.access.readable(image):
@@ -214,6 +227,7 @@ def _frozen_content(content: _Content) -> starlark.FrozenModule:
     module.add_callable("_read", content.call(content.read))
     module.add_callable("_write", content.call(content.write))
     module.add_callable("_list", content.call(content.list))
+    module.add_callable("_print", content.print)
     extended = starlark.Globals.extended_by([starlark.LibraryExtension.StructType])
     starlark.eval(module, starlark.parse("content", _CONTENT_MODULE), extended)
     return module.freeze()
@@ -250,12 +264,12 @@ def run_mutate(slice_name: str, script: str, access: ScriptAccess,
     with the image path written (a final symlink followed, as the selection
     lists it) and the new bytes.
     """
-    content = _Content(access, on_write)
+    content = _Content(slice_name, access, on_write)
     module = starlark.Module()
     loader_dialect = starlark.Dialect.standard()
     loader_dialect.enable_load = True
     frozen = _frozen_content(content)
-    starlark.eval(module, starlark.parse("prelude", 'load("content", "content")\n', loader_dialect),
+    starlark.eval(module, starlark.parse("prelude", 'load("content", "content", "print")\n', loader_dialect),
                   starlark.Globals.standard(), starlark.FileLoader(lambda _name: frozen))
     try:
         ast = starlark.parse(_SCRIPT_NAME, script, _dialect())

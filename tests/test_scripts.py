@@ -362,3 +362,15 @@ def test_errors_carry_the_script_line(tmp_path: Path) -> None:
         "slice pkg_slice: content.read is missing its 'path' argument (line 1)"
     assert failure("content.list('/a', '/b')", acc) == \
         "slice pkg_slice: content.list takes 1 arguments, got 2 (line 1)"
+
+
+def test_print_goes_to_stderr_with_the_slice_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run('print("certs:", ["a", "b"], 3)\nprint(1, 2, sep="-")', access(tmp_path))
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == 'slice pkg_slice: certs: ["a", "b"] 3\nslice pkg_slice: 1-2\n'
+
+
+def test_runaway_recursion_is_a_script_error(tmp_path: Path) -> None:
+    assert failure("def f(n):\n    return f(n + 1)\n\nf(0)\n", access(tmp_path)) == \
+        "slice pkg_slice: Starlark call stack overflow (line 2)"
