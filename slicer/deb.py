@@ -1,0 +1,222 @@
+"""Read a .deb: its ar members, the data.tar stream and the control paragraph.
+
+A .deb is an ar archive; its `data.tar[.xz|.zst|.gz|.bz2|.lzma]` member is
+read in place (a bounded view of the file at the member's offset) through a
+streaming decompressor, so a package is never held in memory whole.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import tarfile
+import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import IO, BinaryIO
+
+import zstandard
+from attrs import frozen
+
+from .errors import DebError
+
+AR_MAGIC = b"!<arch>\n"
+AR_HEADER_SIZE = 60
+READ_SIZE = 1 << 16
+
+# What broken compression or a broken tar raises while streaming.
+_STREAM_ERRORS = (tarfile.TarError, lzma.LZMAError, zlib.error, zstandard.ZstdError, EOFError, OSError)
+
+_KINDS = (
+    (tarfile.TarInfo.isreg, "file"),
+    (tarfile.TarInfo.isdir, "dir"),
+    (tarfile.TarInfo.issym, "symlink"),
+    (tarfile.TarInfo.islnk, "hardlink"),
+    (tarfile.TarInfo.ischr, "character device"),
+    (tarfile.TarInfo.isblk, "block device"),
+    (tarfile.TarInfo.isfifo, "FIFO"),
+)
+
+
+@frozen
+class Member:
+    """One data.tar entry, its name made absolute (`/usr/bin/x`, directories `/usr/`).
+
+    `link` is a symlink's target verbatim, or a hard link's target path made
+    absolute like `path`. `stream` reads a regular file's content and is only
+    valid until the next member is taken.
+    """
+
+    path: str
+    kind: str
+    mode: int
+    uid: int
+    gid: int
+    mtime: int
+    size: int
+    link: str
+    stream: Content | None
+
+
+class _MemberReader(io.RawIOBase):
+    """A bounded view of one ar member, read straight from the .deb file."""
+
+    def __init__(self, file: BinaryIO, offset: int, size: int) -> None:
+        super().__init__()
+        file.seek(offset)
+        self._file = file
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        wanted = min(len(buffer), self._left)
+        if wanted == 0:
+            return 0
+        count = self._file.readinto(memoryview(buffer)[:wanted]) or 0
+        self._left -= count
+        return count
+
+
+class Content:
+    """A file's content stream whose decoding failures become one `DebError` sentence."""
+
+    def __init__(self, inner: IO[bytes], deb: Path, member: str) -> None:
+        self._inner = inner
+        self._deb = deb
+        self._member = member
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._inner.read(size)
+        except _STREAM_ERRORS as error:
+            raise _corrupt(self._deb, self._member, error) from None
+
+
+def _corrupt(deb: Path, member: str, error: BaseException) -> DebError:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return DebError(f"{deb} has a corrupt {member} member: {reason}")
+
+
+def _ar_members(deb: Path, file: BinaryIO) -> Iterator[tuple[str, int, int]]:
+    """(name, offset, size) of each member, without reading their data."""
+    if file.read(len(AR_MAGIC)) != AR_MAGIC:
+        raise DebError(f"{deb} is not a Debian package: it is not an ar archive")
+    offset = len(AR_MAGIC)
+    while True:
+        file.seek(offset)
+        header = file.read(AR_HEADER_SIZE)
+        if not header:
+            return
+        if len(header) < AR_HEADER_SIZE or header[58:60] != b"`\n":
+            raise DebError(f"{deb} is not a valid Debian package: its ar header at byte {offset} is broken")
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        try:
+            size = int(header[48:58])
+        except ValueError:
+            raise DebError(f"{deb} is not a valid Debian package: ar member {name!r} has a bad size") from None
+        yield name, offset + AR_HEADER_SIZE, size
+        offset += AR_HEADER_SIZE + size + (size & 1)
+
+
+def _decompressor(deb: Path, name: str, raw: BinaryIO) -> IO[bytes]:
+    """A streaming decompressor for member `name`, chosen by its suffix."""
+    suffix = name.rpartition(".tar")[2]
+    if suffix == "":
+        return raw
+    if suffix in (".xz", ".lzma"):
+        return lzma.LZMAFile(raw)
+    if suffix == ".zst":
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
+    if suffix == ".gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if suffix == ".bz2":
+        return bz2.BZ2File(raw)
+    raise DebError(f"{deb} has a {name} member in a compression slicer does not know")
+
+
+@contextmanager
+def _tar(deb: Path, prefix: str) -> Iterator[tuple[str, tarfile.TarFile, IO[bytes]]]:
+    """The tar stream of the member named `prefix` + a compression suffix, and its decompressed stream."""
+    with ExitStack() as stack:
+        try:
+            file = stack.enter_context(open(deb, "rb"))
+        except OSError as error:
+            raise DebError(f"cannot open {deb}: {error.strerror}") from None
+        for name, offset, size in _ar_members(deb, file):
+            if not name.startswith(prefix):
+                continue
+            raw = io.BufferedReader(_MemberReader(file, offset, size), READ_SIZE)
+            stream = _decompressor(deb, name, raw)
+            stack.callback(stream.close)
+            try:
+                tar = tarfile.open(fileobj=stream, mode="r|")
+            except _STREAM_ERRORS as error:
+                raise _corrupt(deb, name, error) from None
+            yield name, tar, stream
+            return
+        raise DebError(f"{deb} has no {prefix} member")
+
+
+def _absolute(deb: Path, name: str) -> str:
+    """`./usr/bin/x` or `usr/bin/x` as `/usr/bin/x`; names that could escape are refused."""
+    if name.startswith("/"):
+        raise DebError(f"{deb} holds an absolute entry name {name}, which slicer refuses")
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise DebError(f"{deb} holds an entry name with '..', {name}, which slicer refuses")
+    return "/" + "/".join(parts)
+
+
+def _kind(info: tarfile.TarInfo) -> str:
+    return next((kind for test, kind in _KINDS if test(info)), "unsupported entry")
+
+
+def iter_data(deb: Path) -> Iterator[Member]:
+    """Every entry of the package's data.tar, in tar order, streamed."""
+    with _tar(deb, "data.tar") as (name, tar, decompressed):
+        entries = iter(tar)
+        while True:
+            try:
+                info = next(entries, None)
+                if info is None:
+                    # Read past the tar's end so the compression's own checksum is verified.
+                    while decompressed.read(READ_SIZE):
+                        pass
+                    return
+            except _STREAM_ERRORS as error:
+                raise _corrupt(deb, name, error) from None
+            path = _absolute(deb, info.name)
+            if path == "/":
+                continue
+            kind = _kind(info)
+            link = info.linkname
+            if kind == "dir":
+                path += "/"
+            elif kind == "hardlink":
+                link = _absolute(deb, link)
+            content = tar.extractfile(info) if kind == "file" else None
+            stream = Content(content, deb, name) if content is not None else None
+            yield Member(path, kind, info.mode & 0o7777, info.uid, info.gid, int(info.mtime), info.size, link, stream)
+
+
+def read_control(deb: Path) -> str:
+    """The package's control paragraph, as dpkg-deb would print it."""
+    with _tar(deb, "control.tar") as (name, tar, _):
+        try:
+            for info in tar:
+                if info.isreg() and info.name.removeprefix("./") == "control":
+                    data = tar.extractfile(info).read()  # type: ignore[union-attr]
+                    break
+            else:
+                raise DebError(f"{deb} has no control file in its {name} member")
+        except _STREAM_ERRORS as error:
+            raise _corrupt(deb, name, error) from None
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise DebError(f"{deb} has a control file that is not UTF-8") from None
