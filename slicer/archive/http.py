@@ -1,0 +1,177 @@
+"""Fetching from mirrors: one pooled session, bounded retries, resumed bodies.
+
+Only this module talks to the network. Connection errors, timeouts, 5xx
+answers and bodies cut short are retried with exponential backoff; a cut body
+is resumed with `Range` when the server offers byte ranges. Bytes go straight
+to a sink (a hashing cache writer, or memory) so nothing is buffered twice.
+`file://` URLs are read from disk, for local mirrors.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlparse
+
+import requests
+import urllib3
+from attrs import define, field
+
+from .. import __version__
+from ..errors import ArchiveError, VerificationError
+
+CHUNK = 1 << 16
+
+# Answers worth asking again: the server is busy or broken for now.
+_TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+    def reset(self) -> None:
+        """Forget what was written: the server restarted the body from byte 0."""
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+
+    def write(self, data: bytes, /) -> int:
+        return self.buffer.write(data)
+
+    def reset(self) -> None:
+        self.buffer = io.BytesIO()
+
+
+def new_session(pool_size: int = 8) -> requests.Session:
+    """A session that honours proxies and REQUESTS_CA_BUNDLE, as requests does by default."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    # Identity encoding: a proxy must not gunzip a .gz index on our behalf.
+    session.headers.update({"User-Agent": f"slicer/{__version__}", "Accept-Encoding": "identity"})
+    return session
+
+
+def _reason(error: BaseException) -> str:
+    """A few words for a transport failure, without library noise."""
+    if isinstance(error, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
+        return "the connection timed out"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
+    if found:
+        return found.group(1).strip().rstrip(".").lower()
+    if isinstance(error, (urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError)):
+        return "the connection broke off"
+    return "the connection failed"
+
+
+def _progress_noop(_: int) -> None:
+    pass
+
+
+@define
+class Http:
+    """GET with retries; `attempts` and `backoff` (seconds, doubled each time) are bounded."""
+
+    attempts: int = 4
+    backoff: float = 0.2
+    timeout: tuple[float, float] = (10.0, 60.0)
+    session: requests.Session = field(factory=new_session)
+
+    def get(self, url: str) -> bytes:
+        """The whole body of `url`."""
+        sink = MemorySink()
+        self.download(url, sink)
+        return sink.buffer.getvalue()
+
+    def get_if_present(self, url: str) -> bytes | None:
+        """The whole body of `url`, or None when the server has no such file."""
+        sink = MemorySink()
+        return sink.buffer.getvalue() if self.download(url, sink, missing_ok=True) else None
+
+    def download(
+        self,
+        url: str,
+        sink: Sink,
+        *,
+        size: int | None = None,
+        progress: Callable[[int], None] = _progress_noop,
+        missing_ok: bool = False,
+    ) -> bool:
+        """Stream `url` into `sink`; False when it is missing and `missing_ok`.
+
+        `size`, when known from a signed index, bounds the body and tells a
+        cut-short body from a complete one.
+        """
+        if urlparse(url).scheme == "file":
+            return self._read_file(url, sink, progress, missing_ok)
+        received = 0
+        resumable = False
+        problem = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            headers = {"Range": f"bytes={received}-"} if received and resumable else {}
+            try:
+                with self.session.get(url, stream=True, timeout=self.timeout, headers=headers) as response:
+                    status = response.status_code
+                    if status in (404, 410):
+                        if missing_ok:
+                            return False
+                        raise ArchiveError(f"{url} was not found on the mirror (HTTP {status})")
+                    if status in _TRANSIENT:
+                        problem = f"HTTP {status} {response.reason}"
+                        continue
+                    if status not in (200, 206):
+                        raise ArchiveError(f"{url} answered HTTP {status} {response.reason}")
+                    wrong_range = status == 206 and not (
+                        headers and response.headers.get("Content-Range", "").startswith(f"bytes {received}-")
+                    )
+                    if received and (status == 200 or wrong_range):
+                        # The server sent the body from the start, or some other part: start over.
+                        sink.reset()
+                        progress(-received)
+                        received = 0
+                    if wrong_range:
+                        resumable = False
+                        problem = "the server sent the wrong byte range"
+                        continue
+                    resumable = status == 206 or response.headers.get("Accept-Ranges", "").lower() == "bytes"
+                    for chunk in response.raw.stream(CHUNK, decode_content=False):
+                        received += len(chunk)
+                        if size is not None and received > size:
+                            raise VerificationError(
+                                f"{url} is larger than the {size} bytes its signed index lists"
+                            )
+                        sink.write(chunk)
+                        progress(len(chunk))
+                    if size is not None and received < size:
+                        problem = f"the body ended after {received} of {size} bytes"
+                        continue
+                    return True
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                problem = _reason(error)
+        raise ArchiveError(f"cannot download {url}: {problem} (gave up after {self.attempts} attempts)")
+
+    @staticmethod
+    def _read_file(url: str, sink: Sink, progress: Callable[[int], None], missing_ok: bool) -> bool:
+        path = Path(unquote(urlparse(url).path))
+        try:
+            with path.open("rb") as source:
+                for chunk in iter(lambda: source.read(CHUNK), b""):
+                    sink.write(chunk)
+                    progress(len(chunk))
+        except FileNotFoundError:
+            if missing_ok:
+                return False
+            raise ArchiveError(f"{url} was not found on the mirror") from None
+        except OSError as error:
+            raise ArchiveError(f"cannot read {url}: {error.strerror or error}") from None
+        return True
+

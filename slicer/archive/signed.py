@@ -1,0 +1,187 @@
+"""Signed suite indexes: InRelease (or Release + Release.gpg) checked against pinned keys.
+
+Only the keys a release pins for an archive are ever consulted, never the
+host keyring. Only the bytes the signature covers are parsed, and the suite
+must be the one asked for (by `Suite` or `Codename`), still valid, and offer
+the wanted architecture and components.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Iterable
+from email.utils import parsedate_to_datetime
+
+import pysequoia
+from attrs import frozen
+
+from ..errors import ArchiveError, ReleaseError, VerificationError
+from ..model import Release
+from . import deb822
+
+
+@frozen
+class IndexFile:
+    """One line of the signed SHA256 list."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@frozen
+class SuiteRelease:
+    """What a verified InRelease says about one suite of one archive."""
+
+    archive: str
+    suite: str
+    url: str  # the dists/<suite> directory
+    codename: str
+    suite_field: str
+    date: datetime.datetime | None
+    valid_until: datetime.datetime | None
+    architectures: tuple[str, ...]
+    components: tuple[str, ...]
+    by_hash: bool
+    files: dict[str, IndexFile]
+
+
+def _first_line(error: BaseException) -> str:
+    """pysequoia's message without the Rust backtrace that follows it."""
+    text = str(error).split("Stack backtrace:")[0].strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    if "no valid signature" in line.lower():
+        return "no valid signature"
+    return line.removeprefix("Signature verification failed: ").rstrip(".")
+
+
+def load_certs(release: Release, archive: str) -> list[pysequoia.Cert]:
+    """The certificates pinned for `archive`; an armor may hold several."""
+    certs: list[pysequoia.Cert] = []
+    for name in release.archives[archive].public_keys:
+        key = release.public_keys.get(name)
+        if key is None:
+            raise ReleaseError(f'archive "{archive}" pins public key "{name}", which release '
+                               f"{release.name or release.path} does not define")
+        try:
+            found = pysequoia.Cert.split_bytes(key.armor.encode())
+        except Exception as error:  # pysequoia raises plain exceptions with Rust detail
+            raise ReleaseError(f'public key "{name}" cannot be read: {_first_line(error)}') from None
+        if not found:
+            raise ReleaseError(f'public key "{name}" holds no certificate')
+        certs += found
+    return certs
+
+
+def verify(data: bytes, signature: bytes | None, certs: list[pysequoia.Cert], what: str,
+           pinned_by: str) -> bytes:
+    """The signed bytes of a clearsigned `data`, or of `data` under a detached `signature`."""
+    fingerprints = {cert.fingerprint for cert in certs}
+    try:
+        if signature is None:
+            result = pysequoia.verify(bytes=data, store=lambda _ids: certs)
+        else:
+            result = pysequoia.verify(bytes=data, store=lambda _ids: certs,
+                                      signature=pysequoia.Sig.from_bytes(signature))
+    except Exception as error:  # pysequoia raises plain exceptions with Rust detail
+        raise VerificationError(
+            f"{what} is not signed by a key pinned in {pinned_by}: {_first_line(error)}"
+        ) from None
+    if not any(sig.certificate in fingerprints for sig in result.valid_sigs):
+        raise VerificationError(f"{what} is not signed by a key pinned in {pinned_by}: no valid signature")
+    return data if signature is not None else (result.bytes or b"")
+
+
+def _date(paragraph: deb822.Paragraph, field: str, what: str) -> datetime.datetime | None:
+    value = paragraph.get(field)
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise VerificationError(f"{what} has an unreadable {field} field: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _files(paragraph: deb822.Paragraph, what: str) -> dict[str, IndexFile]:
+    files = {}
+    for line in (paragraph.get("SHA256") or "").splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if len(words) != 3 or not words[1].isdigit():
+            raise VerificationError(f"{what} has a malformed SHA256 line: {line!r}")
+        files[words[2]] = IndexFile(words[2], words[0].lower(), int(words[1]))
+    return files
+
+
+def parse_release(signed: bytes, archive: str, suite: str, url: str, what: str) -> SuiteRelease:
+    """Read the signed text of a Release file."""
+    try:
+        paragraphs = deb822.parse(signed.decode("utf-8", "replace"), what)
+    except ArchiveError as error:
+        raise VerificationError(str(error)) from None
+    if not paragraphs:
+        raise VerificationError(f"{what} is empty")
+    paragraph = paragraphs[0]
+    return SuiteRelease(
+        archive=archive,
+        suite=suite,
+        url=url,
+        codename=paragraph.get("Codename") or "",
+        suite_field=paragraph.get("Suite") or "",
+        date=_date(paragraph, "Date", what),
+        valid_until=_date(paragraph, "Valid-Until", what),
+        architectures=tuple((paragraph.get("Architectures") or "").split()),
+        components=tuple((paragraph.get("Components") or "").split()),
+        by_hash=(paragraph.get("Acquire-By-Hash") or "").strip().lower() == "yes",
+        files=_files(paragraph, what),
+    )
+
+
+def check_suite(
+    info: SuiteRelease,
+    what: str,
+    *,
+    now: datetime.datetime,
+    check_valid_until: bool,
+    cached: bool,
+) -> None:
+    """Refuse a Release that names another suite or has expired."""
+    if info.suite not in (info.suite_field, info.codename):
+        raise VerificationError(
+            f'{what} is for suite "{info.suite_field}" (codename "{info.codename}"), not "{info.suite}"'
+        )
+    if check_valid_until and info.valid_until is not None and info.valid_until < now:
+        expired = info.valid_until.strftime("%Y-%m-%d %H:%M UTC")
+        if cached:
+            raise VerificationError(
+                f"the cached {what} expired on {expired} (Valid-Until); go online to refresh it, "
+                "or pass --ignore-valid-until to use it anyway"
+            )
+        raise VerificationError(
+            f"{what} expired on {expired} (Valid-Until): the mirror is stale; "
+            "pass --ignore-valid-until only for a snapshot mirror"
+        )
+
+
+def check_offers(info: SuiteRelease, arch: str, components: Iterable[str], what: str) -> None:
+    """Refuse a suite without the wanted architecture or components."""
+    if arch not in info.architectures:
+        raise ArchiveError(
+            f'{what} offers no architecture "{arch}" (it has {", ".join(info.architectures) or "none"})'
+        )
+    # Security suites list their components as "updates/main" and so on.
+    offered = set(info.components) | {component.rsplit("/", 1)[-1] for component in info.components}
+    for component in components:
+        if component not in offered:
+            raise ArchiveError(
+                f'{what} has no component "{component}" (it has {", ".join(info.components) or "none"})'
+            )
+
+
+def check_plain(data: bytes, listed: IndexFile, url: str) -> None:
+    """Refuse a decompressed index that differs from the signed uncompressed one."""
+    if len(data) != listed.size or hashlib.sha256(data).hexdigest() != listed.sha256:
+        raise VerificationError(f"{url} does not decompress to the {listed.path} its signed index lists")
