@@ -39,11 +39,18 @@ class Report:
     entries: dict[str, Entry] = field(factory=dict)
 
     def add(self, entry: Entry) -> Entry:
-        """Record `entry`, merging the slices of an entry already at that path."""
+        """Record `entry`, merging the slices of an entry already at that path.
+
+        A listed entry takes over the metadata of an implicit parent recorded
+        before it: explicitly listed directories win, whatever the order.
+        """
         existing = self.entries.get(entry.path)
         if existing is None:
             self.entries[entry.path] = entry
             return entry
+        if entry.listed and not existing.listed:
+            existing.kind, existing.mode, existing.package = entry.kind, entry.mode, entry.package
+            existing.uid, existing.gid, existing.mtime = entry.uid, entry.gid, entry.mtime
         existing.slices |= entry.slices
         existing.listed = existing.listed or entry.listed
         return existing

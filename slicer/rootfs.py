@@ -3,18 +3,36 @@
 `resolve` walks a root-relative path one component at a time, following
 symlinks as if the root were `/`: an absolute target restarts at the root and
 `..` never climbs above it. So a `/var/run -> /run` link placed by a package
-can never make a write land on the host.
+can never make a write land on the host. Every writer below goes through it
+and never follows a symlink in the last component.
+
+A cut is built in a staging directory inside the root and moved in by
+`commit`, which checks every path against what the root already holds before
+it writes anything.
 """
 
 from __future__ import annotations
 
+import contextlib
+import filecmp
+import hashlib
 import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
+
+from attrs import define, field, frozen
 
 from .errors import RootError
+from .report import Entry, Report
 
 # Bound on symlinks followed while resolving one path, as the kernel's ELOOP.
 MAX_SYMLINKS = 40
+STAGING_PREFIX = ".slicer-staging-"
+CHUNK = 1 << 20
 
 
 def resolve(root: Path, path: str, follow_last: bool = True) -> Path:
@@ -24,6 +42,7 @@ def resolve(root: Path, path: str, follow_last: bool = True) -> Path:
     created); symlinks met on the way are resolved inside `root`. With
     `follow_last` false a final symlink is returned itself, not its target.
     """
+    base = os.fspath(root)
     pending = [part for part in path.split("/") if part not in ("", ".")]
     pending.reverse()
     resolved: list[str] = []
@@ -34,16 +53,357 @@ def resolve(root: Path, path: str, follow_last: bool = True) -> Path:
             if resolved:
                 resolved.pop()
             continue
-        candidate = root.joinpath(*resolved, part)
         is_last = not pending
-        if (follow_last or not is_last) and candidate.is_symlink():
-            followed += 1
-            if followed > MAX_SYMLINKS:
-                raise RootError(f"too many levels of symbolic links resolving {path} in {root}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
-            continue
+        if follow_last or not is_last:
+            candidate = os.path.join(base, *resolved, part)
+            if os.path.islink(candidate):
+                followed += 1
+                if followed > MAX_SYMLINKS:
+                    raise RootError(f"too many levels of symbolic links resolving {path} in {root}")
+                target = os.readlink(candidate)
+                if target.startswith("/"):
+                    resolved = []
+                pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
+                continue
         resolved.append(part)
     return root.joinpath(*resolved)
+
+
+def image_path(root: Path, host: Path) -> str:
+    """The absolute image path of `host`, a path under `root`."""
+    relative = host.relative_to(root).as_posix()
+    return "/" if relative == "." else "/" + relative
+
+
+def _lstat(host: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(host)
+    except FileNotFoundError:
+        return None
+
+
+def _failure(action: str, path: str, root: Path, error: OSError) -> RootError:
+    return RootError(f"cannot {action} {path} in {root}: {error.strerror or error}")
+
+
+def make_dirs(root: Path, path: str) -> list[str]:
+    """Create the missing directories along `path`; return the image paths created.
+
+    Symlinks on the way are followed inside the root, so the returned paths
+    are where the directories really are (`/usr/lib/` for `/lib/` when `/lib`
+    links to `usr/lib`), each ending in `/`.
+    """
+    current = root
+    created: list[str] = []
+    for part in (p for p in path.split("/") if p not in ("", ".")):
+        candidate = current / part
+        if candidate.is_symlink():
+            # The link may point at a directory whose own parents are missing.
+            candidate = resolve(root, image_path(root, candidate))
+            if candidate != root:
+                created += make_dirs(root, image_path(root, candidate.parent))
+        try:
+            os.mkdir(candidate, 0o755)
+            created.append(image_path(root, candidate) + "/")
+        except FileExistsError:
+            if not candidate.is_dir():
+                raise RootError(f"cannot create directory {path} in {root}: "
+                                f"{image_path(root, candidate)} is not a directory") from None
+        except OSError as error:
+            raise _failure("create directory", path, root, error) from None
+        current = candidate
+    return created
+
+
+def _clear(root: Path, path: str, host: Path) -> None:
+    """Remove a file or symlink at `host` so a new one can take its place."""
+    found = _lstat(host)
+    if found is None:
+        return
+    if stat.S_ISDIR(found.st_mode):
+        raise RootError(f"cannot write {path} in {root}: a directory is in the way")
+    os.unlink(host)
+
+
+def write_file(root: Path, path: str, data: bytes | IO[bytes], mode: int) -> tuple[str, int]:
+    """Write a regular file with exactly `mode`; return its sha256 and size."""
+    host = resolve(root, path, follow_last=False)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        _clear(root, path, host)
+        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with open(fd, "wb") as out:
+            chunks = iter([data]) if isinstance(data, bytes) else iter(lambda: data.read(CHUNK), b"")
+            for chunk in chunks:
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            os.fchmod(fd, mode)
+    except OSError as error:
+        raise _failure("write", path, root, error) from None
+    return digest.hexdigest(), size
+
+
+def copy_file(root: Path, source: str, path: str, mode: int) -> None:
+    """Copy the file at `source` to `path`, both inside the root."""
+    try:
+        with open(resolve(root, source, follow_last=False), "rb") as data:
+            write_file(root, path, data, mode)
+    except OSError as error:
+        raise _failure("read", source, root, error) from None
+
+
+def write_symlink(root: Path, path: str, target: str) -> None:
+    """Create a symlink holding `target` verbatim (it is resolved inside the root when used)."""
+    host = resolve(root, path, follow_last=False)
+    try:
+        _clear(root, path, host)
+        os.symlink(target, host)
+    except OSError as error:
+        raise _failure("create symlink", path, root, error) from None
+
+
+def hard_link(root: Path, existing: str, path: str) -> None:
+    """Make `path` another name of `existing`; a symlink is linked, not followed."""
+    source = resolve(root, existing, follow_last=False)
+    host = resolve(root, path, follow_last=False)
+    try:
+        _clear(root, path, host)
+        os.link(source, host, follow_symlinks=False)
+    except OSError as error:
+        raise _failure("create hard link", path, root, error) from None
+
+
+def remove(root: Path, path: str) -> bool:
+    """Remove a file, symlink or empty directory; False when a directory is not empty."""
+    host = resolve(root, path, follow_last=False)
+    found = _lstat(host)
+    try:
+        if found is None:
+            return True
+        if stat.S_ISDIR(found.st_mode):
+            if any(os.scandir(host)):
+                return False
+            os.rmdir(host)
+        else:
+            os.unlink(host)
+    except OSError as error:
+        raise _failure("remove", path, root, error) from None
+    return True
+
+
+def apply_metadata(root: Path, entries: Iterable[Entry]) -> None:
+    """Give every entry its recorded ownership (as root), mode and mtime.
+
+    Directories come last, deepest first, because writing into a directory
+    changes its mtime. When two entries name the same place, a listed one
+    wins over an implicit parent, then the first one.
+    """
+    chosen: dict[Path, Entry] = {}
+    for entry in entries:
+        host = resolve(root, entry.path, follow_last=False)
+        current = chosen.get(host)
+        if current is None or (entry.listed and not current.listed):
+            chosen[host] = entry
+    as_root = os.geteuid() == 0
+    for host, entry in sorted(chosen.items(), key=lambda item: (item[1].kind == "dir", -len(item[0].parts))):
+        try:
+            if as_root:
+                os.lchown(host, entry.uid, entry.gid)
+            if entry.kind != "symlink":
+                os.chmod(host, entry.mode)
+            os.utime(host, (entry.mtime, entry.mtime), follow_symlinks=False)
+        except OSError as error:
+            raise _failure("set the metadata of", entry.path, root, error) from None
+
+
+def new_staging(root: Path) -> Path:
+    """A fresh staging directory inside `root` (created with its parents if missing)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
+    except OSError as error:
+        raise RootError(f"cannot create a staging directory in {root}: {error.strerror or error}") from None
+
+
+def discard(path: Path) -> None:
+    """Remove a staging tree, even one holding directories without write permission."""
+    def retry(function, failed, _info) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed), 0o700)
+            function(failed)
+
+    if path.exists():
+        shutil.rmtree(path, onerror=retry)
+
+
+@contextlib.contextmanager
+def staging_area(root: Path) -> Iterator[Path]:
+    """A staging directory that is removed however the cut ends."""
+    staging = new_staging(root)
+    try:
+        yield staging
+    finally:
+        discard(staging)
+
+
+@frozen
+class CommitResult:
+    written: int
+    written_bytes: int
+    unchanged: int
+
+
+def _tree_size(host: Path) -> tuple[int, int]:
+    """Paths and regular-file bytes in the tree at `host`, itself included."""
+    count, size = 1, 0
+    for folder, dirs, files in os.walk(host):
+        for name in dirs + files:
+            found = os.lstat(os.path.join(folder, name))
+            count += 1
+            size += found.st_size if stat.S_ISREG(found.st_mode) else 0
+    return count, size
+
+
+def _owner_differs(first: os.stat_result, second: os.stat_result) -> bool:
+    return os.geteuid() == 0 and (first.st_uid, first.st_gid) != (second.st_uid, second.st_gid)
+
+
+def _same(source: Path, have: os.stat_result, target: Path, found: os.stat_result) -> bool:
+    """Whether the non-directory at `target` already is what `source` holds."""
+    if stat.S_IFMT(have.st_mode) != stat.S_IFMT(found.st_mode) or _owner_differs(have, found):
+        return False
+    if stat.S_ISLNK(have.st_mode):
+        return os.readlink(source) == os.readlink(target)
+    return (stat.S_IMODE(have.st_mode) == stat.S_IMODE(found.st_mode) and have.st_size == found.st_size
+            and filecmp.cmp(source, target, shallow=False))
+
+
+@define
+class _Commit:
+    """Compares staging with the root first, then moves what is new."""
+
+    staging: Path
+    root: Path
+    # Decides which directories are listed, so that their mode must match; None: none are.
+    report: Report | None
+    moves: list[tuple[Path, Path]] = field(factory=list)
+    replaced: list[Path] = field(factory=list)
+    modes: list[tuple[Path, os.stat_result]] = field(factory=list)
+    mtimes: dict[Path, int] = field(factory=dict)
+    # Root paths already given a staged path (two image paths can meet through a symlink).
+    claimed: dict[Path, Path] = field(factory=dict)
+    conflicts: list[str] = field(factory=list)
+    written: int = 0
+    written_bytes: int = 0
+    unchanged: int = 0
+
+    def check(self, folder: Path, image: str) -> None:
+        for item in sorted(os.scandir(folder), key=lambda item: item.name):
+            source = Path(item.path)
+            have = item.stat(follow_symlinks=False)
+            is_dir = stat.S_ISDIR(have.st_mode)
+            path = image + item.name + ("/" if is_dir else "")
+            target = resolve(self.root, path, follow_last=is_dir)
+            found = _lstat(target)
+            earlier = self.claimed.get(target)
+            if earlier is not None:
+                if not is_dir and _same(source, have, earlier, os.lstat(earlier)):
+                    self.unchanged += 1
+                else:
+                    self.conflicts.append(path)
+            elif found is None:
+                self._move(source, have, target)
+            elif is_dir and stat.S_ISDIR(found.st_mode):
+                self._merge_dir(source, have, target, found, path)
+            elif not is_dir and not stat.S_ISDIR(found.st_mode) and _same(source, have, target, found):
+                self.claimed[target] = source
+                self.unchanged += 1
+            else:
+                self.conflicts.append(path)
+                self.replaced.append(target)
+                self._move(source, have, target)
+
+    def _move(self, source: Path, have: os.stat_result, target: Path) -> None:
+        if stat.S_ISDIR(have.st_mode):
+            count, size = _tree_size(source)
+        else:
+            count, size = 1, have.st_size if stat.S_ISREG(have.st_mode) else 0
+        self.claimed[target] = source
+        self.moves.append((source, target))
+        self.written += count
+        self.written_bytes += size
+
+    def _merge_dir(self, source: Path, have: os.stat_result, target: Path, found: os.stat_result,
+                   path: str) -> None:
+        entry = self.report.entries.get(path) if self.report else None
+        if entry is not None and entry.listed and (
+                stat.S_IMODE(have.st_mode) != stat.S_IMODE(found.st_mode) or _owner_differs(have, found)):
+            self.conflicts.append(path)
+            self.modes.append((target, have))
+            self.mtimes[target] = have.st_mtime_ns
+        else:
+            self.unchanged += 1
+            self.mtimes.setdefault(target, found.st_mtime_ns)
+        self.check(source, path)
+
+    def apply(self) -> CommitResult:
+        for target in self.replaced:
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        for source, target in self.moves:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, target)
+        as_root = os.geteuid() == 0
+        for target, have in self.modes:
+            if as_root:
+                os.chown(target, have.st_uid, have.st_gid)
+            os.chmod(target, stat.S_IMODE(have.st_mode))
+        for target, mtime in self.mtimes.items():
+            os.utime(target, ns=(mtime, mtime))
+        return CommitResult(self.written, self.written_bytes, self.unchanged)
+
+
+def merge(tree: Path, staging: Path, owner: str) -> None:
+    """Move the tree `owner` extracted on its own into the shared staging tree.
+
+    Directories merge; identical files are kept; anything else already there
+    is an error naming each path.
+    """
+    work = _Commit(tree, staging, None)
+    work.check(tree, "/")
+    if work.conflicts:
+        raise RootError(f"{owner} has content at {', '.join(work.conflicts)} that differs from what "
+                        f"an earlier package put there")
+    try:
+        work.apply()
+    except OSError as error:
+        raise RootError(f"cannot move the content of {owner} into place: {error.strerror or error} "
+                        f"({error.filename})") from None
+
+
+def commit(staging: Path, root: Path, report: Report, overwrite: bool = False) -> CommitResult:
+    """Move the staged cut into `root`, after checking every path it would touch.
+
+    A path the root already holds with the same type, mode, content, link
+    target (and ownership, as root) is left alone. Any other difference fails
+    the whole commit before anything is written, unless `overwrite`. The
+    staging directory is removed either way.
+    """
+    try:
+        apply_metadata(staging, report.entries.values())
+        work = _Commit(staging, root, report)
+        work.check(staging, "/")
+        if work.conflicts and not overwrite:
+            raise RootError(f"cannot cut into {root}: it already holds different content at "
+                            f"{', '.join(work.conflicts)}")
+        try:
+            return work.apply()
+        except OSError as error:
+            raise RootError(f"cannot move the cut into {root}: {error.strerror or error} "
+                            f"({error.filename})") from None
+    finally:
+        discard(staging)
