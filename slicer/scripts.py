@@ -10,9 +10,10 @@ evaluated by starlark-pyo3 with the standard Starlark globals, top-level
   every hop of a symlink chain is checked again;
 - `read` and `list` see only paths the selection knows: listed by a selected
   slice, matched by a selected glob, or a parent directory of one;
-- `write` only touches `mutable` paths that are not hard links; a new file is
-  created 0644, an existing one keeps its mode, and writing the content a file
-  already holds changes nothing;
+- `write` only touches `mutable` paths that are not hard links, through
+  `rootfs`, the one writer under a root; a new file is created 0644, an
+  existing one keeps its mode, and writing the content a file already holds
+  changes nothing;
 - `list` returns what is on disk, sorted by name, directories suffixed `/`.
 
 Text is UTF-8: `read` fails on a file that is not valid UTF-8 rather than
@@ -34,7 +35,7 @@ from attrs import define, field
 
 from . import globs
 from .errors import RootError, ScriptError
-from .rootfs import MAX_SYMLINKS, resolve
+from .rootfs import MAX_SYMLINKS, image_path, resolve, write_file
 
 # The file name Starlark reports in error locations; matched below to find the line.
 _SCRIPT_NAME = "mutate"
@@ -152,8 +153,7 @@ class _Content:
                 raise _Failure(str(error)) from None
             if not host.is_symlink():
                 return image, host
-            parent = "/" + host.parent.relative_to(root).as_posix()
-            target = _clean(posixpath.join(parent, os.readlink(host)))
+            target = _clean(posixpath.join(image_path(root, host.parent), os.readlink(host)))
             image = target + "/" if image.endswith("/") and target != "/" else target
         raise _Failure(f"too many levels of symbolic links at {path}")
 
@@ -201,13 +201,12 @@ class _Content:
                     raise _Failure(f"cannot mutate a hard link: {image}")
                 if host.read_bytes() == data:
                     return
-            mode = stat.S_IMODE(info.st_mode) if info is not None else 0o644
-            descriptor = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-            with os.fdopen(descriptor, "wb") as stream:
-                stream.write(data)
-                os.fchmod(stream.fileno(), mode)
         except OSError as error:
             raise _Failure(f"cannot write {path}: {_reason(error)}") from None
+        try:
+            write_file(self.access.root, image, data, stat.S_IMODE(info.st_mode) if info is not None else 0o644)
+        except RootError as error:
+            raise _Failure(str(error)) from None
         self.on_write(image, data)
 
     def list(self, *args: object, **kwargs: object) -> list[str]:

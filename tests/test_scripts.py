@@ -374,3 +374,10 @@ def test_print_goes_to_stderr_with_the_slice_name(tmp_path: Path, capsys: pytest
 def test_runaway_recursion_is_a_script_error(tmp_path: Path) -> None:
     assert failure("def f(n):\n    return f(n + 1)\n\nf(0)\n", access(tmp_path)) == \
         "slice pkg_slice: Starlark call stack overflow (line 2)"
+
+
+def test_write_failure_names_the_path(tmp_path: Path) -> None:
+    acc = access(tmp_path, known={"/nodir/file"}, mutable={"/nodir/file"})
+    message = failure('content.write("/nodir/file", "x")', acc)
+    assert message.startswith("slice pkg_slice: cannot write /nodir/file in ")
+    assert message.endswith("(line 1)")
