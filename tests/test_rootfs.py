@@ -152,13 +152,12 @@ def test_new_staging_creates_the_root_with_parents(tmp_path):
 
 
 def test_staging_area_is_removed_on_failure_even_with_locked_directories(root):
-    with pytest.raises(RuntimeError):
-        with rootfs.staging_area(root) as staging:
-            (staging / "locked" / "inner").mkdir(parents=True)
-            (staging / "locked" / "inner" / "f").write_text("x")
-            os.chmod(staging / "locked" / "inner", 0o500)
-            os.chmod(staging / "locked", 0o500)
-            raise RuntimeError("cut failed")
+    with pytest.raises(RuntimeError), rootfs.staging_area(root) as staging:
+        (staging / "locked" / "inner").mkdir(parents=True)
+        (staging / "locked" / "inner" / "f").write_text("x")
+        os.chmod(staging / "locked" / "inner", 0o500)
+        os.chmod(staging / "locked", 0o500)
+        raise RuntimeError("cut failed")
     assert list(root.iterdir()) == []
 
 
