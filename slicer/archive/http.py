@@ -143,7 +143,8 @@ class Http:
                         problem = "the server sent the wrong byte range"
                         continue
                     resumable = status == 206 or response.headers.get("Accept-Ranges", "").lower() == "bytes"
-                    for chunk in response.raw.stream(CHUNK, decode_content=False):
+                    # read1 hands over what has arrived, so a stall loses nothing already received.
+                    while chunk := response.raw.read1(CHUNK, decode_content=False):
                         received += len(chunk)
                         if size is not None and received > size:
                             raise VerificationError(

@@ -1,0 +1,64 @@
+"""The compact parsed form of Packages indexes."""
+
+from __future__ import annotations
+
+import hashlib
+
+from slicer.archive import packages
+from slicer.archive.packages import PackageIndex
+
+
+def _packages_text(count: int) -> bytes:
+    stanzas = []
+    for number in range(count):
+        name = f"pkg{number:05d}"
+        for version in ("1.0-1", "1.0-2"):
+            stanzas.append(
+                f"Package: {name}\nVersion: {version}\nArchitecture: amd64\n"
+                f"Description: package number {number}\n padding {'x' * 200}\n"
+                f"Filename: pool/main/p/{name}/{name}_{version}_amd64.deb\nSize: {number + 1}\n"
+                f"SHA256: {hashlib.sha256(f'{name}{version}'.encode()).hexdigest()}\n"
+            )
+    return "\n".join(stanzas).encode()
+
+
+def test_build_groups_versions_and_keeps_paragraphs() -> None:
+    text = _packages_text(3000)  # spans several zstd frames
+    index = PackageIndex.build(text)
+    assert len(index) == 3000
+    entries = index.entries("pkg02999")
+    assert [entry[0] for entry in entries] == ["1.0-1", "1.0-2"]
+    assert entries[1][2] == "pool/main/p/pkg02999/pkg02999_1.0-2_amd64.deb"
+    assert entries[1][3] == 3000
+    assert entries[1][5] > 0  # not in the first frame
+    stanza = index.stanza(entries[1])
+    assert stanza.startswith("Package: pkg02999\nVersion: 1.0-2\n")
+    assert stanza in text.decode()
+    assert "pkg00000" in index and "nothing" not in index
+    assert index.entries("nothing") == []
+
+
+def test_round_trip_through_bytes() -> None:
+    index = PackageIndex.build(_packages_text(600))
+    loaded = PackageIndex.from_bytes(index.to_bytes())
+    assert loaded is not None
+    assert len(loaded) == 600
+    for name in ("pkg00000", "pkg00321", "pkg00599"):
+        assert loaded.entries(name) == index.entries(name)
+        assert loaded.stanza(loaded.entries(name)[0]) == index.stanza(index.entries(name)[0])
+
+
+def test_empty_index_round_trips() -> None:
+    loaded = PackageIndex.from_bytes(PackageIndex.build(b"").to_bytes())
+    assert loaded is not None and len(loaded) == 0
+
+
+def test_damaged_or_foreign_data_is_rejected() -> None:
+    blob = bytearray(PackageIndex.build(_packages_text(50)).to_bytes())
+    header_end = len(packages.MAGIC) + 12 + 100
+    damaged = bytearray(blob)
+    damaged[header_end] ^= 0x40
+    assert PackageIndex.from_bytes(bytes(damaged)) is None
+    assert PackageIndex.from_bytes(bytes(blob[:-10])) is None
+    assert PackageIndex.from_bytes(b"slicer-packages-0\n" + bytes(blob[len(packages.MAGIC):])) is None
+    assert PackageIndex.from_bytes(b"") is None
