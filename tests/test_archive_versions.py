@@ -99,5 +99,5 @@ def test_matches_dpkg_on_random_pairs() -> None:
     expected = _dpkg_compare(pairs)
     assert len(expected) == len(pairs)
     mismatches = [(a, b, want, compare_versions(a, b))
-                  for (a, b), want in zip(pairs, expected) if compare_versions(a, b) != want]
+                  for (a, b), want in zip(pairs, expected, strict=True) if compare_versions(a, b) != want]
     assert mismatches == []

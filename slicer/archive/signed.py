@@ -85,9 +85,10 @@ def verify(data: bytes, signature: bytes | None, certs: list[pysequoia.Cert], wh
             result = pysequoia.verify(bytes=data, store=lambda _ids: certs,
                                       signature=pysequoia.Sig.from_bytes(signature))
     except Exception as error:  # pysequoia raises plain exceptions with Rust detail
-        raise VerificationError(
-            f"{what} is not signed by a key pinned in {pinned_by}: {_first_line(error)}"
-        ) from None
+        reason = _first_line(error)
+        if reason != "no valid signature":
+            reason = f"it is not a readable OpenPGP signed message ({reason})"
+        raise VerificationError(f"{what} is not signed by a key pinned in {pinned_by}: {reason}") from None
     if not any(sig.certificate in fingerprints for sig in result.valid_sigs):
         raise VerificationError(f"{what} is not signed by a key pinned in {pinned_by}: no valid signature")
     return data if signature is not None else (result.bytes or b"")
