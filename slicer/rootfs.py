@@ -42,31 +42,33 @@ def resolve(root: Path, path: str, follow_last: bool = True) -> Path:
     created); symlinks met on the way are resolved inside `root`. With
     `follow_last` false a final symlink is returned itself, not its target.
     """
-    base = os.fspath(root)
+    base = os.fspath(root).rstrip("/")
     pending = [part for part in path.split("/") if part not in ("", ".")]
     pending.reverse()
     resolved: list[str] = []
+    # The host path of `resolved`, kept alongside it to avoid re-joining every step.
+    current = base
     followed = 0
     while pending:
         part = pending.pop()
         if part == "..":
             if resolved:
                 resolved.pop()
+                current = base + "".join("/" + name for name in resolved)
             continue
-        is_last = not pending
-        if follow_last or not is_last:
-            candidate = os.path.join(base, *resolved, part)
-            if os.path.islink(candidate):
-                followed += 1
-                if followed > MAX_SYMLINKS:
-                    raise RootError(f"too many levels of symbolic links resolving {path} in {root}")
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    resolved = []
-                pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
-                continue
+        candidate = current + "/" + part
+        if (follow_last or pending) and os.path.islink(candidate):
+            followed += 1
+            if followed > MAX_SYMLINKS:
+                raise RootError(f"too many levels of symbolic links resolving {path} in {root}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved, current = [], base
+            pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
+            continue
         resolved.append(part)
-    return root.joinpath(*resolved)
+        current = candidate
+    return Path(current) if current else root
 
 
 def image_path(root: Path, host: Path) -> str:
@@ -200,9 +202,15 @@ def apply_metadata(root: Path, entries: Iterable[Entry]) -> None:
     changes its mtime. When two entries name the same place, a listed one
     wins over an implicit parent, then the first one.
     """
+    folders: dict[str, Path] = {}
     chosen: dict[Path, Entry] = {}
     for entry in entries:
-        host = resolve(root, entry.path, follow_last=False)
+        # Resolving each parent once is enough: nothing moves while metadata is applied.
+        parent, _, name = entry.path.rstrip("/").rpartition("/")
+        folder = folders.get(parent)
+        if folder is None:
+            folder = folders[parent] = resolve(root, parent or "/")
+        host = folder / name
         current = chosen.get(host)
         if current is None or (entry.listed and not current.listed):
             chosen[host] = entry
@@ -299,13 +307,16 @@ class _Commit:
     written_bytes: int = 0
     unchanged: int = 0
 
-    def check(self, folder: Path, image: str) -> None:
+    def check(self, folder: Path, image: str, into: Path) -> None:
+        """Compare the staged `folder` (image path `image`) with `into`, its resolved place in the root."""
         for item in sorted(os.scandir(folder), key=lambda item: item.name):
             source = Path(item.path)
             have = item.stat(follow_symlinks=False)
             is_dir = stat.S_ISDIR(have.st_mode)
             path = image + item.name + ("/" if is_dir else "")
-            target = resolve(self.root, path, follow_last=is_dir)
+            target = into / item.name
+            if is_dir and target.is_symlink():
+                target = resolve(self.root, image_path(self.root, target))
             found = _lstat(target)
             earlier = self.claimed.get(target)
             if earlier is not None:
@@ -346,7 +357,7 @@ class _Commit:
         else:
             self.unchanged += 1
             self.mtimes.setdefault(target, found.st_mtime_ns)
-        self.check(source, path)
+        self.check(source, path, target)
 
     def apply(self) -> CommitResult:
         for target in self.replaced:
@@ -374,7 +385,7 @@ def merge(tree: Path, staging: Path, owner: str) -> None:
     is an error naming each path.
     """
     work = _Commit(tree, staging, None)
-    work.check(tree, "/")
+    work.check(tree, "/", staging)
     if work.conflicts:
         raise RootError(f"{owner} has content at {', '.join(work.conflicts)} that differs from what "
                         f"an earlier package put there")
@@ -396,7 +407,7 @@ def commit(staging: Path, root: Path, report: Report, overwrite: bool = False) -
     try:
         apply_metadata(staging, report.entries.values())
         work = _Commit(staging, root, report)
-        work.check(staging, "/")
+        work.check(staging, "/", root)
         if work.conflicts and not overwrite:
             raise RootError(f"cannot cut into {root}: it already holds different content at "
                             f"{', '.join(work.conflicts)}")
