@@ -18,7 +18,6 @@ import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
 
 from attrs import define, field
 
@@ -27,23 +26,13 @@ from .console import Console
 from .deb import Member, iter_data
 from .errors import DebError, ExtractError, RootError, SlicerError
 from .globs import is_glob, literal_prefix, match
-from .model import PathInfo, PathKind, Release, Slice
+from .model import PathInfo, PathKind, Slice
 from .report import Entry, Report
+from .selection import Selection
 
 WRITABLE = frozenset({"file", "dir", "symlink", "hardlink"})
 INLINE = frozenset({PathKind.TEXT, PathKind.MAKE, PathKind.SYMLINK})
 DEFAULT_MODES = {PathKind.TEXT: 0o644, PathKind.MAKE: 0o755, PathKind.SYMLINK: 0o777}
-
-
-class SelectionLike(Protocol):
-    """What extraction needs from `selection.Selection`."""
-
-    release: Release
-    arch: str
-    slices: tuple[Slice, ...]
-    packages: tuple[str, ...]
-
-    def winner(self, path: str) -> str | None: ...
 
 
 @define
@@ -97,12 +86,12 @@ def _parent(path: str) -> str:
     return parent if parent == "/" else parent + "/"
 
 
-def _loses(selection: SelectionLike, path: str, package: str) -> bool:
+def _loses(selection: Selection, path: str, package: str) -> bool:
     winner = selection.winner(path)
     return winner is not None and winner != package
 
 
-def _applicable(selection: SelectionLike) -> Iterator[tuple[Slice, str, PathInfo]]:
+def _applicable(selection: Selection) -> Iterator[tuple[Slice, str, PathInfo]]:
     """Each path of each selected slice that this arch and `prefer` leave to its package."""
     for slice_ in selection.slices:
         for path, info in slice_.contents.items():
@@ -110,7 +99,7 @@ def _applicable(selection: SelectionLike) -> Iterator[tuple[Slice, str, PathInfo
                 yield slice_, path, info
 
 
-def plan(selection: SelectionLike) -> dict[str, PackagePlan]:
+def plan(selection: Selection) -> dict[str, PackagePlan]:
     """What to take from each selected package, in selection order."""
     plans = {name: PackagePlan(name) for name in selection.packages}
     for slice_, path, info in _applicable(selection):
@@ -199,11 +188,9 @@ class _Extraction:
         if member.kind == "hardlink":
             self.link(member, targets)
             return
-        first = None
-        for target in targets:
-            entry = self.write(member, target, first)
-            first = first or entry
-        self.first[member.path] = first  # type: ignore[assignment]
+        first = self.first[member.path] = self.write(member, targets[0], None)
+        for target in targets[1:]:
+            self.write(member, target, first)
 
     def make_parents(self, path: str) -> None:
         parent = _parent(path)
@@ -312,7 +299,7 @@ def _record(report: Report, package: Report, offset: int, console: Console) -> i
     return groups
 
 
-def extract_all(selection: SelectionLike, debs: dict[str, Path], staging: Path, report: Report,
+def extract_all(selection: Selection, debs: dict[str, Path], staging: Path, report: Report,
                 console: Console, workers: int = 4) -> None:
     """Extract every selected package into `staging`, in parallel, with a deterministic result."""
     plans = {name: current for name, current in plan(selection).items() if current.wants()}
@@ -337,7 +324,7 @@ def extract_all(selection: SelectionLike, debs: dict[str, Path], staging: Path, 
     finalize_metadata(staging, report)
 
 
-def create_inline(selection: SelectionLike, staging: Path, report: Report) -> None:
+def create_inline(selection: Selection, staging: Path, report: Report) -> None:
     """Create `text`, `make` and `symlink` content, after extraction, in selection order."""
     epoch = source_date_epoch()
     for slice_, path, info in _applicable(selection):
@@ -379,7 +366,7 @@ def _link_at(root: Path, path: str) -> str:
     return os.readlink(rootfs.resolve(root, path, follow_last=False))
 
 
-def remove_until(selection: SelectionLike, staging: Path, report: Report) -> None:
+def remove_until(selection: Selection, staging: Path, report: Report) -> None:
     """Remove paths every selected slice listing them marks `until: mutate`.
 
     Files go first, then directories deepest first and only when empty.
