@@ -156,3 +156,9 @@ def test_sink_sees_every_byte_once_after_a_restart(served: str, archive_server: 
     _http().download(served, sink, size=len(BODY))
     assert hashlib.sha256(sink.buffer.getvalue()).digest() == hashlib.sha256(BODY).digest()
     assert sink.resets == 1
+
+
+def test_truncated_body_of_unknown_size_is_fetched_again(served: str, archive_server: ArchiveServer) -> None:
+    archive_server.inject("/file.bin", testarchive.truncate(keep=30_000))
+    assert _http().get(served) == BODY
+    assert [request.range for request in archive_server.requests("/file.bin")] == [None, "bytes=30000-"]

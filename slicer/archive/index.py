@@ -147,9 +147,10 @@ class ArchiveClient:
         opened: dict[tuple[str, str], list[_Source]] = {}
         with (self.console.task("Reading package indexes", total=len(jobs)) as task,
               ThreadPoolExecutor(max_workers=INDEX_WORKERS) as pool):
-            futures = {job: pool.submit(self._open_suite, *job, missing) for job in jobs}
+            futures = {job: pool.submit(self._open_suite, *job) for job in jobs}
             for job, future in futures.items():
-                opened[job] = future.result()
+                opened[job], gaps = future.result()
+                missing += gaps
                 task.advance()
         if missing:
             raise OfflineError(
@@ -169,23 +170,20 @@ class ArchiveClient:
         with self._lock:
             setattr(self.stats, field, getattr(self.stats, field) + 1)
 
-    def _open_suite(self, archive: str, suite: str, missing: list[str]) -> list[_Source]:
-        """The indexes of one suite; offline gaps go to `missing` rather than raising."""
+    def _open_suite(self, archive: str, suite: str) -> tuple[list[_Source], list[str]]:
+        """The indexes of one suite, and what an offline run lacks to open them."""
         url = f"{self.mirrors[archive]}/dists/{suite}"
         try:
             info = self._suite_release(archive, suite, url)
         except _Missing as gap:
-            missing.append(str(gap))
-            return []
-        sources = []
+            return [], [str(gap)]
+        sources, missing = [], []
         for component in self.release.archives[archive].components:
             try:
-                index = self._package_index(info, component)
+                sources.append(_Source(archive, suite, component, self._package_index(info, component)))
             except _Missing as gap:
                 missing.append(str(gap))
-                continue
-            sources.append(_Source(archive, suite, component, index))
-        return sources
+        return sources, missing
 
     def _suite_release(self, archive: str, suite: str, url: str) -> signed.SuiteRelease:
         """Fetch (or, offline, recall) and verify the InRelease of one suite."""
