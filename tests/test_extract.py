@@ -4,6 +4,7 @@ determinism and safety against hostile packages."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -154,6 +155,17 @@ def test_implicit_parent_from_two_packages_first_in_selection_wins(tmp_path, wri
         chosen = selection({f"{p}_x": {f"/srv/{p}": None} for p in order})
         root, _ = cut(tmp_path, chosen, debs, name=order)
         assert mode(root / "srv") == expected
+
+
+def test_diverging_implicit_parent_modes_are_reported(tmp_path, write_debs):
+    debs = write_debs({"a": [directory("./srv/", mode=0o750), file("./srv/a", "a")],
+                       "b": [directory("./srv/", mode=0o700), file("./srv/b", "b")]})
+    stream = io.StringIO()
+    with rootfs.staging_area(tmp_path / "root") as staging:
+        extract.extract_all(selection({"a_x": {"/srv/a": None}, "b_x": {"/srv/b": None}}), debs, staging, Report(),
+                            Console(stream))
+    assert "warning: directory /srv/ has mode 0750 in package a and 0700 in package b; keeping 0750" in \
+        stream.getvalue()
 
 
 def test_copy_fans_out_to_several_targets(tmp_path, write_debs):
@@ -385,6 +397,18 @@ def test_a_later_package_cannot_turn_a_directory_into_a_symlink(tmp_path, write_
     debs = write_debs({"a": [file("./lib/x", "x")], "b": [symlink("./lib", "usr/lib")]})
     with pytest.raises(RootError, match=r'^package "b" has content at /lib that differs'):
         cut(tmp_path, selection({"a_x": {"/lib/x": None}, "b_x": {"/lib": None}}), debs)
+
+
+def test_a_second_cut_extends_the_root_and_a_failed_one_leaves_it_alone(tmp_path, write_debs):
+    debs = write_debs({"a": [directory("./etc/"), file("./etc/a", "a")], "b": [file("./etc/b", "b")]})
+    root, _ = cut(tmp_path, selection({"a_x": {"/etc/a": None}}), debs)
+    first = listing(root)
+    cut(tmp_path, selection({"a_x": {"/etc/a": None}, "b_x": {"/etc/b": None}}), debs)
+    second = listing(root)
+    assert [row for row in second if row[0] != "/etc/b"] == first
+    with pytest.raises(ExtractError):
+        cut(tmp_path, selection({"b_x": {"/etc/b": None, "/etc/c": None}}), debs)
+    assert listing(root) == second
 
 
 # -- safety ------------------------------------------------------------------
