@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import slicer
 from slicer.archive.http import Http, MemorySink
 from slicer.errors import ArchiveError, VerificationError
 from tests.helpers import testarchive
@@ -27,7 +28,8 @@ def _http() -> Http:
 
 def test_plain_download_sends_user_agent(served: str, archive_server: ArchiveServer) -> None:
     assert _http().get(served) == BODY
-    assert _http().session.headers["User-Agent"].startswith("slicer/")
+    (request,) = archive_server.requests("/file.bin")
+    assert request.user_agent == f"slicer/{slicer.__version__}"
 
 
 def test_missing_file(served: str) -> None:
@@ -162,3 +164,13 @@ def test_truncated_body_of_unknown_size_is_fetched_again(served: str, archive_se
     archive_server.inject("/file.bin", testarchive.truncate(keep=30_000))
     assert _http().get(served) == BODY
     assert [request.range for request in archive_server.requests("/file.bin")] == [None, "bytes=30000-"]
+
+
+def test_proxy_from_the_environment_is_used(served: str, archive_server: ArchiveServer,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", archive_server.url)
+    # The host does not resolve: only the proxy can answer.
+    assert _http().get("http://mirror.invalid/file.bin") == BODY
+    assert [request.path for request in archive_server.log] == ["/file.bin"]

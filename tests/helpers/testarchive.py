@@ -92,6 +92,7 @@ def no_ranges(times: int | None = None) -> Fault:
 class Request:
     path: str
     range: str | None
+    user_agent: str | None = None
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -103,7 +104,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - the base class's name
         path = unquote(urlsplit(self.path).path)
-        self.server.owner.log.append(Request(path, self.headers.get("Range")))
+        self.server.owner.log.append(Request(path, self.headers.get("Range"), self.headers.get("User-Agent")))
         faults = {fault.kind: fault for fault in self.server.owner.take_faults(path)}
         if "reset" in faults:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
