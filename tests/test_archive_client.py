@@ -408,3 +408,11 @@ def test_parallel_fetch_reports_progress(test_archive: Factory, archive_client: 
     assert all(paths[name].stat().st_size == records[name].size for name in records)
     output = console.stream.getvalue()
     assert "Downloading...\n" in output and "Downloading: done in" in output
+
+
+def test_file_mirror(test_archive: Factory, archive_client: ClientFactory) -> None:
+    archive = _bookworm(test_archive)
+    client = archive_client(archive.release(), mirrors={"debian": archive.root.as_uri()})
+    record = client.resolve(["libc6"])["libc6"]
+    assert client.fetch([record])["libc6"].read_bytes() == (archive.root / record.filename).read_bytes()
+    assert archive.server.log == []
