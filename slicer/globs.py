@@ -52,6 +52,7 @@ def match(pattern: str, path: str) -> bool:
     return _compile(pattern).fullmatch(path) is not None
 
 
+@functools.lru_cache(maxsize=65536)
 def _tokens(pattern: str) -> tuple[str, ...]:
     tokens: list[str] = []
     index = 0
@@ -65,53 +66,70 @@ def _tokens(pattern: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-def _closure(tokens: tuple[str, ...], state: int) -> set[int]:
-    """States reachable without consuming a character (stars may match nothing)."""
-    states = {state}
-    while state < len(tokens) and tokens[state] in ("*", "**"):
-        state += 1
-        states.add(state)
-    return states
-
-
-def _advance(tokens: tuple[str, ...], state: int, char: str) -> set[int]:
-    if state == len(tokens):
-        return set()
-    token = tokens[state]
-    if token == "**":
-        return _closure(tokens, state)
-    if token == "*":
-        return _closure(tokens, state) if char != "/" else set()
-    if token == "?":
-        return _closure(tokens, state + 1) if char != "/" else set()
-    return _closure(tokens, state + 1) if char == token else set()
+def _literal_suffix(pattern: str) -> str:
+    for index in range(len(pattern) - 1, -1, -1):
+        if pattern[index] in GLOB_CHARS:
+            return pattern[index + 1:]
+    return pattern
 
 
 @functools.lru_cache(maxsize=65536)
 def overlap(first: str, second: str) -> bool:
     """Whether some concrete path is matched by both patterns.
 
-    Runs the two patterns as automata in lock step over an alphabet of the
-    literal characters they name plus `/` and one character neither names.
+    Cheap tests reject most pairs (literal prefixes and suffixes must agree,
+    and without `**` both need the same number of components); the rest run
+    a memoised walk over the two token lists, where a star facing anything
+    either matches nothing or swallows the other side's next token.
     """
     if not is_glob(first):
         return match(second, first)
     if not is_glob(second):
         return match(first, second)
+    head_a, head_b = literal_prefix(first), literal_prefix(second)
+    if not (head_a.startswith(head_b) or head_b.startswith(head_a)):
+        return False
+    tail_a, tail_b = _literal_suffix(first), _literal_suffix(second)
+    if not (tail_a.endswith(tail_b) or tail_b.endswith(tail_a)):
+        return False
+    if "**" not in first and "**" not in second:
+        # Component by component, last first: differences usually sit at the end.
+        parts_a, parts_b = first.split("/"), second.split("/")
+        if len(parts_a) != len(parts_b):
+            return False
+        return all(_overlap_tokens(x, y) for x, y in zip(reversed(parts_a), reversed(parts_b)))
+    return _overlap_tokens(first, second)
+
+
+def _overlap_tokens(first: str, second: str) -> bool:
+    if not is_glob(first) or not is_glob(second):
+        return match(second, first) if not is_glob(first) else match(first, second)
     a, b = _tokens(first), _tokens(second)
-    alphabet = (set(first) | set(second) | {"/", "\0"}) - GLOB_CHARS
-    frontier = {(i, j) for i in _closure(a, 0) for j in _closure(b, 0)}
-    seen = set(frontier)
-    while frontier:
-        if any(i == len(a) and j == len(b) for i, j in frontier):
-            return True
-        following = set()
-        for i, j in frontier:
-            for char in alphabet:
-                for ni in _advance(a, i, char):
-                    for nj in _advance(b, j, char):
-                        if (ni, nj) not in seen:
-                            seen.add((ni, nj))
-                            following.add((ni, nj))
-        frontier = following
-    return False
+    memo: dict[tuple[int, int], bool] = {}
+
+    def walk(i: int, j: int) -> bool:
+        key = (i, j)
+        if key in memo:
+            return memo[key]
+        memo[key] = False  # cycles cannot occur, but be safe
+        x = a[i] if i < len(a) else None
+        y = b[j] if j < len(b) else None
+        if x is None and y is None:
+            result = True
+        elif x in ("*", "**"):
+            # Match nothing, or swallow y's next token (a star never swallows "/" unless it is **).
+            result = walk(i + 1, j) or (
+                y is not None and (y in ("*", "**", "?") or y != "/" or x == "**") and walk(i, j + 1)
+            )
+        elif y in ("*", "**"):
+            result = walk(i, j + 1) or (x is not None and (x in ("?",) or x != "/" or y == "**") and walk(i + 1, j))
+        elif x is None or y is None:
+            result = False
+        elif x == "?" or y == "?":
+            result = x != "/" and y != "/" and walk(i + 1, j + 1)
+        else:
+            result = x == y and walk(i + 1, j + 1)
+        memo[key] = result
+        return result
+
+    return walk(0, 0)

@@ -9,13 +9,34 @@ package files. The result is validated before anyone sees it.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import io
+import pickle
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import schema, validate
+from . import __version__, model, schema, validate
 from .errors import ReleaseError
 from .model import Package, Release
+
+# Classes a cached release may contain; anything else in the file is refused.
+_CACHE_CLASSES = {
+    ("pathlib", "PosixPath"), ("pathlib", "Path"), ("datetime", "date"),
+    ("builtins", "set"), ("builtins", "frozenset"),
+} | {("slicer.model", name) for name in (
+    "Release", "Archive", "PublicKey", "Package", "Slice", "PathInfo", "PathKind", "Essential",
+    "SliceKey", "Maintenance",
+)}
+
+
+class _ReleaseUnpickler(pickle.Unpickler):
+    """Loads only model classes, so a tampered cache file cannot run code."""
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) not in _CACHE_CLASSES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cached release")
+        return super().find_class(module, name)
 
 
 def data_root() -> Path:
@@ -108,12 +129,80 @@ def _slice_files(directory: Path, display_base: Path, prefix: str) -> dict[str, 
     return found
 
 
-def load_release(reference: str | None = None, overlays: Sequence[Path | str] = ()) -> Release:
-    """Load, parse and validate a release; overlay directories win per package file."""
+def load_release(
+    reference: str | None = None, overlays: Sequence[Path | str] = (), cache_dir: Path | None = None
+) -> Release:
+    """Load, parse and validate a release; overlay directories win per package file.
+
+    A validated release is kept in the cache keyed by the digest of every
+    file it was read from, so later commands skip parsing and validation.
+    """
     reference = reference or default_release_name()
     release_file, slice_dirs, user_release, prefix = _locate(reference)
+    files = _gather_files(slice_dirs, overlays, release_file.parent if user_release else data_root(), prefix)
+    texts = {name: path.read_text() for name, (path, _display) in files.items()}
+    release_text = release_file.read_text()
+    digest = hashlib.sha256(f"{__version__}\0{reference}\0{release_text}".encode())
+    for name in sorted(files):
+        digest.update(f"\0{files[name][1]}\0{texts[name]}".encode())
+    key = f"release-{digest.hexdigest()}"
+    cached = _cached(key, cache_dir)
+    if cached is not None:
+        return cached
+    release = _load_uncached(reference, release_file, user_release, prefix, release_text, files, texts)
+    _store(key, release, cache_dir)
+    return release
+
+
+def _cache(cache_dir: Path | None):
+    from .archive.cache import Cache
+
+    return Cache(cache_dir)
+
+
+def _cached(key: str, cache_dir: Path | None) -> Release | None:
+    try:
+        data = _cache(cache_dir).read_parsed(key)
+        if data is None:
+            return None
+        release = _ReleaseUnpickler(io.BytesIO(data)).load()
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+        return None
+    return release if isinstance(release, model.Release) else None
+
+
+def _store(key: str, release: Release, cache_dir: Path | None) -> None:
+    try:
+        _cache(cache_dir).write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass  # a read-only or full cache only costs speed
+
+
+def _gather_files(
+    slice_dirs: list[Path], overlays: Sequence[Path | str], base: Path, prefix: str
+) -> dict[str, tuple[Path, str]]:
+    files: dict[str, tuple[Path, str]] = {}
+    for directory in slice_dirs:
+        if directory.is_dir():
+            files.update(_slice_files(directory, base, prefix))
+    for overlay in overlays:
+        overlay_dir = Path(overlay)
+        if not overlay_dir.is_dir():
+            raise ReleaseError(f"slice overlay {overlay} is not a directory")
+        files.update(_slice_files(overlay_dir, overlay_dir, str(overlay).rstrip("/")))
+    return files
+
+
+def _load_uncached(
+    reference: str,
+    release_file: Path,
+    user_release: bool,
+    prefix: str,
+    text: str,
+    files: dict[str, tuple[Path, str]],
+    texts: dict[str, str],
+) -> Release:
     base = release_file.parent if user_release else data_root()
-    text = release_file.read_text()
     doc, document = schema.parse_release(_display(release_file, base, prefix), text)
     archives = schema.build_archives(doc, document, user_release)
     by_version = doc.version_choice == "newest"
@@ -127,21 +216,10 @@ def load_release(reference: str | None = None, overlays: Sequence[Path | str] = 
         raise document.error("maintenance field is required since format v2")
     maintenance = schema.build_maintenance(doc, document)
 
-    files: dict[str, tuple[Path, str]] = {}
-    for directory in slice_dirs:
-        if directory.is_dir():
-            files.update(_slice_files(directory, base, prefix))
-    for overlay in overlays:
-        overlay_dir = Path(overlay)
-        if not overlay_dir.is_dir():
-            raise ReleaseError(f"slice overlay {overlay} is not a directory")
-        files.update(_slice_files(overlay_dir, overlay_dir, str(overlay).rstrip("/")))
-
     packages: dict[str, Package] = {}
     for name in sorted(files):
-        path, display = files[name]
-        package = schema.parse_package(Path(display), display, path.read_text(), doc.format)
-        packages[name] = package
+        display = files[name][1]
+        packages[name] = schema.parse_package(Path(display), display, texts[name], doc.format)
     release = Release(
         path=release_file if not user_release else release_file.parent,
         format=doc.format,

@@ -25,3 +25,17 @@ def make_release(tmp_path, release_cert):
         return write_release(tmp_path / f"release{next(counter)}", release_cert, slices, fmt, release_text)
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep tests out of the user's cache: validated releases and downloads go to a temp dir."""
+    import os
+
+    previous = os.environ.get("SLICER_CACHE_DIR")
+    os.environ["SLICER_CACHE_DIR"] = str(tmp_path_factory.mktemp("slicer-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("SLICER_CACHE_DIR", None)
+    else:
+        os.environ["SLICER_CACHE_DIR"] = previous
