@@ -232,3 +232,21 @@ def _load_uncached(
         equal_priority_by_version=by_version,
     )
     return validate.release(release)
+
+
+def known_suites() -> dict[str, set[str]]:
+    """archive name -> every suite it has in a bundled release.
+
+    A host whose apt sources name a mirror of `debian` for bookworm serves
+    trixie too; mirror discovery uses this to match by archive, not only suite.
+    """
+    suites: dict[str, set[str]] = {}
+    for name in bundled_names():
+        path = data_root() / "release" / f"{name}.yaml"
+        try:
+            doc, _document = schema.parse_release(path.name, path.read_text())
+        except (OSError, ReleaseError):
+            continue
+        for archive_name, archive in (doc.archives or {}).items():
+            suites.setdefault(archive_name, set()).update(archive.suites or ())
+    return suites

@@ -296,6 +296,8 @@ class _Commit:
     root: Path
     # Decides which directories are listed, so that their mode must match; None: none are.
     report: Report | None
+    # Image paths whose new content may replace what the root holds (generated files).
+    replaceable: frozenset[str] = frozenset()
     moves: list[tuple[Path, Path]] = field(factory=list)
     replaced: list[Path] = field(factory=list)
     modes: list[tuple[Path, os.stat_result]] = field(factory=list)
@@ -332,7 +334,8 @@ class _Commit:
                 self.claimed[target] = source
                 self.unchanged += 1
             else:
-                self.conflicts.append(path)
+                if path not in self.replaceable:
+                    self.conflicts.append(path)
                 self.replaced.append(target)
                 self._move(source, have, target)
 
@@ -396,17 +399,19 @@ def merge(tree: Path, staging: Path, owner: str) -> None:
                         f"({error.filename})") from None
 
 
-def commit(staging: Path, root: Path, report: Report, overwrite: bool = False) -> CommitResult:
+def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
+           replaceable: frozenset[str] = frozenset()) -> CommitResult:
     """Move the staged cut into `root`, after checking every path it would touch.
 
     A path the root already holds with the same type, mode, content, link
     target (and ownership, as root) is left alone. Any other difference fails
-    the whole commit before anything is written, unless `overwrite`. The
-    staging directory is removed either way.
+    the whole commit before anything is written, unless `overwrite` or the
+    path is `replaceable` (files generated from the whole root, such as a
+    merged manifest). The staging directory is removed either way.
     """
     try:
         apply_metadata(staging, report.entries.values())
-        work = _Commit(staging, root, report)
+        work = _Commit(staging, root, report, replaceable)
         work.check(staging, "/", root)
         if work.conflicts and not overwrite:
             raise RootError(f"cannot cut into {root}: it already holds different content at "

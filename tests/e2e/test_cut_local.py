@@ -1,0 +1,204 @@
+"""Whole cuts through the CLI against a local signed archive on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from slicer.cli import main
+from tests.helpers.debs import DebSpec, directory, file, hardlink, symlink
+from tests.helpers.releases import key_block
+
+SLICES = {
+    "base-files.yaml": """\
+        package: base-files
+        essential:
+          base-files_copyright: null
+        slices:
+          base:
+            hint: Directories and /tmp
+            contents:
+              /etc/:
+              /tmp/: {make: true, mode: 01777}
+              /var/run: {symlink: /run}
+              /run/:
+          status:
+            contents:
+              /var/lib/dpkg/status.d/**: {generate: dpkg-status}
+          chisel:
+            contents:
+              /var/lib/chisel/**: {generate: manifest}
+          copyright:
+            contents:
+              /usr/share/doc/base-files/copyright:
+        """,
+    "hello.yaml": """\
+        package: hello
+        slices:
+          bins:
+            essential:
+              base-files_base: null
+            contents:
+              /usr/bin/hello:
+              /usr/bin/hello-again:
+              /usr/bin/su-hello:
+              /usr/share/hello/data:
+              /etc/hello.conf: {text: "greeting=hi\\n", mutable: true}
+              /usr/share/hello/parts/: {until: mutate}
+              /usr/share/hello/parts/*: {until: mutate}
+            mutate: |
+              parts = content.list("/usr/share/hello/parts/")
+              content.write("/etc/hello.conf", "".join([content.read("/usr/share/hello/parts/" + p) for p in parts]))
+        """,
+}
+
+
+def debs() -> list[DebSpec]:
+    base = DebSpec("base-files", "12.4", "amd64", [
+        directory("./etc/"), directory("./run/"), directory("./tmp/", 0o1777),
+        directory("./usr/"), directory("./usr/share/"), directory("./usr/share/doc/"),
+        directory("./usr/share/doc/base-files/"), file("./usr/share/doc/base-files/copyright", "MIT\n"),
+    ])
+    hello = DebSpec("hello", "2.10-3", "amd64", [
+        directory("./usr/"), directory("./usr/bin/", 0o755), file("./usr/bin/hello", b"\x7fELFhello", 0o755),
+        hardlink("./usr/bin/hello-again", "./usr/bin/hello"),
+        file("./usr/bin/su-hello", b"setuid", 0o4755),
+        directory("./usr/share/"), directory("./usr/share/hello/"), file("./usr/share/hello/data", "d\n"),
+        directory("./usr/share/hello/parts/"), file("./usr/share/hello/parts/b", "two\n"),
+        file("./usr/share/hello/parts/a", "one\n"),
+    ])
+    return [base, hello]
+
+
+@pytest.fixture
+def local_release(test_archive, signing_key, tmp_path):
+    archive = test_archive({"bookworm": debs()})
+    cert = signing_key.extract_certificate()
+    root = tmp_path / "release"
+    (root / "slices").mkdir(parents=True)
+    (root / "chisel.yaml").write_text(
+        "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
+        f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
+        f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
+    )
+    for name, text in SLICES.items():
+        (root / "slices" / name).write_text(textwrap.dedent(text))
+    return archive, str(root) + "/"
+
+
+def tree(root: Path) -> list[tuple]:
+    """A full listing: path, type, mode, owner, mtime, size, sha256 (or link target)."""
+    listing = []
+    for folder, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            path = Path(folder, name)
+            info = path.lstat()
+            content = (os.readlink(path) if stat.S_ISLNK(info.st_mode)
+                       else hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(info.st_mode) else "")
+            listing.append((str(path.relative_to(root)), stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode),
+                            info.st_uid, info.st_gid, info.st_mtime_ns, info.st_size if not stat.S_ISDIR(info.st_mode) else 0,
+                            content))
+    return sorted(listing)
+
+
+def cut(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> int:
+    # Each test's archive has its own cache (release.rstrip("/") is unique per test).
+    cache = Path(release.rstrip("/")).parent / "cache"
+    return main(["-q", "cut", "--release", release, "--arch", "amd64", "--root", str(root),
+                 "--cache-dir", str(cache), *extra, *slices])
+
+
+def test_cut_writes_exactly_the_selected_paths(local_release, tmp_path, capsys):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "hello_bins", "base-files_status", "base-files_chisel", extra=("--json",)) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {p["name"]: p["version"] for p in summary["packages"]} == {"base-files": "12.4", "hello": "2.10-3"}
+    assert (root / "usr/bin/hello").read_bytes() == b"\x7fELFhello"
+    assert os.path.samefile(root / "usr/bin/hello", root / "usr/bin/hello-again")
+    assert stat.S_IMODE((root / "usr/bin/su-hello").stat().st_mode) == 0o4755
+    assert stat.S_IMODE((root / "tmp").stat().st_mode) == 0o1777
+    assert os.readlink(root / "var/run") == "/run"
+    # The mutate script joined the parts in name order; the parts are gone, their directory too.
+    assert (root / "etc/hello.conf").read_text() == "one\ntwo\n"
+    assert not (root / "usr/share/hello/parts").exists()
+    assert (root / "usr/share/hello/data").exists()
+    # Only what was asked: the package's other files are absent.
+    assert sorted(p.name for p in (root / "usr/share/doc").iterdir()) == ["base-files"]
+    # Scanner visibility: status entry and md5sums of the shipped files only.
+    status = (root / "var/lib/dpkg/status.d/hello").read_text()
+    assert "Package: hello" in status and "Version: 2.10-3" in status
+    md5sums = (root / "var/lib/dpkg/status.d/hello.md5sums").read_text()
+    assert "usr/bin/hello\n" in md5sums and "parts" not in md5sums
+    wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
+    assert b'{"kind":"slice","name":"hello_bins"}' in wall
+    assert not any(p.name.startswith(".slicer-staging") for p in root.iterdir())
+
+
+def test_recut_is_identical_and_idempotent(local_release, tmp_path):
+    _, release = local_release
+    first, second = tmp_path / "one", tmp_path / "two"
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+    try:
+        assert cut(release, first, "hello_bins", "base-files_chisel") == 0
+        assert cut(release, second, "hello_bins", "base-files_chisel") == 0
+        before = tree(first)
+        assert before == tree(second)
+        assert cut(release, first, "hello_bins", "base-files_chisel") == 0
+        assert tree(first) == before
+    finally:
+        del os.environ["SOURCE_DATE_EPOCH"]
+
+
+def test_extending_a_root_merges_the_manifest(local_release, tmp_path):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "base-files_base", "base-files_chisel") == 0
+    assert cut(release, root, "hello_bins", "base-files_chisel") == 0
+    wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
+    assert b'"name":"hello_bins"' in wall and b'"name":"base-files_base"' in wall
+
+
+def test_different_existing_content_fails_before_writing(local_release, tmp_path, capsys):
+    _, release = local_release
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/hello").write_text("mine")
+    before = tree(root)
+    assert cut(release, root, "hello_bins") == 1
+    assert "/usr/bin/hello" in capsys.readouterr().err
+    assert tree(root) == before
+    assert cut(release, root, "hello_bins", extra=("--overwrite",)) == 0
+    assert (root / "usr/bin/hello").read_bytes() == b"\x7fELFhello"
+
+
+def test_corrupt_package_leaves_no_root(local_release, tmp_path, capsys):
+    from tests.helpers import testarchive
+
+    archive, release = local_release
+    archive.server.inject(archive.path(archive.deb("hello")), testarchive.flip(100))
+    root = tmp_path / "fresh"
+    assert cut(release, root, "hello_bins") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert not root.exists()
+
+
+def test_lock_round_trip(local_release, tmp_path):
+    archive, release = local_release
+    lock = tmp_path / "slicer.lock"
+    assert cut(release, tmp_path / "a", "hello_bins", extra=("--lock", str(lock))) == 0
+    data = json.loads(lock.read_text())
+    assert data["packages"]["hello"]["version"] == "2.10-3"
+    assert cut(release, tmp_path / "b", "hello_bins", extra=("--locked", str(lock))) == 0
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    data["packages"]["hello"]["sha256"] = "0" * 64
+    lock.write_text(json.dumps(data))
+    assert cut(release, tmp_path / "c", "hello_bins", extra=("--locked", str(lock))) == 1
