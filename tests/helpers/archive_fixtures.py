@@ -38,10 +38,10 @@ from slicer.archive import ArchiveClient, Cache, Http, resolve_mirrors
 from slicer.console import Console
 from slicer.errors import MirrorError
 from slicer.model import Release
+from slicer.release import known_suites
 from tests.helpers.debs import DebSpec
 from tests.helpers.testarchive import ArchiveServer, LocalArchive
 
-BUNDLED_RELEASES = ("debian-12", "debian-13")
 
 
 @pytest.fixture(scope="session")
@@ -106,20 +106,10 @@ def archive_client(cache_dir: Path) -> Callable[..., ArchiveClient]:
     return make
 
 
-def _known_suites() -> dict[str, set[str]]:
-    from slicer.release import load_release
-
-    known: dict[str, set[str]] = {}
-    for name in BUNDLED_RELEASES:
-        for archive in load_release(name).archives.values():
-            known.setdefault(archive.name, set()).update(archive.suites)
-    return known
-
-
 @pytest.fixture(scope="session")
 def host_mirrors() -> Callable[[Release], dict[str, str]]:
     """Factory: host_mirrors(release) -> mirrors from the host's apt sources, or skip."""
-    known = _known_suites()
+    known = known_suites()
 
     def resolve(release: Release) -> dict[str, str]:
         try:

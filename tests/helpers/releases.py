@@ -5,11 +5,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from pysequoia import Cert
+from pysequoia import Cert, Tsk
 
 
 def test_cert() -> Cert:
-    return Cert.generate("slicer test key <test@example.invalid>")
+    return Tsk.generate("slicer test key <test@example.invalid>").extract_certificate()
 
 
 def key_block(name: str, cert: Cert, indent: str = "  ") -> str:
