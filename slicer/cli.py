@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     cut.add_argument("--overwrite", action="store_true", help="replace existing different content in the root")
     cut.add_argument("--ignore", metavar="CONDITION", action="append", default=[], choices=["unmaintained", "unstable"],
                      help="cut even if the release is unmaintained or unstable (repeatable)")
+    cut.add_argument("--sbom", metavar="FILE", type=Path, help="write an SPDX 2.3 JSON SBOM of the cut to FILE")
     cut.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     cut.add_argument("slices_requested", metavar="SLICE", nargs="+", help="package_slice names, e.g. libc6_libs")
 
@@ -252,6 +253,7 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
         locked=args.locked,
         overwrite=args.overwrite,
         ignore=frozenset(args.ignore),
+        sbom=args.sbom,
     )
     summary = cut(options, console)
     if args.json:

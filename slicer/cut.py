@@ -18,7 +18,7 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from . import dpkgstatus, extract, manifest, rootfs, scripts
+from . import dpkgstatus, extract, manifest, rootfs, sbom, scripts
 from .archive import ArchiveClient, Cache, PackageRecord, resolve_mirrors
 from .console import Console
 from .errors import ArchiveError, SlicerError, VerificationError
@@ -46,6 +46,7 @@ class CutOptions:
     locked: Path | None = None
     overwrite: bool = False
     ignore: frozenset[str] = frozenset()
+    sbom: Path | None = None
     workers: int = 4
 
 
@@ -66,6 +67,8 @@ def cut(options: CutOptions, console: Console) -> dict:
         raise
     if options.lock:
         write_lock(options.lock, release, selection, records)
+    if options.sbom:
+        write_sbom(options.sbom, release, selection, records, report, options.root)
     console.info(f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
                  f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present")
     return summary(release, selection, records, report, result)
@@ -291,6 +294,27 @@ def locked_records(
             )
         records[name] = record
     return records
+
+
+def _stanza_field(stanza: str, name: str) -> str:
+    prefix = f"{name.lower()}:"
+    for line in stanza.splitlines():
+        if line.lower().startswith(prefix):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def write_sbom(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord],
+               report: Report, root: Path) -> None:
+    """An SPDX 2.3 document of the packages and files this cut shipped."""
+    packages = [
+        sbom.SbomPackage(r.name, r.version, r.arch, r.sha256, _stanza_field(r.stanza, "Maintainer"),
+                         _stanza_field(r.stanza, "Source"))
+        for r in records.values()
+    ]
+    document = sbom.build_spdx(f"{release.name}-{selection.arch}-{root.name}", packages, report,
+                               distro=release.name, root=root)
+    sbom.write_spdx(document, path)
 
 
 def summary(release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report,

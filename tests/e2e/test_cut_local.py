@@ -118,7 +118,9 @@ def cut(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> 
 def test_cut_writes_exactly_the_selected_paths(local_release, tmp_path, capsys):
     _, release = local_release
     root = tmp_path / "root"
-    assert cut(release, root, "hello_bins", "base-files_status", "base-files_chisel", extra=("--json",)) == 0
+    sbom = tmp_path / "sbom.spdx.json"
+    assert cut(release, root, "hello_bins", "base-files_status", "base-files_chisel",
+               extra=("--json", "--sbom", str(sbom))) == 0
     summary = json.loads(capsys.readouterr().out)
     assert {p["name"]: p["version"] for p in summary["packages"]} == {"base-files": "12.4", "hello": "2.10-3"}
     assert (root / "usr/bin/hello").read_bytes() == b"\x7fELFhello"
@@ -140,6 +142,9 @@ def test_cut_writes_exactly_the_selected_paths(local_release, tmp_path, capsys):
     wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
     assert b'{"kind":"slice","name":"hello_bins"}' in wall
     assert not any(p.name.startswith(".slicer-staging") for p in root.iterdir())
+    document = json.loads(sbom.read_text())
+    assert document["spdxVersion"] == "SPDX-2.3"
+    assert {p["name"]: p["versionInfo"] for p in document["packages"]} == {"base-files": "12.4", "hello": "2.10-3"}
 
 
 def test_recut_is_identical_and_idempotent(local_release, tmp_path):
