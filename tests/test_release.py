@@ -1,0 +1,98 @@
+"""Finding and loading releases: bundled names, chisel directories, overlays, the cache."""
+
+from __future__ import annotations
+
+import datetime
+import textwrap
+
+import pytest
+
+from slicer import release as release_module
+from slicer.errors import ReleaseError
+from slicer.release import bundled_names, host_release_name, known_suites, load_release
+
+
+def test_bundled_releases_load():
+    assert {"debian-12", "debian-13"} <= set(bundled_names())
+    for name, codename in (("debian-12", "bookworm"), ("debian-13", "trixie")):
+        release = load_release(name)
+        assert release.name == name and release.codename == codename
+        assert release.equal_priority_by_version
+        assert set(release.archives) == {"debian", "debian-security"}
+        assert release.archives["debian-security"].suites == (f"{codename}-security",)
+        assert release.maintenance.standard < release.maintenance.end_of_life
+
+
+def test_known_suites_cover_every_bundled_release():
+    suites = known_suites()
+    assert {"bookworm", "bookworm-updates", "trixie", "trixie-updates"} <= suites["debian"]
+    assert {"bookworm-security", "trixie-security"} <= suites["debian-security"]
+
+
+def test_unknown_release_lists_the_bundled_ones():
+    with pytest.raises(ReleaseError, match=r'unknown release "debian-99" \(bundled releases: .*debian-12'):
+        load_release("debian-99")
+
+
+def test_directory_needs_chisel_yaml(tmp_path):
+    with pytest.raises(ReleaseError, match="has no chisel.yaml"):
+        load_release(str(tmp_path) + "/")
+
+
+def test_overlay_adds_and_replaces_package_files(make_release, tmp_path):
+    root = make_release({
+        "aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n",
+        "bb.yaml": "package: bb\nslices:\n  bins:\n    contents:\n      /usr/bin/bb:\n",
+    })
+    overlay = tmp_path / "overlay"
+    (overlay / "nested").mkdir(parents=True)
+    (overlay / "nested" / "aa.yaml").write_text("package: aa\nslices:\n  mine:\n    contents:\n      /usr/bin/mine:\n")
+    (overlay / "cc.yaml").write_text("package: cc\nslices:\n  libs:\n    contents:\n      /usr/lib/cc.so:\n")
+    release = load_release(str(root) + "/", [overlay])
+    assert sorted(release.packages) == ["aa", "bb", "cc"]
+    assert list(release.packages["aa"].slices) == ["mine"]
+
+
+def test_overlay_must_be_a_directory(make_release, tmp_path):
+    with pytest.raises(ReleaseError, match="is not a directory"):
+        load_release(str(make_release({})) + "/", [tmp_path / "missing"])
+
+
+def test_validated_release_is_cached_and_invalidated_by_edits(make_release, tmp_path):
+    root = make_release({"aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n"})
+    cache = tmp_path / "cache"
+    first = load_release(str(root) + "/", cache_dir=cache)
+    assert list((cache / "parsed").glob("release-*"))
+    assert load_release(str(root) + "/", cache_dir=cache) == first
+    (root / "slices" / "aa.yaml").write_text("package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/other:\n")
+    assert list(load_release(str(root) + "/", cache_dir=cache).packages["aa"].slices["bins"].contents) == ["/usr/bin/other"]
+
+
+def test_tampered_cache_is_ignored(make_release, tmp_path):
+    import pickle
+
+    root = make_release({"aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n"})
+    cache = tmp_path / "cache"
+    load_release(str(root) + "/", cache_dir=cache)
+    [entry] = (cache / "parsed").glob("release-*")
+    entry.write_bytes(pickle.dumps(ValueError("not a release")))
+    assert "aa" in load_release(str(root) + "/", cache_dir=cache).packages
+
+
+def test_host_release_name(tmp_path):
+    os_release = tmp_path / "os-release"
+    os_release.write_text(textwrap.dedent('''\
+        PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+        VERSION_ID="12"
+        ID=debian
+        '''))
+    assert host_release_name(os_release) == "debian-12"
+    os_release.write_text('ID=ubuntu\nVERSION_ID="24.04"\n')
+    assert host_release_name(os_release) is None
+    assert host_release_name(tmp_path / "missing") is None
+
+
+def test_default_release_falls_back_to_the_newest_released(monkeypatch):
+    monkeypatch.setattr(release_module, "host_release_name", lambda: None)
+    assert release_module.default_release_name(datetime.date(2026, 1, 1)) == "debian-13"
+    assert release_module.default_release_name(datetime.date(2024, 1, 1)) == "debian-12"
