@@ -144,3 +144,51 @@ def test_glob_of_another_package_still_conflicts_with_a_preferred_path(make_rele
     files = {**pkg("aa", "  bins:\n    contents:\n      /x/y: {prefer: bb}\n"),
              **pkg("bb", "  bins:\n    contents:\n      /x/y:\n"), **pkg("cc", "  bins:\n    contents:\n      /x/*:\n")}
     fails(make_release, files, "slices aa_bins and cc_bins conflict on /x/y and /x/*")
+
+
+# -- random slice trees -------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from slicer import schema, validate  # noqa: E402
+from slicer.errors import SlicerError  # noqa: E402
+from slicer.model import Release  # noqa: E402
+
+PACKAGES = ["aa", "bb", "cc"]
+SLICES = ["bins", "libs", "data"]
+part = st.sampled_from(["usr", "lib", "bin", "x", "*", "**", "a?", "f*o"])
+content_path = st.lists(part, min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts)) | st.just("/etc/")
+path_info = st.one_of(
+    st.none(),
+    st.fixed_dictionaries({}, optional={
+        "text": st.sampled_from(["x", "y"]), "mode": st.sampled_from([0o644, 0o755]),
+        "prefer": st.sampled_from(PACKAGES), "until": st.just("mutate"), "mutable": st.booleans(),
+        "arch": st.sampled_from(["amd64", ["arm64", "amd64"]]), "make": st.booleans(),
+        "generate": st.sampled_from(["manifest", "dpkg-status"]), "symlink": st.just("/x"),
+    }),
+)
+essential = st.sampled_from([f"{p}_{s}" for p in PACKAGES for s in SLICES])
+slice_doc = st.fixed_dictionaries({}, optional={
+    "contents": st.dictionaries(content_path, path_info, max_size=4),
+    "essential": st.dictionaries(essential, st.none(), max_size=2),
+})
+package_doc = st.dictionaries(st.sampled_from(SLICES), slice_doc, max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.fixed_dictionaries({name: package_doc for name in PACKAGES}))
+def test_random_slice_trees_raise_only_slicer_errors(tree):
+    try:
+        packages = {
+            name: schema.parse_package(Path(f"{name}.yaml"), f"{name}.yaml",
+                                       yaml.safe_dump({"package": name, "slices": slices}), "v3")
+            for name, slices in tree.items()
+        }
+        validate.release(Release(path=Path("chisel.yaml"), format="v3", archives={}, public_keys={},
+                                 packages=packages))
+    except SlicerError:
+        pass
