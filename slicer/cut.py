@@ -94,11 +94,8 @@ def fetch_packages(
     release: Release, selection: Selection, options: CutOptions, console: Console
 ) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
     """Resolve (or take from the lock file) and download every package the selection extracts from."""
-    mirrors = resolve_mirrors(release, options.mirrors, known_suites())
-    client = ArchiveClient(
-        release, selection.arch, mirrors=mirrors, cache=Cache(options.cache_dir), console=console,
-        offline=options.offline, check_valid_until=options.check_valid_until,
-    )
+    client = open_archives(release, selection.arch, console, mirrors=options.mirrors, cache_dir=options.cache_dir,
+                           offline=options.offline, check_valid_until=options.check_valid_until)
     needed = packages_with_content(selection)
     if options.locked:
         records = locked_records(options.locked, release, selection, needed, client)
@@ -106,6 +103,17 @@ def fetch_packages(
         records = client.resolve(needed)
     debs = client.fetch(records.values())
     return records, debs
+
+
+def open_archives(
+    release: Release, arch: str, console: Console, *, mirrors: dict[str, str], cache_dir: Path | None,
+    offline: bool, check_valid_until: bool,
+) -> ArchiveClient:
+    """A client for the release's archives, mirrors found by the mirror rule (shared with `slicer check`)."""
+    return ArchiveClient(
+        release, arch, mirrors=resolve_mirrors(release, mirrors, known_suites()), cache=Cache(cache_dir),
+        console=console, offline=offline, check_valid_until=check_valid_until,
+    )
 
 
 def packages_with_content(selection: Selection) -> list[str]:
