@@ -23,6 +23,14 @@ from . import globs
 T = TypeVar("T")
 
 
+def _starting_with(order: list[str], prefix: str) -> Iterator[str]:
+    """The strings of the sorted `order` that start with `prefix`."""
+    index = bisect.bisect_left(order, prefix)
+    while index < len(order) and order[index].startswith(prefix):
+        yield order[index]
+        index += 1
+
+
 def _depth_key(path: str) -> tuple[int, str]:
     """(components, literal prefix of the last component) of a path without `**`."""
     return path.count("/"), globs.literal_prefix(path.rsplit("/", 1)[-1])
@@ -44,11 +52,8 @@ class _PrefixTable:
         """Entries whose key starts with `key`."""
         if self._order is None:
             self._order = sorted(self.by_key)
-        order = self._order
-        index = bisect.bisect_left(order, key)
-        while index < len(order) and order[index].startswith(key):
-            yield from self.by_key[order[index]]
-            index += 1
+        for found in _starting_with(self._order, key):
+            yield from self.by_key[found]
 
     def compatible(self, key: str) -> Iterator[str]:
         """Entries whose key starts with `key` or is a proper prefix of it."""
@@ -88,11 +93,7 @@ class PathIndex(Generic[T]):
         """Literal paths that start with `prefix`, in sorted order."""
         if self._sorted_literals is None:
             self._sorted_literals = sorted(self.literals)
-        order = self._sorted_literals
-        index = bisect.bisect_left(order, prefix)
-        while index < len(order) and order[index].startswith(prefix):
-            yield order[index]
-            index += 1
+        return _starting_with(self._sorted_literals, prefix)
 
     def patterns_overlapping(self, path: str) -> Iterator[str]:
         """Globs that can match some path `path` (a literal or a glob) also matches."""

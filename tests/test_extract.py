@@ -22,7 +22,7 @@ from slicer.release import load_release
 from slicer.report import Report
 from slicer.selection import select
 from tests.helpers.debs import Entry, directory, file, hardlink, make_deb, symlink
-from tests.helpers.tree_fixtures import copy, glob, listing, selection
+from tests.helpers.tree_fixtures import copy, glob, listing, selection, untouched
 
 AS_ROOT = os.geteuid() == 0
 QUIET = Console(quiet=True)
@@ -413,16 +413,6 @@ def test_a_second_cut_extends_the_root_and_a_failed_one_leaves_it_alone(tmp_path
 
 # -- safety ------------------------------------------------------------------
 
-@pytest.fixture
-def outside(tmp_path):
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    (folder / "precious").write_text("host data")
-    return folder
-
-
-def untouched(outside: Path) -> bool:
-    return [p.name for p in outside.iterdir()] == ["precious"] and (outside / "precious").read_text() == "host data"
 
 
 @pytest.mark.parametrize("entries", [

@@ -17,13 +17,6 @@ from tests.helpers.tree_fixtures import listing
 AS_ROOT = os.geteuid() == 0
 
 
-@pytest.fixture
-def outside(tmp_path):
-    """A host directory next to the root that nothing may ever touch."""
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    (folder / "precious").write_text("host data")
-    return folder
 
 
 @pytest.fixture

@@ -74,3 +74,17 @@ def write_debs(tmp_path):
         return paths
 
     return write
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A host directory next to the root that nothing may ever touch."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "precious").write_text("host data")
+    return folder
+
+
+def untouched(outside: Path) -> bool:
+    """Whether the `outside` directory still holds exactly what the fixture put there."""
+    return [p.name for p in outside.iterdir()] == ["precious"] and (outside / "precious").read_text() == "host data"
