@@ -207,3 +207,28 @@ def test_lock_round_trip(local_release, tmp_path):
     data["packages"]["hello"]["sha256"] = "0" * 64
     lock.write_text(json.dumps(data))
     assert cut(release, tmp_path / "c", "hello_bins", extra=("--locked", str(lock))) == 1
+
+
+def test_offline_cut_uses_only_the_cache(local_release, tmp_path, capsys):
+    archive, release = local_release
+    assert cut(release, tmp_path / "warm", "hello_bins") == 0
+    archive.server.close()  # offline must not need the server
+    assert cut(release, tmp_path / "offline", "hello_bins", extra=("--offline",)) == 0
+    assert tree(tmp_path / "offline") == tree(tmp_path / "warm")
+    capsys.readouterr()
+    empty = ["--offline", "--cache-dir", str(tmp_path / "empty-cache")]
+    assert main(["-q", "cut", "--release", release, "--arch", "amd64", "--root", str(tmp_path / "cold"),
+                 *empty, "hello_bins"]) == 1
+    err = capsys.readouterr().err
+    assert "offline" in err and "bookworm" in err
+
+
+def test_mirror_flag_overrides_the_release_url(local_release, tmp_path, capsys):
+    archive, release = local_release
+    chisel = Path(release) / "chisel.yaml"
+    chisel.write_text(chisel.read_text().replace(archive.url, "http://127.0.0.1:9/nowhere"))
+    assert cut(release, tmp_path / "root", "hello_bins", extra=("--mirror", f"debian={archive.url}")) == 0
+    with pytest.raises(SystemExit) as exited:
+        cut(release, tmp_path / "bad", "hello_bins", extra=("--mirror", "nonsense"))
+    assert exited.value.code == 2
+    assert "--mirror expects ARCHIVE=URL" in capsys.readouterr().err
