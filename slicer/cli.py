@@ -270,7 +270,7 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
         print(f"{info.path}: {info.blobs} files, {info.bytes / 1e6:.1f} MB")
         return 0
     result = cache.prune(args.older_than)
-    print(f"removed {result.removed} files, {result.bytes / 1e6:.1f} MB")
+    print(f"removed {result.removed} files, {result.freed / 1e6:.1f} MB")
     return 0
 
 
