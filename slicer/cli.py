@@ -143,6 +143,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     releases.add_argument("--json", action="store_true", help="print JSON on stdout")
 
+    check = commands.add_parser(
+        "check", formatter_class=HelpFormatter, help="prove slice definitions against the real archive",
+        description="What a slice pull request must pass: house style (sorted contents and essentials, key "
+                    "order, 2-space indent), valid names and hints, every path and glob present in the real "
+                    "package on every checked architecture, a copyright slice every slice needs, essentials "
+                    "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
+                    "paths, and every slice cutting on its own. Exits 1 on any problem.",
+        epilog=_examples("""
+            slicer check --release debian-12 libc6 base-files
+            slicer check --release ./my-release --arch amd64 hello
+            slicer check --fix --release debian-13 tzdata
+            slicer check --json --release debian-12 > check.json
+        """),
+    )
+    _add_release_options(check)
+    check.add_argument("--arch", metavar="A", action="append", default=[],
+                       help="architecture to check (repeatable; default: amd64 and arm64)")
+    _add_archive_options(check)
+    check.add_argument("--fix", action="store_true",
+                       help="rewrite slice files whose contents or essentials are unsorted")
+    check.add_argument("--json", action="store_true", help="print JSON on stdout")
+    check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
+
+    deps = commands.add_parser(
+        "deps", formatter_class=HelpFormatter, help="find the slices that provide an ELF file's libraries",
+        description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
+                    "slices of the release that ship them, looking into the real packages where slices use "
+                    "globs. Exits 1 when some library has no providing slice.",
+        epilog=_examples("""
+            slicer deps ./myserver
+            slicer deps --release debian-13 --arch arm64 build/arm64/app
+            slicer deps --json /usr/bin/true
+        """),
+    )
+    _add_release_options(deps)
+    deps.add_argument("--arch", metavar="A", help="Debian architecture (default: each file's own)")
+    _add_archive_options(deps)
+    deps.add_argument("--json", action="store_true", help="print JSON on stdout")
+    deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
+
     commands.add_parser("version", help="print the version", description="Print slicer's version.")
 
     cache = commands.add_parser(
@@ -261,6 +301,83 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from .check import DEFAULT_ARCHES, CheckOptions, check
+
+    options = CheckOptions(
+        release=args.release,
+        overlays=tuple(args.slices),
+        arches=tuple(args.arch) or DEFAULT_ARCHES,
+        packages=tuple(args.packages),
+        mirrors=_parse_mirrors(args.mirror),
+        cache_dir=args.cache_dir,
+        offline=args.offline,
+        check_valid_until=not args.ignore_valid_until,
+        fix=args.fix,
+    )
+    report = check(options, console)
+    for path in report.fixed:
+        console.info(f"Fixed {path}")
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 1 if report.problems else 0
+    styles = {"ok": "green", "problems": "red", "skipped": "yellow"}
+    for package in ([""] if not report.packages else report.packages):
+        table = Table(title=package or f"release {report.release}", title_justify="left")
+        for column in ("Check", "Arch", "Result"):
+            table.add_column(column, no_wrap=column != "Result")
+        rows = report.rows(package) if package else [
+            (p.check, p.arch, "problems", [p.message]) for p in report.problems]
+        for name, arch, result, messages in rows:
+            table.add_row(name, arch, "\n".join(messages) or result, style=styles[result])
+        console.table(table)
+    failing = sorted({problem.package for problem in report.problems})
+    if report.problems:
+        console.info(f"{len(report.problems)} problems in {len(failing)} of {len(report.packages)} packages")
+        return 1
+    console.info(f"All checks passed for {len(report.packages)} packages on {', '.join(report.arches)}")
+    return 0
+
+
+def cmd_deps(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from .deps import DepsOptions, deps
+
+    options = DepsOptions(
+        files=tuple(args.files),
+        arch=args.arch,
+        release=args.release,
+        overlays=tuple(args.slices),
+        mirrors=_parse_mirrors(args.mirror),
+        cache_dir=args.cache_dir,
+        offline=args.offline,
+        check_valid_until=not args.ignore_valid_until,
+    )
+    report = deps(options, console)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        table = Table(box=None, pad_edge=False, show_edge=False)
+        for column in ("File", "Arch", "Needs", "Provided by"):
+            table.add_column(column, no_wrap=True)
+        for need in report.needs:
+            table.add_row(need.file, need.arch, need.name + (" (loader)" if need.kind == "interpreter" else ""),
+                          " ".join(map(str, need.providers)) or "no slice")
+        for path in report.standalone:
+            table.add_row(path, "", "nothing", "")
+        console.table(table)
+        if report.slices():
+            print(" ".join(report.slices()))
+    if report.missing:
+        console.warn("no slice of release " + report.release + " provides "
+                     + ", ".join(dict.fromkeys(need.name for need in report.missing)))
+        return 1
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     from .archive import Cache
 
@@ -295,6 +412,8 @@ COMMANDS = {
     "releases": cmd_releases,
     "version": cmd_version,
     "cache": cmd_cache,
+    "check": cmd_check,
+    "deps": cmd_deps,
 }
 
 
