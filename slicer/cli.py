@@ -333,9 +333,13 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         for name, arch, result, messages in rows:
             table.add_row(name, arch, "\n".join(messages) or result, style=styles[result])
         console.table(table)
-    failing = sorted({problem.package for problem in report.problems})
+    if report.problems and not report.packages:
+        console.info(f"release {report.release} does not load, so nothing else was checked")
+        return 1
     if report.problems:
-        console.info(f"{len(report.problems)} problems in {len(failing)} of {len(report.packages)} packages")
+        failing = {problem.package for problem in report.problems}
+        console.info(f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} in {len(failing)} "
+                     f"of {len(report.packages)} packages")
         return 1
     console.info(f"All checks passed for {len(report.packages)} packages on {', '.join(report.arches)}")
     return 0

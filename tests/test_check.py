@@ -266,6 +266,16 @@ def test_clean_packages_pass_every_check_on_both_architectures(local, capsys):
     assert sorted(report["packages"]) == ["hello", "libfoo1"]
 
 
+def test_each_package_is_downloaded_once_per_architecture(local, archive_server, capsys):
+    # Listing, library providers, conflicts and every lone cut share one download of each .deb.
+    code, _ = run(local(), capsys=capsys)
+    assert code == 0
+    downloads = sorted(request.path.rsplit("/", 1)[1] for request in archive_server.requests()
+                       if request.path.endswith(".deb"))
+    assert downloads == ["hello_1.0-1_amd64.deb", "hello_1.0-1_arm64.deb",
+                         "libfoo1_1.2-1_amd64.deb", "libfoo1_1.2-1_arm64.deb"]
+
+
 def test_table_output_and_exit_code(local, capsys):
     release = local({"hello.yaml": HELLO.replace("/usr/share/hello/data:", "/usr/share/hello/gone:")})
     code = main(["-q", "check", "--release", f"{release}/", "--cache-dir", str(release / "cache"),

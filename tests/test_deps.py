@@ -1,0 +1,201 @@
+"""`slicer deps`: ELF needs mapped to the slices that ship them, looked up in a local signed archive."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from slicer.cli import main
+from slicer.console import Console
+from slicer.cut import open_archives
+from slicer.deps import PackageContents, Provision, find_providers, read_listing
+from slicer.elf import read_elf
+from slicer.model import SliceKey
+from slicer.release import load_release
+from tests.helpers.debs import DebSpec, directory, file, hardlink, make_deb, symlink
+from tests.helpers.releases import key_block
+from tests.test_elf import build_elf
+
+TRUE = Path("/usr/bin/true")
+TRUE_INFO = read_elf(TRUE) if TRUE.is_file() else None
+needs_amd64_true = pytest.mark.skipif(
+    TRUE_INFO is None or TRUE_INFO.arch != "amd64" or "libc.so.6" not in TRUE_INFO.needed
+    or not TRUE_INFO.interpreter.endswith("/ld-linux-x86-64.so.2"),
+    reason="this host's /usr/bin/true is not an amd64 program needing libc.so.6 through ld-linux-x86-64.so.2",
+)
+
+LIBC = textwrap.dedent("""\
+    package: libc6
+    essential:
+      libc6_copyright:
+    slices:
+      libs:
+        hint: C runtime libraries and dynamic loader
+        contents:
+          /lib64/ld-linux-x86-64.so.2: {arch: [amd64]}
+          /usr/lib/*-linux-gnu/ld-linux-*.so.*:
+          /usr/lib/*-linux-gnu/libc.so.6*:
+      copyright:
+        hint: Copyright and license notice
+        contents:
+          /usr/share/doc/libc6/copyright:
+    """)
+
+PRIVATE = textwrap.dedent("""\
+    package: libpriv1
+    slices:
+      libs:
+        hint: Private libraries
+        contents:
+          /usr/lib/priv/**:
+    """)
+
+
+def libc_debs() -> list[DebSpec]:
+    """libc6 for amd64 with libc.so.6; for arm64 the file is named otherwise, so the glob finds no libc.so.6."""
+    amd64 = DebSpec("libc6", "2.36-9", "amd64", [
+        directory("./usr/lib/x86_64-linux-gnu/"),
+        file("./usr/lib/x86_64-linux-gnu/libc.so.6", build_elf(soname="libc.so.6", interpreter="")),
+        file("./usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", build_elf(interpreter="")),
+        symlink("./lib64/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+        file("./usr/share/doc/libc6/copyright", "LGPL\n"),
+    ])
+    arm64 = DebSpec("libc6", "2.36-9", "arm64", [
+        file("./usr/lib/aarch64-linux-gnu/libc.so.6.debug", b"not a library"),
+        file("./usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", build_elf(machine=183, interpreter="")),
+        file("./usr/share/doc/libc6/copyright", "LGPL\n"),
+    ])
+    private = DebSpec("libpriv1", "1.0-1", "all", [
+        file("./usr/lib/priv/sub/libpriv.so.1", b"lib"),
+        directory("./usr/lib/priv/libdir.so.2/"),
+    ])
+    return [amd64, arm64, private]
+
+
+@pytest.fixture
+def release(test_archive, signing_key, tmp_path) -> Path:
+    archive = test_archive({"bookworm": libc_debs()})
+    root = tmp_path / "release"
+    (root / "slices").mkdir(parents=True)
+    (root / "chisel.yaml").write_text(
+        "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
+        "archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
+        f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n"
+        + key_block("test-key", signing_key.extract_certificate()))
+    (root / "slices" / "libc6.yaml").write_text(LIBC)
+    (root / "slices" / "libpriv1.yaml").write_text(PRIVATE)
+    return root
+
+
+def deps(release: Path, *args: str) -> int:
+    return main(["-q", "deps", "--release", f"{release}/", "--cache-dir", str(release / "cache"), *args])
+
+
+def program(tmp_path: Path, name: str, **options) -> Path:
+    path = tmp_path / name
+    path.write_bytes(build_elf(**options))
+    return path
+
+
+@needs_amd64_true
+def test_a_host_program_needs_libc6_libs(release, capsys):
+    assert deps(release, str(TRUE)) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in out[1:-1]]
+    assert rows == [
+        [str(TRUE), "amd64", "ld-linux-x86-64.so.2", "(loader)", "libc6_libs"],
+        [str(TRUE), "amd64", "libc.so.6", "libc6_libs"],
+    ]
+    assert out[-1] == "libc6_libs"
+
+
+@needs_amd64_true
+def test_json_output(release, capsys):
+    assert deps(release, "--json", str(TRUE)) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "release": "release",
+        "needs": [
+            {"file": str(TRUE), "arch": "amd64", "kind": "interpreter", "name": "ld-linux-x86-64.so.2",
+             "slices": ["libc6_libs"]},
+            {"file": str(TRUE), "arch": "amd64", "kind": "needed", "name": "libc.so.6", "slices": ["libc6_libs"]},
+        ],
+        "standalone": [],
+        "missing": [],
+        "slices": ["libc6_libs"],
+    }
+
+
+def test_unprovided_libraries_are_reported_and_fail(release, tmp_path, capsys):
+    server = program(tmp_path, "server", needed=("libc.so.6", "libnope.so.9"), interpreter="")
+    static = program(tmp_path, "static", interpreter="")
+    assert deps(release, "--json", str(server), str(static)) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert [(need["name"], need["slices"]) for need in report["needs"]] == [
+        ("libc.so.6", ["libc6_libs"]), ("libnope.so.9", [])]
+    assert (report["missing"], report["standalone"]) == (["libnope.so.9"], [str(static)])
+    assert "warning: no slice of release release provides libnope.so.9" in captured.err
+
+
+def test_globs_provide_only_what_the_real_package_ships(release, tmp_path, capsys):
+    # On arm64 the libc.so.6* glob matches libc.so.6.debug only, and the ld-linux-x86-64 literal is amd64's.
+    app = program(tmp_path, "app", machine=183, needed=("libc.so.6",), interpreter="/lib/ld-linux-aarch64.so.1")
+    assert deps(release, "--json", str(app)) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(need["arch"], need["name"], need["slices"]) for need in report["needs"]] == [
+        ("arm64", "ld-linux-aarch64.so.1", ["libc6_libs"]), ("arm64", "libc.so.6", [])]
+
+
+def test_double_star_globs_provide_files_but_not_directories(release):
+    loaded = load_release(f"{release}/", cache_dir=release / "cache")
+    console = Console(io.StringIO())
+    client = open_archives(loaded, "amd64", console, mirrors={}, cache_dir=release / "cache", offline=False,
+                           check_valid_until=True)
+    contents = PackageContents(loaded, "amd64", client, console)
+    found = find_providers(loaded, contents, ["libpriv.so.1", "libdir.so.2", "libc.so.6", "absent.so.1"])
+    assert found == {
+        "absent.so.1": [],
+        "libc.so.6": [Provision(SliceKey("libc6", "libs"), "/usr/lib/x86_64-linux-gnu/libc.so.6")],
+        "libdir.so.2": [],
+        "libpriv.so.1": [Provision(SliceKey("libpriv1", "libs"), "/usr/lib/priv/sub/libpriv.so.1")],
+    }
+    assert sorted(contents.debs) == ["libc6", "libpriv1"]
+
+
+def test_files_that_cannot_be_mapped_are_one_sentence_errors(release, tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    assert deps(release, str(text)) == 1
+    assert capsys.readouterr().err.strip() == f"error: {text} is not an ELF file"
+    assert deps(release, str(tmp_path / "absent")) == 1
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'absent'} is not a file"
+    amd64 = program(tmp_path, "amd64-app", needed=("libc.so.6",))
+    assert deps(release, "--arch", "arm64", str(amd64)) == 1
+    assert capsys.readouterr().err.strip() == f"error: {amd64} is an ELF file for amd64, not arm64"
+
+
+def test_listing_hashes_files_and_reads_elf_through_hard_links(tmp_path):
+    library = build_elf(soname="libx.so.1", needed=("libc.so.6",), interpreter="")
+    deb = tmp_path / "x.deb"
+    deb.write_bytes(make_deb([
+        directory("./usr/lib/"), file("./usr/lib/libx.so.1", library, 0o644),
+        hardlink("./usr/lib/libx-again.so.1", "./usr/lib/libx.so.1"),
+        file("./usr/lib/broken.so", b"\x7fELF\x02\x01\x01" + bytes(9)),
+        file("./usr/share/data", b"plain"),
+    ], "x"))
+    listing = read_listing("x", "1.0-1", deb)
+    assert listing.items["/usr/lib/"].kind == "dir"
+    assert listing.items["/usr/share/data"].sha256 == hashlib.sha256(b"plain").hexdigest()
+    assert listing.items["/usr/lib/libx.so.1"].sha256 == hashlib.sha256(library).hexdigest()
+    assert listing.items["/usr/lib/libx-again.so.1"].sha256 == hashlib.sha256(library).hexdigest()
+    assert listing.elves["/usr/lib/libx-again.so.1"].needed == ("libc.so.6",)
+    assert listing.elves["/usr/lib/libx.so.1"].soname == "libx.so.1"
+    assert listing.broken["/usr/lib/broken.so"].startswith('/usr/lib/broken.so of package "x" is not a valid ELF file')
+    assert "/usr/share/data" not in listing.elves
+    assert listing.matching("/usr/lib/libx*") == ["/usr/lib/libx.so.1", "/usr/lib/libx-again.so.1"]
+    assert listing.matching("/usr/lib") == []
