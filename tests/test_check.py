@@ -11,6 +11,8 @@ import pytest
 
 from slicer.check import hint_issue, review_style
 from slicer.cli import main
+from slicer.errors import ReleaseError
+from slicer.release import load_release
 from tests.helpers.debs import DebSpec, directory, file, symlink
 from tests.helpers.releases import key_block
 from tests.test_elf import build_elf
@@ -443,3 +445,22 @@ def test_unknown_packages_and_architectures_are_errors(local, capsys):
         f'error: release {release.name} has no slice definitions for package "nosuch"'
     assert main(["-q", "check", "--release", f"{release}/", "--arch", "vax", "hello"]) == 1
     assert "invalid package architecture: vax" in capsys.readouterr().err
+
+
+# -- the bundled releases against the real archive ----------------------------------
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("name", ["debian-12", "debian-13"])
+def test_bundled_core_slices_pass_every_check(name, host_mirrors, network_cache, capsys):
+    try:
+        release = load_release(name)
+    except ReleaseError as error:
+        pytest.fail(f"bundled release {name} does not load: {error}")
+    host_mirrors(release)  # skips when the host names no Debian mirror
+    code = main(["-q", "check", "--release", name, "--arch", "amd64", "--arch", "arm64",
+                 "--cache-dir", str(network_cache.directory), "--json", "libc6", "base-files"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["problems"] == []
+    assert code == 0
+    assert sorted(report["packages"]) == ["base-files", "libc6"]
