@@ -142,6 +142,7 @@ def build(
 ) -> tuple[Report, rootfs.CommitResult]:
     report = Report()
     with rootfs.staging_area(options.root) as staging:
+        extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
         extract.extract_all(selection, debs, staging, report, console, workers=options.workers)
         extract.create_inline(selection, staging, report)
         run_scripts(selection, staging, report, console)

@@ -324,11 +324,16 @@ def extract_all(selection: Selection, debs: dict[str, Path], staging: Path, repo
     finalize_metadata(staging, report)
 
 
-def create_inline(selection: Selection, staging: Path, report: Report) -> None:
-    """Create `text`, `make` and `symlink` content, after extraction, in selection order."""
+def create_inline(selection: Selection, staging: Path, report: Report,
+                  kinds: frozenset[PathKind] = INLINE) -> None:
+    """Create `text`, `make` and `symlink` content (or only `kinds` of it), in selection order.
+
+    Symlinks are also made before extraction, so that a package shipping
+    `/lib/x` lands through a slice's `/lib -> usr/lib` link (merged /usr).
+    """
     epoch = source_date_epoch()
     for slice_, path, info in _applicable(selection):
-        if info.kind not in INLINE:
+        if info.kind not in kinds:
             continue
         target = path.rstrip("/") if info.kind is PathKind.SYMLINK else path
         for created in rootfs.make_dirs(staging, _parent(target)):

@@ -35,9 +35,21 @@ SLICES = {
           chisel:
             contents:
               /var/lib/chisel/**: {generate: manifest}
+          merged-usr:
+            contents:
+              /lib: {symlink: usr/lib}
           copyright:
             contents:
               /usr/share/doc/base-files/copyright:
+        """,
+    "libhello.yaml": """\
+        package: libhello
+        slices:
+          libs:
+            essential:
+              base-files_merged-usr: null
+            contents:
+              /lib/x86_64-linux-gnu/libhello.so.1:
         """,
     "hello.yaml": """\
         package: hello
@@ -74,7 +86,11 @@ def debs() -> list[DebSpec]:
         directory("./usr/share/hello/parts/"), file("./usr/share/hello/parts/b", "two\n"),
         file("./usr/share/hello/parts/a", "one\n"),
     ])
-    return [base, hello]
+    libhello = DebSpec("libhello", "2.10-3", "amd64", [
+        directory("./lib/"), directory("./lib/x86_64-linux-gnu/"),
+        file("./lib/x86_64-linux-gnu/libhello.so.1", b"\x7fELFlib", 0o644),
+    ])
+    return [base, hello, libhello]
 
 
 @pytest.fixture
@@ -232,3 +248,15 @@ def test_mirror_flag_overrides_the_release_url(local_release, tmp_path, capsys):
         cut(release, tmp_path / "bad", "hello_bins", extra=("--mirror", "nonsense"))
     assert exited.value.code == 2
     assert "--mirror expects ARCHIVE=URL" in capsys.readouterr().err
+
+
+def test_package_paths_land_through_a_merged_usr_link(local_release, tmp_path):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "libhello_libs") == 0
+    assert os.readlink(root / "lib") == "usr/lib"
+    assert (root / "usr/lib/x86_64-linux-gnu/libhello.so.1").read_bytes() == b"\x7fELFlib"
+    # Cutting again into the merged tree changes nothing.
+    before = tree(root)
+    assert cut(release, root, "libhello_libs") == 0
+    assert tree(root) == before
