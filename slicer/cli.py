@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     deps.add_argument("--json", action="store_true", help="print JSON on stdout")
     deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
 
-    commands.add_parser("version", help="print the version", description="Print slicer's version.")
+    commands.add_parser("version", formatter_class=HelpFormatter, help="print the version",
+                        description="Print slicer's version.", epilog=_examples("slicer version"))
 
     cache = commands.add_parser(
         "cache", formatter_class=HelpFormatter, help="inspect or prune the download cache",

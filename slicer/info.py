@@ -9,26 +9,27 @@ mappings with octal modes; keys sorted, four-space indent.
 from __future__ import annotations
 
 import json
+
+import yaml
 from collections.abc import Iterable
 
 from .model import Package, PathInfo, PathKind, Release, Slice, SliceKey
 
 
 def _scalar(value: str) -> str:
-    """A YAML scalar: plain when safe, JSON-quoted (valid YAML) otherwise."""
-    plain_ok = (
-        value
-        and value.strip() == value
-        and not any(c in value for c in ":#{}[],&*!|>'\"%@`\n")
-        and value.lower() not in ("null", "true", "false", "yes", "no", "~")
-        and not value[0] in "-?"
-    )
-    return value if plain_ok else json.dumps(value)
+    """A YAML scalar: plain when it reads back as the same string, JSON-quoted otherwise."""
+    if value and "\t" not in value and value.strip() == value and not any(c in value for c in ",{}[]"):
+        try:
+            if yaml.safe_load(value) == value:
+                return value
+        except yaml.YAMLError:
+            pass
+    return json.dumps(value)
 
 
-def _path_flow(info: PathInfo) -> str:
+def _path_flow(path: str, info: PathInfo) -> str:
     fields: dict[str, str] = {}
-    if info.kind == PathKind.COPY and info.info:
+    if info.kind == PathKind.COPY and info.info and info.info != path:
         fields["copy"] = _scalar(info.info)
     elif info.kind == PathKind.MAKE:
         fields["make"] = "true"
@@ -60,7 +61,7 @@ def _slice_yaml(slice_: Slice) -> list[str]:
     body: dict[str, list[str]] = {}
     if slice_.contents:
         body["contents"] = [
-            f"            {_scalar(path)}: {_path_flow(slice_.contents[path])}" for path in sorted(slice_.contents)
+            f"            {_scalar(path)}: {_path_flow(path, slice_.contents[path])}" for path in sorted(slice_.contents)
         ]
     if slice_.essential:
         entries = []

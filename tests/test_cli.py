@@ -89,17 +89,8 @@ def _commands() -> list[str]:
     return sorted(action.choices)
 
 
-def _help_params() -> list:
-    params = []
-    for command in _commands():
-        marks = []
-        if command == "version":
-            marks.append(pytest.mark.xfail(strict=True, reason="slicer version --help shows no examples"))
-        params.append(pytest.param(command, marks=marks))
-    return params
 
-
-@pytest.mark.parametrize("command", _help_params())
+@pytest.mark.parametrize("command", _commands())
 def test_every_command_help_shows_examples(command, capsys):
     with pytest.raises(SystemExit) as exited:
         main([command, "--help"])

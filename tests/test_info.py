@@ -173,13 +173,9 @@ def test_queries_that_match_nothing_are_returned_in_order(release):
     assert info(release, ["nope"]) == ("", ["nope"])
 
 
-@pytest.mark.xfail(strict=True, reason="info prints plain copies as {copy: <same path>}; chisel prints {}")
 def test_plain_copies_print_as_empty_mappings(release):
     output, _ = info(release, ["tools_copyright"])
     assert "            /usr/share/doc/tools/copyright: {}" in output.splitlines()
-
-
-_AS_OTHER_TYPE = pytest.mark.xfail(strict=True, reason="info._scalar prints strings YAML reads as other types")
 
 
 @pytest.mark.parametrize("value", [
@@ -195,12 +191,12 @@ _AS_OTHER_TYPE = pytest.mark.xfail(strict=True, reason="info._scalar prints stri
     "é and ü",
     "'quote\"",
     "trailing ",
-    pytest.param("On", marks=_AS_OTHER_TYPE),
-    pytest.param("0755", marks=_AS_OTHER_TYPE),
-    pytest.param("123", marks=_AS_OTHER_TYPE),
-    pytest.param("1.5", marks=_AS_OTHER_TYPE),
-    pytest.param("2024-01-01", marks=_AS_OTHER_TYPE),
-    pytest.param("tab\there", marks=pytest.mark.xfail(strict=True, reason="info._scalar prints a tab plainly")),
+    "On",
+    "0755",
+    "123",
+    "1.5",
+    "2024-01-01",
+    "tab\there",
 ])
 def test_awkward_strings_survive_yaml(value):
     slice_ = Slice("pkg", "data", contents={
