@@ -86,10 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.add_argument("--version", action="version", version=f"slicer {__version__}")
+    # The same two flags after the command name (`slicer cut -q ...`); SUPPRESS keeps
+    # a subcommand from resetting what was given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress output")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     cut = commands.add_parser(
-        "cut", formatter_class=HelpFormatter, help="cut slices into a root directory",
+        "cut", parents=[common], formatter_class=HelpFormatter, help="cut slices into a root directory",
         description="Resolve the slices and their essentials, download and verify the packages, and write "
                     "exactly the selected paths under --root. Nothing is written unless everything verifies.",
         epilog=_examples("""
@@ -113,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     cut.add_argument("slices_requested", metavar="SLICE", nargs="+", help="package_slice names, e.g. libc6_libs")
 
     info = commands.add_parser(
-        "info", formatter_class=HelpFormatter, help="show slice definitions as YAML",
+        "info", parents=[common], formatter_class=HelpFormatter, help="show slice definitions as YAML",
         description="Print the definitions of packages or single slices, with package essentials merged in.",
         epilog=_examples("""
             slicer info libc6
@@ -124,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("queries", metavar="PKG|PKG_SLICE", nargs="+")
 
     find = commands.add_parser(
-        "find", formatter_class=HelpFormatter, help="search slices by fuzzy name",
+        "find", parents=[common], formatter_class=HelpFormatter, help="search slices by fuzzy name",
         description="Every term must match: '_name' matches slice names, 'pkg_slice' whole names, other terms "
                     "package names; one typo is forgiven, '*' and '?' are wildcards.",
         epilog=_examples("""
@@ -138,13 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("terms", metavar="QUERY", nargs="+")
 
     releases = commands.add_parser(
-        "releases", formatter_class=HelpFormatter, help="list bundled releases and their maintenance state",
+        "releases", parents=[common], formatter_class=HelpFormatter, help="list bundled releases and their maintenance state",
         epilog=_examples("slicer releases\nslicer releases --json"),
     )
     releases.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     check = commands.add_parser(
-        "check", formatter_class=HelpFormatter, help="prove slice definitions against the real archive",
+        "check", parents=[common], formatter_class=HelpFormatter, help="prove slice definitions against the real archive",
         description="What a slice pull request must pass: house style (sorted contents and essentials, key "
                     "order, 2-space indent), valid names and hints, every path and glob present in the real "
                     "package on every checked architecture, a copyright slice every slice needs, essentials "
@@ -167,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
 
     deps = commands.add_parser(
-        "deps", formatter_class=HelpFormatter, help="find the slices that provide an ELF file's libraries",
+        "deps", parents=[common], formatter_class=HelpFormatter, help="find the slices that provide an ELF file's libraries",
         description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
                     "slices of the release that ship them, looking into the real packages where slices use "
                     "globs. Exits 1 when some library has no providing slice.",
@@ -183,11 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     deps.add_argument("--json", action="store_true", help="print JSON on stdout")
     deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
 
-    commands.add_parser("version", formatter_class=HelpFormatter, help="print the version",
+    commands.add_parser("version", parents=[common], formatter_class=HelpFormatter, help="print the version",
                         description="Print slicer's version.", epilog=_examples("slicer version"))
 
     cache = commands.add_parser(
-        "cache", formatter_class=HelpFormatter, help="inspect or prune the download cache",
+        "cache", parents=[common], formatter_class=HelpFormatter, help="inspect or prune the download cache",
         epilog=_examples("slicer cache info\nslicer cache prune --older-than 30"),
     )
     cache.add_argument("--cache-dir", metavar="DIR", type=Path, help="cache directory (default: see slicer cut --help)")
