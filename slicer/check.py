@@ -44,7 +44,7 @@ from .cut import CutOptions, build, open_archives, packages_with_content
 from .deps import Item, Listing, PackageContents, find_providers
 from .errors import ReleaseError, SlicerError
 from .model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
-from .release import data_root, load_release
+from .release import data_root, default_release_name, load_release
 from .selection import Selection, select
 
 CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "cut")
@@ -201,7 +201,7 @@ def _sort_blocks(text: str, blocks: list[_Block]) -> str:
 
 
 def review_style(display: str, text: str) -> Style:
-    """The house-style issues of one slice definition file and, when all sort issues can be fixed, the fix."""
+    """The house-style issues of one slice definition file, and its text with every fixable block sorted."""
     reader = _StyleReader(display, text)
     reader.read()
     style = Style(list(reader.issues))
@@ -324,7 +324,7 @@ def check(options: CheckOptions, console: Console) -> CheckReport:
     try:
         release = load_release(options.release, options.overlays, options.cache_dir)
     except ReleaseError as error:
-        report = CheckReport(options.release or "", arches)
+        report = CheckReport(options.release or default_release_name(), arches)
         report.add("", "definitions", EVERY_ARCH, str(error))
         return report
     unknown = [name for name in options.packages if name not in release.packages]
