@@ -142,7 +142,7 @@ def load_release(
     files = _gather_files(slice_dirs, overlays, release_file.parent if user_release else data_root(), prefix)
     texts = {name: path.read_text() for name, (path, _display) in files.items()}
     release_text = release_file.read_text()
-    digest = hashlib.sha256(f"{__version__}\0{reference}\0{release_text}".encode())
+    digest = hashlib.sha256(f"{__version__}\0{_code_digest()}\0{reference}\0{release_text}".encode())
     for name in sorted(files):
         digest.update(f"\0{files[name][1]}\0{texts[name]}".encode())
     key = f"release-{digest.hexdigest()}"
@@ -152,6 +152,14 @@ def load_release(
     release = _load_uncached(reference, release_file, user_release, prefix, release_text, files, texts)
     _store(key, release, cache_dir)
     return release
+
+
+def _code_digest() -> str:
+    """Changes to the modules that build a release invalidate cached ones."""
+    digest = hashlib.sha256()
+    for module in (model, schema, validate):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
 
 
 def _cache(cache_dir: Path | None):

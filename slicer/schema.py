@@ -39,10 +39,32 @@ from .model import (
     SliceKey,
 )
 
-try:
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """YAML read as chisel reads it: only true/false are booleans (so `no`,
+    `on`, `off` stay strings), and mapping keys are always the text written
+    (a slice named `true` or `false` keeps its name)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        self.flatten_mapping(node)
+        mapping = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "mapping keys must be plain text", key_node.start_mark
+                )
+            mapping[key_node.value] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 FORMATS = ("v1", "v2", "v3")
 PRO_VALUES = ("fips", "fips-updates", "esm-apps", "esm-infra")

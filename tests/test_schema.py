@@ -308,3 +308,19 @@ def test_arbitrary_text_raises_only_slicer_errors(text):
         schema.parse_release("chisel.yaml", text)
     except SlicerError:
         pass
+
+
+def test_yaml_1_1_booleans_stay_strings(make_release):
+    release = load_one(make_release, """\
+        package: mypkg
+        slices:
+          off:
+            hint: yes
+            contents:
+              /a: {text: no, mutable: true}
+          "false":
+          true:
+        """)
+    slice_ = release.packages["mypkg"].slices["off"]
+    assert slice_.hint == "yes" and slice_.contents["/a"].info == "no" and slice_.contents["/a"].mutable
+    assert sorted(release.packages["mypkg"].slices) == ["false", "off", "true"]
