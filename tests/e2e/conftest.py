@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -125,16 +127,21 @@ def cut_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPathFact
     """Factory: cut_root(release, name="root") -> the release's test selection, cut once per run and name.
 
     Each root's lock file is `<root>.lock`. Tests that change a root (by
-    installing and running programs in it) use their own name.
+    installing and running programs in it) use their own name. A failed cut
+    fails every test that needs it, with slicer's error, without cutting again.
     """
-    roots: dict[tuple[str, str], Path] = {}
+    roots: dict[tuple[str, str], Path | str] = {}
 
     def get(release: str, name: str = "root") -> Path:
         if (release, name) not in roots:
             root = tmp_path_factory.mktemp(release) / name
-            code = real_cut(release, root, *SELECTIONS[release], extra=["--lock", f"{root}.lock"])
-            assert code == 0, f"cutting {release} failed (see the error above)"
-            roots[release, name] = root
-        return roots[release, name]
+            errors = io.StringIO()
+            with contextlib.redirect_stderr(errors):
+                code = real_cut(release, root, *SELECTIONS[release], extra=["--lock", f"{root}.lock"])
+            roots[release, name] = root if code == 0 else f"cutting {release} failed: {errors.getvalue().strip()}"
+        found = roots[release, name]
+        if isinstance(found, str):
+            pytest.fail(found)
+        return found
 
     return get
