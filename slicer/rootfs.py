@@ -299,6 +299,9 @@ class _Commit:
     # Image paths whose new content may replace what the root holds (generated files).
     replaceable: frozenset[str] = frozenset()
     moves: list[tuple[Path, Path]] = field(factory=list)
+    # New directories, created (in order) before the moves: two staged directories
+    # can land in one place through a symlink (/lib and /usr/lib under merged /usr).
+    new_dirs: dict[Path, os.stat_result] = field(factory=dict)
     replaced: list[Path] = field(factory=list)
     modes: list[tuple[Path, os.stat_result]] = field(factory=list)
     mtimes: dict[Path, int] = field(factory=dict)
@@ -326,6 +329,11 @@ class _Commit:
                     self.unchanged += 1
                 else:
                     self.conflicts.append(path)
+            elif found is None and is_dir:
+                if target not in self.new_dirs:
+                    self.new_dirs[target] = have
+                    self.written += 1
+                self.check(source, path, target)
             elif found is None:
                 self._move(source, have, target)
             elif is_dir and stat.S_ISDIR(found.st_mode):
@@ -368,10 +376,14 @@ class _Commit:
                 shutil.rmtree(target)
             else:
                 target.unlink()
+        as_root = os.geteuid() == 0
+        for target, have in self.new_dirs.items():
+            target.mkdir(parents=True, exist_ok=True)
+            self.modes.append((target, have))
+            self.mtimes[target] = have.st_mtime_ns
         for source, target in self.moves:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(source, target)
-        as_root = os.geteuid() == 0
         for target, have in self.modes:
             if as_root:
                 os.chown(target, have.st_uid, have.st_gid)

@@ -304,3 +304,17 @@ def test_merge_moves_a_tree_and_refuses_different_content(tmp_path, root):
     third, _ = stage(root, {"/usr/lib/a": b"changed"})
     with pytest.raises(RootError, match=r'^package "three" has content at /usr/lib/a that differs'):
         rootfs.merge(third, target, 'package "three"')
+
+
+def test_merge_joins_two_new_directories_meeting_through_a_symlink(tmp_path, root):
+    """bookworm's libc6 ships both /lib/<triplet>/ and /usr/lib/<triplet>/; under a
+    /lib -> usr/lib link both land in one new directory."""
+    target = tmp_path / "staging"
+    target.mkdir()
+    os.symlink("usr/lib", target / "lib")
+    package, _ = stage(root, {"/lib/x86_64-linux-gnu/libc.so.6": b"libc",
+                              "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so": b"gconv"})
+    rootfs.merge(package, target, 'package "libc6"')
+    assert (target / "usr/lib/x86_64-linux-gnu/libc.so.6").read_bytes() == b"libc"
+    assert (target / "usr/lib/x86_64-linux-gnu/gconv/UTF-16.so").read_bytes() == b"gconv"
+    assert os.readlink(target / "lib") == "usr/lib"
