@@ -15,7 +15,7 @@ from slicer.errors import ReleaseError
 from slicer.release import load_release
 from tests.helpers.debs import DebSpec, directory, file, symlink
 from tests.helpers.releases import key_block
-from tests.test_elf import build_elf
+from tests.helpers.elfs import build_elf
 
 TRIPLETS = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 MACHINES = {"amd64": 62, "arm64": 183}

@@ -19,7 +19,7 @@ from slicer.model import SliceKey
 from slicer.release import load_release
 from tests.helpers.debs import DebSpec, directory, file, hardlink, make_deb, symlink
 from tests.helpers.releases import key_block
-from tests.test_elf import build_elf
+from tests.helpers.elfs import build_elf
 
 TRUE = Path("/usr/bin/true")
 TRUE_INFO = read_elf(TRUE) if TRUE.is_file() else None
