@@ -68,21 +68,28 @@ def profile_cut(arguments: list[str], slices: tuple[str, ...], root: Path) -> No
 
 def profile_extraction(release_name: str, slices: tuple[str, ...], arch: str, debs: dict[str, Path],
                        scratch: Path) -> None:
-    """Each package's extraction on this thread, timed next to `dpkg-deb -x` of the same package."""
+    """Each package's extraction on this thread, timed next to `dpkg-deb -x` of the same package, then profiled."""
     plans = extract.plan(select(load_release(release_name), parse_keys(slices), arch))
-    profile = cProfile.Profile()
+
+    def extract_into(name: str, target: Path) -> int:
+        target.mkdir()
+        report = Report()
+        extract.extract_package(debs[name], plans[name], target, report)
+        return len(report.entries)
+
     print("== extraction per package: slicer (its slices' paths, one thread) vs dpkg-deb -x (every path) ==")
     for name, deb in debs.items():
-        tree = scratch / "extract" / name
-        tree.mkdir(parents=True)
-        report = Report()
-        started = time.perf_counter()
-        profile.runcall(extract.extract_package, deb, plans[name], tree, report)
-        ours = time.perf_counter() - started
+        paths = extract_into(name, scratch / "count")
+        shutil.rmtree(scratch / "count")
+        ours = timed(lambda target: extract_into(name, target), scratch / "ours")
         native = timed(lambda target: subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True),
                        scratch / "native")
-        print(f"  {name:<18} {deb.stat().st_size / 1e6:5.1f} MB   slicer {ours:5.2f} s ({len(report.entries):4} paths)"
+        print(f"  {name:<18} {deb.stat().st_size / 1e6:5.1f} MB   slicer {ours:5.2f} s ({paths:4} paths)"
               f"   dpkg-deb -x {native:5.2f} s")
+    profile = cProfile.Profile()
+    for name in debs:
+        timed(lambda target: profile.runcall(extract_into, name, target), scratch / "profiled-extraction")
+    print("== the same extractions under the profiler ==")
     print_profile(profile, "tottime", None, 20)
 
 
