@@ -1,16 +1,16 @@
 """Fixtures for the real-archive end-to-end tests: compiled test programs and cut roots.
 
-- `chroot_binary` (session): coreutils `chroot`; skips unless running as root.
-- `compile_program` (session): factory `compile_program("passwd.c")` -> the
+- `chroot_binary` (once per run): coreutils `chroot`; skips unless running as root.
+- `compile_program` (once per run): factory `compile_program("passwd.c")` -> the
   host-compiled binary of `programs/<source>`; skips with the reason when the
   compiler or the headers a program needs are missing.
-- `selections` (session): the slices the tests cut, per release.
-- `cut_arguments` (session): factory `cut_arguments(release)` -> `--release`,
+- `selections` (once per run): the slices the tests cut, per release.
+- `cut_arguments` (once per run): factory `cut_arguments(release)` -> `--release`,
   the `--mirror` options naming the host's Debian mirror (skips without one) and
   `--cache-dir` of the shared network cache.
-- `real_cut` (session): factory `real_cut(release, root, *slices, extra=())`
+- `real_cut` (once per run): factory `real_cut(release, root, *slices, extra=())`
   -> the exit code of an in-process `slicer cut` with those options.
-- `cut_root` (session): factory `cut_root(release, name="root")` -> a root
+- `cut_root` (once per run): factory `cut_root(release, name="root")` -> a root
   holding the release's whole test selection, cut once per run and name,
   with its lock file next to it (`<root>.lock`).
 """
