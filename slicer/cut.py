@@ -117,17 +117,9 @@ def open_archives(
 
 
 def packages_with_content(selection: Selection) -> list[str]:
-    """Packages some selected slice extracts from (inline-only packages need no download)."""
-    names = []
-    for slice_ in selection.slices:
-        if slice_.package in names:
-            continue
-        if any(
-            info.kind in (PathKind.COPY, PathKind.GLOB) and info.applies_to(selection.arch)
-            for info in slice_.contents.values()
-        ):
-            names.append(slice_.package)
-    return names
+    """Packages the cut reads: those it extracts from, and those whose directories
+    give the modes of the parents of inline content (as chisel fetches them)."""
+    return [name for name, wanted in extract.plan(selection).items() if wanted.wants()]
 
 
 # -- building the tree ------------------------------------------------------------

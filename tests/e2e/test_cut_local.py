@@ -90,7 +90,8 @@ def debs() -> list[DebSpec]:
         directory("./lib/"), directory("./lib/x86_64-linux-gnu/"),
         file("./lib/x86_64-linux-gnu/libhello.so.1", b"\x7fELFlib", 0o644),
     ])
-    return [base, hello, libhello]
+    motd = DebSpec("motd", "1.0", "amd64", [directory("./etc/", 0o750), directory("./etc/motd.d/", 0o750)])
+    return [base, hello, libhello, motd]
 
 
 @pytest.fixture
@@ -260,3 +261,14 @@ def test_package_paths_land_through_a_merged_usr_link(local_release, tmp_path):
     before = tree(root)
     assert cut(release, root, "libhello_libs") == 0
     assert tree(root) == before
+
+
+def test_a_slice_with_only_inline_content(local_release, tmp_path):
+    """The package is still read: its directory gives the inline file's parent its mode."""
+    _, release = local_release
+    (Path(release) / "slices" / "motd.yaml").write_text(
+        "package: motd\nslices:\n  data:\n    contents:\n      /etc/motd.d/welcome: {text: hi}\n")
+    root = tmp_path / "root"
+    assert cut(release, root, "motd_data") == 0
+    assert (root / "etc/motd.d/welcome").read_text() == "hi"
+    assert stat.S_IMODE((root / "etc/motd.d").stat().st_mode) == 0o750
