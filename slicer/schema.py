@@ -67,7 +67,6 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 FORMATS = ("v1", "v2", "v3")
-PRO_VALUES = ("fips", "fips-updates", "esm-apps", "esm-infra")
 HINT_MAX_BYTES = 40
 FILENAME = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})\.yaml$")
 
@@ -307,6 +306,10 @@ def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> d
     section = lambda name: "v2-archives" if doc.v2_archives and name in doc.v2_archives else "archives"  # noqa: E731
     result: dict[str, Archive] = {}
     for name, archive in archives.items():
+        if archive.pro:
+            # Ubuntu Pro archives need credentials slicer does not handle; chisel
+            # skips them when it has none, and so does slicer, always.
+            continue
         where = (section(name), name)
         for required in ("version", "suites", "components", "public_keys"):
             if getattr(archive, required) is None:

@@ -324,3 +324,13 @@ def test_yaml_1_1_booleans_stay_strings(make_release):
     slice_ = release.packages["mypkg"].slices["off"]
     assert slice_.hint == "yes" and slice_.contents["/a"].info == "no" and slice_.contents["/a"].mutable
     assert sorted(release.packages["mypkg"].slices) == ["false", "off", "true"]
+
+
+def test_pro_archives_are_skipped(make_release, release_cert):
+    from tests.helpers.releases import chisel_yaml
+    body = ("  ubuntu:\n    version: '24.04'\n    suites: [noble]\n    components: [main]\n    public-keys: [test-key]\n"
+            "    priority: 10\n"
+            "  esm:\n    version: '24.04'\n    suites: [noble-infra-security]\n    components: [main]\n"
+            "    public-keys: [test-key]\n    priority: 15\n    pro: esm-infra\n")
+    release = load_release(str(make_release({}, release_text=chisel_yaml(release_cert, "v3", body))) + "/")
+    assert list(release.archives) == ["ubuntu"]
