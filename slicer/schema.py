@@ -566,6 +566,10 @@ def _build_path(full: str, path: str, doc: PathDoc, document: Document, keys: tu
         raise document.error(f"slice {full} cannot 'prefer' its own package for path {path}", *keys, "prefer")
     if doc.make is not None and doc.make and not path.endswith("/"):
         raise document.error(f"slice {full} path {path} must end in / for 'make' to be valid", *keys)
+    for owner in ("uid", "gid"):
+        value = getattr(doc, owner)
+        if value is not None and not 0 <= value < 2**32 - 1:
+            raise document.error(f"slice {full} has invalid '{owner}' for path {path}: {value}", *keys, owner)
     if doc.mode is not None and not 0 <= doc.mode <= 0o7777:
         raise document.error(f"slice {full} has invalid mode for path {path}: {doc.mode:o}", *keys, "mode")
 

@@ -65,6 +65,8 @@ SLICE_RULES = [
      "contains wildcard characters in addition to trailing **", 5),
     ("generate with options", "package: mypkg\nslices:\n  bins:\n    contents:\n      /a/**: {generate: manifest, until: mutate}\n",
      "slice mypkg_bins path /a/** has invalid generate options", 5),
+    ("negative uid", "package: mypkg\nslices:\n  bins:\n    contents:\n      /a/: {make: true, uid: -1}\n",
+     "slice mypkg_bins has invalid 'uid' for path /a/: -1", 5),
     ("prefer own package", "package: mypkg\nslices:\n  bins:\n    contents:\n      /a: {prefer: mypkg}\n",
      "slice mypkg_bins cannot 'prefer' its own package for path /a", 5),
     ("hint too long", "package: mypkg\nslices:\n  bins:\n    hint: " + "x" * 41 + "\n",
