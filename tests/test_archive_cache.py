@@ -122,6 +122,46 @@ def test_info_and_prune_by_age(tmp_path: Path) -> None:
     assert cache.info().bytes == 0
 
 
+def test_a_derived_blob_is_found_by_its_source_and_checked_on_use(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    derived = DATA.upper()
+    assert cache.derived(DIGEST, "upper") is None
+    path = cache.derive(DIGEST, "upper", _writer_of(derived))
+    assert path == tmp_path / "sha256" / hashlib.sha256(derived).hexdigest()
+    assert cache.derived(DIGEST, "upper") == path and path.read_bytes() == derived
+    assert cache.derived(DIGEST, "lower") is None
+    path.write_bytes(derived[:-1])
+    reports: list[str] = []
+    assert cache.derived(DIGEST, "upper", reports.append) is None
+    assert len(reports) == 1 and not path.exists()
+    assert cache.derived(DIGEST, "upper") is None
+    assert cache.derive(DIGEST, "upper", _writer_of(derived)) == path
+    assert cache.derived(DIGEST, "upper") == path
+
+
+def test_a_failed_derivation_keeps_nothing(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+
+    def fail(writer: BlobWriter) -> None:
+        writer.write(b"partial")
+        raise VerificationError("broken source")
+
+    with pytest.raises(VerificationError):
+        cache.derive(DIGEST, "upper", fail)
+    assert cache.derived(DIGEST, "upper") is None
+    assert list((tmp_path / "sha256").iterdir()) == []
+
+
+def test_a_blob_knows_its_cache(tmp_path: Path) -> None:
+    path = Cache(tmp_path / "cache").obtain(DIGEST, None, _writer_of(DATA), "src")
+    assert Cache.holding(path).directory == tmp_path / "cache"
+    elsewhere = tmp_path / "sha256" / "p.deb"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(DATA)
+    assert Cache.holding(elsewhere) is None
+    assert Cache.holding(tmp_path / DIGEST) is None
+
+
 def test_release_files_are_kept_per_url(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
     assert cache.load_release("http://m/dists/a") is None

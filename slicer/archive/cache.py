@@ -4,6 +4,8 @@ Layout under the cache directory:
   sha256/<hex>     downloaded files (.debs, compressed indexes), named by content
   parsed/<hex>     parsed package indexes, named by the index's SHA256
   releases/<hex>   the latest verified InRelease (or Release + `.sig`) per URL
+  derived/<hex>.<kind>  the SHA256 of a blob made from blob <hex> (e.g. its
+                   data.tar recompressed), itself stored under sha256/
   locks/<xx>       lock stripes, so concurrent runs download a blob once
 
 Writes go to a temporary file in the same directory and are renamed into
@@ -28,7 +30,7 @@ from attrs import frozen
 
 from ..errors import ArchiveError, VerificationError
 
-_AREAS = ("sha256", "parsed", "releases")
+_AREAS = ("sha256", "parsed", "releases", "derived")
 
 
 def default_directory(environ: Mapping[str, str] = os.environ) -> Path:
@@ -82,6 +84,10 @@ class BlobWriter:
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()
+
+
+def _is_hex(name: str) -> bool:
+    return len(name) == 64 and all(char in "0123456789abcdef" for char in name)
 
 
 def _url_key(url: str) -> str:
@@ -182,6 +188,49 @@ class Cache:
                 Path(temporary).unlink(missing_ok=True)
                 raise
             return target
+
+    @classmethod
+    def holding(cls, path: Path) -> Cache | None:
+        """The cache that stores the file at `path` as one of its blobs, or None."""
+        if path.parent.name == "sha256" and _is_hex(path.name):
+            return cls(path.parent.parent)
+        return None
+
+    def derived(self, source: str, kind: str, on_corrupt: Callable[[str], None] | None = None) -> Path | None:
+        """The verified blob made as `kind` from blob `source`, or None when there is none (or it was damaged)."""
+        mapping = self.directory / "derived" / f"{source}.{kind}"
+        try:
+            key = mapping.read_text().strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+        found = self.lookup(key, on_corrupt) if _is_hex(key) else None
+        if found is None:
+            mapping.unlink(missing_ok=True)
+            return None
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(mapping)
+        return found
+
+    def derive(self, source: str, kind: str, produce: Callable[[BlobWriter], object]) -> Path:
+        """Store what `produce` writes as the `kind` made from blob `source`; return the stored blob.
+
+        The result is a blob like any other, named by its own SHA256, so every
+        later use re-checks it. Two runs deriving at once write the same bytes.
+        """
+        area = self._area("sha256")
+        with self._locked(source):
+            fd, temporary = tempfile.mkstemp(dir=area, prefix=f".tmp-{source}-{kind}-")
+            try:
+                with os.fdopen(fd, "wb") as file:
+                    writer = BlobWriter(file)
+                    produce(writer)
+                target = area / writer.hexdigest()
+                os.replace(temporary, target)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        self._write_atomic(self._area("derived") / f"{source}.{kind}", writer.hexdigest().encode())
+        return target
 
     def read_parsed(self, key: str) -> bytes | None:
         path = self.directory / "parsed" / key
