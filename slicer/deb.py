@@ -140,8 +140,8 @@ def _decompressor(deb: Path, name: str, raw: BinaryIO) -> IO[bytes]:
 
 
 @contextmanager
-def _tar(deb: Path, prefix: str) -> Iterator[tuple[str, tarfile.TarFile, IO[bytes]]]:
-    """The tar stream of the member named `prefix` + a compression suffix, and its decompressed stream."""
+def _member_stream(deb: Path, prefix: str) -> Iterator[tuple[str, IO[bytes]]]:
+    """The decompressed stream of the member named `prefix` + a compression suffix."""
     with ExitStack() as stack:
         try:
             file = stack.enter_context(open(deb, "rb"))
@@ -153,13 +153,47 @@ def _tar(deb: Path, prefix: str) -> Iterator[tuple[str, tarfile.TarFile, IO[byte
             raw = io.BufferedReader(_MemberReader(file, offset, size), READ_SIZE)
             stream = _decompressor(deb, name, raw)
             stack.callback(stream.close)
-            try:
-                tar = tarfile.open(fileobj=stream, mode="r|")
-            except _STREAM_ERRORS as error:
-                raise _corrupt(deb, name, error) from None
-            yield name, tar, stream
+            yield name, stream
             return
         raise DebError(f"{deb} has no {prefix} member")
+
+
+@contextmanager
+def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+    """The decompressed stream of a zstd-compressed tar file (a cached copy of a data.tar)."""
+    try:
+        file = open(path, "rb")
+    except OSError as error:
+        raise DebError(f"cannot open {path}: {error.strerror}") from None
+    with file, zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
+        yield "data.tar.zst", stream
+
+
+def _open_tar(source: Path, name: str, stream: IO[bytes]) -> tarfile.TarFile:
+    try:
+        return tarfile.open(fileobj=stream, mode="r|")
+    except _STREAM_ERRORS as error:
+        raise _corrupt(source, name, error) from None
+
+
+@contextmanager
+def _tar(deb: Path, prefix: str) -> Iterator[tuple[str, tarfile.TarFile, IO[bytes]]]:
+    """The tar stream of the member named `prefix` + a compression suffix, and its decompressed stream."""
+    with _member_stream(deb, prefix) as (name, stream):
+        yield name, _open_tar(deb, name, stream), stream
+
+
+def copy_data(deb: Path, out: IO[bytes]) -> None:
+    """Write the package's data.tar to `out` compressed with zstd.
+
+    Reading this copy is an order of magnitude faster than xz, and a cached
+    copy serves every later cut of the package.
+    """
+    with _member_stream(deb, "data.tar") as (name, stream):
+        try:
+            zstandard.ZstdCompressor(level=3, write_checksum=True).copy_stream(stream, out, read_size=READ_SIZE * 4)
+        except _STREAM_ERRORS as error:
+            raise _corrupt(deb, name, error) from None
 
 
 def _absolute(deb: Path, name: str) -> str:
@@ -176,9 +210,14 @@ def _kind(info: tarfile.TarInfo) -> str:
     return next((kind for test, kind in _KINDS if test(info)), "unsupported entry")
 
 
-def iter_data(deb: Path) -> Iterator[Member]:
-    """Every entry of the package's data.tar, in tar order, streamed."""
-    with _tar(deb, "data.tar") as (name, tar, decompressed):
+def iter_data(deb: Path, copy: Path | None = None) -> Iterator[Member]:
+    """Every entry of the package's data.tar, in tar order, streamed.
+
+    `copy` is the data.tar as `copy_data` wrote it, read instead of the .deb when given.
+    """
+    source = deb if copy is None else copy
+    with (_member_stream(deb, "data.tar") if copy is None else _zstd_stream(copy)) as (name, decompressed):
+        tar = _open_tar(source, name, decompressed)
         entries = iter(tar)
         while True:
             try:
@@ -189,7 +228,7 @@ def iter_data(deb: Path) -> Iterator[Member]:
                         pass
                     return
             except _STREAM_ERRORS as error:
-                raise _corrupt(deb, name, error) from None
+                raise _corrupt(source, name, error) from None
             path = _absolute(deb, info.name)
             if path == "/":
                 continue
@@ -200,7 +239,7 @@ def iter_data(deb: Path) -> Iterator[Member]:
             elif kind == "hardlink":
                 link = _absolute(deb, link)
             content = tar.extractfile(info) if kind == "file" else None
-            stream = Content(content, deb, name) if content is not None else None
+            stream = Content(content, source, name) if content is not None else None
             yield Member(path, kind, info.mode & 0o7777, info.uid, info.gid, int(info.mtime), info.size, link, stream)
 
 
