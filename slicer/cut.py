@@ -18,7 +18,7 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from . import dpkgstatus, extract, manifest, rootfs, sbom, scripts
+from . import dpkgstatus, extract, manifest, rootfs
 from .archive import ArchiveClient, Cache, PackageRecord, resolve_mirrors
 from .console import Console
 from .errors import ArchiveError, SlicerError, VerificationError
@@ -140,7 +140,6 @@ def build(
         run_scripts(selection, staging, report, console)
         extract.remove_until(selection, staging, report)
         replaceable = generate(selection, records, staging, report, options.root)
-        extract.finalize_metadata(staging, report)
         result = rootfs.commit(staging, options.root, report, options.overwrite, frozenset(replaceable))
     return report, result
 
@@ -149,6 +148,8 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
     with_scripts = [slice_ for slice_ in selection.slices if slice_.mutate]
     if not with_scripts:
         return
+    from . import scripts  # Starlark loads only for selections with mutate scripts.
+
     known, patterns, mutable = set(), [], set()
     for slice_ in selection.slices:
         for path, info in slice_.contents.items():
@@ -308,6 +309,8 @@ def _stanza_field(stanza: str, name: str) -> str:
 def write_sbom(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord],
                report: Report, root: Path) -> None:
     """An SPDX 2.3 document of the packages and files this cut shipped."""
+    from . import sbom  # Only cuts asked for an SBOM need it.
+
     packages = [
         sbom.SbomPackage(r.name, r.version, r.arch, r.sha256, _stanza_field(r.stanza, "Maintainer"),
                          _stanza_field(r.stanza, "Source"))

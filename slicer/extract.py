@@ -1,29 +1,33 @@
 """Cut the selected slices out of their packages into a staging tree.
 
 `plan` turns a selection into per-package requests. `extract_all` streams
-each package once, in parallel threads, each into a tree of its own, then
-merges the trees into staging in selection order: the result never depends
-on thread timing (a symlink shipped by an earlier package is followed by a
-later one's paths, as a sequential extraction would). `create_inline` adds
+each package once, straight into staging, in selection order: the result
+never depends on thread timing (a symlink shipped by an earlier package is
+followed by a later one's paths). Warm cuts read each package from a zstd
+copy of its data.tar kept in the cache, an order of magnitude faster than
+xz. `create_inline` adds
 `text`, `make` and `symlink` content, `remove_until` drops `until: mutate`
-paths after the scripts ran. Directory modes and every mtime are applied last
-(`finalize_metadata`), since writing into a directory changes its mtime.
+paths after the scripts ran. Modes, owners and mtimes are applied once, when
+the staging tree is committed, since writing into a directory changes its mtime.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 from attrs import define, field
 
 from . import rootfs
+from .archive.cache import Cache
 from .console import Console
-from .deb import Member, iter_data
+from .deb import Content, Member, copy_data, iter_data
 from .errors import DebError, ExtractError, RootError, SlicerError
 from .globs import is_glob, literal_prefix, match
 from .model import PathInfo, PathKind, Slice
@@ -33,6 +37,8 @@ from .selection import Selection
 WRITABLE = frozenset({"file", "dir", "symlink", "hardlink"})
 INLINE = frozenset({PathKind.TEXT, PathKind.MAKE, PathKind.SYMLINK})
 DEFAULT_MODES = {PathKind.TEXT: 0o644, PathKind.MAKE: 0o755, PathKind.SYMLINK: 0o777}
+# The cache's name for a package's data.tar recompressed with zstd.
+DATA_COPY = "data.tar.zst"
 
 
 @define
@@ -81,6 +87,15 @@ def source_date_epoch() -> int:
         raise SlicerError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}") from None
 
 
+def _digest(stream: IO[bytes] | Content) -> tuple[str, int]:
+    """The SHA256 and size of what `stream` holds, read to its end."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: stream.read(rootfs.CHUNK), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def _parent(path: str) -> str:
     parent = posixpath.dirname(path.rstrip("/"))
     return parent if parent == "/" else parent + "/"
@@ -120,11 +135,59 @@ def plan(selection: Selection) -> dict[str, PackagePlan]:
     return plans
 
 
-class _Extraction:
-    """One streaming pass over a package's data.tar into its own tree."""
+class _View:
+    """The directories and symlinks one package made, by the paths a tree of its own would give them.
 
-    def __init__(self, deb: Path, plan: PackagePlan, tree: Path, report: Report) -> None:
-        self.deb, self.plan, self.tree, self.report = deb, plan, tree, report
+    Packages are extracted one after the other into one tree, but each
+    package's report must not depend on what earlier ones left there: its
+    implicit parents are named as if it were extracted alone, following only
+    its own symlinks.
+    """
+
+    def __init__(self) -> None:
+        self.dirs: set[str] = {"/"}
+        self.links: dict[str, str] = {}
+
+    def walk(self, path: str) -> tuple[str, list[str]]:
+        """`path` resolved through the package's own symlinks, and the directories along it it had not made yet."""
+        pending = [part for part in path.split("/") if part not in ("", ".")]
+        pending.reverse()
+        current, made, followed = "", [], 0
+        while pending:
+            part = pending.pop()
+            if part == "..":
+                current = current.rpartition("/")[0]
+                continue
+            candidate = current + "/" + part
+            link = self.links.get(candidate)
+            if link is not None:
+                followed += 1
+                if followed > rootfs.MAX_SYMLINKS:
+                    raise RootError(f"too many levels of symbolic links resolving {path}")
+                current = "" if link.startswith("/") else current
+                pending.extend(reversed([p for p in link.split("/") if p not in ("", ".")]))
+                continue
+            if pending or path.endswith("/"):
+                if candidate + "/" not in self.dirs:
+                    self.dirs.add(candidate + "/")
+                    made.append(candidate + "/")
+            current = candidate
+        return current or "/", made
+
+
+class _Extraction:
+    """One streaming pass over a package's data.tar into the shared staging tree.
+
+    Writing where an earlier package (or inline content) already put
+    something is allowed only when it is the same; this package may replace
+    what it wrote itself, as when it was extracted into a tree of its own.
+    """
+
+    def __init__(self, deb: Path, plan: PackagePlan, tree: Path, report: Report, copy: Path | None) -> None:
+        self.deb, self.plan, self.tree, self.report, self.copy = deb, plan, tree, report, copy
+        self.view = _View()
+        # Host paths of the files and symlinks this package wrote.
+        self.mine: set[Path] = set()
         self.package = plan.package
         self.prefixes = {pattern: literal_prefix(pattern) for pattern in plan.globs}
         self.unseen = set(plan.literals) | plan.optional
@@ -142,7 +205,7 @@ class _Extraction:
         self.epoch = source_date_epoch()
 
     def run(self) -> None:
-        for member in iter_data(self.deb):
+        for member in iter_data(self.deb, self.copy):
             self.take(member)
             if not self.plan.globs and not self.unseen and not self.parents_unread:
                 break
@@ -196,13 +259,44 @@ class _Extraction:
         parent = _parent(path)
         if parent in self.known_dirs:
             return
-        for created in rootfs.make_dirs(self.tree, parent):
+        self.make_dirs(parent)
+        for created in self.view.walk(parent)[1]:
             entry = self.report.add(Entry(created, "dir", 0o755, package=self.package, mtime=self.epoch,
                                           listed=False))
             self.parents[created] = entry
             if created not in self.tar_dirs:
                 self.parents_unread.add(created)
         self.known_dirs.add(parent)
+
+    def make_dirs(self, path: str) -> None:
+        try:
+            rootfs.make_dirs(self.tree, path)
+        except RootError:
+            raise self.conflict(path) from None
+
+    def conflict(self, path: str) -> RootError:
+        return RootError(f'package "{self.package}" has content at {path} that differs from what '
+                         f"an earlier package put there")
+
+    def occupied(self, path: str) -> tuple[Path, os.stat_result | None]:
+        """Where `path` lands, and what an earlier package left there (None: nothing, or this package's own)."""
+        host = rootfs.resolve(self.tree, path, follow_last=False)
+        if host in self.mine:
+            return host, None
+        try:
+            return host, os.lstat(host)
+        except FileNotFoundError:
+            return host, None
+
+    @staticmethod
+    def same(host: Path, found: os.stat_result, source: Entry) -> bool:
+        """Whether what is at `host` already is the file or symlink `source` describes."""
+        if source.kind == "symlink":
+            return stat.S_ISLNK(found.st_mode) and os.readlink(host) == source.link
+        if not stat.S_ISREG(found.st_mode) or stat.S_IMODE(found.st_mode) != source.mode:
+            return False
+        with open(host, "rb") as existing:
+            return _digest(existing) == (source.sha256, source.size)
 
     def entry(self, member: Member, target: Target, kind: str | None = None) -> Entry:
         return Entry(target.path, kind or member.kind, member.mode, set(target.slices), self.package,
@@ -215,15 +309,29 @@ class _Extraction:
         entry = self.entry(member, target)
         if member.kind == "dir":
             self.known_dirs.add(target.path)
-            rootfs.make_dirs(self.tree, target.path)
-        elif member.kind == "symlink":
+            self.make_dirs(target.path)
+            self.view.walk(target.path)
+            return self.report.add(entry)
+        host, found = self.occupied(target.path)
+        if member.kind == "symlink":
             entry.mode, entry.link = 0o777, member.link
-            rootfs.write_symlink(self.tree, target.path, member.link)
+            parent, _, name = target.path.rpartition("/")
+            self.view.links[self.view.walk(parent or "/")[0].rstrip("/") + "/" + name] = member.link
+            if found is None:
+                rootfs.write_symlink(self.tree, target.path, member.link)
+        elif found is not None:
+            if first is None:
+                entry.sha256, entry.size = _digest(member.stream)
+            else:
+                entry.sha256, entry.size = first.sha256, first.size
         elif first is None:
             entry.sha256, entry.size = rootfs.write_file(self.tree, target.path, member.stream, member.mode)
         else:
             entry.sha256, entry.size = first.sha256, first.size
             rootfs.copy_file(self.tree, first.path, target.path, member.mode)
+        if found is not None and not self.same(host, found, entry):
+            raise self.conflict(target.path)
+        self.mine.add(host)
         return self.report.add(entry)
 
     def link(self, member: Member, targets: list[Target]) -> None:
@@ -237,7 +345,12 @@ class _Extraction:
             self.groups += 1
             source.inode = self.groups
         for target in targets:
-            rootfs.hard_link(self.tree, source.path, target.path)
+            host, found = self.occupied(target.path)
+            if found is None:
+                rootfs.hard_link(self.tree, source.path, target.path)
+                self.mine.add(host)
+            elif not self.same(host, found, source):
+                raise self.conflict(target.path)
             entry = self.entry(member, target, source.kind)
             entry.mode, entry.mtime, entry.inode = source.mode, source.mtime, source.inode
             entry.sha256, entry.size, entry.link = source.sha256, source.size, source.link
@@ -245,7 +358,7 @@ class _Extraction:
 
     def second_pass(self) -> None:
         """Give hard links whose target was not selected that target's content."""
-        for member in iter_data(self.deb):
+        for member in iter_data(self.deb, self.copy):
             links = self.waiting.pop(member.path, None)
             if links is None:
                 continue
@@ -271,17 +384,26 @@ class _Extraction:
             raise ExtractError(f'package "{self.package}" has no content at: {", ".join(missing)}')
 
 
-def extract_package(deb: Path, plan: PackagePlan, staging: Path, report: Report) -> None:
-    """Extract one package into `staging` (a tree of its own), recording into `report`."""
-    _Extraction(deb, plan, staging, report).run()
+def extract_package(deb: Path, plan: PackagePlan, staging: Path, report: Report, copy: Path | None = None) -> None:
+    """Extract one package into `staging`, recording into `report`.
+
+    `copy` is the package's data.tar as `deb.copy_data` wrote it, read instead of the .deb.
+    """
+    _Extraction(deb, plan, staging, report, copy).run()
 
 
-def _extract_into(scratch: Path, index: int, deb: Path, plan: PackagePlan) -> tuple[Path, Report]:
-    tree = scratch / str(index)
-    rootfs.make_dirs(scratch, f"/{index}")
-    report = Report()
-    extract_package(deb, plan, tree, report)
-    return tree, report
+def data_copy(deb: Path) -> Path | None:
+    """The zstd copy of the data.tar of `deb`, a blob of a cache, kept in that cache; None outside one.
+
+    The copy is made on first use from the .deb, which the cache verified
+    when the cut fetched it, and is itself checked against its SHA256 on
+    every use: a damaged copy is made again.
+    """
+    cache = Cache.holding(deb)
+    if cache is None:
+        return None
+    found = cache.derived(deb.name, DATA_COPY)
+    return found if found is not None else cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
 
 
 def _record(report: Report, package: Report, offset: int, console: Console) -> int:
@@ -301,27 +423,30 @@ def _record(report: Report, package: Report, offset: int, console: Console) -> i
 
 def extract_all(selection: Selection, debs: dict[str, Path], staging: Path, report: Report,
                 console: Console, workers: int = 4) -> None:
-    """Extract every selected package into `staging`, in parallel, with a deterministic result."""
+    """Extract every selected package into `staging`, one after the other in selection order.
+
+    The order makes the result independent of thread timing: a symlink
+    shipped by an earlier package is followed by a later one's paths. Threads
+    only make the zstd copies of packages stored in a cache, on their first use.
+    """
     plans = {name: current for name, current in plan(selection).items() if current.wants()}
     missing = [name for name in plans if name not in debs]
     if missing:
         raise ExtractError(f"no .deb file was given for package {', '.join(missing)}")
-    with (rootfs.staging_area(staging.parent) as scratch,
-          console.task("Extracting packages", total=len(plans), unit="packages") as task,
+    with (console.task("Extracting packages", total=len(plans), unit="packages") as task,
           ThreadPoolExecutor(max_workers=max(1, workers)) as pool):
-        futures = {name: pool.submit(_extract_into, scratch, index, debs[name], current)
-                   for index, (name, current) in enumerate(plans.items())}
+        copies = {name: pool.submit(data_copy, debs[name]) for name in plans}
         try:
             groups = 0
-            for name, future in futures.items():
-                tree, package = future.result()
-                rootfs.merge(tree, staging, f'package "{name}"')
+            for name, current in plans.items():
+                package = Report()
+                extract_package(debs[name], current, staging, package, copies[name].result())
                 groups = _record(report, package, groups, console)
                 task.advance()
         finally:
-            for future in futures.values():
+            for future in copies.values():
                 future.cancel()
-    finalize_metadata(staging, report)
+    number_links(report)
 
 
 def create_inline(selection: Selection, staging: Path, report: Report,
@@ -354,7 +479,7 @@ def create_inline(selection: Selection, staging: Path, report: Report,
                 entry.link = info.info
                 rootfs.write_symlink(staging, target, info.info)
         report.add(entry)
-    finalize_metadata(staging, report)
+    number_links(report)
 
 
 def _kind_at(root: Path, path: str) -> str | None:
@@ -396,11 +521,14 @@ def remove_until(selection: Selection, staging: Path, report: Report) -> None:
     for entry in chosen:
         if rootfs.remove(staging, entry.path):
             del report.entries[entry.path]
-    finalize_metadata(staging, report)
+    number_links(report)
 
 
-def _number_links(report: Report) -> None:
-    """Number hard-link groups 1..N in order of discovery, dropping groups of one."""
+def number_links(report: Report) -> None:
+    """Number hard-link groups 1..N in order of discovery, dropping groups of one.
+
+    Modes, owners and mtimes are applied once, by `rootfs.commit`.
+    """
     groups: dict[int, list[Entry]] = {}
     for entry in report.entries.values():
         if entry.inode:
@@ -411,9 +539,3 @@ def _number_links(report: Report) -> None:
             number += 1
         for member in members:
             member.inode = number if len(members) > 1 else 0
-
-
-def finalize_metadata(staging: Path, report: Report) -> None:
-    """Settle hard-link numbers and apply every entry's mode, ownership and mtime."""
-    _number_links(report)
-    rootfs.apply_metadata(staging, report.entries.values())

@@ -294,8 +294,8 @@ class _Commit:
 
     staging: Path
     root: Path
-    # Decides which directories are listed, so that their mode must match; None: none are.
-    report: Report | None
+    # Decides which directories are listed, so that their mode must match.
+    report: Report
     # Image paths whose new content may replace what the root holds (generated files).
     replaceable: frozenset[str] = frozenset()
     moves: list[tuple[Path, Path]] = field(factory=list)
@@ -359,7 +359,7 @@ class _Commit:
 
     def _merge_dir(self, source: Path, have: os.stat_result, target: Path, found: os.stat_result,
                    path: str) -> None:
-        entry = self.report.entries.get(path) if self.report else None
+        entry = self.report.entries.get(path)
         if entry is not None and entry.listed and (
                 stat.S_IMODE(have.st_mode) != stat.S_IMODE(found.st_mode) or _owner_differs(have, found)):
             self.conflicts.append(path)
@@ -391,24 +391,6 @@ class _Commit:
         for target, mtime in self.mtimes.items():
             os.utime(target, ns=(mtime, mtime))
         return CommitResult(self.written, self.written_bytes, self.unchanged)
-
-
-def merge(tree: Path, staging: Path, owner: str) -> None:
-    """Move the tree `owner` extracted on its own into the shared staging tree.
-
-    Directories merge; identical files are kept; anything else already there
-    is an error naming each path.
-    """
-    work = _Commit(tree, staging, None)
-    work.check(tree, "/", staging)
-    if work.conflicts:
-        raise RootError(f"{owner} has content at {', '.join(work.conflicts)} that differs from what "
-                        f"an earlier package put there")
-    try:
-        work.apply()
-    except OSError as error:
-        raise RootError(f"cannot move the content of {owner} into place: {error.strerror or error} "
-                        f"({error.filename})") from None
 
 
 def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,

@@ -15,6 +15,7 @@ import pytest
 
 from slicer import extract, rootfs
 from slicer.archive import ArchiveClient
+from slicer.archive.cache import Cache
 from slicer.console import Console
 from slicer.errors import DebError, ExtractError, RootError
 from slicer.model import PathInfo, PathKind, SliceKey
@@ -391,6 +392,78 @@ def test_parallel_extraction_is_deterministic_and_reproducible(tmp_path, write_d
     root = results[0][0]
     assert mode(root / "usr/lib") == 0o750
     assert (root / "usr/lib/late.so").read_text() == "through the link"
+
+
+def cached_debs(cache: Cache, debs: dict[str, Path]) -> dict[str, Path]:
+    """The packages stored as the cache's blobs, as a cut finds them after fetching: read through copies."""
+    stored = {}
+    for name, deb in debs.items():
+        data = deb.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        stored[name] = cache.obtain(digest, len(data), lambda writer, data=data: writer.write(data), str(deb))
+    return stored
+
+
+def test_cached_copies_give_the_same_tree_and_later_cuts_read_only_them(tmp_path, write_debs):
+    chosen, debs = many_packages(write_debs)
+    cache = Cache(tmp_path / "cache")
+    stored = cached_debs(cache, debs)
+    plain = cut(tmp_path, chosen, debs, name="plain")
+    first = cut(tmp_path, chosen, stored, name="first")
+    copies = [cache.derived(deb.name, extract.DATA_COPY) for deb in stored.values()]
+    assert all(copy is not None for copy in copies)
+    for deb in stored.values():
+        deb.write_bytes(b"no longer a package")
+    second = cut(tmp_path, chosen, stored, name="second", workers=1)
+    assert listing(first[0]) == listing(second[0]) == listing(plain[0])
+    assert list(first[1].entries.values()) == list(second[1].entries.values()) == list(plain[1].entries.values())
+
+
+def test_a_damaged_copy_is_made_again_from_the_package(tmp_path, write_debs):
+    debs = write_debs({"p": [file("./srv/f", os.urandom(50_000))]})
+    chosen = selection({"p_x": {"/srv/f": None}})
+    cache = Cache(tmp_path / "cache")
+    stored = cached_debs(cache, debs)
+    cut(tmp_path, chosen, stored, name="first")
+    copy = cache.derived(stored["p"].name, extract.DATA_COPY)
+    copy.write_bytes(copy.read_bytes()[:-10])
+    root, _ = cut(tmp_path, chosen, stored, name="second")
+    assert (root / "srv/f").read_bytes() == (tmp_path / "first/srv/f").read_bytes()
+    assert cache.derived(stored["p"].name, extract.DATA_COPY) is not None
+
+
+def test_a_later_package_may_ship_the_same_file_but_not_a_different_one(tmp_path, write_debs):
+    debs = write_debs({"a": [file("./etc/shared", "same"), file("./etc/other", "a")],
+                       "b": [file("./etc/shared", "same"), file("./etc/other", "b")]})
+    root, report = cut(tmp_path, selection({"a_x": {"/etc/shared": None}, "b_x": {"/etc/shared": None}}), debs)
+    assert (root / "etc/shared").read_text() == "same"
+    assert report.entries["/etc/shared"].slices == {"a_x", "b_x"}
+    with pytest.raises(RootError, match=r'^package "b" has content at /etc/other that differs'):
+        cut(tmp_path, selection({"a_x": {"/etc/other": None}, "b_x": {"/etc/other": None}}), debs, name="other")
+    assert list((tmp_path / "other").iterdir()) == []
+
+
+def test_a_package_lands_through_an_inline_link_and_names_its_parents_as_it_ships_them(tmp_path, write_debs):
+    """bookworm's libc6 ships both /lib/<triplet>/ and /usr/lib/<triplet>/; under a
+    /lib -> usr/lib link both land in one directory, with the package's mode and mtime."""
+    debs = write_debs({"libc6": [directory("./lib/"), directory("./lib/x86_64-linux-gnu/", mode=0o751, mtime=7),
+                                 file("./lib/x86_64-linux-gnu/libc.so.6", "libc"),
+                                 file("./usr/lib/x86_64-linux-gnu/gconv/UTF-16.so", "gconv")]})
+    chosen = selection({"base_x": {"/lib": link("usr/lib")},
+                        "libc6_x": {"/lib/x86_64-linux-gnu/libc.so.6": None,
+                                    "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so": None}})
+    root, report = tmp_path / "root", Report()
+    with rootfs.staging_area(root) as staging:
+        extract.create_inline(chosen, staging, report, kinds=frozenset({PathKind.SYMLINK}))
+        extract.extract_all(chosen, debs, staging, report, QUIET)
+        rootfs.commit(staging, root, report)
+    assert os.readlink(root / "lib") == "usr/lib"
+    assert (root / "usr/lib/x86_64-linux-gnu/libc.so.6").read_text() == "libc"
+    assert (root / "usr/lib/x86_64-linux-gnu/gconv/UTF-16.so").read_text() == "gconv"
+    parent = report.entries["/lib/x86_64-linux-gnu/"]
+    assert (parent.package, parent.mode, parent.mtime, parent.listed) == ("libc6", 0o751, 7, False)
+    assert (mode(root / "usr/lib/x86_64-linux-gnu"), os.lstat(root / "usr/lib/x86_64-linux-gnu").st_mtime) == \
+        (0o751, 7)
 
 
 def test_a_later_package_cannot_turn_a_directory_into_a_symlink(tmp_path, write_debs):

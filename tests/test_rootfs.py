@@ -291,30 +291,3 @@ def test_commit_files_meeting_through_a_root_symlink(root):
     with pytest.raises(RootError, match=r"different content at /usr/bin/sh$"):
         rootfs.commit(staging, root, report)
     assert list((root / "usr" / "bin").iterdir()) == []
-
-
-def test_merge_moves_a_tree_and_refuses_different_content(tmp_path, root):
-    first, _ = stage(root, {"/usr/lib/a": b"a", "/lib": "usr/lib"})
-    second, _ = stage(root, {"/lib/b": b"b", "/usr/lib/a": b"a"})
-    target = tmp_path / "staging"
-    target.mkdir()
-    rootfs.merge(first, target, 'package "one"')
-    rootfs.merge(second, target, 'package "two"')
-    assert sorted(p.name for p in (target / "usr" / "lib").iterdir()) == ["a", "b"]
-    third, _ = stage(root, {"/usr/lib/a": b"changed"})
-    with pytest.raises(RootError, match=r'^package "three" has content at /usr/lib/a that differs'):
-        rootfs.merge(third, target, 'package "three"')
-
-
-def test_merge_joins_two_new_directories_meeting_through_a_symlink(tmp_path, root):
-    """bookworm's libc6 ships both /lib/<triplet>/ and /usr/lib/<triplet>/; under a
-    /lib -> usr/lib link both land in one new directory."""
-    target = tmp_path / "staging"
-    target.mkdir()
-    os.symlink("usr/lib", target / "lib")
-    package, _ = stage(root, {"/lib/x86_64-linux-gnu/libc.so.6": b"libc",
-                              "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so": b"gconv"})
-    rootfs.merge(package, target, 'package "libc6"')
-    assert (target / "usr/lib/x86_64-linux-gnu/libc.so.6").read_bytes() == b"libc"
-    assert (target / "usr/lib/x86_64-linux-gnu/gconv/UTF-16.so").read_bytes() == b"gconv"
-    assert os.readlink(target / "lib") == "usr/lib"
