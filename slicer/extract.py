@@ -28,7 +28,7 @@ from . import rootfs
 from .archive.cache import Cache
 from .console import Console
 from .deb import Content, Member, copy_data, iter_data
-from .errors import DebError, ExtractError, RootError, SlicerError
+from .errors import ArchiveError, DebError, ExtractError, RootError, SlicerError
 from .globs import is_glob, literal_prefix, match
 from .model import PathInfo, PathKind, Slice
 from .report import Entry, Report
@@ -397,13 +397,17 @@ def data_copy(deb: Path) -> Path | None:
 
     The copy is made on first use from the .deb, which the cache verified
     when the cut fetched it, and is itself checked against its SHA256 on
-    every use: a damaged copy is made again.
+    every use: a damaged copy is made again. A cache that cannot be written
+    to gives no copy.
     """
     cache = Cache.holding(deb)
     if cache is None:
         return None
-    found = cache.derived(deb.name, DATA_COPY)
-    return found if found is not None else cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
+    try:
+        found = cache.derived(deb.name, DATA_COPY)
+        return found if found is not None else cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
+    except (OSError, ArchiveError):
+        return None  # A cache that cannot be written to still serves: the .deb is read instead.
 
 
 def _record(report: Report, package: Report, offset: int, console: Console) -> int:

@@ -432,6 +432,15 @@ def test_a_damaged_copy_is_made_again_from_the_package(tmp_path, write_debs):
     assert cache.derived(stored["p"].name, extract.DATA_COPY) is not None
 
 
+def test_a_cache_that_cannot_keep_copies_still_serves_its_packages(tmp_path, write_debs):
+    debs = write_debs({"p": [file("./srv/f", "content")]})
+    cache = Cache(tmp_path / "cache")
+    stored = cached_debs(cache, debs)
+    (tmp_path / "cache" / "derived").write_text("a file where the cache wants a directory")
+    root, _ = cut(tmp_path, selection({"p_x": {"/srv/f": None}}), stored)
+    assert (root / "srv/f").read_text() == "content"
+
+
 def test_a_later_package_may_ship_the_same_file_but_not_a_different_one(tmp_path, write_debs):
     debs = write_debs({"a": [file("./etc/shared", "same"), file("./etc/other", "a")],
                        "b": [file("./etc/shared", "same"), file("./etc/other", "b")]})
