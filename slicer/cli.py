@@ -291,10 +291,7 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
         arch=args.arch or host_arch(),
         root=args.root,
         slices=tuple(args.slices_requested),
-        mirrors=_parse_mirrors(args.mirror),
-        cache_dir=args.cache_dir,
-        offline=args.offline,
-        check_valid_until=not args.ignore_valid_until,
+        **_archive_options(args),
         lock=args.lock,
         locked=args.locked,
         overwrite=args.overwrite,
@@ -317,10 +314,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         overlays=tuple(args.slices),
         arches=tuple(args.arch) or DEFAULT_ARCHES,
         packages=tuple(args.packages),
-        mirrors=_parse_mirrors(args.mirror),
-        cache_dir=args.cache_dir,
-        offline=args.offline,
-        check_valid_until=not args.ignore_valid_until,
+        **_archive_options(args),
         fix=args.fix,
     )
     report = check(options, console)
@@ -361,10 +355,7 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
         arch=args.arch,
         release=args.release,
         overlays=tuple(args.slices),
-        mirrors=_parse_mirrors(args.mirror),
-        cache_dir=args.cache_dir,
-        offline=args.offline,
-        check_valid_until=not args.ignore_valid_until,
+        **_archive_options(args),
     )
     report = deps(options, console)
     if args.json:
@@ -399,6 +390,16 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     result = cache.prune(args.older_than)
     print(f"removed {result.removed} files, {result.freed / 1e6:.1f} MB")
     return 0
+
+
+def _archive_options(args: argparse.Namespace) -> dict:
+    """The options every archive-reading command passes on (see `_add_archive_options`)."""
+    return {
+        "mirrors": _parse_mirrors(args.mirror),
+        "cache_dir": args.cache_dir,
+        "offline": args.offline,
+        "check_valid_until": not args.ignore_valid_until,
+    }
 
 
 def _parse_mirrors(values: Sequence[str]) -> dict[str, str]:
