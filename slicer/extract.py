@@ -5,9 +5,8 @@ each package once, straight into staging, in selection order: the result
 never depends on thread timing (a symlink shipped by an earlier package is
 followed by a later one's paths). Warm cuts read each package from a zstd
 copy of its data.tar kept in the cache, an order of magnitude faster than
-xz. `create_inline` adds
-`text`, `make` and `symlink` content, `remove_until` drops `until: mutate`
-paths after the scripts ran. Modes, owners and mtimes are applied once, when
+xz. `create_inline` adds `text`, `make` and `symlink` content, and
+`remove_until` drops `until: mutate` paths after the scripts ran. Modes, owners and mtimes are applied once, when
 the staging tree is committed, since writing into a directory changes its mtime.
 """
 
