@@ -14,17 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from typing import TYPE_CHECKING, Any
+
 from rich.console import Console as RichConsole
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 class Task:
@@ -80,7 +75,19 @@ class Console:
             yield task
             self.info(f"{description}: done in {time.monotonic() - started:.1f}s")
             return
-        columns = [TextColumn("{task.description}"), BarColumn()]
+        # Imported here: only a terminal draws bars, and the import costs start-up time.
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
+
+        columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
         if unit == "bytes":
             columns += [DownloadColumn(), TransferSpeedColumn()]
         else:
