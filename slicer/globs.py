@@ -17,12 +17,12 @@ def is_glob(path: str) -> bool:
     return "*" in path or "?" in path
 
 
+_LITERAL_HEAD = re.compile(r"[^*?]*")
+
+
 def literal_prefix(path: str) -> str:
     """The part of `path` before its first wildcard."""
-    for index, char in enumerate(path):
-        if char in GLOB_CHARS:
-            return path[:index]
-    return path
+    return _LITERAL_HEAD.match(path).group()  # type: ignore[union-attr]
 
 
 @functools.lru_cache(maxsize=8192)

@@ -68,6 +68,7 @@ _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False
 
 FORMATS = ("v1", "v2", "v3")
 HINT_MAX_BYTES = 40
+_OTHER_SPACE = re.compile(r"[^\S ]")  # whitespace other than the ASCII space
 FILENAME = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})\.yaml$")
 
 StrList = NewType("StrList", list)
@@ -500,7 +501,7 @@ def _build_slice(
                 "slices", name, "essential",
             )
     hint = doc.hint
-    if len(hint.encode()) > HINT_MAX_BYTES or not all(c == " " or (c.isprintable() and not c.isspace()) for c in hint):
+    if len(hint.encode()) > HINT_MAX_BYTES or not hint.isprintable() or _OTHER_SPACE.search(hint):
         raise document.error(
             f'slice {full} has invalid hint "{hint}" (must be len <= 40, only contain letters, '
             'numbers, symbols and " ")',
