@@ -29,6 +29,7 @@ from .console import Console
 from .cut import open_archives
 from .deb import READ_SIZE, iter_data
 from .elf import MAGIC, ElfInfo, read_elf
+from .extract import data_copy
 from .errors import ArchiveError, DebError, MirrorError, OfflineError, SlicerError, VerificationError
 from .globs import is_glob, literal_prefix, match
 from .model import PathKind, Release, SliceKey
@@ -71,11 +72,15 @@ class Listing:
 
 
 def read_listing(package: str, version: str, deb: Path) -> Listing:
-    """List a .deb's data.tar in one pass, hashing files and reading the ELF ones."""
+    """List a .deb's data.tar in one pass, hashing files and reading the ELF ones.
+
+    A .deb in the cache is read through the zstd copy of its data.tar that the
+    later cuts of `slicer check` use too, so it is decompressed from xz once.
+    """
     items: dict[str, Item] = {}
     elves: dict[str, ElfInfo] = {}
     broken: dict[str, str] = {}
-    for member in iter_data(deb):
+    for member in iter_data(deb, data_copy(deb)):
         if member.kind != "file" or member.stream is None:
             items[member.path] = Item(member.kind, member.mode, member.link)
             continue
