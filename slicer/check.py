@@ -40,7 +40,7 @@ import yaml
 from attrs import define, field, frozen
 
 from .console import Console
-from .cut import CutOptions, build, open_archives, packages_with_content
+from .cut import ArchiveOptions, CutOptions, build, open_archives, packages_with_content
 from .deps import Item, Listing, PackageContents, find_providers
 from .errors import ReleaseError, SlicerError
 from .model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
@@ -307,10 +307,7 @@ class CheckOptions:
     overlays: tuple[Path, ...] = ()
     arches: tuple[str, ...] = DEFAULT_ARCHES
     packages: tuple[str, ...] = ()
-    mirrors: dict[str, str] = field(factory=dict)
-    cache_dir: Path | None = None
-    offline: bool = False
-    check_valid_until: bool = True
+    archives: ArchiveOptions = field(factory=ArchiveOptions)
     fix: bool = False
     workers: int = 4
 
@@ -322,7 +319,7 @@ def check(options: CheckOptions, console: Console) -> CheckReport:
         if arch not in KNOWN_ARCHES:
             raise SlicerError(f"invalid package architecture: {arch} (known: {', '.join(KNOWN_ARCHES)})")
     try:
-        release = load_release(options.release, options.overlays, options.cache_dir)
+        release = load_release(options.release, options.overlays, options.archives.cache_dir)
     except ReleaseError as error:
         report = CheckReport(options.release or default_release_name(), arches)
         report.add("", "definitions", EVERY_ARCH, str(error))
@@ -408,8 +405,7 @@ class _ArchCheck:
     def __init__(self, release: Release, arch: str, report: CheckReport, options: CheckOptions,
                  console: Console) -> None:
         self.release, self.arch, self.report, self.options, self.console = release, arch, report, options, console
-        client = open_archives(release, arch, console, mirrors=options.mirrors, cache_dir=options.cache_dir,
-                               offline=options.offline, check_valid_until=options.check_valid_until)
+        client = open_archives(release, arch, console, options.archives)
         self.contents = PackageContents(release, arch, client, console, options.workers)
         self.packages = [release.packages[name] for name in report.packages]
         self.closures: dict[SliceKey, Selection] = {}

@@ -291,7 +291,7 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
         arch=args.arch or host_arch(),
         root=args.root,
         slices=tuple(args.slices_requested),
-        **_archive_options(args),
+        archives=_archive_options(args),
         lock=args.lock,
         locked=args.locked,
         overwrite=args.overwrite,
@@ -314,7 +314,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         overlays=tuple(args.slices),
         arches=tuple(args.arch) or DEFAULT_ARCHES,
         packages=tuple(args.packages),
-        **_archive_options(args),
+        archives=_archive_options(args),
         fix=args.fix,
     )
     report = check(options, console)
@@ -355,7 +355,7 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
         arch=args.arch,
         release=args.release,
         overlays=tuple(args.slices),
-        **_archive_options(args),
+        archives=_archive_options(args),
     )
     report = deps(options, console)
     if args.json:
@@ -392,14 +392,16 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _archive_options(args: argparse.Namespace) -> dict:
-    """The options every archive-reading command passes on (see `_add_archive_options`)."""
-    return {
-        "mirrors": _parse_mirrors(args.mirror),
-        "cache_dir": args.cache_dir,
-        "offline": args.offline,
-        "check_valid_until": not args.ignore_valid_until,
-    }
+def _archive_options(args: argparse.Namespace):
+    """The options of `_add_archive_options`, for cut, check and deps."""
+    from .cut import ArchiveOptions
+
+    return ArchiveOptions(
+        mirrors=_parse_mirrors(args.mirror),
+        cache_dir=args.cache_dir,
+        offline=args.offline,
+        check_valid_until=not args.ignore_valid_until,
+    )
 
 
 def _parse_mirrors(values: Sequence[str]) -> dict[str, str]:

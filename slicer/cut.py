@@ -32,16 +32,23 @@ LOCK_FORMAT = 1
 
 
 @frozen
+class ArchiveOptions:
+    """How a command reaches the archives; `cut`, `check` and `deps` share it."""
+
+    mirrors: dict[str, str] = field(factory=dict)
+    cache_dir: Path | None = None
+    offline: bool = False
+    check_valid_until: bool = True
+
+
+@frozen
 class CutOptions:
     root: Path
     slices: tuple[str, ...]
     arch: str
     release: str | None = None
     overlays: tuple[Path, ...] = ()
-    mirrors: dict[str, str] = field(factory=dict)
-    cache_dir: Path | None = None
-    offline: bool = False
-    check_valid_until: bool = True
+    archives: ArchiveOptions = field(factory=ArchiveOptions)
     lock: Path | None = None
     locked: Path | None = None
     overwrite: bool = False
@@ -52,7 +59,7 @@ class CutOptions:
 
 def cut(options: CutOptions, console: Console) -> dict:
     """Run a whole cut and return its JSON-ready summary."""
-    release = load_release(options.release, options.overlays, options.cache_dir)
+    release = load_release(options.release, options.overlays, options.archives.cache_dir)
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
     console.info(f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
@@ -94,8 +101,7 @@ def fetch_packages(
     release: Release, selection: Selection, options: CutOptions, console: Console
 ) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
     """Resolve (or take from the lock file) and download every package the selection extracts from."""
-    client = open_archives(release, selection.arch, console, mirrors=options.mirrors, cache_dir=options.cache_dir,
-                           offline=options.offline, check_valid_until=options.check_valid_until)
+    client = open_archives(release, selection.arch, console, options.archives)
     needed = packages_with_content(selection)
     if options.locked:
         records = locked_records(options.locked, release, selection, needed, client)
@@ -105,14 +111,12 @@ def fetch_packages(
     return records, debs
 
 
-def open_archives(
-    release: Release, arch: str, console: Console, *, mirrors: dict[str, str], cache_dir: Path | None,
-    offline: bool, check_valid_until: bool,
-) -> ArchiveClient:
-    """A client for the release's archives, mirrors found by the mirror rule (shared with `slicer check`)."""
+def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
+    """A client for the release's archives, mirrors found by the mirror rule."""
     return ArchiveClient(
-        release, arch, mirrors=resolve_mirrors(release, mirrors, known_suites()), cache=Cache(cache_dir),
-        console=console, offline=offline, check_valid_until=check_valid_until,
+        release, arch, mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
+        cache=Cache(options.cache_dir), console=console, offline=options.offline,
+        check_valid_until=options.check_valid_until,
     )
 
 

@@ -26,7 +26,7 @@ from attrs import define, field, frozen
 
 from .archive import ArchiveClient, PackageRecord
 from .console import Console
-from .cut import open_archives
+from .cut import ArchiveOptions, open_archives
 from .deb import READ_SIZE, iter_data
 from .elf import MAGIC, ElfInfo, read_elf
 from .extract import data_copy
@@ -214,10 +214,7 @@ class DepsOptions:
     arch: str | None = None
     release: str | None = None
     overlays: tuple[Path, ...] = ()
-    mirrors: dict[str, str] = field(factory=dict)
-    cache_dir: Path | None = None
-    offline: bool = False
-    check_valid_until: bool = True
+    archives: ArchiveOptions = field(factory=ArchiveOptions)
 
 
 @frozen
@@ -268,7 +265,7 @@ def _elf_of(path: Path) -> ElfInfo:
 
 def deps(options: DepsOptions, console: Console) -> DepsReport:
     """Map each file's DT_NEEDED sonames and its loader to the release's slices that ship them."""
-    release = load_release(options.release, options.overlays, options.cache_dir)
+    release = load_release(options.release, options.overlays, options.archives.cache_dir)
     files = {path: _elf_of(path) for path in options.files}
     by_arch: dict[str, list[Path]] = {}
     for path, info in files.items():
@@ -280,8 +277,7 @@ def deps(options: DepsOptions, console: Console) -> DepsReport:
         by_arch.setdefault(arch, []).append(path)
     report = DepsReport(release.name)
     for arch, paths in by_arch.items():
-        client = open_archives(release, arch, console, mirrors=options.mirrors, cache_dir=options.cache_dir,
-                               offline=options.offline, check_valid_until=options.check_valid_until)
+        client = open_archives(release, arch, console, options.archives)
         contents = PackageContents(release, arch, client, console)
         wanted = {path: _wanted(files[path]) for path in paths}
         providers = find_providers(release, contents, {name for pairs in wanted.values() for _, name in pairs})

@@ -12,7 +12,7 @@ import pytest
 
 from slicer.cli import main
 from slicer.console import Console
-from slicer.cut import open_archives
+from slicer.cut import ArchiveOptions, open_archives
 from slicer.deps import PackageContents, Provision, find_providers, read_listing
 from slicer.elf import read_elf
 from slicer.model import SliceKey
@@ -154,8 +154,7 @@ def test_globs_provide_only_what_the_real_package_ships(release, tmp_path, capsy
 def test_double_star_globs_provide_files_but_not_directories(release):
     loaded = load_release(f"{release}/", cache_dir=release / "cache")
     console = Console(io.StringIO())
-    client = open_archives(loaded, "amd64", console, mirrors={}, cache_dir=release / "cache", offline=False,
-                           check_valid_until=True)
+    client = open_archives(loaded, "amd64", console, ArchiveOptions(cache_dir=release / "cache"))
     contents = PackageContents(loaded, "amd64", client, console)
     found = find_providers(loaded, contents, ["libpriv.so.1", "libdir.so.2", "libc.so.6", "absent.so.1"])
     assert found == {
