@@ -44,7 +44,7 @@ from .cut import ArchiveOptions, CutOptions, build, open_archives, packages_with
 from .deps import Item, Listing, PackageContents, find_providers
 from .errors import ReleaseError, SlicerError
 from .model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
-from .release import data_root, default_release_name, load_release
+from .release import default_release_name, load_release
 from .selection import Selection, select
 
 CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "cut")
@@ -340,29 +340,14 @@ def check(options: CheckOptions, console: Console) -> CheckReport:
 
 
 def _check_style(package: Package, fix: bool, report: CheckReport) -> None:
-    display = str(package.path)
+    display = package.display or str(package.path)
     style = review_style(display, package.text)
     if fix and style.fixed is not None:
-        source = _source_file(package)
-        if source is None:
-            report.add(package.name, "style", EVERY_ARCH, f"cannot find the file {display} to fix")
-        else:
-            source.write_text(style.fixed)
-            report.fixed.append(str(source))
-            style = review_style(display, style.fixed)
+        package.path.write_text(style.fixed)
+        report.fixed.append(str(package.path))
+        style = review_style(display, style.fixed)
     for issue in style.issues:
         report.add(package.name, "style", EVERY_ARCH, issue)
-
-
-def _source_file(package: Package) -> Path | None:
-    """The file a package was read from: its display path, or that path in the bundled data."""
-    for candidate in (package.path, data_root() / package.path):
-        try:
-            if candidate.read_text() == package.text:
-                return candidate
-        except OSError:
-            continue
-    return None
 
 
 def _check_hints(package: Package, report: CheckReport) -> None:

@@ -112,9 +112,11 @@ class Package:
     """One slice definition file."""
 
     name: str
+    # The file it was read from, and how messages name it (relative to its release).
     path: Path
     slices: dict[str, Slice] = field(factory=dict)
     archive: str = ""
+    display: str = ""
     # The package-level essentials, already merged into every slice.
     essential: tuple[Essential, ...] = ()
     # The raw text, kept so errors can point at a line lazily.

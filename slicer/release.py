@@ -144,7 +144,8 @@ def load_release(
     release_text = release_file.read_text()
     digest = hashlib.sha256(f"{__version__}\0{_code_digest()}\0{reference}\0{release_text}".encode())
     for name in sorted(files):
-        digest.update(f"\0{files[name][1]}\0{texts[name]}".encode())
+        # The real location too: `check --fix` writes back to the file a package came from.
+        digest.update(f"\0{files[name][0]}\0{files[name][1]}\0{texts[name]}".encode())
     key = f"release-{digest.hexdigest()}"
     cached = _cached(key, cache_dir)
     if cached is not None:
@@ -226,8 +227,8 @@ def _load_uncached(
 
     packages: dict[str, Package] = {}
     for name in sorted(files):
-        display = files[name][1]
-        packages[name] = schema.parse_package(Path(display), display, texts[name], doc.format)
+        path, display = files[name]
+        packages[name] = schema.parse_package(path, display, texts[name], doc.format)
     release = Release(
         path=release_file if not user_release else release_file.parent,
         format=doc.format,

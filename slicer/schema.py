@@ -424,6 +424,7 @@ def parse_package(path: Path, display: str, text: str, release_format: str) -> P
         path=path,
         slices=slices,
         archive=doc.archive,
+        display=display,
         essential=package_essential,
         text=text,
     )

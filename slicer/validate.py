@@ -21,7 +21,7 @@ from .schema import Document, locate
 
 def _where(package: Package, *keys: str) -> str:
     line = locate(package.text, keys) if package.text else None
-    display = package.path.as_posix()
+    display = package.display or package.path.as_posix()
     return f"{display}:{line}" if line else display
 
 
