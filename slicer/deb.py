@@ -10,6 +10,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import json
 import lzma
 import tarfile
 import zlib
@@ -26,6 +27,10 @@ from .errors import DebError
 AR_MAGIC = b"!<arch>\n"
 AR_HEADER_SIZE = 60
 READ_SIZE = 1 << 16
+# Bytes skipped per read when seeking forward in a decompressed stream.
+CHUNK_SKIP = 1 << 20
+# The layout of an index written by `write_index`.
+INDEX_FORMAT = 1
 
 # What broken compression or a broken tar raises while streaming.
 _STREAM_ERRORS = (tarfile.TarError, lzma.LZMAError, zlib.error, zstandard.ZstdError, EOFError, OSError)
@@ -210,37 +215,132 @@ def _kind(info: tarfile.TarInfo) -> str:
     return next((kind for test, kind in _KINDS if test(info)), "unsupported entry")
 
 
-def iter_data(deb: Path, copy: Path | None = None) -> Iterator[Member]:
+@frozen
+class CachedData:
+    """A package's data.tar as a cache keeps it: a zstd copy (`copy_data`) and its index (`write_index`).
+
+    With the index a cut parses no tar header: it looks at the members it
+    knows, and decompresses only up to the last content it reads.
+    """
+
+    copy: Path
+    index: Path
+
+
+def _members(source: Path, name: str, decompressed: IO[bytes], deb: Path) -> Iterator[tuple[Member, int]]:
+    """Each entry of a decompressed data.tar stream, with the offset of its content in that stream."""
+    tar = _open_tar(source, name, decompressed)
+    entries = iter(tar)
+    while True:
+        try:
+            info = next(entries, None)
+            if info is None:
+                # Read past the tar's end so the compression's own checksum is verified.
+                while decompressed.read(READ_SIZE):
+                    pass
+                return
+        except _STREAM_ERRORS as error:
+            raise _corrupt(source, name, error) from None
+        path = _absolute(deb, info.name)
+        if path == "/":
+            continue
+        kind = _kind(info)
+        link = info.linkname
+        if kind == "dir":
+            path += "/"
+        elif kind == "hardlink":
+            link = _absolute(deb, link)
+        content = tar.extractfile(info) if kind == "file" else None
+        stream = Content(content, source, name) if content is not None else None
+        member = Member(path, kind, info.mode & 0o7777, info.uid, info.gid, int(info.mtime), info.size, link, stream)
+        yield member, info.offset_data
+
+
+def write_index(deb: Path, copy: Path, out: IO[bytes]) -> None:
+    """Write the index of the zstd copy `copy` of the data.tar of `deb`: one JSON row per member."""
+    with _zstd_stream(copy) as (name, decompressed):
+        rows = [[member.path, member.kind, member.mode, member.uid, member.gid, member.mtime, member.size,
+                 member.link, offset] for member, offset in _members(copy, name, decompressed, deb)]
+    out.write(json.dumps({"slicer-data-index": INDEX_FORMAT, "members": rows}, separators=(",", ":")).encode())
+
+
+class _Forward:
+    """Reads parts of a decompressed stream in increasing order of offset, skipping what lies between."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._at = 0
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        if offset < self._at:
+            raise OSError(f"cannot read back to offset {offset} from {self._at}")
+        while self._at < offset:
+            self._at += len(self._read(min(offset - self._at, CHUNK_SKIP)))
+        parts = []
+        while size:
+            part = self._read(size)
+            parts.append(part)
+            size -= len(part)
+            self._at += len(part)
+        return b"".join(parts)
+
+    def _read(self, size: int) -> bytes:
+        data = self._stream.read(size)
+        if not data:
+            raise EOFError("unexpected end of data")
+        return data
+
+
+class _IndexedContent(io.RawIOBase):
+    """One member's content in a stream read through `_Forward`."""
+
+    def __init__(self, source: _Forward, offset: int, size: int) -> None:
+        super().__init__()
+        self._source, self._offset, self._left = source, offset, size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        wanted = self._left if size < 0 else min(size, self._left)
+        if wanted == 0:
+            return b""
+        data = self._source.read_at(self._offset, wanted)
+        self._offset += wanted
+        self._left -= wanted
+        return data
+
+
+def _indexed(deb: Path, cached: CachedData) -> Iterator[Member]:
+    try:
+        index = json.loads(cached.index.read_bytes())
+        rows = index["members"] if index.get("slicer-data-index") == INDEX_FORMAT else None
+    except (OSError, ValueError, AttributeError, KeyError) as error:
+        raise DebError(f"cannot read the index {cached.index} of {deb}: {error}") from None
+    if rows is None:
+        raise DebError(f"the index {cached.index} of {deb} is in a format this slicer does not read")
+    with _zstd_stream(cached.copy) as (name, decompressed):
+        source = _Forward(decompressed)
+        for path, kind, mode, uid, gid, mtime, size, link, offset in rows:
+            stream = Content(_IndexedContent(source, offset, size), cached.copy, name) if kind == "file" else None
+            yield Member(path, kind, mode, uid, gid, mtime, size, link, stream)
+        # Read to the end so the compression's own checksum is verified.
+        rest = Content(decompressed, cached.copy, name)
+        while rest.read(CHUNK_SKIP):
+            pass
+
+
+def iter_data(deb: Path, cached: CachedData | None = None) -> Iterator[Member]:
     """Every entry of the package's data.tar, in tar order, streamed.
 
-    `copy` is the data.tar as `copy_data` wrote it, read instead of the .deb when given.
+    `cached` is the data.tar as a cache keeps it, read instead of the .deb when given.
     """
-    source = deb if copy is None else copy
-    with (_member_stream(deb, "data.tar") if copy is None else _zstd_stream(copy)) as (name, decompressed):
-        tar = _open_tar(source, name, decompressed)
-        entries = iter(tar)
-        while True:
-            try:
-                info = next(entries, None)
-                if info is None:
-                    # Read past the tar's end so the compression's own checksum is verified.
-                    while decompressed.read(READ_SIZE):
-                        pass
-                    return
-            except _STREAM_ERRORS as error:
-                raise _corrupt(source, name, error) from None
-            path = _absolute(deb, info.name)
-            if path == "/":
-                continue
-            kind = _kind(info)
-            link = info.linkname
-            if kind == "dir":
-                path += "/"
-            elif kind == "hardlink":
-                link = _absolute(deb, link)
-            content = tar.extractfile(info) if kind == "file" else None
-            stream = Content(content, source, name) if content is not None else None
-            yield Member(path, kind, info.mode & 0o7777, info.uid, info.gid, int(info.mtime), info.size, link, stream)
+    if cached is not None:
+        yield from _indexed(deb, cached)
+        return
+    with _member_stream(deb, "data.tar") as (name, decompressed):
+        for member, _ in _members(deb, name, decompressed, deb):
+            yield member
 
 
 def read_control(deb: Path) -> str:

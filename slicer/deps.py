@@ -29,7 +29,7 @@ from .console import Console
 from .cut import ArchiveOptions, open_archives
 from .deb import READ_SIZE, iter_data
 from .elf import MAGIC, ElfInfo, read_elf
-from .extract import data_copy
+from .extract import cached_data
 from .errors import ArchiveError, DebError, MirrorError, OfflineError, SlicerError, VerificationError
 from .globs import is_glob, literal_prefix, match
 from .model import PathKind, Release, SliceKey
@@ -80,7 +80,7 @@ def read_listing(package: str, version: str, deb: Path) -> Listing:
     items: dict[str, Item] = {}
     elves: dict[str, ElfInfo] = {}
     broken: dict[str, str] = {}
-    for member in iter_data(deb, data_copy(deb)):
+    for member in iter_data(deb, cached_data(deb)):
         if member.kind != "file" or member.stream is None:
             items[member.path] = Item(member.kind, member.mode, member.link)
             continue

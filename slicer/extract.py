@@ -26,7 +26,7 @@ from attrs import define, field
 from . import rootfs
 from .archive.cache import Cache
 from .console import Console
-from .deb import Content, Member, copy_data, iter_data
+from .deb import INDEX_FORMAT, CachedData, Content, Member, copy_data, iter_data, write_index
 from .errors import ArchiveError, DebError, ExtractError, RootError, SlicerError
 from .globs import is_glob, literal_prefix, match
 from .model import PathInfo, PathKind, Slice
@@ -36,8 +36,9 @@ from .selection import Selection
 WRITABLE = frozenset({"file", "dir", "symlink", "hardlink"})
 INLINE = frozenset({PathKind.TEXT, PathKind.MAKE, PathKind.SYMLINK})
 DEFAULT_MODES = {PathKind.TEXT: 0o644, PathKind.MAKE: 0o755, PathKind.SYMLINK: 0o777}
-# The cache's name for a package's data.tar recompressed with zstd.
+# The cache's names for a package's data.tar recompressed with zstd, and for the index of its members.
 DATA_COPY = "data.tar.zst"
+DATA_INDEX = f"data.tar.index-{INDEX_FORMAT}.json"
 
 
 @define
@@ -182,11 +183,12 @@ class _Extraction:
     what it wrote itself, as when it was extracted into a tree of its own.
     """
 
-    def __init__(self, deb: Path, plan: PackagePlan, tree: Path, report: Report, copy: Path | None) -> None:
-        self.deb, self.plan, self.tree, self.report, self.copy = deb, plan, tree, report, copy
+    def __init__(self, deb: Path, plan: PackagePlan, tree: Path, report: Report, cached: CachedData | None) -> None:
+        self.deb, self.plan, self.tree, self.report, self.cached = deb, plan, tree, report, cached
         self.view = _View()
+        self.places = rootfs.Resolver(tree)
         # Host paths of the files and symlinks this package wrote.
-        self.mine: set[Path] = set()
+        self.mine: set[str] = set()
         self.package = plan.package
         self.prefixes = {pattern: literal_prefix(pattern) for pattern in plan.globs}
         self.unseen = set(plan.literals) | plan.optional
@@ -204,7 +206,7 @@ class _Extraction:
         self.epoch = source_date_epoch()
 
     def run(self) -> None:
-        for member in iter_data(self.deb, self.copy):
+        for member in iter_data(self.deb, self.cached):
             self.take(member)
             if not self.plan.globs and not self.unseen and not self.parents_unread:
                 break
@@ -277,9 +279,9 @@ class _Extraction:
         return RootError(f'package "{self.package}" has content at {path} that differs from what '
                          f"an earlier package put there")
 
-    def occupied(self, path: str) -> tuple[Path, os.stat_result | None]:
+    def occupied(self, path: str) -> tuple[str, os.stat_result | None]:
         """Where `path` lands, and what an earlier package left there (None: nothing, or this package's own)."""
-        host = rootfs.resolve(self.tree, path, follow_last=False)
+        host = self.places.place(path)
         if host in self.mine:
             return host, None
         try:
@@ -288,7 +290,7 @@ class _Extraction:
             return host, None
 
     @staticmethod
-    def same(host: Path, found: os.stat_result, source: Entry) -> bool:
+    def same(host: str, found: os.stat_result, source: Entry) -> bool:
         """Whether what is at `host` already is the file or symlink `source` describes."""
         if source.kind == "symlink":
             return stat.S_ISLNK(found.st_mode) and os.readlink(host) == source.link
@@ -317,14 +319,15 @@ class _Extraction:
             parent, _, name = target.path.rpartition("/")
             self.view.links[self.view.walk(parent or "/")[0].rstrip("/") + "/" + name] = member.link
             if found is None:
-                rootfs.write_symlink(self.tree, target.path, member.link)
+                rootfs.write_symlink(self.tree, target.path, member.link, host)
+                self.places.forget()
         elif found is not None:
             if first is None:
                 entry.sha256, entry.size = _digest(member.stream)
             else:
                 entry.sha256, entry.size = first.sha256, first.size
         elif first is None:
-            entry.sha256, entry.size = rootfs.write_file(self.tree, target.path, member.stream, member.mode)
+            entry.sha256, entry.size = rootfs.write_file(self.tree, target.path, member.stream, member.mode, host)
         else:
             entry.sha256, entry.size = first.sha256, first.size
             rootfs.copy_file(self.tree, first.path, target.path, member.mode)
@@ -357,7 +360,7 @@ class _Extraction:
 
     def second_pass(self) -> None:
         """Give hard links whose target was not selected that target's content."""
-        for member in iter_data(self.deb, self.copy):
+        for member in iter_data(self.deb, self.cached):
             links = self.waiting.pop(member.path, None)
             if links is None:
                 continue
@@ -383,30 +386,33 @@ class _Extraction:
             raise ExtractError(f'package "{self.package}" has no content at: {", ".join(missing)}')
 
 
-def extract_package(deb: Path, plan: PackagePlan, staging: Path, report: Report, copy: Path | None = None) -> None:
+def extract_package(deb: Path, plan: PackagePlan, staging: Path, report: Report,
+                    cached: CachedData | None = None) -> None:
     """Extract one package into `staging`, recording into `report`.
 
-    `copy` is the package's data.tar as `deb.copy_data` wrote it, read instead of the .deb.
+    `cached` is the package's data.tar as a cache keeps it, read instead of the .deb.
     """
-    _Extraction(deb, plan, staging, report, copy).run()
+    _Extraction(deb, plan, staging, report, cached).run()
 
 
-def data_copy(deb: Path) -> Path | None:
-    """The zstd copy of the data.tar of `deb`, a blob of a cache, kept in that cache; None outside one.
+def cached_data(deb: Path) -> CachedData | None:
+    """The data.tar of `deb`, a blob of a cache, as that cache keeps it; None outside one.
 
-    The copy is made on first use from the .deb, which the cache verified
-    when the cut fetched it, and is itself checked against its SHA256 on
-    every use: a damaged copy is made again. A cache that cannot be written
-    to gives no copy.
+    The zstd copy and its index are made on first use from the .deb, which
+    the cache verified when the cut fetched it. Both are blobs named by their
+    SHA256 and checked on every use: a damaged one is made again. A cache
+    that cannot be written to gives none, and the .deb is read instead.
     """
     cache = Cache.holding(deb)
     if cache is None:
         return None
     try:
-        found = cache.derived(deb.name, DATA_COPY)
-        return found if found is not None else cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
+        copy = cache.derived(deb.name, DATA_COPY) or cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
+        index = (cache.derived(deb.name, DATA_INDEX)
+                 or cache.derive(deb.name, DATA_INDEX, lambda out: write_index(deb, copy, out)))
     except (OSError, ArchiveError):
-        return None  # A cache that cannot be written to still serves: the .deb is read instead.
+        return None
+    return CachedData(copy, index)
 
 
 def _record(report: Report, package: Report, offset: int, console: Console) -> int:
@@ -438,7 +444,7 @@ def extract_all(selection: Selection, debs: dict[str, Path], staging: Path, repo
         raise ExtractError(f"no .deb file was given for package {', '.join(missing)}")
     with (console.task("Extracting packages", total=len(plans), unit="packages") as task,
           ThreadPoolExecutor(max_workers=max(1, workers)) as pool):
-        copies = {name: pool.submit(data_copy, debs[name]) for name in plans}
+        copies = {name: pool.submit(cached_data, debs[name]) for name in plans}
         try:
             groups = 0
             for name, current in plans.items():

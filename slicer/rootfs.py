@@ -71,13 +71,41 @@ def resolve(root: Path, path: str, follow_last: bool = True) -> Path:
     return Path(current) if current else root
 
 
+class Resolver:
+    """`resolve` with `follow_last` false for many paths of one tree, each parent directory resolved once.
+
+    For a tree that one writer fills and nothing else changes: a directory,
+    once it exists, stays where it is. Only existing directories are
+    remembered, so a symlink created later at a missing component is still
+    followed; `forget` drops everything after a change of that kind.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._folders: dict[str, str] = {}
+
+    def place(self, path: str) -> str:
+        parent, _, name = path.rstrip("/").rpartition("/")
+        if name in ("", ".", ".."):
+            return os.fspath(resolve(self.root, path, follow_last=False))
+        folder = self._folders.get(parent)
+        if folder is None:
+            folder = os.fspath(resolve(self.root, parent or "/"))
+            if os.path.isdir(folder):
+                self._folders[parent] = folder
+        return folder + "/" + name
+
+    def forget(self) -> None:
+        self._folders.clear()
+
+
 def image_path(root: Path, host: Path) -> str:
     """The absolute image path of `host`, a path under `root`."""
     relative = host.relative_to(root).as_posix()
     return "/" if relative == "." else "/" + relative
 
 
-def _lstat(host: Path) -> os.stat_result | None:
+def _lstat(host: Path | str) -> os.stat_result | None:
     try:
         return os.lstat(host)
     except FileNotFoundError:
@@ -117,7 +145,7 @@ def make_dirs(root: Path, path: str) -> list[str]:
     return created
 
 
-def _clear(root: Path, path: str, host: Path) -> None:
+def _clear(root: Path, path: str, host: Path | str) -> None:
     """Remove a file or symlink at `host` so a new one can take its place."""
     found = _lstat(host)
     if found is None:
@@ -127,14 +155,27 @@ def _clear(root: Path, path: str, host: Path) -> None:
     os.unlink(host)
 
 
-def write_file(root: Path, path: str, data: bytes | IO[bytes], mode: int) -> tuple[str, int]:
-    """Write a regular file with exactly `mode`; return its sha256 and size."""
-    host = resolve(root, path, follow_last=False)
+def _create(root: Path, path: str, host: Path | str) -> int:
+    """A new file at `host`, open for writing; what was there (not a directory) is replaced."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(host, flags, 0o600)
+    except FileExistsError:
+        _clear(root, path, host)
+        return os.open(host, flags, 0o600)
+
+
+def write_file(root: Path, path: str, data: bytes | IO[bytes], mode: int, host: str | None = None) -> tuple[str, int]:
+    """Write a regular file with exactly `mode`; return its sha256 and size.
+
+    `host` is where `path` lands when a `Resolver` of `root` already placed it.
+    """
+    if host is None:
+        host = os.fspath(resolve(root, path, follow_last=False))
     digest = hashlib.sha256()
     size = 0
     try:
-        _clear(root, path, host)
-        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = _create(root, path, host)
         with open(fd, "wb") as out:
             chunks = iter([data]) if isinstance(data, bytes) else iter(lambda: data.read(CHUNK), b"")
             for chunk in chunks:
@@ -156,9 +197,13 @@ def copy_file(root: Path, source: str, path: str, mode: int) -> None:
         raise _failure("read", source, root, error) from None
 
 
-def write_symlink(root: Path, path: str, target: str) -> None:
-    """Create a symlink holding `target` verbatim (it is resolved inside the root when used)."""
-    host = resolve(root, path, follow_last=False)
+def write_symlink(root: Path, path: str, target: str, host: str | None = None) -> None:
+    """Create a symlink holding `target` verbatim (it is resolved inside the root when used).
+
+    `host` is where `path` lands when a `Resolver` of `root` already placed it.
+    """
+    if host is None:
+        host = os.fspath(resolve(root, path, follow_last=False))
     try:
         _clear(root, path, host)
         os.symlink(target, host)
@@ -298,6 +343,9 @@ class _Commit:
     report: Report
     # Image paths whose new content may replace what the root holds (generated files).
     replaceable: frozenset[str] = frozenset()
+    # A root holding nothing but staging has no symlink that could make two staged
+    # directories meet, so a new directory moves in whole, with one rename.
+    fresh: bool = False
     moves: list[tuple[Path, Path]] = field(factory=list)
     # New directories, created (in order) before the moves: two staged directories
     # can land in one place through a symlink (/lib and /usr/lib under merged /usr).
@@ -329,6 +377,8 @@ class _Commit:
                     self.unchanged += 1
                 else:
                     self.conflicts.append(path)
+            elif found is None and is_dir and self.fresh:
+                self._move(source, have, target)
             elif found is None and is_dir:
                 if target not in self.new_dirs:
                     self.new_dirs[target] = have
@@ -405,7 +455,8 @@ def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
     """
     try:
         apply_metadata(staging, report.entries.values())
-        work = _Commit(staging, root, report, replaceable)
+        fresh = all(item.name.startswith(STAGING_PREFIX) for item in os.scandir(root))
+        work = _Commit(staging, root, report, replaceable, fresh)
         work.check(staging, "/", root)
         if work.conflicts and not overwrite:
             raise RootError(f"cannot cut into {root}: it already holds different content at "

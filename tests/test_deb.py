@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from slicer.deb import copy_data, iter_data, read_control
+from slicer.deb import CachedData, copy_data, iter_data, read_control, write_index
 from slicer.errors import DebError
 from tests.helpers.debs import Entry, compress, control_text, directory, file, hardlink, make_deb, make_tar, symlink
 
@@ -39,9 +39,19 @@ ENTRIES = [
 ]
 
 
-def rows(deb, copy=None) -> list[tuple]:
+def rows(deb, cached=None) -> list[tuple]:
     return [(m.path, m.kind, m.mode, m.uid, m.gid, m.mtime, m.link, m.stream.read() if m.stream else None)
-            for m in iter_data(deb, copy)]
+            for m in iter_data(deb, cached)]
+
+
+def cache_data(deb, tmp_path) -> CachedData:
+    """The zstd copy of the data.tar of `deb` and its index, as a cache keeps them."""
+    cached = CachedData(tmp_path / "data.tar.zst", tmp_path / "index.json")
+    with cached.copy.open("wb") as out:
+        copy_data(deb, out)
+    with cached.index.open("wb") as out:
+        write_index(deb, cached.copy, out)
+    return cached
 
 
 EXPECTED = [
@@ -65,24 +75,20 @@ def test_every_compression_gives_the_same_entries(tmp_path, compression):
 def test_a_zstd_copy_of_the_data_reads_as_the_package(tmp_path, compression):
     deb = tmp_path / "p.deb"
     deb.write_bytes(make_deb([*ENTRIES], compression=compression))
-    copy = tmp_path / "data.tar.zst"
-    with copy.open("wb") as out:
-        copy_data(deb, out)
+    cached = cache_data(deb, tmp_path)
     deb.write_bytes(b"the copy alone is read")
-    assert rows(deb, copy) == EXPECTED
+    assert rows(deb, cached) == EXPECTED
 
 
 def test_a_damaged_copy_names_the_copy(tmp_path):
     deb = tmp_path / "p.deb"
     deb.write_bytes(make_deb([*ENTRIES, file("./big", os.urandom(100_000))]))
-    copy = tmp_path / "data.tar.zst"
-    with copy.open("wb") as out:
-        copy_data(deb, out)
-    data = bytearray(copy.read_bytes())
+    cached = cache_data(deb, tmp_path)
+    data = bytearray(cached.copy.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    copy.write_bytes(bytes(data))
-    with pytest.raises(DebError, match=rf"^{copy} has a corrupt data.tar.zst member: "):
-        rows(deb, copy)
+    cached.copy.write_bytes(bytes(data))
+    with pytest.raises(DebError, match=rf"^{cached.copy} has a corrupt data.tar.zst member: "):
+        rows(deb, cached)
 
 
 def test_copying_a_corrupt_package_fails_naming_it(tmp_path):
