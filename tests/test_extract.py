@@ -419,17 +419,20 @@ def test_cached_copies_give_the_same_tree_and_later_cuts_read_only_them(tmp_path
     assert list(first[1].entries.values()) == list(second[1].entries.values()) == list(plain[1].entries.values())
 
 
-def test_a_damaged_copy_is_made_again_from_the_package(tmp_path, write_debs):
-    debs = write_debs({"p": [file("./srv/f", os.urandom(50_000))]})
-    chosen = selection({"p_x": {"/srv/f": None}})
+@pytest.mark.parametrize("kind", [extract.DATA_COPY, extract.DATA_INDEX])
+def test_a_damaged_copy_or_index_is_made_again_from_the_package(tmp_path, write_debs, kind):
+    debs = write_debs({"p": [file("./srv/f", os.urandom(50_000)), file("./srv/g", "g")]})
+    chosen = selection({"p_x": {"/srv/f": None, "/srv/g": None}})
     cache = Cache(tmp_path / "cache")
     stored = cached_debs(cache, debs)
     cut(tmp_path, chosen, stored, name="first")
-    copy = cache.derived(stored["p"].name, extract.DATA_COPY)
-    copy.write_bytes(copy.read_bytes()[:-10])
+    blob = cache.derived(stored["p"].name, kind)
+    good = blob.read_bytes()
+    blob.write_bytes(good[:-10])
     root, _ = cut(tmp_path, chosen, stored, name="second")
-    assert (root / "srv/f").read_bytes() == (tmp_path / "first/srv/f").read_bytes()
-    assert cache.derived(stored["p"].name, extract.DATA_COPY) is not None
+    assert listing(root) == listing(tmp_path / "first")
+    remade = cache.derived(stored["p"].name, kind)
+    assert remade is not None and remade.read_bytes() == good
 
 
 def test_a_cache_that_cannot_keep_copies_still_serves_its_packages(tmp_path, write_debs):
