@@ -9,14 +9,15 @@ package files. The result is validated before anyone sees it.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import io
 import pickle
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from . import __version__, model, schema, validate
+from . import __version__, model, schema
 from .errors import ReleaseError
 from .model import Package, Release
 
@@ -155,11 +156,15 @@ def load_release(
     return release
 
 
+# The modules that build a release; read as files, since a cached release must not import them.
+_BUILDERS = ("model.py", "schema.py", "yamldoc.py", "validate.py")
+
+
 def _code_digest() -> str:
     """Changes to the modules that build a release invalidate cached ones."""
     digest = hashlib.sha256()
-    for module in (model, schema, validate):
-        digest.update(Path(module.__file__).read_bytes())
+    for name in _BUILDERS:
+        digest.update(Path(__file__).with_name(name).read_bytes())
     return digest.hexdigest()
 
 
@@ -211,6 +216,8 @@ def _load_uncached(
     files: dict[str, tuple[Path, str]],
     texts: dict[str, str],
 ) -> Release:
+    from . import validate  # late: a release read from the cache is validated already
+
     base = release_file.parent if user_release else data_root()
     doc, document = schema.parse_release(_display(release_file, base, prefix), text)
     archives = schema.build_archives(doc, document, user_release)
@@ -243,19 +250,38 @@ def _load_uncached(
     return validate.release(release)
 
 
-def known_suites() -> dict[str, set[str]]:
+class KnownSuites(Mapping[str, set[str]]):
     """archive name -> every suite it has in a bundled release.
 
     A host whose apt sources name a mirror of `debian` for bookworm serves
-    trixie too; mirror discovery uses this to match by archive, not only suite.
+    trixie too; mirror discovery uses this to match by archive, not only
+    suite. The bundled release files are read on the first lookup, which
+    mirror discovery makes only when no apt source lists an archive's own suites.
     """
-    suites: dict[str, set[str]] = {}
-    for name in bundled_names():
-        path = data_root() / "release" / f"{name}.yaml"
-        try:
-            doc, _document = schema.parse_release(path.name, path.read_text())
-        except (OSError, ReleaseError):
-            continue
-        for archive_name, archive in (doc.archives or {}).items():
-            suites.setdefault(archive_name, set()).update(archive.suites or ())
-    return suites
+
+    @functools.cached_property
+    def _suites(self) -> dict[str, set[str]]:
+        suites: dict[str, set[str]] = {}
+        for name in bundled_names():
+            path = data_root() / "release" / f"{name}.yaml"
+            try:
+                doc, _document = schema.parse_release(path.name, path.read_text())
+            except (OSError, ReleaseError):
+                continue
+            for archive_name, archive in (doc.archives or {}).items():
+                suites.setdefault(archive_name, set()).update(archive.suites or ())
+        return suites
+
+    def __getitem__(self, archive: str) -> set[str]:
+        return self._suites[archive]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._suites)
+
+    def __len__(self) -> int:
+        return len(self._suites)
+
+
+def known_suites() -> KnownSuites:
+    """The suites of every bundled release by archive, read when first looked up."""
+    return KnownSuites()

@@ -5,6 +5,10 @@ shape: hyphenated keys, optional fields, unknown keys ignored), then the
 functions here turn those into model objects while enforcing every rule that
 a single document decides alone. Rules across documents live in
 `validate.py`. Every error is a `ReleaseError` that names the file and line.
+
+Reading YAML text (PyYAML, cattrs) lives in `yamldoc.py` and is imported
+only when a document is parsed: a release loaded from the cache needs
+neither library, and importing them costs a warm cut's start-up.
 """
 
 from __future__ import annotations
@@ -13,13 +17,9 @@ import datetime
 import posixpath
 import re
 from pathlib import Path
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
-import attrs
-import cattrs
-import yaml
 from attrs import define
-from cattrs.gen import make_dict_structure_fn, override
 
 from . import globs
 from .errors import ReleaseError
@@ -39,32 +39,8 @@ from .model import (
     SliceKey,
 )
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """YAML read as chisel reads it: only true/false are booleans (so `no`,
-    `on`, `off` stay strings), and mapping keys are always the text written
-    (a slice named `true` or `false` keeps its name)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        self.flatten_mapping(node)
-        mapping = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "mapping keys must be plain text", key_node.start_mark
-                )
-            mapping[key_node.value] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-
-_BOOL = "tag:yaml.org,2002:bool"
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+if TYPE_CHECKING:
+    from .yamldoc import Document
 
 FORMATS = ("v1", "v2", "v3")
 HINT_MAX_BYTES = 40
@@ -147,141 +123,12 @@ class ReleaseDoc:
     maintenance: MaintenanceDoc | None = None
 
 
-def _strict_str(value: Any, _: type) -> str:
-    if isinstance(value, (dict, list)):
-        raise TypeError("expected a string")
-    return str(value)
-
-
-def _str_list(value: Any, _: type) -> list[str]:
-    if not isinstance(value, list):
-        raise TypeError("expected a list")
-    return [_strict_str(item, str) for item in value]
-
-
-def _arches(value: Any, _: type) -> list[str]:
-    return [value] if isinstance(value, str) else _str_list(value, list)
-
-
-def _strict_int(value: Any, _: type) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError("expected an integer")
-    return value
-
-
-def _strict_bool(value: Any, _: type) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("expected true or false")
-    return value
-
-
-def _make_converter() -> cattrs.Converter:
-    converter = cattrs.Converter()
-    converter.register_structure_hook(bool, _strict_bool)
-    converter.register_structure_hook(str, _strict_str)
-    converter.register_structure_hook(int, _strict_int)
-    converter.register_structure_hook(StrList, _str_list)
-    converter.register_structure_hook(Arches, _arches)
-    for cls in (PathDoc, SliceDoc, PackageDoc, KeyDoc, ArchiveDoc, MaintenanceDoc, ReleaseDoc):
-        renames = {
-            field.name: override(rename=field.name.replace("_", "-"))
-            for field in attrs.fields(cls)
-            if "_" in field.name
-        }
-        converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
-    return converter
-
-
-_converter = _make_converter()
-
-
-# -- locating errors ----------------------------------------------------------
-
-
-def locate(text: str, keys: tuple[str, ...]) -> int | None:
-    """The 1-based line of the mapping key reached through `keys`, if any.
-
-    Only called when reporting an error, so the fast loader stays line-free.
-    """
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in keys:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if key_node.value == key:
-                line = key_node.start_mark.line + 1
-                node = value_node
-                break
-        else:
-            break
-    return line
-
-
-class Document:
-    """One YAML file being read: its display name, text and parsed data."""
-
-    def __init__(self, display: str, text: str) -> None:
-        self.display = display
-        self.text = text
-
-    def error(self, message: str, *keys: str) -> ReleaseError:
-        line = locate(self.text, keys) if keys else None
-        where = f"{self.display}:{line}" if line else self.display
-        return ReleaseError(f"{where}: {message}")
-
-    def load(self, what: str) -> Any:
-        try:
-            return yaml.load(self.text, Loader=_Loader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{self.display}:{mark.line + 1}" if mark else self.display
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise ReleaseError(f"{where}: cannot parse {what}: {problem}") from None
-
-    def structure(self, data: Any, cls: type, what: str) -> Any:
-        try:
-            return _converter.structure(data, cls)
-        except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
-            message, keys = _describe_cattrs_error(exc)
-            raise self.error(f"cannot parse {what}: {message}", *keys) from None
-
-
-_PATH_PART = re.compile(r"\.([A-Za-z_][\w]*)|\[(?:'((?:[^'\\]|\\.)*)'|(\d+))\]")
-
-
-def _format_exception(exc: BaseException, type_: type | None) -> str:
-    """Our hooks' own messages ("expected a list") read better than cattrs' type dumps."""
-    if isinstance(exc, TypeError) and str(exc).startswith("expected"):
-        return str(exc)
-    if isinstance(exc, KeyError):
-        return "required field missing"
-    return f"expected {getattr(type_, '__name__', 'a different type')}" if type_ else str(exc)
-
-
-def _describe_cattrs_error(exc: Exception) -> tuple[str, tuple[str, ...]]:
-    if not isinstance(exc, cattrs.BaseValidationError):
-        return str(exc), ()
-    messages = cattrs.transform_error(exc, format_exception=_format_exception)
-    first = messages[0] if messages else str(exc)
-    problem, _, where = first.partition(" @ ")
-    keys = []
-    for attribute, key, _index in _PATH_PART.findall(where.removeprefix("$")):
-        if attribute:
-            keys.append(attribute.replace("_", "-"))
-        elif key:
-            keys.append(key)
-    shown = ".".join(keys) or "document"
-    return f"{shown}: {problem}", tuple(keys)
-
-
 # -- release files ------------------------------------------------------------
 
 
 def parse_release(display: str, text: str) -> tuple[ReleaseDoc, Document]:
+    from .yamldoc import Document  # late: see the module docstring
+
     document = Document(display, text)
     data = document.load("release")
     if not isinstance(data, dict):
@@ -399,6 +246,8 @@ def package_name_from_file(path: Path, display: str) -> str:
 
 def parse_package(path: Path, display: str, text: str, release_format: str) -> Package:
     """One slice definition file into a `Package`, checking its own rules."""
+    from .yamldoc import Document  # late: see the module docstring
+
     name = package_name_from_file(path, display)
     document = Document(display, text)
     data = document.load(f'package "{name}" slice definitions')

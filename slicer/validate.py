@@ -16,7 +16,7 @@ from attrs import frozen
 from .errors import ReleaseError
 from .model import Archive, Package, PathInfo, PathKind, PublicKey, Release, Slice
 from .pathindex import PathIndex
-from .schema import Document, locate
+from .yamldoc import Document, locate
 
 
 def _where(package: Package, *keys: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -27,6 +29,27 @@ def test_known_suites_cover_every_bundled_release():
     suites = known_suites()
     assert {"bookworm", "bookworm-updates", "trixie", "trixie-updates"} <= suites["debian"]
     assert {"bookworm-security", "trixie-security"} <= suites["debian-security"]
+
+
+def test_a_cached_release_loads_without_the_yaml_and_cattrs_libraries(tmp_path):
+    """Parsing needs PyYAML and cattrs; a release read back from the cache needs neither."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from slicer.release import known_suites, load_release\n"
+        f"release = load_release('debian-12', cache_dir=Path({str(tmp_path)!r}))\n"
+        "loaded = sorted(m for m in ('yaml', 'cattrs') if m in sys.modules)\n"
+        "suites = known_suites()\n"
+        "made = 'yaml' in sys.modules\n"
+        "print(len(release.packages), loaded, made, 'trixie' in suites['debian'], 'yaml' in sys.modules)\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+            for _ in range(2)]
+    assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr
+    count = str(len(load_release("debian-12").packages))
+    # The first run parses; the second reads the cache, and only the lookup of known suites parses.
+    assert runs[0].stdout == f"{count} ['cattrs', 'yaml'] True True True\n"
+    assert runs[1].stdout == f"{count} [] False True True\n"
 
 
 def test_unknown_release_lists_the_bundled_ones():
