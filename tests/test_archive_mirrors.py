@@ -87,6 +87,23 @@ def test_exact_suite_beats_a_same_archive_match(tmp_path: Path) -> None:
         "http://mirror.example.invalid/debian")
 
 
+class _Unread(dict):
+    """Known suites that must not be consulted: reading them would parse every bundled release."""
+
+    def get(self, *_args: object) -> None:  # type: ignore[override]
+        raise AssertionError("known suites were read although the host lists the archive's own suites")
+
+
+def test_known_suites_are_read_only_when_no_source_lists_the_own_suites(tmp_path: Path) -> None:
+    apt = _apt(tmp_path, debian_sources=BOOKWORM_DEB822)
+    assert resolve_mirrors(_release("bookworm"), {}, _Unread(), apt, {}) == {
+        "debian": "http://mirror.example.invalid/debian",
+        "debian-security": "http://mirror.example.invalid/debian-security",
+    }
+    with pytest.raises(AssertionError, match="known suites were read"):
+        resolve_mirrors(_release("trixie"), {}, _Unread(), apt, {})
+
+
 def test_one_line_sources_with_options_comments_and_deb_src(tmp_path: Path) -> None:
     apt = _apt(tmp_path, """\
         # deb http://commented.invalid/debian trixie main

@@ -103,14 +103,10 @@ def read_apt_sources(apt_root: Path = Path("/etc/apt")) -> list[AptSource]:
     return found
 
 
-def _from_apt(suites: Iterable[str], family: set[str], sources: list[AptSource]) -> str | None:
-    """The first source listing one of `suites`, else one listing a suite of `family`."""
+def _from_apt(suites: Iterable[str], sources: list[AptSource]) -> str | None:
+    """The first source listing one of `suites`."""
     wanted = set(suites)
-    for pool in (wanted, family):
-        for source in sources:
-            if pool.intersection(source.suites):
-                return source.uri
-    return None
+    return next((source.uri for source in sources if wanted.intersection(source.suites)), None)
 
 
 def _check_url(url: str, where: str) -> str:
@@ -151,8 +147,10 @@ def resolve_mirrors(
         else:
             if sources is None:
                 sources = read_apt_sources(apt_root)
-            family = set(known_suites.get(name, ())) | set(archive.suites)
-            found = _from_apt(archive.suites, family, sources)
+            # The archive's own suites first; its other releases' suites only when none is listed,
+            # so `known_suites` (which may read every bundled release) is consulted rarely.
+            found = (_from_apt(archive.suites, sources)
+                     or _from_apt(known_suites.get(name, ()), sources))
             if found is None:
                 missing.append(name)
             else:
