@@ -14,7 +14,7 @@ import json
 import lzma
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -311,7 +311,7 @@ class _IndexedContent(io.RawIOBase):
         return data
 
 
-def _indexed(deb: Path, cached: CachedData) -> Iterator[Member]:
+def _indexed(deb: Path, cached: CachedData, keep: Callable[[str], bool]) -> Iterator[Member]:
     try:
         index = json.loads(cached.index.read_bytes())
         rows = index["members"] if index.get("slicer-data-index") == INDEX_FORMAT else None
@@ -322,6 +322,8 @@ def _indexed(deb: Path, cached: CachedData) -> Iterator[Member]:
     with _zstd_stream(cached.copy) as (name, decompressed):
         source = _Forward(decompressed)
         for path, kind, mode, uid, gid, mtime, size, link, offset in rows:
+            if kind != "dir" and not keep(path):
+                continue
             stream = Content(_IndexedContent(source, offset, size), cached.copy, name) if kind == "file" else None
             yield Member(path, kind, mode, uid, gid, mtime, size, link, stream)
         # Read to the end so the compression's own checksum is verified.
@@ -330,17 +332,24 @@ def _indexed(deb: Path, cached: CachedData) -> Iterator[Member]:
             pass
 
 
-def iter_data(deb: Path, cached: CachedData | None = None) -> Iterator[Member]:
+def _everything(path: str) -> bool:
+    return True
+
+
+def iter_data(deb: Path, cached: CachedData | None = None, keep: Callable[[str], bool] = _everything) -> Iterator[Member]:
     """Every entry of the package's data.tar, in tar order, streamed.
 
-    `cached` is the data.tar as a cache keeps it, read instead of the .deb when given.
+    `cached` is the data.tar as a cache keeps it, read instead of the .deb
+    when given. Only directories and the entries `keep` accepts (by path) are
+    given: the others cost nothing to pass over in a cached copy.
     """
     if cached is not None:
-        yield from _indexed(deb, cached)
+        yield from _indexed(deb, cached, keep)
         return
     with _member_stream(deb, "data.tar") as (name, decompressed):
         for member, _ in _members(deb, name, decompressed, deb):
-            yield member
+            if member.kind == "dir" or keep(member.path):
+                yield member
 
 
 def read_control(deb: Path) -> str:

@@ -206,7 +206,7 @@ class _Extraction:
         self.epoch = source_date_epoch()
 
     def run(self) -> None:
-        for member in iter_data(self.deb, self.cached):
+        for member in iter_data(self.deb, self.cached, keep=self.keeps):
             self.take(member)
             if not self.plan.globs and not self.unseen and not self.parents_unread:
                 break
@@ -217,6 +217,11 @@ class _Extraction:
             seen = self.tar_dirs.get(path)
             if seen is not None and not entry.listed:
                 entry.mode, entry.uid, entry.gid, entry.mtime = seen.mode, seen.uid, seen.gid, seen.mtime
+
+    def keeps(self, path: str) -> bool:
+        """Whether a non-directory entry at `path` is one this package's plan may take."""
+        return (path in self.plan.literals or path in self.plan.optional
+                or any(path.startswith(prefix) and match(pattern, path) for pattern, prefix in self.prefixes.items()))
 
     def targets(self, member: Member) -> list[Target]:
         path = member.path
