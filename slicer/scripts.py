@@ -35,7 +35,7 @@ from attrs import define, field
 
 from . import globs
 from .errors import RootError, ScriptError
-from .rootfs import MAX_SYMLINKS, image_path, resolve, write_file
+from .rootfs import MAX_SYMLINKS, Resolver, image_path, write_file
 
 # The file name Starlark reports in error locations; matched below to find the line.
 _SCRIPT_NAME = "mutate"
@@ -66,6 +66,8 @@ class ScriptAccess:
     hardlinks: set[str]
     # Every parent directory of a known literal path, as "/dir/".
     _known_parents: frozenset[str] = field(init=False)
+    # Scripts write files only, so a directory found once stays where it is.
+    places: Resolver = field(init=False)
 
     def __attrs_post_init__(self) -> None:
         parents = set()
@@ -75,6 +77,7 @@ class ScriptAccess:
                 parents.add(parent + "/")
                 parent = posixpath.dirname(parent)
         self._known_parents = frozenset(parents | {"/"})
+        self.places = Resolver(self.root)
 
     def readable(self, path: str) -> bool:
         """Whether `path` (cleaned, `/`-suffixed for a directory) is known to the selection."""
@@ -148,7 +151,7 @@ class _Content:
         for _ in range(MAX_SYMLINKS + 1):
             check(image)
             try:
-                host = resolve(root, image, follow_last=False)
+                host = Path(self.access.places.place(image))
             except RootError as error:
                 raise _Failure(str(error)) from None
             if not host.is_symlink():
