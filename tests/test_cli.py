@@ -249,7 +249,9 @@ def test_cut_without_a_mirror_says_which_archive_lacks_one(make_release, release
                "pass --mirror local-test=URL or set SLICER_MIRROR_LOCAL_TEST\n")
 
 
-def test_cut_json_on_stdout_progress_on_stderr(test_archive, signing_key, tmp_path):
+@pytest.fixture
+def libfoo_release(test_archive, signing_key, tmp_path) -> Path:
+    """A release directory whose one archive, served on 127.0.0.1, holds libfoo1."""
     archive = test_archive({"bookworm": [
         DebSpec("libfoo1", "1.0-1", "amd64", [
             directory("./usr/"), directory("./usr/lib/"), directory("./usr/lib/x86_64-linux-gnu/"),
@@ -270,6 +272,11 @@ def test_cut_json_on_stdout_progress_on_stderr(test_archive, signing_key, tmp_pa
         "      /usr/lib/*-linux-*/libfoo.so.1*:\n  copyright:\n    contents:\n"
         "      /usr/share/doc/libfoo1/copyright:\n"
     )
+    return release_dir
+
+
+def test_cut_json_on_stdout_progress_on_stderr(libfoo_release, tmp_path):
+    release_dir = libfoo_release
     root, cache = tmp_path / "root", tmp_path / "cache"
     args = ["cut", "--release", f"{release_dir}/", "--arch", "amd64", "--root", str(root),
             "--cache-dir", str(cache), "--json", "libfoo1_libs"]
@@ -286,6 +293,35 @@ def test_cut_json_on_stdout_progress_on_stderr(test_archive, signing_key, tmp_pa
     assert json.loads(second.stdout)["written"] == 0
     assert "Selected 2 slices of 1 packages" in second.stderr
     assert "0 paths written" in second.stderr
+
+
+# Libraries that cost start-up time and that only some runs need.
+HEAVY = ("cattrs", "requests", "rich", "starlark", "yaml")
+
+
+def loaded_heavy(*args: str) -> list[str]:
+    """Run the command line in a fresh interpreter; the heavy libraries it imported."""
+    code = ("import json, sys\nfrom slicer.cli import main\ntry:\n    sys.exit(main(sys.argv[1:]))\nfinally:\n"
+            f"    print(json.dumps(sorted(name for name in {HEAVY!r} if name in sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_help_and_version_load_no_heavy_library():
+    assert loaded_heavy("--help") == []
+    assert loaded_heavy("version") == []
+
+
+def test_a_warm_cut_loads_only_the_libraries_it_needs(libfoo_release, tmp_path):
+    args = ["cut", "--release", f"{libfoo_release}/", "--arch", "amd64", "--cache-dir", str(tmp_path / "cache"),
+            "libfoo1_libs"]
+    # The first cut parses the release and downloads: it needs YAML, cattrs and HTTP.
+    assert loaded_heavy(*args, "--root", str(tmp_path / "first")) == ["cattrs", "requests", "yaml"]
+    # Online, a warm cut still fetches the InRelease; offline it needs the network library no more.
+    assert loaded_heavy(*args, "--root", str(tmp_path / "online")) == ["requests"]
+    assert loaded_heavy(*args, "--offline", "--root", str(tmp_path / "offline")) == []
+    assert (tmp_path / "offline/usr/lib/x86_64-linux-gnu/libfoo.so.1.0").read_bytes() == b"\x7fELF"
 
 
 # -- releases ---------------------------------------------------------------------------

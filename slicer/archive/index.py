@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pysequoia
 import zstandard
@@ -28,10 +29,12 @@ from ..errors import ArchiveError, MirrorError, OfflineError
 from ..model import Release
 from . import signed
 from .cache import BlobWriter, Cache
-from .http import Http
 from .mirrors import missing_mirror_message
 from .packages import Entry, PackageIndex
 from .versions import version_key
+
+if TYPE_CHECKING:
+    from .http import Http
 
 DOWNLOAD_WORKERS = 6
 INDEX_WORKERS = 4
@@ -109,11 +112,21 @@ class ArchiveClient:
         self.console = console
         self.offline = offline
         self.check_valid_until = check_valid_until
-        self.http = http or Http()
+        self._http = http
         self.stats = IndexStats()
         self._certs: dict[str, list[pysequoia.Cert]] = {}
         self._sources: dict[str, list[_Source]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def http(self) -> Http:
+        """The HTTP client, made on first use: a run served by the cache never imports requests."""
+        with self._lock:
+            if self._http is None:
+                from .http import Http
+
+                self._http = Http()
+            return self._http
 
     # Opening archives
 
