@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import email.utils
 import hashlib
 from pathlib import Path
 
@@ -112,6 +113,23 @@ def test_parse_release_refuses_malformed_hash_lines() -> None:
         _info(RELEASE_TEXT.replace(b" 10 main", b" ten main"))
     with pytest.raises(VerificationError, match="unreadable Valid-Until"):
         _info(RELEASE_TEXT.replace(b"Sat, 17 Jan 2026 08:53:33 UTC", b"soon"))
+
+
+@pytest.mark.parametrize("value", [
+    "Sat, 17 Jan 2026 08:53:33 UTC", "17 Jan 2026 08:53:33 GMT", "Sat, 7 Feb 2026 23:59:59 +0000",
+    "Sat, 17 Jan 2026 09:53:33 +0100", "Sat, 17 Jan 2026 08:53:33", "Sat, 17 Jan 2026 08:53 UTC",
+    "Sun, 29 Feb 2032 00:00:00 UTC",
+])
+def test_dates_read_as_email_utils_reads_them(value: str) -> None:
+    expected = email.utils.parsedate_to_datetime(value)
+    expected = expected if expected.tzinfo else expected.replace(tzinfo=datetime.UTC)
+    assert _info(RELEASE_TEXT.replace(b"Sat, 17 Jan 2026 08:53:33 UTC", value.encode())).valid_until == expected
+
+
+@pytest.mark.parametrize("value", ["Sat, 31 Feb 2026 08:53:33 UTC", "Sat, 17 Foo 2026 08:53:33 UTC", "2026-01-17"])
+def test_impossible_dates_are_refused(value: str) -> None:
+    with pytest.raises(VerificationError, match="unreadable Valid-Until"):
+        _info(RELEASE_TEXT.replace(b"Sat, 17 Jan 2026 08:53:33 UTC", value.encode()))
 
 
 @pytest.mark.parametrize("suite", ["bookworm", "oldstable"])
