@@ -32,6 +32,16 @@ def test_parse_joins_continuation_lines() -> None:
                                                 "bbbb 5 main/binary-amd64/Packages.xz"]
 
 
+def test_parse_keeps_each_field_s_own_lines_across_paragraphs_and_repeats() -> None:
+    text = ("A: 1\n first\nB: 2\n x\n# a comment\n y\nA: again\n only\n\n"
+            "A: next\n\n continued after a blank line\n")
+    with pytest.raises(ArchiveError, match="line 12 continues a field that was never started"):
+        deb822.parse(text)
+    first, second = deb822.parse(text.rsplit("\n\n", 1)[0] + "\n")
+    assert first.fields == {"A": "again\nonly", "B": "2\nx\ny"}
+    assert second.fields == {"A": "next"}
+
+
 def test_parse_splits_paragraphs_and_skips_comments() -> None:
     text = "# a comment\nTypes: deb\nURIs: http://a\n\n\n# between\nTypes: deb-src\n"
     paragraphs = deb822.parse(text)

@@ -45,29 +45,36 @@ class Paragraph:
 def parse(text: str, source: str = "control data") -> list[Paragraph]:
     """All paragraphs of `text`; a malformed line raises naming `source` and the line."""
     paragraphs: list[Paragraph] = []
-    fields: dict[str, str] = {}
-    name = ""
+    # Each field's lines, joined when its paragraph ends: a Release's SHA256
+    # field has hundreds of continuation lines, and growing a string per line
+    # would copy it each time.
+    fields: dict[str, list[str]] = {}
+    lines: list[str] | None = None
     for number, line in enumerate(text.splitlines(), 1):
         if line.startswith("#"):
             continue
         if not line.strip():
             if fields:
-                paragraphs.append(Paragraph(fields))
-                fields, name = {}, ""
+                paragraphs.append(_paragraph(fields))
+                fields, lines = {}, None
             continue
         if line[0] in " \t":
-            if not name:
+            if lines is None:
                 raise ArchiveError(f"{source} line {number} continues a field that was never started")
-            fields[name] += "\n" + line.strip()
+            lines.append(line.strip())
             continue
         name, colon, value = line.partition(":")
         name = name.strip()
         if not colon or not name:
             raise ArchiveError(f'{source} line {number} is not a "Field: value" line: {line[:60]!r}')
-        fields[name] = value.strip()
+        lines = fields[name] = [value.strip()]
     if fields:
-        paragraphs.append(Paragraph(fields))
+        paragraphs.append(_paragraph(fields))
     return paragraphs
+
+
+def _paragraph(fields: dict[str, list[str]]) -> Paragraph:
+    return Paragraph({name: "\n".join(lines) for name, lines in fields.items()})
 
 
 # name, version, architecture, filename, size, sha256, start, end
