@@ -1,14 +1,14 @@
 """YAML documents into the model: one release file, one slice definition file.
 
-cattrs structures each document into typed document classes (the YAML's
-shape: hyphenated keys, optional fields, unknown keys ignored), then the
-functions here turn those into model objects while enforcing every rule that
-a single document decides alone. Rules across documents live in
-`validate.py`. Every error is a `ReleaseError` that names the file and line.
+`yamldoc.py` reads each document into typed document classes (the YAML's
+shape), then the functions here turn those into model objects while
+enforcing every rule that a single document decides alone. Rules across
+documents live in `validate.py`. Every error is a `ReleaseError` that names
+the file and line.
 
-Reading YAML text (PyYAML, cattrs) lives in `yamldoc.py` and is imported
-only when a document is parsed: a release loaded from the cache needs
-neither library, and importing them costs a warm cut's start-up.
+`yamldoc` (PyYAML, cattrs) is imported only when a document is parsed: a
+release loaded from the cache needs neither library, and importing them
+costs a warm cut's start-up.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import datetime
 import posixpath
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NewType
-
-from attrs import define
+from typing import TYPE_CHECKING, Any
 
 from . import globs
 from .errors import ReleaseError
@@ -40,94 +38,18 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from .yamldoc import Document
+    from .yamldoc import Document, PackageDoc, PathDoc, ReleaseDoc, SliceDoc
 
 FORMATS = ("v1", "v2", "v3")
 HINT_MAX_BYTES = 40
 _OTHER_SPACE = re.compile(r"[^\S ]")  # whitespace other than the ASCII space
 FILENAME = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})\.yaml$")
 
-StrList = NewType("StrList", list)
-Arches = NewType("Arches", list)
-
-
-@define
-class PathDoc:
-    copy: str | None = None
-    make: bool | None = None
-    text: str | None = None
-    symlink: str | None = None
-    mode: int | None = None
-    mutable: bool = False
-    until: str | None = None
-    arch: Arches | None = None
-    generate: str | None = None
-    prefer: str | None = None
-    uid: int | None = None
-    gid: int | None = None
-
-
-@define
-class SliceDoc:
-    essential: Any = None
-    v3_essential: Any = None
-    contents: dict[str, PathDoc | None] | None = None
-    mutate: str = ""
-    hint: str = ""
-
-
-@define
-class PackageDoc:
-    package: str = ""
-    archive: str = ""
-    essential: Any = None
-    v3_essential: Any = None
-    slices: dict[str, SliceDoc | None] | None = None
-
-
-@define
-class KeyDoc:
-    id: str = ""
-    armor: str = ""
-
-
-@define
-class ArchiveDoc:
-    version: str | None = None
-    suites: StrList | None = None
-    components: StrList | None = None
-    public_keys: StrList | None = None
-    priority: int | None = None
-    default: bool = False
-    pro: str = ""
-    url: str = ""
-
-
-@define
-class MaintenanceDoc:
-    standard: Any = None
-    expanded: Any = None
-    legacy: Any = None
-    end_of_life: Any = None
-
-
-@define
-class ReleaseDoc:
-    format: str = ""
-    name: str = ""
-    codename: str = ""
-    version_choice: str = ""
-    archives: dict[str, ArchiveDoc] | None = None
-    v2_archives: dict[str, ArchiveDoc] | None = None
-    public_keys: dict[str, KeyDoc] | None = None
-    maintenance: MaintenanceDoc | None = None
-
-
 # -- release files ------------------------------------------------------------
 
 
 def parse_release(display: str, text: str) -> tuple[ReleaseDoc, Document]:
-    from .yamldoc import Document  # late: see the module docstring
+    from .yamldoc import Document, ReleaseDoc  # late: see the module docstring
 
     document = Document(display, text)
     data = document.load("release")
@@ -246,7 +168,7 @@ def package_name_from_file(path: Path, display: str) -> str:
 
 def parse_package(path: Path, display: str, text: str, release_format: str) -> Package:
     """One slice definition file into a `Package`, checking its own rules."""
-    from .yamldoc import Document  # late: see the module docstring
+    from .yamldoc import Document, PackageDoc, SliceDoc  # late: see the module docstring
 
     name = package_name_from_file(path, display)
     document = Document(display, text)
@@ -334,6 +256,8 @@ def _build_slice(
     release_format: str,
     document: Document,
 ) -> Slice:
+    from .yamldoc import PathDoc  # late: see the module docstring
+
     full = f"{package}_{name}"
     own = _essentials(doc.essential, doc.v3_essential, release_format, document, package, name)
     essential = list(own)

@@ -1,23 +1,24 @@
-"""YAML text into schema documents, as chisel reads it, with errors located by line.
+"""YAML text into typed documents, as chisel reads it, with errors located by line.
 
-PyYAML (libyaml when available) loads the text; cattrs structures it into
-the document classes of `schema.py` (hyphenated keys, strict scalars, unknown
-keys ignored). Only parsing needs this module, so a release loaded from the
-cache imports neither library.
+The document classes give the YAML's shape; PyYAML (libyaml when available)
+loads the text and cattrs structures it into them (hyphenated keys, strict
+scalars, unknown keys ignored). `schema.py` turns documents into the model.
+Only parsing needs this module, so a release loaded from the cache imports
+neither library.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NewType
 
 import attrs
 import cattrs
 import yaml
+from attrs import define
 from cattrs.gen import make_dict_structure_fn, override
 
 from .errors import ReleaseError
-from .schema import Arches, StrList
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
@@ -45,6 +46,88 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+# -- document classes ---------------------------------------------------------
+
+
+StrList = NewType("StrList", list)
+Arches = NewType("Arches", list)
+
+
+@define
+class PathDoc:
+    copy: str | None = None
+    make: bool | None = None
+    text: str | None = None
+    symlink: str | None = None
+    mode: int | None = None
+    mutable: bool = False
+    until: str | None = None
+    arch: Arches | None = None
+    generate: str | None = None
+    prefer: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@define
+class SliceDoc:
+    essential: Any = None
+    v3_essential: Any = None
+    contents: dict[str, PathDoc | None] | None = None
+    mutate: str = ""
+    hint: str = ""
+
+
+@define
+class PackageDoc:
+    package: str = ""
+    archive: str = ""
+    essential: Any = None
+    v3_essential: Any = None
+    slices: dict[str, SliceDoc | None] | None = None
+
+
+@define
+class KeyDoc:
+    id: str = ""
+    armor: str = ""
+
+
+@define
+class ArchiveDoc:
+    version: str | None = None
+    suites: StrList | None = None
+    components: StrList | None = None
+    public_keys: StrList | None = None
+    priority: int | None = None
+    default: bool = False
+    pro: str = ""
+    url: str = ""
+
+
+@define
+class MaintenanceDoc:
+    standard: Any = None
+    expanded: Any = None
+    legacy: Any = None
+    end_of_life: Any = None
+
+
+@define
+class ReleaseDoc:
+    format: str = ""
+    name: str = ""
+    codename: str = ""
+    version_choice: str = ""
+    archives: dict[str, ArchiveDoc] | None = None
+    v2_archives: dict[str, ArchiveDoc] | None = None
+    public_keys: dict[str, KeyDoc] | None = None
+    maintenance: MaintenanceDoc | None = None
+
+
+# -- structuring ----------------------------------------------------------------
 
 
 def _strict_str(value: Any, _: type) -> str:
