@@ -66,6 +66,26 @@ def test_armor_with_several_certificates(signing_key: pysequoia.Tsk, other_key: 
     assert signed.verify(_clearsign(signing_key), None, certs, WHAT, "debian-12") == RELEASE_TEXT
 
 
+def test_any_one_pinned_key_suffices_and_others_refuse_alike(signing_key: pysequoia.Tsk,
+                                                            other_key: pysequoia.Tsk) -> None:
+    """Keys are tried alone first; what none of them signed is refused as with all keys at once."""
+    both = signed.load_certs(_release(str(other_key.extract_certificate()), str(signing_key.extract_certificate()),
+                                      names=("k1", "k2")), "debian")
+    for data in (_clearsign(signing_key), _clearsign(other_key)):
+        assert signed.verify(data, None, both, WHAT, "debian-12") == RELEASE_TEXT
+    detached = pysequoia.sign(signing_key.signer(), RELEASE_TEXT, mode=pysequoia.SignatureMode.DETACHED)
+    assert signed.verify(RELEASE_TEXT, detached, both, WHAT, "debian-12") == RELEASE_TEXT
+    third = pysequoia.Tsk.generate("a third key <third@example.invalid>")
+    for data, reason in ((_clearsign(third), "no valid signature"),
+                         (_clearsign(signing_key).replace(b"bookworm", b"bookwork"), "no valid signature"),
+                         (RELEASE_TEXT, "it is not a readable OpenPGP signed message (")):
+        with pytest.raises(VerificationError) as error:
+            signed.verify(data, None, both, WHAT, "debian-12")
+        assert str(error.value).startswith(f"{WHAT} is not signed by a key pinned in debian-12: {reason}")
+    with pytest.raises(VerificationError, match="no valid signature$"):
+        signed.verify(RELEASE_TEXT + b" ", detached, both, WHAT, "debian-12")
+
+
 @pytest.mark.parametrize("case", ["other key", "tampered", "garbage", "unsigned"])
 def test_refusals_are_one_sentence(signing_key: pysequoia.Tsk, other_key: pysequoia.Tsk, case: str) -> None:
     data = {
