@@ -48,6 +48,21 @@ def test_round_trip_through_bytes() -> None:
         assert loaded.stanza(loaded.entries(name)[0]) == index.stanza(index.entries(name)[0])
 
 
+def test_names_sharing_prefixes_are_found_exactly_after_loading() -> None:
+    names = ["a", "lib", "lib+c", "lib-a", "lib.b", "liba", "libz", "z9"]
+    text = "\n".join(
+        f"Package: {name}\nVersion: 1\nArchitecture: all\nFilename: pool/{name}.deb\nSize: 1\nSHA256: {'0' * 64}\n"
+        for name in reversed(names)
+    ).encode()
+    loaded = PackageIndex.from_bytes(PackageIndex.build(text).to_bytes())
+    assert loaded is not None and len(loaded) == len(names)
+    for name in names:
+        assert name in loaded
+        assert [entry[2] for entry in loaded.entries(name)] == [f"pool/{name}.deb"]
+    for absent in ("", "0", "li", "lib-", "libb", "lia", "z", "z99", "zz"):
+        assert absent not in loaded and loaded.entries(absent) == []
+
+
 def test_empty_index_round_trips() -> None:
     loaded = PackageIndex.from_bytes(PackageIndex.build(b"").to_bytes())
     assert loaded is not None and len(loaded) == 0

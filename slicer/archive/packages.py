@@ -8,8 +8,10 @@ about 256 KiB, so the text of a chosen package (for dpkg status entries)
 costs one small frame to decompress.
 
 File layout: MAGIC, a CRC-32 of header and records with the header length,
-the header (sorted names, record and frame offsets), the marshalled entries
-per name, then the frames, which carry their own zstd checksums. The CRC
+the header (sorted names joined by newlines, where each name starts, record
+and frame offsets), the marshalled entries per name, then the frames, which
+carry their own zstd checksums. Names are looked up by bisection in the
+joined text, so loading never splits bookworm's 63k names into strings. The CRC
 catches a damaged file (it is derived data, rebuilt from the signed index);
 the .deb hashes inside were proven when the index was parsed.
 """
@@ -27,7 +29,7 @@ import zstandard
 
 from .deb822 import scan_packages
 
-MAGIC = b"slicer-packages-1\n"
+MAGIC = b"slicer-packages-2\n"
 FRAME_SIZE = 256 * 1024
 _PREAMBLE = struct.Struct("<IQ")  # crc32 of header and records, header length
 
@@ -35,14 +37,35 @@ _PREAMBLE = struct.Struct("<IQ")  # crc32 of header and records, header length
 Entry = tuple[str, str, str, int, str, int, int, int]
 
 
+class _Names:
+    """Sorted names joined by newlines, as a sequence that `bisect` can search."""
+
+    def __init__(self, joined: str, starts: array.array) -> None:
+        self.joined = joined
+        self.starts = starts  # where each name starts, then one past the end of the last
+
+    @classmethod
+    def of(cls, names: list[str]) -> _Names:
+        starts = array.array("Q", [0])
+        for name in names:
+            starts.append(starts[-1] + len(name) + 1)
+        return cls("\n".join(names), starts)
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __getitem__(self, position: int) -> str:
+        return self.joined[self.starts[position]:self.starts[position + 1] - 1]
+
+
 class PackageIndex:
     """name -> entries of one Packages index, paragraph text on demand.
 
     Names are kept sorted and found by bisection, and each name's entries
-    are unmarshalled only when asked for, so loading costs one split.
+    are unmarshalled only when asked for, so loading costs no per-name work.
     """
 
-    def __init__(self, names: list[str], record_offsets: array.array, records: bytes | memoryview,
+    def __init__(self, names: _Names, record_offsets: array.array, records: bytes | memoryview,
                  frame_offsets: array.array, frames: bytes | memoryview) -> None:
         self._names = names
         self._record_offsets = record_offsets
@@ -67,10 +90,10 @@ class PackageIndex:
         frames = [compressor.compress(text[start:stop]) for start, stop in itertools.pairwise(frame_starts)]
         names = sorted(grouped)
         records = [marshal.dumps(grouped[name]) for name in names]
-        return cls(names, _offsets(records), b"".join(records), _offsets(frames), b"".join(frames))
+        return cls(_Names.of(names), _offsets(records), b"".join(records), _offsets(frames), b"".join(frames))
 
     def to_bytes(self) -> bytes:
-        header = marshal.dumps(("\n".join(self._names), self._record_offsets.tobytes(),
+        header = marshal.dumps((self._names.joined, self._names.starts.tobytes(), self._record_offsets.tobytes(),
                                 self._frame_offsets.tobytes()))
         checksum = zlib.crc32(self._records, zlib.crc32(header))
         return b"".join((MAGIC, _PREAMBLE.pack(checksum, len(header)), header, self._records, self._frames))
@@ -84,9 +107,10 @@ class PackageIndex:
             return None
         checksum, length = _PREAMBLE.unpack_from(blob, len(MAGIC))
         try:
-            joined, record_bytes, frame_bytes = marshal.loads(view[start:start + length])
+            joined, start_bytes, record_bytes, frame_bytes = marshal.loads(view[start:start + length])
         except (EOFError, ValueError, TypeError):
             return None
+        names = _Names(joined, array.array("Q", start_bytes))
         record_offsets, frame_offsets = array.array("Q", record_bytes), array.array("Q", frame_bytes)
         records = view[start + length:start + length + record_offsets[-1]]
         frames = view[start + length + record_offsets[-1]:]
@@ -94,7 +118,7 @@ class PackageIndex:
             return None
         if zlib.crc32(records, zlib.crc32(view[start:start + length])) != checksum:
             return None
-        return cls(joined.split("\n") if joined else [], record_offsets, records, frame_offsets, frames)
+        return cls(names, record_offsets, records, frame_offsets, frames)
 
     def __len__(self) -> int:
         return len(self._names)
