@@ -11,7 +11,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ MACHINE_TO_ARCH = {
 
 
 def host_arch() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine  # what platform.machine() answers on Linux, without importing it
     if machine not in MACHINE_TO_ARCH:
         raise SlicerError(f"cannot infer the Debian architecture of this {machine} machine; pass --arch")
     return MACHINE_TO_ARCH[machine]

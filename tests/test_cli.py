@@ -10,6 +10,7 @@ import argparse
 import datetime
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 from slicer import __version__, release as release_module
-from slicer.cli import build_parser, main
+from slicer.cli import MACHINE_TO_ARCH, build_parser, host_arch, main
 from slicer.errors import ReleaseError
 from slicer.model import Maintenance
 from tests.helpers.debs import DebSpec, directory, file
@@ -306,6 +307,10 @@ def loaded_heavy(*args: str) -> list[str]:
     result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_host_arch_is_the_debian_name_of_the_machine():
+    assert host_arch() == MACHINE_TO_ARCH[platform.machine()]
 
 
 def test_help_and_version_load_no_heavy_library():
