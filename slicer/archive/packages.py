@@ -4,8 +4,9 @@ Parsing bookworm's 50 MB main index takes about a second and decompressing
 it more; a warm run must do neither. So the parsed form is cached: per
 package name, the fields used to choose and fetch it (marshalled, decoded
 only for the names asked about), and the full paragraphs in zstd frames of
-about 256 KiB, so the text of a chosen package (for dpkg status entries)
-costs one small frame to decompress.
+about 64 KiB, so the text of a chosen package (for dpkg status entries)
+costs one small frame to decompress (0.15 ms; frames four times larger made
+the file 2% smaller but each text four times slower).
 
 File layout: MAGIC, a CRC-32 of header and records with the header length,
 the header (sorted names joined by newlines, where each name starts, record
@@ -30,7 +31,7 @@ import zstandard
 from .deb822 import scan_packages
 
 MAGIC = b"slicer-packages-2\n"
-FRAME_SIZE = 256 * 1024
+FRAME_SIZE = 64 * 1024
 _PREAMBLE = struct.Struct("<IQ")  # crc32 of header and records, header length
 
 # version, architecture, filename, size, sha256, frame, start, end
