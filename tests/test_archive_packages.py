@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
 
 from slicer.archive import packages
 from slicer.archive.packages import PackageIndex
@@ -61,6 +62,18 @@ def test_names_sharing_prefixes_are_found_exactly_after_loading() -> None:
         assert [entry[2] for entry in loaded.entries(name)] == [f"pool/{name}.deb"]
     for absent in ("", "0", "li", "lib-", "libb", "lia", "z", "z99", "zz"):
         assert absent not in loaded and loaded.entries(absent) == []
+
+
+def test_a_mapped_file_loads_like_bytes(tmp_path) -> None:
+    index = PackageIndex.build(_packages_text(300))
+    path = tmp_path / "parsed"
+    path.write_bytes(index.to_bytes())
+    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        loaded = PackageIndex.from_bytes(mapped)
+        assert loaded is not None and len(loaded) == 300
+        entry = loaded.entries("pkg00123")[1]
+        assert loaded.stanza(entry) == index.stanza(index.entries("pkg00123")[1])
+        del loaded, entry  # the map closes only when no view of it is left
 
 
 def test_empty_index_round_trips() -> None:

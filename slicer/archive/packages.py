@@ -23,6 +23,7 @@ import array
 import bisect
 import itertools
 import marshal
+import mmap
 import struct
 import zlib
 
@@ -100,13 +101,16 @@ class PackageIndex:
         return b"".join((MAGIC, _PREAMBLE.pack(checksum, len(header)), header, self._records, self._frames))
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> PackageIndex | None:
-        """The index stored in `blob`, or None when it is damaged or of another format."""
+    def from_bytes(cls, blob: bytes | memoryview | mmap.mmap) -> PackageIndex | None:
+        """The index stored in `blob`, or None when it is damaged or of another format.
+
+        Any buffer will do, a mapped file too: only the parts asked for are then read.
+        """
         view = memoryview(blob)
         start = len(MAGIC) + _PREAMBLE.size
-        if not blob.startswith(MAGIC) or len(blob) < start:
+        if len(view) < start or view[:len(MAGIC)] != MAGIC:
             return None
-        checksum, length = _PREAMBLE.unpack_from(blob, len(MAGIC))
+        checksum, length = _PREAMBLE.unpack_from(view, len(MAGIC))
         try:
             joined, start_bytes, record_bytes, frame_bytes = marshal.loads(view[start:start + length])
         except (EOFError, ValueError, TypeError):
