@@ -104,7 +104,8 @@ class PackageIndex:
     def from_bytes(cls, blob: bytes | memoryview | mmap.mmap) -> PackageIndex | None:
         """The index stored in `blob`, or None when it is damaged or of another format.
 
-        Any buffer will do, a mapped file too: only the parts asked for are then read.
+        Any buffer will do, a mapped file too: the frames are then read only for the
+        paragraphs asked for.
         """
         view = memoryview(blob)
         start = len(MAGIC) + _PREAMBLE.size
