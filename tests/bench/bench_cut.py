@@ -1,6 +1,6 @@
 """Warm-cache `slicer cut` of a distroless-cc-like selection against `dpkg-deb -x` of the same packages.
 
-One cut warms the cache and writes a lock file; the .deb files it names are
+One cut warms the cache (and Python's compiled modules) and writes a lock file; the .deb files it names are
 then read from the cache (`<cache>/sha256/<hex>`). Each round times, one
 after the other on the same machine: `slicer cut` (the console script, as a
 user runs it) into a fresh directory, online and `--offline`, and `dpkg-deb
@@ -21,6 +21,7 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import shutil
 import statistics
@@ -80,16 +81,21 @@ def profile_extraction(release_name: str, slices: tuple[str, ...], arch: str, de
     for name, deb in debs.items():
         paths = extract_into(name, scratch / "count")
         shutil.rmtree(scratch / "count")
-        ours = timed(lambda target: extract_into(name, target), scratch / "ours")
+        ours = timed(lambda target: extract_into(name, target), scratch / f"ours-{name}")
         native = timed(lambda target: subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True),
-                       scratch / "native")
+                       scratch / f"native-{name}")
         print(f"  {name:<18} {deb.stat().st_size / 1e6:5.1f} MB   slicer {ours:5.2f} s ({paths:4} paths)"
               f"   dpkg-deb -x {native:5.2f} s")
     profile = cProfile.Profile()
     for name in debs:
-        timed(lambda target: profile.runcall(extract_into, name, target), scratch / "profiled-extraction")
+        timed(lambda target: profile.runcall(extract_into, name, target), scratch / f"profiled-{name}")
     print("== the same extractions under the profiler ==")
     print_profile(profile, "tottime", None, 20)
+
+
+def user_environment() -> dict[str, str]:
+    """The environment without `PYTHONDONTWRITEBYTECODE`: an installed slicer runs from compiled modules."""
+    return {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
 def console_script() -> str:
@@ -102,7 +108,7 @@ def compare(command: list[str], slices: tuple[str, ...], debs: list[Path], scrat
     """Seconds per round of each contender, run one after the other in every round."""
 
     def cut(target: Path, *extra: str) -> None:
-        subprocess.run([*command, *extra, "--root", str(target), *slices], check=True)
+        subprocess.run([*command, *extra, "--root", str(target), *slices], check=True, env=user_environment())
 
     def dpkg_deb(target: Path) -> None:
         target.mkdir()
@@ -136,7 +142,7 @@ def main() -> None:
         lock = scratch / "cut.lock"
         arguments = ["-q", "cut", "--release", options.release, "--cache-dir", str(cache)]
         subprocess.run([console_script(), *arguments, "--root", str(scratch / "warm-up"), "--lock", str(lock),
-                        *slices], check=True)
+                        *slices], check=True, env=user_environment())
         locked = json.loads(lock.read_text())
         debs = {name: cache / "sha256" / entry["sha256"] for name, entry in locked["packages"].items()}
         rounds = compare([console_script(), *arguments], slices, list(debs.values()), scratch, options.repeat)
