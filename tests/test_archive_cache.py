@@ -182,6 +182,16 @@ def test_parsed_entries(tmp_path: Path) -> None:
     assert cache.read_parsed("cd" * 32) is None
 
 
+def test_parsed_entries_mapped(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    assert cache.map_parsed("cd" * 32) is None
+    cache.write_parsed("cd" * 32, b"index")
+    mapped = cache.map_parsed("cd" * 32)
+    assert mapped is not None and mapped[:] == b"index"
+    cache.write_parsed("cd" * 32, b"")
+    assert cache.map_parsed("cd" * 32) is None
+
+
 def _obtain_in_process(directory: str, marker: str) -> None:
     def produce(writer: BlobWriter) -> None:
         with open(marker, "a") as log:

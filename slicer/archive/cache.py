@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import mmap
 import os
 import tempfile
 import time
@@ -241,6 +242,20 @@ class Cache:
         with contextlib.suppress(FileNotFoundError):
             os.utime(path)
         return data
+
+    def map_parsed(self, key: str) -> mmap.mmap | None:
+        """The parsed entry `key` mapped read-only, so only the pages a reader touches are read."""
+        path = self.directory / "parsed" / key
+        try:
+            with open(path, "rb") as file:
+                if os.fstat(file.fileno()).st_size == 0:
+                    return None
+                mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        except FileNotFoundError:
+            return None
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(path)
+        return mapped
 
     def write_parsed(self, key: str, data: bytes) -> None:
         self._write_atomic(self._area("parsed") / key, data)

@@ -234,7 +234,7 @@ class ArchiveClient:
         listed = info.files[base + suffix]
         plain = info.files.get(base)
         key = (plain or listed).sha256
-        cached = self.cache.read_parsed(key)
+        cached = self.cache.map_parsed(key)
         if cached is not None:
             index = PackageIndex.from_bytes(cached)
             if index is not None:
