@@ -33,19 +33,91 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         mapping = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "mapping keys must be plain text", key_node.start_mark
-                )
+                raise _plain_keys_error(key_node)
             mapping[key_node.value] = self.construct_object(value_node, deep=deep)
         return mapping
 
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        """The stock resolver without path resolvers (never used here) and
+        its per-scalar list building: libyaml calls this for every node."""
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self.yaml_implicit_resolvers.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
 
-_BOOL = "tag:yaml.org,2002:bool"
+
+def _plain_keys_error(node: yaml.Node) -> yaml.YAMLError:
+    return yaml.constructor.ConstructorError(None, None, "mapping keys must be plain text", node.start_mark)
+
+
+_TAG = "tag:yaml.org,2002:"
+_BOOL = _TAG + "bool"
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+_BOOLEANS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_STR, _NULL, _INT, _MAP, _SEQ, _MERGE = (_TAG + name for name in ("str", "null", "int", "map", "seq", "merge"))
+
+
+class _Builder:
+    """Python data from a composed document, walked directly.
+
+    PyYAML's generic constructor spends more time dispatching per node than
+    libyaml spends parsing; slice files hold only maps, lists, text, null,
+    booleans and integers, built here in one pass. Any other tag (and a map
+    with a merge key) goes to the stock constructor. A node reached through
+    several aliases is built once and shared, so aliases never multiply work,
+    and a node that contains an alias to itself is refused.
+    """
+
+    def __init__(self, loader: _Loader) -> None:
+        self._loader = loader
+        self._built: dict[int, Any] = {}
+        self._open: set[int] = set()
+
+    def build(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        built = self._built.get(id(node))
+        if built is not None:
+            return built
+        if id(node) in self._open:
+            raise yaml.constructor.ConstructorError(
+                None, None, "an alias refers to a node that contains it", node.start_mark
+            )
+        self._open.add(id(node))
+        if node.tag == _MAP and not any(key.tag == _MERGE for key, _value in node.value):
+            data: Any = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    raise _plain_keys_error(key)
+                data[key.value] = self._scalar(value) if isinstance(value, yaml.ScalarNode) else self.build(value)
+        elif node.tag == _SEQ:
+            data = [self._scalar(item) if isinstance(item, yaml.ScalarNode) else self.build(item)
+                    for item in node.value]
+        else:
+            data = self._loader.construct_object(node, deep=True)
+        self._open.discard(id(node))
+        self._built[id(node)] = data
+        return data
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _NULL:
+            return None
+        if tag == _BOOL and node.value in _BOOLEANS:
+            return _BOOLEANS[node.value]
+        if tag == _INT:
+            return self._loader.construct_yaml_int(node)
+        return self._loader.construct_object(node, deep=True)
 
 
 # -- document classes ---------------------------------------------------------
@@ -221,13 +293,19 @@ class Document:
         return ReleaseError(f"{where}: {message}")
 
     def load(self, what: str) -> Any:
+        loader = _Loader(self.text)
         try:
-            return yaml.load(self.text, Loader=_Loader)
+            node = loader.get_single_node()
+            return None if node is None else _Builder(loader).build(node)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{self.display}:{mark.line + 1}" if mark else self.display
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise ReleaseError(f"{where}: cannot parse {what}: {problem}") from None
+        except RecursionError:
+            raise ReleaseError(f"{self.display}: cannot parse {what}: nested too deeply") from None
+        finally:
+            loader.dispose()
 
     def structure(self, data: Any, cls: type, what: str) -> Any:
         try:

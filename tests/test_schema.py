@@ -336,3 +336,53 @@ def test_pro_archives_are_skipped(make_release, release_cert):
             "    public-keys: [test-key]\n    priority: 15\n    pro: esm-infra\n")
     release = load_release(str(make_release({}, release_text=chisel_yaml(release_cert, "v3", body))) + "/")
     assert list(release.archives) == ["ubuntu"]
+
+
+# -- YAML reading -----------------------------------------------------------------
+
+
+def test_an_alias_shares_the_node_it_names():
+    from slicer.yamldoc import Document
+    data = Document("f.yaml", "a: &list [x, {y: 1}]\nb: *list\nc: [*list, *list]\n").load("f")
+    assert data["a"] == ["x", {"y": 1}]
+    assert data["b"] is data["a"] and data["c"][0] is data["a"] and data["c"][1] is data["a"]
+
+
+def test_nested_aliases_do_not_multiply():
+    """Ten levels of ten aliases each name 10**10 leaves; each level is built once."""
+    from slicer.yamldoc import Document
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 10)]
+    data = Document("f.yaml", "\n".join(lines) + "\n").load("f")
+    assert all(item is data["l8"] for item in data["l9"])
+
+
+@pytest.mark.parametrize("text, line", [
+    ("package: mypkg\nslices: &s\n  bins:\n    contents: *s\n", 2),
+    ("package: mypkg\nslices:\n  bins:\n    essential: &e [*e]\n", 4),
+])
+def test_a_recursive_alias_is_refused(make_release, text, line):
+    assert error_of(make_release, text).endswith(
+        f'mypkg.yaml:{line}: cannot parse package "mypkg" slice definitions: an alias refers to a node that contains it'
+    )
+
+
+def test_scalars_read_as_chisel_reads_them():
+    from slicer.yamldoc import Document
+    data = Document("f.yaml", "a: 0755\nb: 10\nc: ~\nd: null\ne: on\nf: no\ng: True\nh: false\n"
+                              "i: '0755'\nj: !!str 10\n1: one\nnull: k\n").load("f")
+    assert data == {"a": 0o755, "b": 10, "c": None, "d": None, "e": "on", "f": "no", "g": True, "h": False,
+                    "i": "0755", "j": "10", "1": "one", "null": "k"}
+
+
+def test_other_tags_and_merge_keys_keep_their_meaning():
+    from slicer.yamldoc import Document
+    data = Document("f.yaml", "base: &b {x: 1}\nm: {<<: *b, y: 2}\nd: 2023-06-10\nf: 1.5\n").load("f")
+    assert data["m"] == {"x": 1, "y": 2} and str(data["d"]) == "2023-06-10" and data["f"] == 1.5
+
+
+def test_non_text_keys_and_unknown_tags_are_one_line_errors(make_release):
+    error = error_of(make_release, "package: mypkg\nslices:\n  ? [a]\n  : 1\n")
+    assert error.endswith('mypkg.yaml:3: cannot parse package "mypkg" slice definitions: mapping keys must be plain text')
+    error = error_of(make_release, "package: mypkg\nslices: !!python/object:os.system x\n")
+    assert "mypkg.yaml:2: cannot parse package" in error and "\n" not in error
