@@ -14,7 +14,6 @@ costs a warm cut's start-up.
 from __future__ import annotations
 
 import datetime
-import posixpath
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -256,20 +255,19 @@ def _build_slice(
     release_format: str,
     document: Document,
 ) -> Slice:
-    from .yamldoc import PathDoc  # late: see the module docstring
-
     full = f"{package}_{name}"
+    own_key = SliceKey(package, name)
     own = _essentials(doc.essential, doc.v3_essential, release_format, document, package, name)
     essential = list(own)
     for inherited in package_essential:
-        if inherited.key == SliceKey(package, name):
+        if inherited.key == own_key:
             continue  # a package's essentials never make a slice need itself
         if any(existing.key == inherited.key for existing in own):
             raise document.error(f"slice {full} repeats {inherited.key} in essential fields",
                                  "slices", name, "essential")
         essential.append(inherited)
     for entry in own:
-        if entry.key == SliceKey(package, name):
+        if entry.key == own_key:
             raise document.error(
                 f"cannot add slice to itself as essential {full} in {document.display}",
                 "slices", name, "essential",
@@ -281,22 +279,27 @@ def _build_slice(
             'numbers, symbols and " ")',
             "slices", name, "hint",
         )
-    contents = {
-        path: _build_path(full, path, info or PathDoc(), document, ("slices", name, "contents", path))
-        for path, info in (doc.contents or {}).items()
-    }
+    contents = {path: _build_path(full, name, path, info, document) for path, info in (doc.contents or {}).items()}
     return Slice(package=package, name=name, essential=tuple(essential), contents=contents,
                  mutate=doc.mutate, hint=hint)
 
 
+# Absolute, with no empty, `.` or `..` component; trailing slashes allowed:
+# a path that cleaning (chisel's path.Clean, posixpath.normpath) leaves alone.
+_CLEAN_ABSOLUTE = re.compile(r"/|(?:/(?!\.\.?(?:/|\Z))[^/]+)+/*")
+
+
 def _is_clean_absolute(path: str) -> bool:
-    bare = path.rstrip("/") if path != "/" else path
-    return path.startswith("/") and posixpath.normpath(bare) == bare and not bare.startswith("//")
+    return _CLEAN_ABSOLUTE.fullmatch(path) is not None
 
 
-def _build_path(full: str, path: str, doc: PathDoc, document: Document, keys: tuple[str, ...]) -> PathInfo:
+def _build_path(full: str, slice_name: str, path: str, doc: PathDoc | None, document: Document) -> PathInfo:
+    keys = ("slices", slice_name, "contents", path)
     if not _is_clean_absolute(path):
         raise document.error(f"slice {full} has invalid content path: {path}", *keys)
+    if doc is None:
+        # Most entries (`/path:`) name no options: a glob, or a copy of the path itself.
+        return PathInfo(PathKind.GLOB) if globs.is_glob(path) else PathInfo(PathKind.COPY, info=path)
     kinds = []
     if doc.copy is not None:
         kinds.append("copy")
@@ -358,7 +361,7 @@ def _build_path(full: str, path: str, doc: PathDoc, document: Document, keys: tu
         kind, info = PathKind.COPY, doc.copy if doc.copy is not None else path
         if globs.is_glob(info):
             raise document.error(f"when using wildcards source and target paths must match: {path}", *keys, "copy")
-        if not _is_clean_absolute(info):
+        if doc.copy is not None and not _is_clean_absolute(info):
             raise document.error(f"slice {full} has invalid copy source for path {path}: {info}", *keys, "copy")
     if doc.mutable and not (kind == PathKind.TEXT or (kind == PathKind.COPY and not path.endswith("/"))):
         raise document.error(f"slice {full} mutable is not a regular file: {path}", *keys, "mutable")

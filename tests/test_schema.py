@@ -386,3 +386,12 @@ def test_non_text_keys_and_unknown_tags_are_one_line_errors(make_release):
     assert error.endswith('mypkg.yaml:3: cannot parse package "mypkg" slice definitions: mapping keys must be plain text')
     error = error_of(make_release, "package: mypkg\nslices: !!python/object:os.system x\n")
     assert "mypkg.yaml:2: cannot parse package" in error and "\n" not in error
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="/.a\n", max_size=10))
+def test_a_content_path_is_accepted_exactly_when_cleaning_leaves_it_alone(path):
+    import posixpath
+    bare = path.rstrip("/") if path != "/" else path
+    clean = path.startswith("/") and not bare.startswith("//") and posixpath.normpath(bare) == bare
+    assert schema._is_clean_absolute(path) == clean
