@@ -43,10 +43,16 @@ class _PrefixTable:
     def __init__(self) -> None:
         self.by_key: dict[str, list[str]] = {}
         self._order: list[str] | None = None
+        # The lengths keys come in: a query tries only these as its proper prefixes.
+        self._lengths: list[int] | None = None
 
     def add(self, key: str, pattern: str) -> None:
-        self.by_key.setdefault(key, []).append(pattern)
-        self._order = None
+        patterns = self.by_key.get(key)
+        if patterns is None:
+            self.by_key[key] = [pattern]
+            self._order = self._lengths = None
+        else:
+            patterns.append(pattern)
 
     def extensions(self, key: str) -> Iterator[str]:
         """Entries whose key starts with `key`."""
@@ -58,7 +64,11 @@ class _PrefixTable:
     def compatible(self, key: str) -> Iterator[str]:
         """Entries whose key starts with `key` or is a proper prefix of it."""
         yield from self.extensions(key)
-        for length in range(len(key)):
+        if self._lengths is None:
+            self._lengths = sorted({len(found) for found in self.by_key})
+        for length in self._lengths:
+            if length >= len(key):
+                break
             yield from self.by_key.get(key[:length], ())
 
 
@@ -67,27 +77,40 @@ class PathIndex(Generic[T]):
         self.literals: dict[str, list[T]] = {}
         self.patterns: dict[str, list[T]] = {}
         self._sorted_literals: list[str] | None = None
-        self._literal_depths: dict[int, _PrefixTable] = {}  # literals by depth and last component
+        # Literals by depth and last component, tabled when a glob first asks.
+        self._literal_depths: dict[int, _PrefixTable] | None = None
         self._by_prefix = _PrefixTable()  # every glob
         self._deep = _PrefixTable()  # globs with **
         self._flat: dict[int, _PrefixTable] = {}  # globs without **, per depth
 
     def add(self, path: str, item: T) -> None:
         if not globs.is_glob(path):
-            if path not in self.literals:
-                depth, last = _depth_key(path)
-                self._literal_depths.setdefault(depth, _PrefixTable()).add(last, path)
-                self._sorted_literals = None
-            self.literals.setdefault(path, []).append(item)
-            return
-        if path not in self.patterns:
-            self._by_prefix.add(globs.literal_prefix(path), path)
-            if "**" in path:
-                self._deep.add(globs.literal_prefix(path), path)
+            items = self.literals.get(path)
+            if items is None:
+                self.literals[path] = [item]
+                self._sorted_literals = self._literal_depths = None
             else:
-                depth, last = _depth_key(path)
-                self._flat.setdefault(depth, _PrefixTable()).add(last, path)
-        self.patterns.setdefault(path, []).append(item)
+                items.append(item)
+            return
+        items = self.patterns.get(path)
+        if items is not None:
+            items.append(item)
+            return
+        self.patterns[path] = [item]
+        prefix = globs.literal_prefix(path)
+        self._by_prefix.add(prefix, path)
+        if "**" in path:
+            self._deep.add(prefix, path)
+        else:
+            depth, last = _depth_key(path)
+            _table(self._flat, depth).add(last, path)
+
+    def _literals_at(self, depth: int) -> _PrefixTable | None:
+        if self._literal_depths is None:
+            self._literal_depths = {}
+            for path in self.literals:
+                _table(self._literal_depths, path.count("/")).add(path[path.rfind("/") + 1:], path)
+        return self._literal_depths.get(depth)
 
     def literals_under(self, prefix: str) -> Iterator[str]:
         """Literal paths that start with `prefix`, in sorted order."""
@@ -116,7 +139,7 @@ class PathIndex(Generic[T]):
                 literals: Iterator[str] = self.literals_under(globs.literal_prefix(path))
             else:
                 depth, last = _depth_key(path)
-                table = self._literal_depths.get(depth)
+                table = self._literals_at(depth)
                 literals = table.extensions(last) if table else iter(())
             for literal in literals:
                 if globs.match(path, literal):
@@ -124,6 +147,13 @@ class PathIndex(Generic[T]):
         elif path in self.literals:
             yield path
         yield from self.patterns_overlapping(path)
+
+
+def _table(tables: dict[int, _PrefixTable], depth: int) -> _PrefixTable:
+    table = tables.get(depth)
+    if table is None:
+        table = tables[depth] = _PrefixTable()
+    return table
 
 
 def _chain(*iterators: Iterator[str]) -> Iterator[str]:
