@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime
 import enum
+import operator
 import re
 from pathlib import Path
+from typing import TypeVar
 
+import attrs
 from attrs import field, frozen
 
 # Debian architecture names slicer accepts (chisel's list plus Debian's own ports).
@@ -20,6 +23,32 @@ KNOWN_ARCHES = ("amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el
 PACKAGE_NAME = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})$")
 SLICE_NAME = re.compile(r"^[a-z](?:-?[a-z0-9]){2,}$")
 SLICE_REF = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})_([a-z](?:-?[a-z0-9]){2,})$")
+
+
+_T = TypeVar("_T")
+
+
+def _pickled_as_tuples(cls: type[_T]) -> type[_T]:
+    """Pickle instances as the tuple of their field values.
+
+    A cached release holds tens of thousands of model objects; attrs' default
+    state, a dict per object, makes storing one and reading it back markedly
+    slower. The slot descriptors set the fields, as frozen classes refuse setattr.
+    """
+    names = tuple(attribute.name for attribute in attrs.fields(cls))
+    values = operator.attrgetter(*names)
+    setters = tuple(getattr(cls, name).__set__ for name in names)
+
+    def __getstate__(self: _T) -> tuple:
+        return values(self)
+
+    def __setstate__(self: _T, state: tuple) -> None:
+        for set_value, value in zip(setters, state, strict=True):
+            set_value(self, value)
+
+    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
+    cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
+    return cls
 
 
 class PathKind(enum.Enum):
@@ -36,6 +65,7 @@ class Generate(enum.Enum):
     DPKG_STATUS = "dpkg-status"
 
 
+@_pickled_as_tuples
 @frozen(order=True)
 class SliceKey:
     """`package_slice`, the name users type."""
@@ -52,6 +82,7 @@ class SliceKey:
         return f"{self.package}_{self.slice}"
 
 
+@_pickled_as_tuples
 @frozen
 class Essential:
     """A dependency on another slice, optionally only on some architectures."""
@@ -63,6 +94,7 @@ class Essential:
         return not self.arch or arch in self.arch
 
 
+@_pickled_as_tuples
 @frozen
 class PathInfo:
     """What a slice says about one path of its `contents`."""
@@ -93,6 +125,7 @@ class PathInfo:
         )
 
 
+@_pickled_as_tuples
 @frozen
 class Slice:
     package: str
@@ -107,6 +140,7 @@ class Slice:
         return SliceKey(self.package, self.name)
 
 
+@_pickled_as_tuples
 @frozen
 class Package:
     """One slice definition file."""
@@ -123,6 +157,7 @@ class Package:
     text: str = field(default="", repr=False, eq=False)
 
 
+@_pickled_as_tuples
 @frozen
 class PublicKey:
     name: str
@@ -130,6 +165,7 @@ class PublicKey:
     id: str = ""
 
 
+@_pickled_as_tuples
 @frozen
 class Archive:
     name: str
@@ -144,6 +180,7 @@ class Archive:
     url: str = ""
 
 
+@_pickled_as_tuples
 @frozen
 class Maintenance:
     standard: datetime.date
@@ -169,6 +206,7 @@ class Maintenance:
         return "end-of-life"
 
 
+@_pickled_as_tuples
 @frozen
 class Release:
     """A validated set of archives and slice definitions."""

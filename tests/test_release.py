@@ -119,3 +119,41 @@ def test_default_release_falls_back_to_the_newest_released(monkeypatch):
     monkeypatch.setattr(release_module, "host_release_name", lambda: None)
     assert release_module.default_release_name(datetime.date(2026, 1, 1)) == "debian-13"
     assert release_module.default_release_name(datetime.date(2024, 1, 1)) == "debian-12"
+
+
+def test_a_release_read_from_the_cache_equals_the_one_built(tmp_path):
+    import attrs
+
+    built = load_release("debian-12", cache_dir=tmp_path)
+    cached = load_release("debian-12", cache_dir=tmp_path)
+    assert cached is not built and cached == built
+    assert [package.text for package in cached.packages.values()] == [package.text for package in built.packages.values()]
+    every = [attrs.astuple(item, recurse=False) for item in (cached.maintenance, *cached.archives.values(),
+                                                           *cached.public_keys.values())]
+    assert every == [attrs.astuple(item, recurse=False) for item in (built.maintenance, *built.archives.values(),
+                                                                   *built.public_keys.values())]
+
+
+def test_a_cache_entry_with_a_field_missing_is_ignored(make_release, tmp_path):
+    import copyreg
+    import pickle
+
+    import attrs
+
+    from slicer.model import SliceKey
+
+    class Short:
+        """Unpickles as a SliceKey given one field of two."""
+
+        __class__ = property(lambda self: SliceKey)  # what pickle checks a __newobj__ against
+
+        def __reduce__(self):
+            return (copyreg.__newobj__, (SliceKey,), ("aa",))
+
+    root = make_release({"aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n"})
+    cache = tmp_path / "cache"
+    built = load_release(str(root) + "/", cache_dir=cache)
+    [entry] = (cache / "parsed").glob("release-*")
+    damaged = attrs.evolve(built, packages={"aa": attrs.evolve(built.packages["aa"], essential=(Short(),))})
+    entry.write_bytes(pickle.dumps(damaged, protocol=pickle.HIGHEST_PROTOCOL))
+    assert load_release(str(root) + "/", cache_dir=cache).packages["aa"].essential == ()
