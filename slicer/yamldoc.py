@@ -37,12 +37,18 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             mapping[key_node.value] = self.construct_object(value_node, deep=deep)
         return mapping
 
+    # libyaml calls the three methods below for every node: the stock ones
+    # serve path resolvers, which are never used here, and build a list per scalar.
+    def descend_resolver(self, current_node: yaml.Node | None, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
     def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
-        """The stock resolver without path resolvers (never used here) and
-        its per-scalar list building: libyaml calls this for every node."""
         if kind is yaml.ScalarNode:
             if implicit[0]:
-                for tag, regexp in self.yaml_implicit_resolvers.get(value[:1], ()):
+                for tag, regexp in _IMPLICIT.get(value[:1], ()):
                     if regexp.match(value):
                         return tag
             return _STR
@@ -60,6 +66,7 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_IMPLICIT = _Loader.yaml_implicit_resolvers
 
 _BOOLEANS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _STR, _NULL, _INT, _MAP, _SEQ, _MERGE = (_TAG + name for name in ("str", "null", "int", "map", "seq", "merge"))
