@@ -28,26 +28,23 @@ SLICE_REF = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})_([a-z](?:-?[a-z0-9]){2,
 _T = TypeVar("_T")
 
 
-def _pickled_as_tuples(cls: type[_T]) -> type[_T]:
-    """Pickle instances as the tuple of their field values.
+def _pickled_as_calls(cls: type[_T]) -> type[_T]:
+    """Pickle an instance as a call of its class with its field values.
 
-    A cached release holds tens of thousands of model objects; attrs' default
-    state, a dict per object, makes storing one and reading it back markedly
-    slower. The slot descriptors set the fields, as frozen classes refuse setattr.
+    A cached release holds tens of thousands of model objects. attrs' default
+    state, a dict per object applied field by field, stores a release and reads
+    it back markedly slower than a tuple of values handed to the class. Reading
+    one back calls only model classes, as the cache's restricted unpickler
+    allows; attrs' __setstate__ goes, so a pickle that would set fields one by
+    one (and could leave some unset) meets the frozen class's refusal instead.
     """
-    names = tuple(attribute.name for attribute in attrs.fields(cls))
-    values = operator.attrgetter(*names)
-    setters = tuple(getattr(cls, name).__set__ for name in names)
+    values = operator.attrgetter(*(attribute.name for attribute in attrs.fields(cls)))
 
-    def __getstate__(self: _T) -> tuple:
-        return values(self)
+    def __reduce__(self: _T) -> tuple[type[_T], tuple]:
+        return cls, values(self)
 
-    def __setstate__(self: _T, state: tuple) -> None:
-        for set_value, value in zip(setters, state, strict=True):
-            set_value(self, value)
-
-    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
-    cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign, assignment]
+    del cls.__getstate__, cls.__setstate__  # type: ignore[attr-defined]
     return cls
 
 
@@ -65,7 +62,7 @@ class Generate(enum.Enum):
     DPKG_STATUS = "dpkg-status"
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen(order=True)
 class SliceKey:
     """`package_slice`, the name users type."""
@@ -82,7 +79,7 @@ class SliceKey:
         return f"{self.package}_{self.slice}"
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen
 class Essential:
     """A dependency on another slice, optionally only on some architectures."""
@@ -94,7 +91,7 @@ class Essential:
         return not self.arch or arch in self.arch
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen
 class PathInfo:
     """What a slice says about one path of its `contents`."""
@@ -125,7 +122,7 @@ class PathInfo:
         )
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen
 class Slice:
     package: str
@@ -140,7 +137,7 @@ class Slice:
         return SliceKey(self.package, self.name)
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen
 class Package:
     """One slice definition file."""
@@ -157,7 +154,7 @@ class Package:
     text: str = field(default="", repr=False, eq=False)
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen
 class PublicKey:
     name: str
@@ -165,7 +162,7 @@ class PublicKey:
     id: str = ""
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen
 class Archive:
     name: str
@@ -180,7 +177,7 @@ class Archive:
     url: str = ""
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen
 class Maintenance:
     standard: datetime.date
@@ -206,7 +203,7 @@ class Maintenance:
         return "end-of-life"
 
 
-@_pickled_as_tuples
+@_pickled_as_calls
 @frozen
 class Release:
     """A validated set of archives and slice definitions."""

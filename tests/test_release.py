@@ -134,7 +134,8 @@ def test_a_release_read_from_the_cache_equals_the_one_built(tmp_path):
                                                                    *built.public_keys.values())]
 
 
-def test_a_cache_entry_with_a_field_missing_is_ignored(make_release, tmp_path):
+@pytest.mark.parametrize("how", ["call", "state"])
+def test_a_cache_entry_with_a_field_missing_is_ignored(make_release, tmp_path, how):
     import copyreg
     import pickle
 
@@ -143,12 +144,14 @@ def test_a_cache_entry_with_a_field_missing_is_ignored(make_release, tmp_path):
     from slicer.model import SliceKey
 
     class Short:
-        """Unpickles as a SliceKey given one field of two."""
+        """Unpickles as a SliceKey given one field of two: as a call, or as state set field by field."""
 
         __class__ = property(lambda self: SliceKey)  # what pickle checks a __newobj__ against
 
         def __reduce__(self):
-            return (copyreg.__newobj__, (SliceKey,), ("aa",))
+            if how == "call":
+                return (SliceKey, ("aa",))
+            return (copyreg.__newobj__, (SliceKey,), (None, {"package": "aa"}))
 
     root = make_release({"aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n"})
     cache = tmp_path / "cache"
