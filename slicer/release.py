@@ -8,8 +8,10 @@ package files. The result is validated before anyone sees it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
+import gc
 import hashlib
 import io
 import pickle
@@ -130,6 +132,20 @@ def _slice_files(directory: Path, display_base: Path, prefix: str) -> dict[str, 
     return found
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Reading a release makes some hundred thousand lasting objects and no
+    reference cycles; the cycle collector would rescan them as they pile up."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_collector_paused()
 def load_release(
     reference: str | None = None, overlays: Sequence[Path | str] = (), cache_dir: Path | None = None
 ) -> Release:
