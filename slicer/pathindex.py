@@ -15,7 +15,6 @@ two keys a matching path must agree with:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from . import globs
@@ -23,12 +22,12 @@ from . import globs
 T = TypeVar("T")
 
 
-def _starting_with(order: list[str], prefix: str) -> Iterator[str]:
+def _starting_with(order: list[str], prefix: str) -> list[str]:
     """The strings of the sorted `order` that start with `prefix`."""
-    index = bisect.bisect_left(order, prefix)
+    start = index = bisect.bisect_left(order, prefix)
     while index < len(order) and order[index].startswith(prefix):
-        yield order[index]
         index += 1
+    return order[start:index]
 
 
 def _depth_key(path: str) -> tuple[int, str]:
@@ -54,22 +53,22 @@ class _PrefixTable:
         else:
             patterns.append(pattern)
 
-    def extensions(self, key: str) -> Iterator[str]:
+    def extensions(self, key: str) -> list[str]:
         """Entries whose key starts with `key`."""
         if self._order is None:
             self._order = sorted(self.by_key)
-        for found in _starting_with(self._order, key):
-            yield from self.by_key[found]
+        return [entry for found in _starting_with(self._order, key) for entry in self.by_key[found]]
 
-    def compatible(self, key: str) -> Iterator[str]:
+    def compatible(self, key: str) -> list[str]:
         """Entries whose key starts with `key` or is a proper prefix of it."""
-        yield from self.extensions(key)
+        entries = self.extensions(key)
         if self._lengths is None:
             self._lengths = sorted({len(found) for found in self.by_key})
         for length in self._lengths:
             if length >= len(key):
                 break
-            yield from self.by_key.get(key[:length], ())
+            entries += self.by_key.get(key[:length], ())
+        return entries
 
 
 class PathIndex(Generic[T]):
@@ -112,41 +111,38 @@ class PathIndex(Generic[T]):
                 _table(self._literal_depths, path.count("/")).add(path[path.rfind("/") + 1:], path)
         return self._literal_depths.get(depth)
 
-    def literals_under(self, prefix: str) -> Iterator[str]:
+    def literals_under(self, prefix: str) -> list[str]:
         """Literal paths that start with `prefix`, in sorted order."""
         if self._sorted_literals is None:
             self._sorted_literals = sorted(self.literals)
         return _starting_with(self._sorted_literals, prefix)
 
-    def patterns_overlapping(self, path: str) -> Iterator[str]:
+    def patterns_overlapping(self, path: str) -> list[str]:
         """Globs that can match some path `path` (a literal or a glob) also matches."""
         if "**" in path:
             candidates = self._by_prefix.compatible(globs.literal_prefix(path))
         else:
             depth, last = _depth_key(path)
+            candidates = self._deep.compatible(globs.literal_prefix(path)) if self._deep.by_key else []
             flat = self._flat.get(depth)
-            candidates = self._deep.compatible(globs.literal_prefix(path))
             if flat is not None:
-                candidates = _chain(candidates, flat.compatible(last))
-        for pattern in candidates:
-            if globs.overlap(pattern, path):
-                yield pattern
+                candidates += flat.compatible(last)
+        # A glob always overlaps itself: no need to walk its tokens to learn it.
+        return [pattern for pattern in candidates if pattern == path or globs.overlap(pattern, path)]
 
-    def matches(self, path: str) -> Iterator[str]:
+    def matches(self, path: str) -> list[str]:
         """Every indexed path or glob that overlaps `path`."""
         if globs.is_glob(path):
             if "**" in path:
-                literals: Iterator[str] = self.literals_under(globs.literal_prefix(path))
+                literals = self.literals_under(globs.literal_prefix(path))
             else:
                 depth, last = _depth_key(path)
                 table = self._literals_at(depth)
-                literals = table.extensions(last) if table else iter(())
-            for literal in literals:
-                if globs.match(path, literal):
-                    yield literal
-        elif path in self.literals:
-            yield path
-        yield from self.patterns_overlapping(path)
+                literals = table.extensions(last) if table else []
+            found = [literal for literal in literals if globs.match(path, literal)]
+        else:
+            found = [path] if path in self.literals else []
+        return found + self.patterns_overlapping(path)
 
 
 def _table(tables: dict[int, _PrefixTable], depth: int) -> _PrefixTable:
@@ -154,8 +150,3 @@ def _table(tables: dict[int, _PrefixTable], depth: int) -> _PrefixTable:
     if table is None:
         table = tables[depth] = _PrefixTable()
     return table
-
-
-def _chain(*iterators: Iterator[str]) -> Iterator[str]:
-    for iterator in iterators:
-        yield from iterator
