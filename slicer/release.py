@@ -121,7 +121,7 @@ def _display(path: Path, base: Path, prefix: str) -> str:
 def _slice_files(directory: Path, display_base: Path, prefix: str) -> dict[str, tuple[Path, str]]:
     """package name -> (file, display name) for every `*.yaml` under `directory`."""
     found: dict[str, tuple[Path, str]] = {}
-    for path in sorted(directory.rglob("*.yaml")):
+    for path in sorted(directory.rglob("*.yaml"), key=lambda path: path.parts):
         display = _display(path, display_base, prefix)
         name = schema.package_name_from_file(path, display)
         if name in found:
@@ -173,7 +173,7 @@ def load_release(
 
 
 # The modules that build a release; read as files, since a cached release must not import them.
-_BUILDERS = ("model.py", "schema.py", "yamldoc.py", "validate.py")
+_BUILDERS = ("release.py", "model.py", "schema.py", "yamldoc.py", "validate.py", "pathindex.py", "globs.py")
 
 
 def _code_digest() -> str:
