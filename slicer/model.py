@@ -38,7 +38,9 @@ def _pickled_as_calls(cls: type[_T]) -> type[_T]:
     allows; attrs' __setstate__ goes, so a pickle that would set fields one by
     one (and could leave some unset) meets the frozen class's refusal instead.
     """
-    values = operator.attrgetter(*(attribute.name for attribute in attrs.fields(cls)))
+    names = [attribute.name for attribute in attrs.fields(cls)]
+    # attrgetter of one name gives the value itself, not a 1-tuple.
+    values = operator.attrgetter(*names) if len(names) > 1 else lambda self: (getattr(self, names[0]),)
 
     def __reduce__(self: _T) -> tuple[type[_T], tuple]:
         return cls, values(self)
