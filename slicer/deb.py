@@ -3,6 +3,10 @@
 A .deb is an ar archive; its `data.tar[.xz|.zst|.gz|.bz2|.lzma]` member is
 read in place (a bounded view of the file at the member's offset) through a
 streaming decompressor, so a package is never held in memory whole.
+
+A cache keeps a package's data.tar as `CachedData`: a zstd copy and an index
+of its entries with the offset of each content, so a warm cut reads no tar
+header and skips what it does not take.
 """
 
 from __future__ import annotations
