@@ -62,7 +62,8 @@ def _add_archive_options(parser: argparse.ArgumentParser) -> None:
                         help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)")
     parser.add_argument("--offline", action="store_true", help="use only the cache; fail naming anything missing")
     parser.add_argument("--ignore-valid-until", action="store_true",
-                        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors)")
+                        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
+                             "or dated later than this machine's clock")
 
 
 def _examples(text: str) -> str:

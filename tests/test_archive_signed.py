@@ -176,6 +176,19 @@ def test_expired_release_is_refused_unless_told_otherwise() -> None:
     signed.check_suite(_info(), WHAT, now=later, check_valid_until=False, cached=False)
 
 
+def test_a_release_dated_later_than_the_clock_is_refused_unless_told_otherwise() -> None:
+    dated = datetime.datetime(2023, 6, 10, 8, 53, 33, tzinfo=datetime.UTC)
+    signed.check_suite(_info(), WHAT, now=dated - datetime.timedelta(minutes=9), check_valid_until=True,
+                       cached=False)
+    early = dated - datetime.timedelta(hours=3)
+    with pytest.raises(VerificationError) as error:
+        signed.check_suite(_info(), WHAT, now=early, check_valid_until=True, cached=True)
+    assert str(error.value) == (f"{WHAT} is dated 2023-06-10 08:53 UTC, later than this machine's clock "
+                                "(2023-06-10 05:53 UTC): set the clock right, since a clock running late also "
+                                "takes expired indexes for fresh ones; pass --ignore-valid-until to use it anyway")
+    signed.check_suite(_info(), WHAT, now=early, check_valid_until=False, cached=False)
+
+
 def test_offers_architecture_and_components() -> None:
     info = _info()
     signed.check_offers(info, "arm64", ["main", "contrib"], "suite bookworm")

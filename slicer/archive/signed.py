@@ -47,6 +47,9 @@ class SuiteRelease:
     files: dict[str, IndexFile]
 
 
+# How far the signed Date of a Release may lie ahead of this machine's clock (skew).
+MAX_FUTURE = datetime.timedelta(minutes=10)
+
 def _first_line(error: BaseException) -> str:
     """pysequoia's message without the Rust backtrace that follows it."""
     text = str(error).split("Stack backtrace:")[0].strip()
@@ -189,10 +192,16 @@ def check_suite(
     check_valid_until: bool,
     cached: bool,
 ) -> None:
-    """Refuse a Release that names another suite or has expired."""
+    """Refuse a Release that names another suite, has expired, or is dated later than the clock."""
     if info.suite not in (info.suite_field, info.codename):
         raise VerificationError(
             f'{what} is for suite "{info.suite_field}" (codename "{info.codename}"), not "{info.suite}"'
+        )
+    if check_valid_until and info.date is not None and info.date > now + MAX_FUTURE:
+        raise VerificationError(
+            f"{what} is dated {info.date.strftime('%Y-%m-%d %H:%M UTC')}, later than this machine's clock "
+            f"({now.strftime('%Y-%m-%d %H:%M UTC')}): set the clock right, since a clock running late also "
+            "takes expired indexes for fresh ones; pass --ignore-valid-until to use it anyway"
         )
     if check_valid_until and info.valid_until is not None and info.valid_until < now:
         expired = info.valid_until.strftime("%Y-%m-%d %H:%M UTC")
