@@ -43,6 +43,7 @@ from .console import Console
 from .cut import ArchiveOptions, CutOptions, build, open_archives, packages_with_content
 from .deps import Item, Listing, PackageContents, find_providers
 from .errors import ReleaseError, SlicerError
+from .extract import PackagePlan, plan
 from .model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
 from .release import default_release_name, load_release
 from .selection import Selection, select
@@ -394,6 +395,8 @@ class _ArchCheck:
         self.contents = PackageContents(release, arch, client, console, options.workers)
         self.packages = [release.packages[name] for name in report.packages]
         self.closures: dict[SliceKey, Selection] = {}
+        # What each closure takes from each package (`extract.plan`), made once.
+        self.plans: dict[SliceKey, dict[str, PackagePlan]] = {}
 
     def slices(self) -> Iterator[Slice]:
         for package in self.packages:
@@ -411,10 +414,11 @@ class _ArchCheck:
         for slice_ in self.slices():
             try:
                 self.closures[slice_.key] = select(self.release, [slice_.key], self.arch)
+                self.plans[slice_.key] = plan(self.closures[slice_.key])
             except SlicerError as error:
                 self.add(slice_.package, "cut", str(error), slice_.key)
         with_content = [p.name for p in self.packages if any(_extracts(s, self.arch) for s in p.slices.values())]
-        needed = {name for selection in self.closures.values() for name in packages_with_content(selection)}
+        needed = {name for plans in self.plans.values() for name in packages_with_content(plans)}
         listings = self.contents.listings(with_content)
         self.contents.fetch(sorted(needed))
         for package in self.packages:
@@ -573,7 +577,8 @@ class _ArchCheck:
             selection = self.closures.get(slice_.key)
             if selection is None:
                 continue
-            lacking = [name for name in packages_with_content(selection) if name in self.contents.missing]
+            needed = packages_with_content(self.plans[slice_.key])
+            lacking = [name for name in needed if name in self.contents.missing]
             if lacking:
                 self.add(slice_.package, "cut", f"slice {slice_.key} cannot be cut on {self.arch}: "
                                                 f"{self.contents.missing[lacking[0]]}", slice_.key)
@@ -583,7 +588,8 @@ class _ArchCheck:
             return
         with (self.console.task(f"Cutting each slice alone for {self.arch}", total=len(jobs), unit="slices") as task,
               ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool):
-            futures = [(selection, pool.submit(self.cut_alone, selection)) for selection in jobs]
+            futures = [(selection, pool.submit(self.cut_alone, selection, self.plans[selection.slices[-1].key]))
+                       for selection in jobs]
             for selection, future in futures:
                 error = future.result()
                 key = selection.slices[-1].key
@@ -591,9 +597,9 @@ class _ArchCheck:
                     self.add(key.package, "cut", f"slice {key} does not cut on its own on {self.arch}: {error}", key)
                 task.advance()
 
-    def cut_alone(self, selection: Selection) -> str | None:
+    def cut_alone(self, selection: Selection, plans: dict[str, PackagePlan]) -> str | None:
         """Cut one slice and its essentials into an empty root; the error, if any."""
-        names = packages_with_content(selection)
+        names = packages_with_content(plans)
         records = {name: self.contents.records[name] for name in names}
         debs = {name: self.contents.debs[name] for name in names}
         quiet = Console(io.StringIO(), quiet=True)
@@ -601,7 +607,7 @@ class _ArchCheck:
             options = CutOptions(root=Path(folder) / "root", slices=(str(selection.slices[-1].key),),
                                  arch=self.arch, workers=1)
             try:
-                build(selection, records, debs, options, quiet)
+                build(selection, plans, records, debs, options, quiet)
             except SlicerError as error:
                 return str(error)
         return None

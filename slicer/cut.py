@@ -64,10 +64,11 @@ def cut(options: CutOptions, console: Console) -> dict:
     selection = select(release, parse_keys(options.slices), options.arch)
     console.info(f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
                  f"from {release.name} for {options.arch}")
-    records, debs = fetch_packages(release, selection, options, console)
+    plans = extract.plan(selection)
+    records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
     root_existed = options.root.exists()
     try:
-        report, result = build(selection, records, debs, options, console)
+        report, result = build(selection, plans, records, debs, options, console)
     except BaseException:
         if not root_existed:
             _remove_if_empty(options.root)
@@ -98,11 +99,10 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
 
 
 def fetch_packages(
-    release: Release, selection: Selection, options: CutOptions, console: Console
+    release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
 ) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
-    """Resolve (or take from the lock file) and download every package the selection extracts from."""
+    """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
     client = open_archives(release, selection.arch, console, options.archives)
-    needed = packages_with_content(selection)
     if options.locked:
         records = locked_records(options.locked, release, selection, needed, client)
     else:
@@ -120,10 +120,10 @@ def open_archives(release: Release, arch: str, console: Console, options: Archiv
     )
 
 
-def packages_with_content(selection: Selection) -> list[str]:
-    """Packages the cut reads: those it extracts from, and those whose directories
-    give the modes of the parents of inline content (as chisel fetches them)."""
-    return [name for name, wanted in extract.plan(selection).items() if wanted.wants()]
+def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
+    """Packages the cut reads (`plans` from `extract.plan`): those it extracts from, and those
+    whose directories give the modes of the parents of inline content (as chisel fetches them)."""
+    return [name for name, wanted in plans.items() if wanted.wants()]
 
 
 # -- building the tree ------------------------------------------------------------
@@ -131,6 +131,7 @@ def packages_with_content(selection: Selection) -> list[str]:
 
 def build(
     selection: Selection,
+    plans: dict[str, extract.PackagePlan],
     records: dict[str, PackageRecord],
     debs: dict[str, Path],
     options: CutOptions,
@@ -139,7 +140,7 @@ def build(
     report = Report()
     with rootfs.staging_area(options.root) as staging:
         extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-        extract.extract_all(selection, debs, staging, report, console, workers=options.workers)
+        extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans)
         extract.create_inline(selection, staging, report)
         run_scripts(selection, staging, report, console)
         extract.remove_until(selection, staging, report)

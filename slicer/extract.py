@@ -436,14 +436,15 @@ def _record(report: Report, package: Report, offset: int, console: Console) -> i
 
 
 def extract_all(selection: Selection, debs: dict[str, Path], staging: Path, report: Report,
-                console: Console, workers: int = 4) -> None:
+                console: Console, workers: int = 4, plans: dict[str, PackagePlan] | None = None) -> None:
     """Extract every selected package into `staging`, one after the other in selection order.
 
     The order makes the result independent of thread timing: a symlink
     shipped by an earlier package is followed by a later one's paths. Threads
     only make the zstd copies of packages stored in a cache, on their first use.
+    `plans` is `plan(selection)` when the caller made it already.
     """
-    plans = {name: current for name, current in plan(selection).items() if current.wants()}
+    plans = {name: current for name, current in (plans or plan(selection)).items() if current.wants()}
     missing = [name for name in plans if name not in debs]
     if missing:
         raise ExtractError(f"no .deb file was given for package {', '.join(missing)}")
