@@ -22,8 +22,9 @@ arm64): every literal path and glob exists in the real package (or is
 restricted to other architectures); each package has a `copyright` slice
 that ships its copyright file and that every other slice needs; the
 essentials of each slice cover the shared-library needs of the ELF files it
-ships; literal paths shared by two packages hold the same thing in both; and
-each slice cuts on its own. Each .deb is downloaded once per architecture
+ships; literal paths shared by two packages hold the same thing in both; a
+slice that writes dpkg records brings the OS identity files with it (see
+`osidentity`); and each slice cuts on its own. Each .deb is downloaded once per architecture
 and its data.tar read once.
 """
 
@@ -45,11 +46,12 @@ from .deps import Item, Listing, PackageContents, find_providers
 from .errors import ReleaseError, SlicerError
 from .extract import PackagePlan, plan
 from .model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
+from .osidentity import identity_slices, missing_identity
 from .release import default_release_name, load_release
 from .selection import Selection, select
 
-CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "cut")
-ARCH_CHECKS = ("copyright", "paths", "libraries", "conflicts", "cut")
+CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "records", "cut")
+ARCH_CHECKS = ("copyright", "paths", "libraries", "conflicts", "records", "cut")
 EVERY_ARCH = "all"
 DEFAULT_ARCHES = ("amd64", "arm64")
 
@@ -431,6 +433,7 @@ class _ArchCheck:
                 self.paths(package, listing)
         self.libraries(listings)
         self.conflicts(self.contents.listings(with_content + sorted(needed)))
+        self.records()
         self.cuts()
 
     # copyright ----------------------------------------------------------------------
@@ -568,6 +571,18 @@ class _ArchCheck:
                     self.add(name, "conflicts",
                              f'path {path}, which slices extract below, is {_describe(item)} in package "{name}" '
                              f'but {_describe(other[1])} in package "{other[0]}" on {self.arch}')
+
+    # dpkg records and the OS identity -----------------------------------------------
+
+    def records(self) -> None:
+        for key, closure in self.closures.items():
+            missing = missing_identity(closure.slices, self.arch)
+            if not missing:
+                continue
+            offer = " or ".join(identity_slices(self.release, self.arch)) or "a slice that ships them"
+            self.add(key.package, "records",
+                     f"slice {key} writes dpkg records without {' and '.join(missing)} on {self.arch}, so scanners "
+                     f"cannot tell which distribution the packages belong to; add {offer} to its essentials", key)
 
     # cutting each slice alone -------------------------------------------------------
 

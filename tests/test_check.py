@@ -261,7 +261,7 @@ def test_clean_packages_pass_every_check_on_both_architectures(local, capsys):
     rows = report["packages"]["hello"]
     assert {(row["check"], row["arch"]) for row in rows} == {
         ("style", "all"), ("hints", "all"),
-        *((check, arch) for check in ("copyright", "paths", "libraries", "conflicts", "cut")
+        *((check, arch) for check in ("copyright", "paths", "libraries", "conflicts", "records", "cut")
           for arch in ("amd64", "arm64")),
     }
     assert {row["result"] for row in rows} == {"ok"}
@@ -412,6 +412,55 @@ def test_implicit_parents_shipped_differently_are_conflicts(local, capsys):
     assert messages(report) == ['path /usr/share/common, which slices extract below, is a directory with mode 0755 '
                                 'in package "hello" but a directory with mode 0700 in package "libfoo1" on amd64']
     assert report["problems"][0]["check"] == "conflicts"
+
+
+RECORDS = HELLO.replace("""  copyright:
+""", """  identity:
+    hint: OS identification files
+    contents:
+      /etc/debian_version:
+      /etc/os-release:
+  records:
+    hint: Package status entries for scanners
+    contents:
+      /var/lib/dpkg/status.d/**: {generate: dpkg-status}
+  copyright:
+""")
+WITH_IDENTITY = RECORDS.replace("""    hint: Package status entries for scanners
+""", """    hint: Package status entries for scanners
+    essential:
+      hello_identity:
+""")
+IDENTITY = (directory("./etc/"), file("./etc/debian_version", "12.15\n"),
+            file("./etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"))
+
+
+def test_records_without_the_os_identity_are_refused(local, capsys):
+    debs = [spec for arch in ("amd64", "arm64") for spec in packages(arch, extra=IDENTITY)]
+    code, report = run(local({"hello.yaml": RECORDS}, debs), "hello", capsys=capsys)
+    assert code == 1
+    assert messages(report) == [
+        f"slice hello_records writes dpkg records without /etc/debian_version and /etc/os-release on {arch}, so "
+        "scanners cannot tell which distribution the packages belong to; add hello_identity to its essentials"
+        for arch in ("amd64", "arm64")]
+    assert {p["check"] for p in report["problems"]} == {"records"}
+
+
+def test_records_that_bring_the_os_identity_pass(local, capsys):
+    debs = [spec for arch in ("amd64", "arm64") for spec in packages(arch, extra=IDENTITY)]
+    code, report = run(local({"hello.yaml": WITH_IDENTITY}, debs), "hello", capsys=capsys)
+    assert (code, report["problems"]) == (0, [])
+    assert {row["result"] for row in report["packages"]["hello"] if row["check"] == "records"} == {"ok"}
+
+
+def test_an_identity_file_removed_by_mutate_does_not_count(local, capsys):
+    debs = [spec for arch in ("amd64", "arm64") for spec in packages(arch, extra=IDENTITY)]
+    records = WITH_IDENTITY.replace("      /etc/os-release:\n", "      /etc/os-release: {until: mutate}\n")
+    code, report = run(local({"hello.yaml": records}, debs), "hello", "--arch", "amd64", capsys=capsys)
+    assert code == 1
+    assert messages(report, "records") == [
+        "slice hello_records writes dpkg records without /etc/os-release on amd64, so scanners cannot tell which "
+        "distribution the packages belong to; add a slice that ships them to its essentials"]
 
 
 def test_a_package_missing_on_an_architecture(local, capsys):
