@@ -226,12 +226,13 @@ def _existing(root: Path, path: str) -> bytes | None:
 
 
 def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
-    """Keep the files an earlier cut into the same root listed for this package."""
+    """Keep the files an earlier cut into the same root listed for this package; where both list
+    a file, this cut's sum is the file's content now (an `--overwrite` may have replaced it)."""
     existing = _existing(root, path)
     if not existing:
         return data
-    lines = set(existing.decode().splitlines()) | set(data.decode().splitlines())
-    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1]))
+    sums = {line.split("  ", 1)[-1]: line for line in existing.decode().splitlines() + data.decode().splitlines()}
+    return "".join(f"{sums[name]}\n" for name in sorted(sums)).encode()
 
 
 def _write_generated(staging: Path, report: Report, path: str, data: bytes, owners: set[str],

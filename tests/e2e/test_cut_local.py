@@ -188,6 +188,19 @@ def test_extending_a_root_merges_the_manifest(local_release, tmp_path):
     assert b'"name":"hello_bins"' in wall and b'"name":"base-files_base"' in wall
 
 
+def test_extending_a_root_keeps_each_package_record(local_release, tmp_path):
+    _, release = local_release
+    root = tmp_path / "root"
+    status = root / "var/lib/dpkg/status.d"
+    assert cut(release, root, "base-files_base", "base-files_status") == 0
+    base_sums = (status / "base-files.md5sums").read_text()
+    assert cut(release, root, "hello_bins", "base-files_status") == 0
+    assert sorted(path.name for path in status.iterdir()) == [
+        "base-files", "base-files.md5sums", "hello", "hello.md5sums"]
+    assert (status / "base-files.md5sums").read_text() == base_sums
+    assert "usr/bin/hello\n" in (status / "hello.md5sums").read_text()
+
+
 def test_different_existing_content_fails_before_writing(local_release, tmp_path, capsys):
     _, release = local_release
     root = tmp_path / "root"
