@@ -192,6 +192,8 @@ def generate(
                 kind = generate_kind(info.info)
                 if kind is not None:
                     targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
+    for directory in dpkgstatus.directories_in_root(selection.release, root, selection.arch):
+        targets[Generate.DPKG_STATUS].setdefault(directory, set())
     written: set[str] = set()
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
         packages = [dpkgstatus.StatusPackage(name, records[name].stanza)
@@ -241,8 +243,9 @@ def _write_generated(staging: Path, report: Report, path: str, data: bytes, owne
     for directory in rootfs.make_dirs(staging, posixpath.dirname(path)):
         report.add(Entry(path=directory.rstrip("/") + "/", kind="dir", mode=0o755, mtime=epoch, listed=False))
     sha256, size = rootfs.write_file(staging, path, data, 0o644)
+    # Records kept up to date in a root whose records' slice this cut did not select have no owner here.
     report.add(Entry(path=path, kind="file", mode=0o644, slices=set(owners), sha256=sha256 if hashed else "",
-                     size=size if hashed else 0, mtime=epoch))
+                     size=size if hashed else 0, mtime=epoch, listed=bool(owners)))
 
 
 def _remove_if_empty(root: Path) -> None:

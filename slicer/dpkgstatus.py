@@ -23,6 +23,10 @@ binary cataloger, Trivy's ownership checks) stays correct. Dependency fields
 are kept as the archive states them even though the image may not satisfy
 them. No `/var/lib/dpkg/status` is written alongside, so no package is
 counted twice.
+
+Records stay true when a root grows: a later cut into a root that holds
+records in a directory the release's slices generate adds its own packages
+there, whether or not it selects the records' slice again.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from pathlib import Path
 from attrs import frozen
 
 from .errors import ArchiveError, RootError
-from .model import PACKAGE_NAME
+from .model import PACKAGE_NAME, Generate, PathKind, Release
 from .report import Report
 from .rootfs import resolve
+from .schema import generate_kind
 
 STATUS = "Status: install ok installed"
 
@@ -114,3 +119,20 @@ def status_files(packages: list[StatusPackage], report: Report, root: Path, dire
         files[f"{directory}/{package.name}"] = status_stanza(package).encode("utf-8")
         files[f"{directory}/{package.name}.md5sums"] = sums.encode("utf-8")
     return files
+
+
+def directories_in_root(release: Release, root: Path, arch: str) -> list[str]:
+    """The records directories (`/var/lib/dpkg/status.d/`) of the release that an earlier cut made in `root`."""
+    found = set()
+    for package in release.packages.values():
+        for slice_ in package.slices.values():
+            for path, info in slice_.contents.items():
+                if info.kind is PathKind.GENERATE and generate_kind(info.info) is Generate.DPKG_STATUS \
+                        and info.applies_to(arch):
+                    directory = path[: -len("**")]
+                    try:
+                        if resolve(root, directory).is_dir():
+                            found.add(directory)
+                    except RootError:
+                        continue
+    return sorted(found)

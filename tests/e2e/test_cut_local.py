@@ -194,11 +194,16 @@ def test_extending_a_root_keeps_each_package_record(local_release, tmp_path):
     status = root / "var/lib/dpkg/status.d"
     assert cut(release, root, "base-files_base", "base-files_status") == 0
     base_sums = (status / "base-files.md5sums").read_text()
-    assert cut(release, root, "hello_bins", "base-files_status") == 0
+    # Records stay true whether or not a later cut selects their slice again; a manifest
+    # written alongside does not claim records whose slice this cut did not select.
+    assert cut(release, root, "libhello_libs", "base-files_status") == 0
+    assert cut(release, root, "hello_bins", "base-files_chisel") == 0
     assert sorted(path.name for path in status.iterdir()) == [
-        "base-files", "base-files.md5sums", "hello", "hello.md5sums"]
+        "base-files", "base-files.md5sums", "hello", "hello.md5sums", "libhello", "libhello.md5sums"]
     assert (status / "base-files.md5sums").read_text() == base_sums
     assert "usr/bin/hello\n" in (status / "hello.md5sums").read_text()
+    wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
+    assert b"status.d" not in wall
 
 
 def test_different_existing_content_fails_before_writing(local_release, tmp_path, capsys):
