@@ -288,16 +288,18 @@ def conflicts(index: PathIndex[_Item], prefer_map: dict[str, dict[str, str]]) ->
             for glob_item in pattern_items:
                 for other in others:
                     _check_overlap(glob_item, other)
-    # Generate paths end in /** and are patterns too, so the loop above covers them;
-    # two slices naming the same generate path are checked here.
+    # Slices naming the very same pattern never meet above. A generate path (they end
+    # in /** and are patterns too) must agree with every other slice naming it; a glob
+    # belongs to one package, since what two packages ship under it may differ.
     for pattern, pattern_items in index.patterns.items():
-        generators = [item for item in pattern_items if item.info.kind == PathKind.GENERATE]
-        for generator in generators:
-            for other in pattern_items:
-                if other is not generator and not (
-                    other.info.kind == PathKind.GENERATE and other.info.same_content(generator.info)
-                ):
-                    raise _conflict(generator, other, pattern)
+        for position, first in enumerate(pattern_items):
+            for second in pattern_items[position + 1:]:
+                if PathKind.GENERATE in (first.info.kind, second.info.kind):
+                    if first.info.kind == second.info.kind and first.info.same_content(second.info):
+                        continue
+                elif first.package.name == second.package.name:
+                    continue
+                raise _conflict(first, second, pattern)
 
 
 def _check_overlap(glob_item: _Item, other: _Item) -> None:
