@@ -422,7 +422,8 @@ class _ArchCheck:
         with_content = [p.name for p in self.packages if any(_extracts(s, self.arch) for s in p.slices.values())]
         needed = {name for plans in self.plans.values() for name in packages_with_content(plans)}
         listings = self.contents.listings(with_content)
-        self.contents.fetch(sorted(needed))
+        # A cut resolves every selected package, even one it reads nothing from.
+        self.contents.fetch(sorted(needed | {name for closure in self.closures.values() for name in closure.packages}))
         for package in self.packages:
             listing = listings.get(package.name)
             if package.name in self.contents.missing:
@@ -592,8 +593,7 @@ class _ArchCheck:
             selection = self.closures.get(slice_.key)
             if selection is None:
                 continue
-            needed = packages_with_content(self.plans[slice_.key])
-            lacking = [name for name in needed if name in self.contents.missing]
+            lacking = [name for name in selection.packages if name in self.contents.missing]
             if lacking:
                 self.add(slice_.package, "cut", f"slice {slice_.key} cannot be cut on {self.arch}: "
                                                 f"{self.contents.missing[lacking[0]]}", slice_.key)
@@ -614,9 +614,8 @@ class _ArchCheck:
 
     def cut_alone(self, selection: Selection, plans: dict[str, PackagePlan]) -> str | None:
         """Cut one slice and its essentials into an empty root; the error, if any."""
-        names = packages_with_content(plans)
-        records = {name: self.contents.records[name] for name in names}
-        debs = {name: self.contents.debs[name] for name in names}
+        records = {name: self.contents.records[name] for name in selection.packages}
+        debs = {name: self.contents.debs[name] for name in packages_with_content(plans)}
         quiet = Console(io.StringIO(), quiet=True)
         with tempfile.TemporaryDirectory(prefix="slicer-check-") as folder:
             options = CutOptions(root=Path(folder) / "root", slices=(str(selection.slices[-1].key),),

@@ -101,13 +101,17 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
 def fetch_packages(
     release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
 ) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
-    """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
+    """Resolve (or take from the lock file) every selected package, and download those `needed`.
+
+    A package whose selected slices only create content is resolved too, as
+    chisel does: the manifest, lock file and SBOM name every selected package.
+    """
     client = open_archives(release, selection.arch, console, options.archives)
     if options.locked:
-        records = locked_records(options.locked, release, selection, needed, client)
+        records = locked_records(options.locked, release, selection, selection.packages, client)
     else:
-        records = client.resolve(needed)
-    debs = client.fetch(records.values())
+        records = client.resolve(list(selection.packages))
+    debs = client.fetch([records[name] for name in needed])
     return records, debs
 
 

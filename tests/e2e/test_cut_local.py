@@ -290,3 +290,18 @@ def test_a_slice_with_only_inline_content(local_release, tmp_path):
     assert cut(release, root, "motd_data") == 0
     assert (root / "etc/motd.d/welcome").read_text() == "hi"
     assert stat.S_IMODE((root / "etc/motd.d").stat().st_mode) == 0o750
+
+
+def test_a_package_with_only_inline_content_is_in_the_manifest(local_release, tmp_path):
+    """Every selected package is recorded, as chisel records it, even when nothing is read from it
+    (top-level inline paths have no parent to take a mode from)."""
+    _, release = local_release
+    (Path(release) / "slices" / "libhello.yaml").write_text(
+        "package: libhello\nslices:\n  conf:\n    contents:\n"
+        "      /hello.conf: {text: x}\n      /hello-link: {symlink: hello.conf}\n")
+    root = tmp_path / "root"
+    assert cut(release, root, "libhello_conf", "base-files_chisel", extra=("--lock", str(tmp_path / "lock"))) == 0
+    wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
+    packages = [json.loads(line) for line in wall.decode().splitlines() if '"kind":"package"' in line]
+    assert [(p["name"], p["version"]) for p in packages] == [("base-files", "12.4"), ("libhello", "2.10-3")]
+    assert json.loads((tmp_path / "lock").read_text())["packages"]["libhello"]["version"] == "2.10-3"
