@@ -536,7 +536,38 @@ def remove_until(selection: Selection, staging: Path, report: Report) -> None:
     for entry in chosen:
         if rootfs.remove(staging, entry.path):
             del report.entries[entry.path]
+    _disown_until(selection, report)
     number_links(report)
+
+
+def _disown_until(selection: Selection, report: Report) -> None:
+    """Owners as chisel's manifest records them, once `until: mutate` paths are gone.
+
+    A slice owns an extracted path only through a listing that is not
+    `until: mutate`; inline content is owned by all the slices listing it when
+    any one of them keeps it. A path left with no owner (an `until: mutate`
+    directory that was not empty) stays in the tree but not in the manifest.
+    """
+    listings: dict[str, list[tuple[str, PathInfo]]] = {}
+    for slice_, path, info in _applicable(selection):
+        key = path.rstrip("/") if info.kind is PathKind.SYMLINK else path
+        listings.setdefault(str(slice_.key), []).append((key, info))
+    for entry in report.entries.values():
+        owners, inline, inline_kept = set(), set(), False
+        for name in entry.slices:
+            for key, info in listings.get(name, ()):
+                if not match(key, entry.path):
+                    continue
+                kept = info.until != "mutate"
+                if info.kind in (PathKind.COPY, PathKind.GLOB):
+                    owners.update([name] if kept else [])
+                else:
+                    inline.add(name)
+                    inline_kept = inline_kept or kept
+        owners |= inline if inline_kept else set()
+        if owners != entry.slices:
+            entry.slices = owners
+            entry.listed = entry.listed and bool(owners)
 
 
 def number_links(report: Report) -> None:
