@@ -241,7 +241,8 @@ def _load_uncached(
     if doc.version_choice not in ("", "newest", "priority"):
         raise document.error(f'unknown version-choice "{doc.version_choice}" (use newest or priority)',
                              "version-choice")
-    archives = validate.archive_priorities(archives, doc.format, document, by_version)
+    declared = len(doc.archives or {}) + len(doc.v2_archives or {})
+    archives = validate.archive_priorities(archives, declared, document, by_version)
     keys = schema.build_keys(doc)
     validate.key_ids(keys, document)
     if doc.format != "v1" and doc.maintenance is None and not user_release:

@@ -60,6 +60,10 @@ def parse_release(display: str, text: str) -> tuple[ReleaseDoc, Document]:
     return release, document
 
 
+# The Ubuntu Pro archive kinds chisel knows; they need credentials (see `Archive.pro`).
+PRO_ARCHIVES = ("fips", "fips-updates", "esm-apps", "esm-infra")
+
+
 def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> dict[str, Archive]:
     """The archives of a release file with their effective priorities."""
     archives = dict(doc.archives or {})
@@ -75,20 +79,19 @@ def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> d
     section = lambda name: "v2-archives" if doc.v2_archives and name in doc.v2_archives else "archives"  # noqa: E731
     result: dict[str, Archive] = {}
     for name, archive in archives.items():
-        if archive.pro:
-            # Ubuntu Pro archives need credentials slicer does not handle; chisel
-            # skips them when it has none, and so does slicer, always.
-            continue
         where = (section(name), name)
-        for required in ("version", "suites", "components", "public_keys"):
-            if getattr(archive, required) is None:
-                raise document.error(
-                    f'archive "{name}" missing {required.replace("_", "-")} field', *where
-                )
         if archive.default and doc.format != "v1":
             raise document.error(
                 f"archive \"{name}\" has 'default' field which is obsolete since format v2", *where
             )
+        ignored = bool(archive.pro) and archive.pro not in PRO_ARCHIVES
+        for required in ("version", "suites", "components") + (() if ignored else ("public_keys",)):
+            if getattr(archive, required) is None:
+                raise document.error(
+                    f'archive "{name}" missing {required.replace("_", "-")} field', *where
+                )
+        if ignored:
+            continue  # As chisel does: an archive of an unknown Pro kind is left out of the release.
         if archive.url and not user_release:
             raise document.error(
                 f'archive "{name}" names a url, which only user releases may do', *where, "url"

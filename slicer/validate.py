@@ -34,9 +34,13 @@ def slice_error(package: Package, slice_name: str, path: str | None, message: st
 
 
 def archive_priorities(
-    archives: dict[str, Archive], release_format: str, document: Document, by_version: bool
+    archives: dict[str, Archive], declared: int, document: Document, by_version: bool
 ) -> dict[str, Archive]:
-    """Effective priorities by chisel's rules (explicit, v1 `default`, or a lone archive)."""
+    """Effective priorities by chisel's rules (explicit, v1 `default`, or a lone archive).
+
+    `declared` counts the archives the file names, those left out of `archives` (an unknown
+    Pro kind) included: several need priorities even when only one is kept.
+    """
     with_priority = [a for a in archives.values() if a.priority != 0]
     if with_priority:
         for archive in archives.values():
@@ -57,22 +61,16 @@ def archive_priorities(
     defaults = sorted(name for name, archive in archives.items() if archive.default)
     if len(defaults) > 1:
         raise document.error(f"more than one default archive: {', '.join(defaults)}", "archives")
-    if len(archives) == 1:
+    if declared <= 1:
         return archives
     if not defaults:
         raise document.error(
             "archives need a priority each (or, in format v1, one default archive) to choose between them",
             "archives",
         )
-    result = {}
-    lower = -1
-    for name in sorted(archives):
-        if name == defaults[0]:
-            result[name] = attrs.evolve(archives[name], priority=1)
-        else:
-            result[name] = attrs.evolve(archives[name], priority=lower)
-            lower -= 1
-    return result
+    # Chisel's numbers: the n-th archive by name gets -n, then the default 1.
+    return {name: attrs.evolve(archives[name], priority=1 if name == defaults[0] else -position)
+            for position, name in enumerate(sorted(archives), start=1)}
 
 
 def key_ids(keys: dict[str, PublicKey], document: Document) -> None:

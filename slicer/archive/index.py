@@ -117,6 +117,10 @@ class ArchiveClient:
         self._certs: dict[str, list[pysequoia.Cert]] = {}
         self._sources: dict[str, list[_Source]] = {}
         self._lock = threading.Lock()
+        for archive in release.archives.values():
+            if archive.pro:
+                console.warn(f'archive "{archive.name}" ignored: it is an Ubuntu Pro archive (pro: {archive.pro}), '
+                             "which needs credentials slicer does not handle")
 
     @property
     def http(self) -> Http:
@@ -138,8 +142,12 @@ class ArchiveClient:
             if pinned not in self.release.archives:
                 raise ArchiveError(f'package "{name}" is pinned to archive "{pinned}", which release '
                                    f"{self.release.name} does not define")
+            if self.release.archives[pinned].pro:
+                raise ArchiveError(f'package "{name}" is pinned to archive "{pinned}", an Ubuntu Pro archive '
+                                   "slicer cannot fetch from (it needs credentials)")
             return [[pinned]]
-        usable = [archive for archive in self.release.archives.values() if archive.priority >= 0]
+        usable = [archive for archive in self.release.archives.values()
+                  if archive.priority >= 0 and not archive.pro]
         if self.release.equal_priority_by_version:
             return [[archive.name for archive in usable]]
         levels: dict[int, list[str]] = {}
@@ -296,9 +304,13 @@ class ArchiveClient:
 
     def _missing_packages(self, names: list[str], searched: Iterable[str]) -> ArchiveError:
         quoted = ", ".join(f'"{name}"' for name in names)
+        where = ", ".join(dict.fromkeys(searched))
+        if not where:
+            return ArchiveError(f"cannot find {_plural(len(names), 'package')} {quoted} for {self.arch}: release "
+                                f"{self.release.name} has no archive slicer can fetch from")
         return ArchiveError(
             f"cannot find {_plural(len(names), 'package')} {quoted} in "
-            f"{_plural(len(set(searched)), 'archive')} {', '.join(dict.fromkeys(searched))} for {self.arch}"
+            f"{_plural(len(set(searched)), 'archive')} {where} for {self.arch}"
         )
 
     def resolve(self, names: Iterable[str]) -> dict[str, PackageRecord]:

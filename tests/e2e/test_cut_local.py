@@ -305,3 +305,36 @@ def test_a_package_with_only_inline_content_is_in_the_manifest(local_release, tm
     packages = [json.loads(line) for line in wall.decode().splitlines() if '"kind":"package"' in line]
     assert [(p["name"], p["version"]) for p in packages] == [("base-files", "12.4"), ("libhello", "2.10-3")]
     assert json.loads((tmp_path / "lock").read_text())["packages"]["libhello"]["version"] == "2.10-3"
+
+
+PRO_ARCHIVE = ("  esm:\n    version: '12'\n    suites: [bookworm-esm]\n    components: [main]\n"
+               "    public-keys: [test-key]\n    priority: 20\n    pro: esm-infra\n")
+
+
+def with_archives(release: str, edit) -> None:
+    """Rewrite the release's archives section through `edit(text) -> text`."""
+    path = Path(release) / "chisel.yaml"
+    path.write_text(edit(path.read_text()))
+
+
+def test_a_pro_archive_is_skipped_with_a_note(local_release, tmp_path, capsys):
+    _, release = local_release
+    with_archives(release, lambda text: text.replace("    url:", "    priority: 10\n    url:").replace(
+        "public-keys:\n  test-key", PRO_ARCHIVE + "public-keys:\n  test-key", 1))
+    assert cut(release, tmp_path / "root", "hello_bins") == 0
+    assert ('warning: archive "esm" ignored: it is an Ubuntu Pro archive (pro: esm-infra), which needs '
+            "credentials slicer does not handle") in capsys.readouterr().err
+    (Path(release) / "slices" / "hello.yaml").write_text(
+        (Path(release) / "slices" / "hello.yaml").read_text().replace("package: hello\n",
+                                                                      "package: hello\narchive: esm\n"))
+    assert cut(release, tmp_path / "other", "hello_bins") == 1
+    assert ('error: package "hello" is pinned to archive "esm", an Ubuntu Pro archive slicer cannot fetch from '
+            "(it needs credentials)") in capsys.readouterr().err
+
+
+def test_a_release_left_without_archives_fails_when_finding_packages(local_release, tmp_path, capsys):
+    _, release = local_release
+    with_archives(release, lambda text: text.replace("    url:", "    pro: unknown-value\n    url:"))
+    assert cut(release, tmp_path / "root", "hello_bins") == 1
+    assert capsys.readouterr().err.strip() == ('error: cannot find packages "base-files", "hello" for amd64: '
+                                               "release release has no archive slicer can fetch from")
