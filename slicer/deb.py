@@ -205,13 +205,25 @@ def copy_data(deb: Path, out: IO[bytes]) -> None:
             raise _corrupt(deb, name, error) from None
 
 
-def _absolute(deb: Path, name: str) -> str:
+class UnsafeName(DebError):
+    """A data.tar entry name or hard-link target that could land outside the root."""
+
+    def __init__(self, deb: Path, problem: str) -> None:
+        super().__init__(f"{deb} holds {problem}, which slicer refuses")
+        self.problem = problem
+
+    def of_package(self, package: str) -> DebError:
+        """The same refusal naming the package rather than the file it was read from."""
+        return DebError(f'package "{package}" holds {self.problem}, which slicer refuses')
+
+
+def _absolute(deb: Path, name: str, what: str = "entry name") -> str:
     """`./usr/bin/x` or `usr/bin/x` as `/usr/bin/x`; names that could escape are refused."""
     if name.startswith("/"):
-        raise DebError(f"{deb} holds an absolute entry name {name}, which slicer refuses")
+        raise UnsafeName(deb, f"an absolute {what} {name}")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise DebError(f"{deb} holds an entry name with '..', {name}, which slicer refuses")
+        raise UnsafeName(deb, f"a {what} with '..', {name}")
     return "/" + "/".join(parts)
 
 
@@ -253,7 +265,7 @@ def _members(source: Path, name: str, decompressed: IO[bytes], deb: Path) -> Ite
         if kind == "dir":
             path += "/"
         elif kind == "hardlink":
-            link = _absolute(deb, link)
+            link = _absolute(deb, link, "hard-link target")
         content = tar.extractfile(info) if kind == "file" else None
         stream = Content(content, source, name) if content is not None else None
         member = Member(path, kind, info.mode & 0o7777, info.uid, info.gid, int(info.mtime), info.size, link, stream)
@@ -354,6 +366,15 @@ def iter_data(deb: Path, cached: CachedData | None = None, keep: Callable[[str],
         for member, _ in _members(deb, name, decompressed, deb):
             if member.kind == "dir" or keep(member.path):
                 yield member
+
+
+def package_data(package: str, deb: Path, cached: CachedData | None = None,
+                 keep: Callable[[str], bool] = _everything) -> Iterator[Member]:
+    """`iter_data` for a known package: an unsafe name is refused naming the package, not the file."""
+    try:
+        yield from iter_data(deb, cached, keep)
+    except UnsafeName as error:
+        raise error.of_package(package) from None
 
 
 def read_control(deb: Path) -> str:

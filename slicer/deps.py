@@ -27,7 +27,7 @@ from attrs import define, field, frozen
 from .archive import ArchiveClient, PackageRecord
 from .console import Console
 from .cut import ArchiveOptions, open_archives
-from .deb import READ_SIZE, iter_data
+from .deb import READ_SIZE, package_data
 from .elf import MAGIC, ElfInfo, read_elf
 from .extract import cached_data
 from .errors import ArchiveError, DebError, MirrorError, OfflineError, SlicerError, VerificationError
@@ -80,7 +80,7 @@ def read_listing(package: str, version: str, deb: Path) -> Listing:
     items: dict[str, Item] = {}
     elves: dict[str, ElfInfo] = {}
     broken: dict[str, str] = {}
-    for member in iter_data(deb, cached_data(deb)):
+    for member in package_data(package, deb, cached_data(deb)):
         if member.kind != "file" or member.stream is None:
             items[member.path] = Item(member.kind, member.mode, member.link)
             continue

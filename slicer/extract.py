@@ -26,7 +26,7 @@ from attrs import define, field
 from . import rootfs
 from .archive.cache import Cache
 from .console import Console
-from .deb import INDEX_FORMAT, CachedData, Content, Member, copy_data, iter_data, write_index
+from .deb import INDEX_FORMAT, CachedData, Content, Member, UnsafeName, copy_data, package_data, write_index
 from .errors import ArchiveError, DebError, ExtractError, RootError, SlicerError
 from .globs import is_glob, literal_prefix, match
 from .model import PathInfo, PathKind, Slice
@@ -206,7 +206,7 @@ class _Extraction:
         self.epoch = source_date_epoch()
 
     def run(self) -> None:
-        for member in iter_data(self.deb, self.cached, keep=self.keeps):
+        for member in package_data(self.package, self.deb, self.cached, keep=self.keeps):
             self.take(member)
             if not self.plan.globs and not self.unseen and not self.parents_unread:
                 break
@@ -365,7 +365,7 @@ class _Extraction:
 
     def second_pass(self) -> None:
         """Give hard links whose target was not selected that target's content."""
-        for member in iter_data(self.deb, self.cached):
+        for member in package_data(self.package, self.deb, self.cached):
             links = self.waiting.pop(member.path, None)
             if links is None:
                 continue
@@ -415,8 +415,8 @@ def cached_data(deb: Path) -> CachedData | None:
         copy = cache.derived(deb.name, DATA_COPY) or cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
         index = (cache.derived(deb.name, DATA_INDEX)
                  or cache.derive(deb.name, DATA_INDEX, lambda out: write_index(deb, copy, out)))
-    except (OSError, ArchiveError):
-        return None
+    except (OSError, ArchiveError, UnsafeName):
+        return None  # reading the .deb itself reports an unsafe name, naming the package
     return CachedData(copy, index)
 
 
