@@ -14,6 +14,7 @@ costs a warm cut's start-up.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -278,8 +279,9 @@ def _build_slice(
     hint = doc.hint
     if len(hint.encode()) > HINT_MAX_BYTES or not hint.isprintable() or _OTHER_SPACE.search(hint):
         raise document.error(
-            f'slice {full} has invalid hint "{hint}" (must be len <= 40, only contain letters, '
-            'numbers, symbols and " ")',
+            # Quoted and escaped, as chisel does, so a newline or tab in it shows.
+            f"slice {full} has invalid hint {json.dumps(hint, ensure_ascii=False)} (must be len <= 40, "
+            'only contain letters, numbers, symbols and " ")',
             "slices", name, "hint",
         )
     contents = {path: _build_path(full, name, path, info, document) for path, info in (doc.contents or {}).items()}
