@@ -95,19 +95,29 @@ def debs() -> list[DebSpec]:
 
 
 @pytest.fixture
-def local_release(test_archive, signing_key, tmp_path):
-    archive = test_archive({"bookworm": debs()})
+def release_of(test_archive, signing_key, tmp_path):
+    """Factory: release_of(debs, slices) -> (archive, release directory) on a local signed archive."""
     cert = signing_key.extract_certificate()
-    root = tmp_path / "release"
-    (root / "slices").mkdir(parents=True)
-    (root / "chisel.yaml").write_text(
-        "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
-        f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
-        f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
-    )
-    for name, text in SLICES.items():
-        (root / "slices" / name).write_text(textwrap.dedent(text))
-    return archive, str(root) + "/"
+
+    def make(packages: list[DebSpec], slices: dict[str, str]):
+        archive = test_archive({"bookworm": packages})
+        root = tmp_path / "release"
+        (root / "slices").mkdir(parents=True)
+        (root / "chisel.yaml").write_text(
+            "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
+            f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
+            f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
+        )
+        for name, text in slices.items():
+            (root / "slices" / name).write_text(textwrap.dedent(text))
+        return archive, str(root) + "/"
+
+    return make
+
+
+@pytest.fixture
+def local_release(release_of):
+    return release_of(debs(), SLICES)
 
 
 def tree(root: Path) -> list[tuple]:
@@ -338,3 +348,15 @@ def test_a_release_left_without_archives_fails_when_finding_packages(local_relea
     assert cut(release, tmp_path / "root", "hello_bins") == 1
     assert capsys.readouterr().err.strip() == ('error: cannot find packages "base-files", "hello" for amd64: '
                                                "release release has no archive slicer can fetch from")
+
+
+def test_implicit_parents_with_diverging_modes_are_warned_about(release_of, tmp_path, capsys):
+    _, release = release_of(
+        [DebSpec("one", "1", "amd64", [directory("./"), directory("./parent/", 0o766), file("./parent/foo", "f")]),
+         DebSpec("two", "1", "amd64", [directory("./"), directory("./parent/"), file("./parent/bar", "b")])],
+        {"one.yaml": "package: one\nslices:\n  data:\n    contents:\n      /parent/foo:\n",
+         "two.yaml": "package: two\nslices:\n  data:\n    contents:\n      /parent/bar:\n"})
+    assert cut(release, tmp_path / "root", "one_data", "two_data") == 0
+    assert ("warning: directory /parent/ has mode 0766 in package one and 0755 in package two; keeping 0766"
+            in capsys.readouterr().err)
+    assert stat.S_IMODE((tmp_path / "root/parent").stat().st_mode) == 0o766
