@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace):
-    from .release import load_release
+    from .release.load import load_release
 
     return load_release(args.release, args.slices)
 
@@ -247,7 +247,7 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
 def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from .release import bundled_names, load_release
+    from .release.load import bundled_names, load_release
 
     today = datetime.date.today()
     rows = []
@@ -283,7 +283,7 @@ def cmd_version(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_cut(args: argparse.Namespace, console: Console) -> int:
-    from .cut import CutOptions, cut
+    from .cut.pipeline import CutOptions, cut
 
     options = CutOptions(
         release=args.release,
@@ -307,7 +307,7 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from .check import DEFAULT_ARCHES, CheckOptions, check
+    from .check.run import DEFAULT_ARCHES, CheckOptions, check
 
     options = CheckOptions(
         release=args.release,
@@ -380,7 +380,7 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_cache(args: argparse.Namespace, console: Console) -> int:
-    from .archive import Cache
+    from .cache import Cache
 
     cache = Cache(args.cache_dir)
     if args.cache_command == "info":
@@ -394,7 +394,7 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
 
 def _archive_options(args: argparse.Namespace):
     """The options of `_add_archive_options`, for cut, check and deps."""
-    from .cut import ArchiveOptions
+    from .archive import ArchiveOptions
 
     return ArchiveOptions(
         mirrors=_parse_mirrors(args.mirror),

@@ -26,7 +26,8 @@ from typing import IO, BinaryIO
 import zstandard
 from attrs import frozen
 
-from .errors import DebError
+from .cache import Cache
+from .errors import ArchiveError, DebError
 
 AR_MAGIC = b"!<arch>\n"
 AR_HEADER_SIZE = 60
@@ -372,3 +373,28 @@ def read_control(deb: Path) -> str:
         return data.decode()
     except UnicodeDecodeError:
         raise DebError(f"{deb} has a control file that is not UTF-8") from None
+
+
+# Names of the derived blobs a cache keeps for a .deb.
+DATA_COPY = "data.tar.zst"
+DATA_INDEX = f"data.tar.index-{INDEX_FORMAT}.json"
+
+
+def cached_data(deb: Path) -> CachedData | None:
+    """The data.tar of `deb`, a blob of a cache, as that cache keeps it; None outside one.
+
+    The zstd copy and its index are made on first use from the .deb, which
+    the cache verified when the cut fetched it. Both are blobs named by their
+    SHA256 and checked on every use: a damaged one is made again. A cache
+    that cannot be written to gives none, and the .deb is read instead.
+    """
+    cache = Cache.holding(deb)
+    if cache is None:
+        return None
+    try:
+        copy = cache.derived(deb.name, DATA_COPY) or cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
+        index = (cache.derived(deb.name, DATA_INDEX)
+                 or cache.derive(deb.name, DATA_INDEX, lambda out: write_index(deb, copy, out)))
+    except (OSError, ArchiveError):
+        return None
+    return CachedData(copy, index)

@@ -13,7 +13,7 @@ import json
 import yaml
 from collections.abc import Iterable
 
-from .model import Package, PathInfo, PathKind, Release, Slice, SliceKey
+from .release.model import Package, PathInfo, PathKind, Release, Slice, SliceKey
 
 
 def _scalar(value: str) -> str:

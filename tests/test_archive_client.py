@@ -11,7 +11,8 @@ from pathlib import Path
 import pysequoia
 import pytest
 
-from slicer.archive import ArchiveClient, Cache
+from slicer.archive import ArchiveClient
+from slicer.cache import Cache
 from slicer.console import Console
 from slicer.errors import ArchiveError, MirrorError, OfflineError, VerificationError
 from tests.helpers import testarchive

@@ -10,7 +10,7 @@ import pytest
 from slicer.archive import resolve_mirrors
 from slicer.archive.mirrors import env_name, read_apt_sources
 from slicer.errors import MirrorError
-from slicer.model import Archive, Release
+from slicer.release.model import Archive, Release
 
 KNOWN = {
     "debian": {"bookworm", "bookworm-updates", "trixie", "trixie-updates"},

@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from slicer.archive import ArchiveClient, Cache
+from slicer.archive import ArchiveClient
+from slicer.cache import Cache
 from slicer.console import Console
-from slicer.model import Release
-from slicer.release import load_release
+from slicer.release.model import Release
+from slicer.release.load import load_release
 
 pytestmark = pytest.mark.network
 

@@ -12,7 +12,7 @@ import pytest
 
 from slicer.archive import signed
 from slicer.errors import ArchiveError, ReleaseError, VerificationError
-from slicer.model import Archive, PublicKey, Release
+from slicer.release.model import Archive, PublicKey, Release
 
 URL = "http://127.0.0.1:1/debian/dists/bookworm"
 WHAT = f'InRelease of suite "bookworm" from {URL}'

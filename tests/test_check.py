@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from slicer.check import hint_issue, review_style
+from slicer.check.run import hint_issue, review_style
 from slicer.cli import main
 from slicer.errors import ReleaseError
-from slicer.release import load_release
+from slicer.release.load import load_release
 from tests.helpers.debs import DebSpec, directory, file, symlink
 from tests.helpers.releases import key_block
 from tests.helpers.elfs import build_elf

@@ -12,11 +12,11 @@ import pytest
 
 from slicer.cli import main
 from slicer.console import Console
-from slicer.cut import ArchiveOptions, open_archives
-from slicer.deps import PackageContents, Provision, find_providers, read_listing
+from slicer.archive import ArchiveOptions, open_archives
+from slicer.contents import PackageContents, Provision, find_providers, read_listing
 from slicer.elf import read_elf
-from slicer.model import SliceKey
-from slicer.release import load_release
+from slicer.release.model import SliceKey
+from slicer.release.load import load_release
 from tests.helpers.debs import DebSpec, directory, file, hardlink, make_deb, symlink
 from tests.helpers.releases import key_block
 from tests.helpers.elfs import build_elf

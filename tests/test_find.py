@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slicer.find import distance, find_slices
-from slicer.model import Package, Release, Slice
+from slicer.release.model import Package, Release, Slice
 
 SLICES = {
     "python3.10": ["bins", "config", "core", "libs"],

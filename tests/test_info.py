@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slicer import schema
+from slicer.release import schema
 from slicer.info import info, package_yaml
-from slicer.model import Package, PathInfo, PathKind, Slice
-from slicer.release import load_release
+from slicer.release.model import Package, PathInfo, PathKind, Slice
+from slicer.release.load import load_release
 
 SLICES = {
     "tools.yaml": """\

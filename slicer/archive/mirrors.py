@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from attrs import frozen
 
 from ..errors import ArchiveError, MirrorError
-from ..model import Release
+from ..release.model import Release
 from . import deb822
 
 SCHEMES = ("http", "https", "file")

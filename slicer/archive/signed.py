@@ -17,7 +17,7 @@ import pysequoia
 from attrs import frozen
 
 from ..errors import ArchiveError, ReleaseError, VerificationError
-from ..model import Release
+from ..release.model import Release
 from . import deb822
 
 

@@ -27,10 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer.archive import ArchiveClient, Cache, deb822, resolve_mirrors  # noqa: E402
+from slicer.archive import ArchiveClient, deb822, resolve_mirrors
+from slicer.cache import Cache  # noqa: E402
 from slicer.archive.packages import PackageIndex  # noqa: E402
 from slicer.console import Console  # noqa: E402
-from slicer.release import load_release  # noqa: E402
+from slicer.release.load import load_release  # noqa: E402
 
 PACKAGES = {
     "debian-12": ["base-files", "ca-certificates", "tzdata", "netbase", "libc6", "libgcc-s1", "libstdc++6",

@@ -34,11 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer import extract  # noqa: E402
+from slicer.cut import extract  # noqa: E402
+from slicer.deb import cached_data  # noqa: E402
 from slicer.cli import main as slicer_main  # noqa: E402
-from slicer.release import load_release  # noqa: E402
+from slicer.release.load import load_release  # noqa: E402
 from slicer.report import Report  # noqa: E402
-from slicer.selection import parse_keys, select  # noqa: E402
+from slicer.release.selection import parse_keys, select  # noqa: E402
 
 SLICES = ("base-files_base", "base-passwd_nonroot", "ca-certificates_data", "tzdata_zoneinfo", "libc6_libs",
           "libgcc-s1_libs", "libstdc++6_libs")
@@ -74,7 +75,7 @@ def profile_extraction(release_name: str, slices: tuple[str, ...], arch: str, de
     def extract_into(name: str, target: Path) -> int:
         target.mkdir()
         report = Report()
-        extract.extract_package(debs[name], plans[name], target, report, extract.cached_data(debs[name]))
+        extract.extract_package(debs[name], plans[name], target, report, cached_data(debs[name]))
         return len(report.entries)
 
     print("== extraction per package: slicer (its slices' paths, one thread) vs dpkg-deb -x (every path) ==")

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from slicer.archive import Cache
+from slicer.cache import Cache
 from slicer.cli import main
-from slicer.model import Release
-from slicer.release import load_release
+from slicer.release.model import Release
+from slicer.release.load import load_release
 
 PROGRAMS = Path(__file__).parent / "programs"
 

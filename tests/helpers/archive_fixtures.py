@@ -34,11 +34,12 @@ from pathlib import Path
 import pysequoia
 import pytest
 
-from slicer.archive import ArchiveClient, Cache, Http, resolve_mirrors
+from slicer.archive import ArchiveClient, Http, resolve_mirrors
+from slicer.cache import Cache
 from slicer.console import Console
 from slicer.errors import MirrorError
-from slicer.model import Release
-from slicer.release import known_suites
+from slicer.release.model import Release
+from slicer.release.load import known_suites
 from tests.helpers.debs import DebSpec
 from tests.helpers.testarchive import ArchiveServer, LocalArchive
 

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 import pysequoia
 from attrs import define, field
 
-from slicer.model import Archive, Package, PublicKey, Release
+from slicer.release.model import Archive, Package, PublicKey, Release
 from tests.helpers.debs import DebSpec, control_text
 
 # Faults -------------------------------------------------------------------

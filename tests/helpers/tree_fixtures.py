@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from slicer.model import PathInfo, PathKind, Release, Slice
-from slicer.selection import Selection
+from slicer.release.model import PathInfo, PathKind, Release, Slice
+from slicer.release.selection import Selection
 from tests.helpers.debs import Entry, make_deb
 
 

@@ -26,9 +26,9 @@ from attrs import define, frozen
 
 from ..console import Console
 from ..errors import ArchiveError, MirrorError, OfflineError
-from ..model import Release
+from ..release.model import Release
 from . import signed
-from .cache import BlobWriter, Cache
+from ..cache import BlobWriter, Cache
 from .mirrors import missing_mirror_message
 from .packages import Entry, PackageIndex
 from .versions import version_key

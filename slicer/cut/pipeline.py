@@ -18,27 +18,18 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from . import dpkgstatus, extract, manifest, rootfs
-from .archive import ArchiveClient, Cache, PackageRecord, resolve_mirrors
-from .console import Console
-from .errors import ArchiveError, SlicerError, VerificationError
-from .model import Generate, PathKind, Release
-from .release import known_suites, load_release
-from .report import Entry, Report
-from .schema import generate_kind
-from .selection import Selection, parse_keys, select
+from . import dpkgstatus, extract, manifest
+from .. import rootfs
+from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..console import Console
+from ..errors import ArchiveError, SlicerError, VerificationError
+from ..release.model import Generate, PathKind, Release
+from ..release.load import load_release
+from ..report import Entry, Report
+from ..release.schema import generate_kind
+from ..release.selection import Selection, parse_keys, select
 
 LOCK_FORMAT = 1
-
-
-@frozen
-class ArchiveOptions:
-    """How a command reaches the archives; `cut`, `check` and `deps` share it."""
-
-    mirrors: dict[str, str] = field(factory=dict)
-    cache_dir: Path | None = None
-    offline: bool = False
-    check_valid_until: bool = True
 
 
 @frozen
@@ -111,15 +102,6 @@ def fetch_packages(
     return records, debs
 
 
-def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
-    """A client for the release's archives, mirrors found by the mirror rule."""
-    return ArchiveClient(
-        release, arch, mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
-        cache=Cache(options.cache_dir), console=console, offline=options.offline,
-        check_valid_until=options.check_valid_until,
-    )
-
-
 def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
     """Packages the cut reads (`plans` from `extract.plan`): those it extracts from, and those
     whose directories give the modes of the parents of inline content (as chisel fetches them)."""
@@ -153,7 +135,7 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
     with_scripts = [slice_ for slice_ in selection.slices if slice_.mutate]
     if not with_scripts:
         return
-    from . import scripts  # Starlark loads only for selections with mutate scripts.
+    from .. import scripts  # Starlark loads only for selections with mutate scripts.
 
     known, patterns, mutable = set(), [], set()
     for slice_ in selection.slices:

@@ -7,7 +7,7 @@ import io
 import pytest
 import zstandard
 
-from slicer.manifest import (
+from slicer.cut.manifest import (
     Manifest,
     ManifestError,
     ManifestPackage,

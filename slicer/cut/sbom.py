@@ -27,11 +27,11 @@ from urllib.parse import quote
 
 from attrs import frozen
 
-from . import __version__
+from .. import __version__
 from .dpkgstatus import file_digests
-from .errors import SlicerError
+from ..errors import SlicerError
 from .extract import source_date_epoch
-from .report import Report
+from ..report import Report
 
 NAMESPACE_BASE = "https://spdx.org/spdxdocs/slicer"
 NOASSERTION = "NOASSERTION"

@@ -13,15 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from slicer import extract, rootfs
+from slicer.cut import extract
+from slicer import rootfs
+from slicer.deb import DATA_COPY, DATA_INDEX
 from slicer.archive import ArchiveClient
-from slicer.archive.cache import Cache
+from slicer.cache import Cache
 from slicer.console import Console
 from slicer.errors import DebError, ExtractError, RootError
-from slicer.model import PathInfo, PathKind, SliceKey
-from slicer.release import load_release
+from slicer.release.model import PathInfo, PathKind, SliceKey
+from slicer.release.load import load_release
 from slicer.report import Report
-from slicer.selection import select
+from slicer.release.selection import select
 from tests.helpers.debs import Entry, directory, file, hardlink, make_deb, symlink
 from tests.helpers.tree_fixtures import copy, glob, listing, selection, untouched
 
@@ -410,7 +412,7 @@ def test_cached_copies_give_the_same_tree_and_later_cuts_read_only_them(tmp_path
     stored = cached_debs(cache, debs)
     plain = cut(tmp_path, chosen, debs, name="plain")
     first = cut(tmp_path, chosen, stored, name="first")
-    copies = [cache.derived(deb.name, extract.DATA_COPY) for deb in stored.values()]
+    copies = [cache.derived(deb.name, DATA_COPY) for deb in stored.values()]
     assert all(copy is not None for copy in copies)
     for deb in stored.values():
         deb.write_bytes(b"no longer a package")
@@ -419,7 +421,7 @@ def test_cached_copies_give_the_same_tree_and_later_cuts_read_only_them(tmp_path
     assert list(first[1].entries.values()) == list(second[1].entries.values()) == list(plain[1].entries.values())
 
 
-@pytest.mark.parametrize("kind", [extract.DATA_COPY, extract.DATA_INDEX])
+@pytest.mark.parametrize("kind", [DATA_COPY, DATA_INDEX])
 def test_a_damaged_copy_or_index_is_made_again_from_the_package(tmp_path, write_debs, kind):
     debs = write_debs({"p": [file("./srv/f", os.urandom(50_000)), file("./srv/g", "g")]})
     chosen = selection({"p_x": {"/srv/f": None, "/srv/g": None}})

@@ -39,14 +39,15 @@ from pathlib import Path
 import yaml
 from attrs import define, field, frozen
 
-from .console import Console
-from .cut import ArchiveOptions, CutOptions, build, open_archives, packages_with_content
-from .deps import Item, Listing, PackageContents, find_providers
-from .errors import ReleaseError, SlicerError
-from .extract import PackagePlan, plan
-from .model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
-from .release import default_release_name, load_release
-from .selection import Selection, select
+from ..console import Console
+from ..archive import ArchiveOptions, open_archives
+from ..contents import Item, Listing, PackageContents, find_providers
+from ..cut.pipeline import CutOptions, build, packages_with_content
+from ..errors import ReleaseError, SlicerError
+from ..cut.extract import PackagePlan, plan
+from ..release.model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
+from ..release.load import default_release_name, load_release
+from ..release.selection import Selection, select
 
 CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "cut")
 ARCH_CHECKS = ("copyright", "paths", "libraries", "conflicts", "cut")

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slicer import schema
+from slicer.release import schema
 from slicer.errors import ReleaseError, SlicerError
-from slicer.model import PathKind
-from slicer.release import load_release
+from slicer.release.model import PathKind
+from slicer.release.load import load_release
 
 
 def load_one(make_release, text: str, fmt: str = "v3", name: str = "mypkg.yaml"):
@@ -342,7 +342,7 @@ def test_pro_archives_are_skipped(make_release, release_cert):
 
 
 def test_an_alias_shares_the_node_it_names():
-    from slicer.yamldoc import Document
+    from slicer.release.yamldoc import Document
     data = Document("f.yaml", "a: &list [x, {y: 1}]\nb: *list\nc: [*list, *list]\n").load("f")
     assert data["a"] == ["x", {"y": 1}]
     assert data["b"] is data["a"] and data["c"][0] is data["a"] and data["c"][1] is data["a"]
@@ -350,7 +350,7 @@ def test_an_alias_shares_the_node_it_names():
 
 def test_nested_aliases_do_not_multiply():
     """Ten levels of ten aliases each name 10**10 leaves; each level is built once."""
-    from slicer.yamldoc import Document
+    from slicer.release.yamldoc import Document
     lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 10)]
     data = Document("f.yaml", "\n".join(lines) + "\n").load("f")
@@ -368,7 +368,7 @@ def test_a_recursive_alias_is_refused(make_release, text, line):
 
 
 def test_scalars_read_as_chisel_reads_them():
-    from slicer.yamldoc import Document
+    from slicer.release.yamldoc import Document
     data = Document("f.yaml", "a: 0755\nb: 10\nc: ~\nd: null\ne: on\nf: no\ng: True\nh: false\n"
                               "i: '0755'\nj: !!str 10\n1: one\nnull: k\n").load("f")
     assert data == {"a": 0o755, "b": 10, "c": None, "d": None, "e": "on", "f": "no", "g": True, "h": False,
@@ -376,7 +376,7 @@ def test_scalars_read_as_chisel_reads_them():
 
 
 def test_other_tags_and_merge_keys_keep_their_meaning():
-    from slicer.yamldoc import Document
+    from slicer.release.yamldoc import Document
     data = Document("f.yaml", "base: &b {x: 1}\nm: {<<: *b, y: 2}\nd: 2023-06-10\nf: 1.5\n").load("f")
     assert data["m"] == {"x": 1, "y": 2} and str(data["d"]) == "2023-06-10" and data["f"] == 1.5
 

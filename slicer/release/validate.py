@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import attrs
 from attrs import frozen
 
-from .errors import ReleaseError
+from ..errors import ReleaseError
 from .model import Archive, Package, PathInfo, PathKind, PublicKey, Release, Slice
 from .pathindex import PathIndex
 from .yamldoc import Document, locate

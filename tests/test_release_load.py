@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from slicer import release as release_module
+from slicer.release import load as release_module
 from slicer.errors import ReleaseError
-from slicer.release import bundled_names, host_release_name, known_suites, load_release
+from slicer.release.load import bundled_names, host_release_name, known_suites, load_release
 
 
 def test_bundled_releases_load():
@@ -36,7 +36,7 @@ def test_a_cached_release_loads_without_the_yaml_and_cattrs_libraries(tmp_path):
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from slicer.release import known_suites, load_release\n"
+        "from slicer.release.load import known_suites, load_release\n"
         f"release = load_release('debian-12', cache_dir=Path({str(tmp_path)!r}))\n"
         "loaded = sorted(m for m in ('yaml', 'cattrs') if m in sys.modules)\n"
         "suites = known_suites()\n"
@@ -141,7 +141,7 @@ def test_a_cache_entry_with_a_field_missing_is_ignored(make_release, tmp_path, h
 
     import attrs
 
-    from slicer.model import SliceKey
+    from slicer.release.model import SliceKey
 
     class Short:
         """Unpickles as a SliceKey given one field of two: as a call, or as state set field by field."""

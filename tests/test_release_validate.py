@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slicer.errors import ReleaseError
-from slicer.release import load_release
+from slicer.release.load import load_release
 
 
 def load(make_release, files: dict[str, str], fmt: str = "v3"):
@@ -154,9 +154,9 @@ import yaml  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from slicer import schema, validate  # noqa: E402
+from slicer.release import schema, validate  # noqa: E402
 from slicer.errors import SlicerError  # noqa: E402
-from slicer.model import Release  # noqa: E402
+from slicer.release.model import Release  # noqa: E402
 
 PACKAGES = ["aa", "bb", "cc"]
 SLICES = ["bins", "libs", "data"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from slicer.archive import deb822
-from slicer.dpkgstatus import StatusPackage, status_files, status_stanza
+from slicer.cut.dpkgstatus import StatusPackage, status_files, status_stanza
 from slicer.errors import ArchiveError, RootError
 from slicer.report import Entry, Report
 

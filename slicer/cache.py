@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from attrs import frozen
 
-from ..errors import ArchiveError, VerificationError
+from .errors import ArchiveError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
 

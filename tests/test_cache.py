@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from slicer.archive.cache import BlobWriter, Cache, default_directory
+from slicer.cache import BlobWriter, Cache, default_directory
 from slicer.errors import VerificationError
 
 DATA = b"some package bytes\n" * 100

@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import globs
-from .errors import ReleaseError
+from .. import globs
+from ..errors import ReleaseError
 from .model import (
     KNOWN_ARCHES,
     PACKAGE_NAME,

@@ -19,15 +19,16 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from . import __version__, model, schema
-from .errors import ReleaseError
+from .. import __version__
+from . import model, schema
+from ..errors import ReleaseError
 from .model import Package, Release
 
 # Classes a cached release may contain; anything else in the file is refused.
 _CACHE_CLASSES = {
     ("pathlib", "PosixPath"), ("pathlib", "Path"), ("datetime", "date"),
     ("builtins", "set"), ("builtins", "frozenset"),
-} | {("slicer.model", name) for name in (
+} | {("slicer.release.model", name) for name in (
     "Release", "Archive", "PublicKey", "Package", "Slice", "PathInfo", "PathKind", "Essential",
     "SliceKey", "Maintenance",
 )}
@@ -44,8 +45,9 @@ class _ReleaseUnpickler(pickle.Unpickler):
 
 def data_root() -> Path:
     """Where `release/` and `slices/` live: inside the wheel, or the source tree."""
-    packaged = Path(__file__).parent / "_data"
-    return packaged if (packaged / "release").is_dir() else Path(__file__).resolve().parent.parent
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "_data"
+    return packaged if (packaged / "release").is_dir() else package.parent
 
 
 def bundled_names() -> list[str]:
@@ -173,19 +175,21 @@ def load_release(
 
 
 # The modules that build a release; read as files, since a cached release must not import them.
-_BUILDERS = ("release.py", "model.py", "schema.py", "yamldoc.py", "validate.py", "pathindex.py", "globs.py")
+_BUILDERS = ("release/load.py", "release/model.py", "release/schema.py", "release/yamldoc.py",
+             "release/validate.py", "release/pathindex.py", "globs.py")
 
 
 def _code_digest() -> str:
     """Changes to the modules that build a release invalidate cached ones."""
     digest = hashlib.sha256()
+    package = Path(__file__).parent.parent
     for name in _BUILDERS:
-        digest.update(Path(__file__).with_name(name).read_bytes())
+        digest.update((package / name).read_bytes())
     return digest.hexdigest()
 
 
 def _cache(cache_dir: Path | None):
-    from .archive.cache import Cache
+    from ..cache import Cache
 
     return Cache(cache_dir)
 

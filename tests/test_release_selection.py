@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from slicer.errors import SelectionError
-from slicer.release import load_release
-from slicer.selection import parse_keys, select
+from slicer.release.load import load_release
+from slicer.release.selection import parse_keys, select
 
 FILES = {
     "libc6.yaml": """\

@@ -23,22 +23,19 @@ from typing import IO
 
 from attrs import define, field
 
-from . import rootfs
-from .archive.cache import Cache
-from .console import Console
-from .deb import INDEX_FORMAT, CachedData, Content, Member, copy_data, iter_data, write_index
-from .errors import ArchiveError, DebError, ExtractError, RootError, SlicerError
-from .globs import is_glob, literal_prefix, match
-from .model import PathInfo, PathKind, Slice
-from .report import Entry, Report
-from .selection import Selection
+from .. import rootfs
+from ..console import Console
+from ..deb import CachedData, Content, Member, cached_data, iter_data
+from ..errors import DebError, ExtractError, RootError, SlicerError
+from ..globs import is_glob, literal_prefix, match
+from ..release.model import PathInfo, PathKind, Slice
+from ..report import Entry, Report
+from ..release.selection import Selection
 
 WRITABLE = frozenset({"file", "dir", "symlink", "hardlink"})
 INLINE = frozenset({PathKind.TEXT, PathKind.MAKE, PathKind.SYMLINK})
 DEFAULT_MODES = {PathKind.TEXT: 0o644, PathKind.MAKE: 0o755, PathKind.SYMLINK: 0o777}
 # The cache's names for a package's data.tar recompressed with zstd, and for the index of its members.
-DATA_COPY = "data.tar.zst"
-DATA_INDEX = f"data.tar.index-{INDEX_FORMAT}.json"
 
 
 @define
@@ -398,26 +395,6 @@ def extract_package(deb: Path, plan: PackagePlan, staging: Path, report: Report,
     `cached` is the package's data.tar as a cache keeps it, read instead of the .deb.
     """
     _Extraction(deb, plan, staging, report, cached).run()
-
-
-def cached_data(deb: Path) -> CachedData | None:
-    """The data.tar of `deb`, a blob of a cache, as that cache keeps it; None outside one.
-
-    The zstd copy and its index are made on first use from the .deb, which
-    the cache verified when the cut fetched it. Both are blobs named by their
-    SHA256 and checked on every use: a damaged one is made again. A cache
-    that cannot be written to gives none, and the .deb is read instead.
-    """
-    cache = Cache.holding(deb)
-    if cache is None:
-        return None
-    try:
-        copy = cache.derived(deb.name, DATA_COPY) or cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
-        index = (cache.derived(deb.name, DATA_INDEX)
-                 or cache.derive(deb.name, DATA_INDEX, lambda out: write_index(deb, copy, out)))
-    except (OSError, ArchiveError):
-        return None
-    return CachedData(copy, index)
 
 
 def _record(report: Report, package: Report, offset: int, console: Console) -> int:

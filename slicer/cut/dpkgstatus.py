@@ -32,10 +32,10 @@ from pathlib import Path
 
 from attrs import frozen
 
-from .errors import ArchiveError, RootError
-from .model import PACKAGE_NAME
-from .report import Report
-from .rootfs import resolve
+from ..errors import ArchiveError, RootError
+from ..release.model import PACKAGE_NAME
+from ..report import Report
+from ..rootfs import resolve
 
 STATUS = "Status: install ok installed"
 

@@ -27,9 +27,9 @@ from collections.abc import Iterable
 import zstandard
 from attrs import evolve, field, frozen
 
-from .errors import SlicerError
-from .model import SliceKey
-from .report import Entry, Report
+from ..errors import SlicerError
+from ..release.model import SliceKey
+from ..report import Entry, Report
 
 SCHEMA = "1.0"
 JSONWALL_VERSION = "1.0"

@@ -12,7 +12,7 @@ import pytest
 
 from slicer.errors import SlicerError
 from slicer.report import Entry, Report
-from slicer.sbom import SbomPackage, build_spdx, purl, spdx_bytes, write_spdx
+from slicer.cut.sbom import SbomPackage, build_spdx, purl, spdx_bytes, write_spdx
 
 LIBC6 = SbomPackage("libc6", "2.36-9+deb12u7", "amd64", "a" * 64,
                     "GNU Libc Maintainers <libc-team@example.org>", "glibc")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 from typing import Generic, TypeVar
 
-from . import globs
+from .. import globs
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ import yaml
 from attrs import define
 from cattrs.gen import make_dict_structure_fn, override
 
-from .errors import ReleaseError
+from ..errors import ReleaseError
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
