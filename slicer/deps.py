@@ -69,8 +69,16 @@ class DepsReport:
     def to_json(self) -> dict:
         return {
             "release": self.release,
-            "needs": [{"file": need.file, "arch": need.arch, "kind": need.kind, "name": need.name,
-                       "slices": [str(key) for key in need.providers]} for need in self.needs],
+            "needs": [
+                {
+                    "file": need.file,
+                    "arch": need.arch,
+                    "kind": need.kind,
+                    "name": need.name,
+                    "slices": [str(key) for key in need.providers],
+                }
+                for need in self.needs
+            ],
             "standalone": self.standalone,
             "missing": [need.name for need in self.missing],
             "slices": self.slices(),

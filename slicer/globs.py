@@ -69,7 +69,7 @@ def _tokens(pattern: str) -> tuple[str, ...]:
 def _literal_suffix(pattern: str) -> str:
     for index in range(len(pattern) - 1, -1, -1):
         if pattern[index] in GLOB_CHARS:
-            return pattern[index + 1:]
+            return pattern[index + 1 :]
     return pattern
 
 

@@ -61,7 +61,8 @@ def _slice_yaml(slice_: Slice) -> list[str]:
     body: dict[str, list[str]] = {}
     if slice_.contents:
         body["contents"] = [
-            f"            {_scalar(path)}: {_path_flow(path, slice_.contents[path])}" for path in sorted(slice_.contents)
+            f"            {_scalar(path)}: {_path_flow(path, slice_.contents[path])}"
+            for path in sorted(slice_.contents)
         ]
     if slice_.essential:
         entries = []

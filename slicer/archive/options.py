@@ -24,11 +24,14 @@ class ArchiveOptions:
     check_valid_until: bool = True
 
 
-
 def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
     """A client for the release's archives, mirrors found by the mirror rule."""
     return ArchiveClient(
-        release, arch, mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
-        cache=Cache(options.cache_dir), console=console, offline=options.offline,
+        release,
+        arch,
+        mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
+        cache=Cache(options.cache_dir),
+        console=console,
+        offline=options.offline,
         check_valid_until=options.check_valid_until,
     )
