@@ -25,7 +25,6 @@ from .errors import ArchiveError, DebError, MirrorError, OfflineError, Verificat
 from .globs import is_glob, literal_prefix, match
 from .release.model import PathKind, Release, SliceKey
 
-
 # Kinds of slice paths that put a named file into the root.
 PROVIDING = frozenset({PathKind.COPY, PathKind.GLOB, PathKind.SYMLINK})
 

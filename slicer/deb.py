@@ -172,7 +172,7 @@ def _member_stream(deb: Path, prefix: str) -> Iterator[tuple[str, IO[bytes]]]:
 def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
     """The decompressed stream of a zstd-compressed tar file (a cached copy of a data.tar)."""
     try:
-        file = open(path, "rb")
+        file = open(path, "rb")  # noqa: SIM115 - closed by the `with` below, after the error is mapped
     except OSError as error:
         raise DebError(f"cannot open {path}: {error.strerror}") from None
     with file, zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:

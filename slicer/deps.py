@@ -27,7 +27,6 @@ from .errors import SlicerError
 from .release.load import load_release
 from .release.model import SliceKey
 
-
 # -- slicer deps ------------------------------------------------------------------
 
 

@@ -9,9 +9,9 @@ mappings with octal modes; keys sorted, four-space indent.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import yaml
-from collections.abc import Iterable
 
 from .release.model import Package, PathInfo, PathKind, Release, Slice, SliceKey
 

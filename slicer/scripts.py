@@ -108,7 +108,7 @@ def _unpack(function: str, args: tuple, kwargs: dict, names: Sequence[str]) -> l
     """Bind string arguments by position or name, as Starlark builtins do."""
     if len(args) > len(names):
         raise _Failure(f"{function} takes {len(names)} arguments, got {len(args)}")
-    values = dict(zip(names, args))
+    values = dict(zip(names, args, strict=False))
     for name, value in kwargs.items():
         if name not in names or name in values:
             raise _Failure(f"{function} got an unexpected or repeated argument {name!r}")

@@ -11,8 +11,8 @@ import pytest
 from slicer.archive import ArchiveClient
 from slicer.cache import Cache
 from slicer.console import Console
-from slicer.release.model import Release
 from slicer.release.load import load_release
+from slicer.release.model import Release
 
 pytestmark = pytest.mark.network
 

@@ -14,8 +14,8 @@ from slicer.cli import main
 from slicer.errors import ReleaseError
 from slicer.release.load import load_release
 from tests.helpers.debs import DebSpec, directory, file, symlink
-from tests.helpers.releases import key_block
 from tests.helpers.elfs import build_elf
+from tests.helpers.releases import key_block
 
 TRIPLETS = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 MACHINES = {"amd64": 62, "arm64": 183}

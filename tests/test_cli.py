@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from slicer import __version__
-from slicer.release import load as release_module
 from slicer.cli import MACHINE_TO_ARCH, build_parser, host_arch, main
 from slicer.errors import ReleaseError
+from slicer.release import load as release_module
 from slicer.release.model import Maintenance
 from tests.helpers.debs import DebSpec, directory, file
 from tests.helpers.releases import key_block

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from slicer.cut import extract
 from slicer import rootfs
-from slicer.deb import DATA_COPY, DATA_INDEX
 from slicer.archive import ArchiveClient
 from slicer.cache import Cache
 from slicer.console import Console
+from slicer.cut import extract
+from slicer.deb import DATA_COPY, DATA_INDEX
 from slicer.errors import DebError, ExtractError, RootError
-from slicer.release.model import PathInfo, PathKind, SliceKey
 from slicer.release.load import load_release
-from slicer.report import Report
+from slicer.release.model import PathInfo, PathKind, SliceKey
 from slicer.release.selection import select
+from slicer.report import Report
 from tests.helpers.debs import Entry, directory, file, hardlink, make_deb, symlink
 from tests.helpers.tree_fixtures import copy, glob, listing, selection, untouched
 

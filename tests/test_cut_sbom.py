@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from slicer.cut.sbom import SbomPackage, build_spdx, purl, spdx_bytes, write_spdx
 from slicer.errors import SlicerError
 from slicer.report import Entry, Report
-from slicer.cut.sbom import SbomPackage, build_spdx, purl, spdx_bytes, write_spdx
 
 LIBC6 = SbomPackage(
     "libc6", "2.36-9+deb12u7", "amd64", "a" * 64, "GNU Libc Maintainers <libc-team@example.org>", "glibc"
@@ -23,7 +23,7 @@ LIBSTDCXX = SbomPackage(
 TZDATA = SbomPackage(
     "tzdata", "2024a-0+deb12u1", "all", "c" * 64, "GNU Libc Maintainers <libc-team@example.org>", "tzdata"
 )
-FIXED = datetime.datetime(2024, 5, 1, 12, 30, 0, tzinfo=datetime.timezone.utc)
+FIXED = datetime.datetime(2024, 5, 1, 12, 30, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from slicer.archive import ArchiveOptions, open_archives
 from slicer.cli import main
 from slicer.console import Console
-from slicer.archive import ArchiveOptions, open_archives
 from slicer.contents import PackageContents, Provision, find_providers, read_listing
 from slicer.elf import read_elf
-from slicer.release.model import SliceKey
 from slicer.release.load import load_release
+from slicer.release.model import SliceKey
 from tests.helpers.debs import DebSpec, directory, file, hardlink, make_deb, symlink
-from tests.helpers.releases import key_block
 from tests.helpers.elfs import build_elf
+from tests.helpers.releases import key_block
 
 TRUE = Path("/usr/bin/true")
 TRUE_INFO = read_elf(TRUE) if TRUE.is_file() else None

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slicer.release import schema
 from slicer.info import info, package_yaml
-from slicer.release.model import Package, PathInfo, PathKind, Slice
+from slicer.release import schema
 from slicer.release.load import load_release
+from slicer.release.model import Package, PathInfo, PathKind, Slice
 
 SLICES = {
     "tools.yaml": """\
@@ -151,7 +151,7 @@ def test_layout_is_four_space_indented_with_sorted_keys_and_flow_paths(release):
 
     root = yaml.compose(output)
     check_sorted(root)
-    slices = dict((key.value, value) for key, value in root.value)["slices"]
+    slices = {key.value: value for key, value in root.value}["slices"]
     for _, slice_node in slices.value:
         for key, value in slice_node.value:
             if key.value in ("contents", "essential"):

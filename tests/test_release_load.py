@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from slicer.release import load as release_module
 from slicer.errors import ReleaseError
+from slicer.release import load as release_module
 from slicer.release.load import bundled_names, host_release_name, known_suites, load_release
 
 

@@ -211,8 +211,8 @@ import yaml  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from slicer.release import schema, validate  # noqa: E402
 from slicer.errors import SlicerError  # noqa: E402
+from slicer.release import schema, validate  # noqa: E402
 from slicer.release.model import Release  # noqa: E402
 
 PACKAGES = ["aa", "bb", "cc"]
@@ -248,7 +248,7 @@ package_doc = st.dictionaries(st.sampled_from(SLICES), slice_doc, max_size=3)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.fixed_dictionaries({name: package_doc for name in PACKAGES}))
+@given(st.fixed_dictionaries(dict.fromkeys(PACKAGES, package_doc)))
 def test_random_slice_trees_raise_only_slicer_errors(tree):
     try:
         packages = {

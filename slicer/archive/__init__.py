@@ -11,8 +11,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .http import Http
     from .client import ArchiveClient, PackageRecord
+    from .http import Http
     from .mirrors import resolve_mirrors
     from .options import ArchiveOptions, open_archives
     from .versions import compare_versions

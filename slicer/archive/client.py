@@ -24,11 +24,11 @@ import pysequoia
 import zstandard
 from attrs import define, frozen
 
+from ..cache import BlobWriter, Cache
 from ..console import Console
 from ..errors import ArchiveError, MirrorError, OfflineError
 from ..release.model import Release
 from . import signed
-from ..cache import BlobWriter, Cache
 from .mirrors import missing_mirror_message
 from .packages import Entry, PackageIndex
 from .versions import version_key

@@ -23,7 +23,7 @@ _FAST_FIELD = re.compile(rb"\n(Package|Version|Architecture|Filename|Size|SHA256
 class Paragraph:
     """One paragraph: `fields` as written, lookups ignore case."""
 
-    __slots__ = ("fields", "_folded")
+    __slots__ = ("_folded", "fields")
 
     def __init__(self, fields: dict[str, str]) -> None:
         self.fields = fields

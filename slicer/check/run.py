@@ -30,6 +30,7 @@ and its data.tar read once.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -39,14 +40,14 @@ from pathlib import Path
 import yaml
 from attrs import define, field, frozen
 
-from ..console import Console
 from ..archive import ArchiveOptions, open_archives
+from ..console import Console
 from ..contents import Item, Listing, PackageContents, find_providers
+from ..cut.extract import PackagePlan, plan
 from ..cut.pipeline import CutOptions, build, packages_with_content
 from ..errors import ReleaseError, SlicerError
-from ..cut.extract import PackagePlan, plan
-from ..release.model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
 from ..release.load import default_release_name, load_release
+from ..release.model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
 from ..release.selection import Selection, select
 
 CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "cut")
@@ -126,7 +127,7 @@ class _StyleReader:
 
     def order(self, node: yaml.MappingNode, ranks: dict[str, int], what: str) -> None:
         known = [(key, ranks[_title(key)]) for key, _ in node.value if _title(key) in ranks]
-        for (first, rank), (second, next_rank) in zip(known, known[1:], strict=False):
+        for (first, rank), (second, next_rank) in itertools.pairwise(known):
             if next_rank < rank:
                 house = ", ".join(dict.fromkeys(name for name in ranks if not name.startswith("v3-")))
                 self.issue(
@@ -163,7 +164,7 @@ class _StyleReader:
             entries = [(_title(item).encode(), item, item) for item in value.value]
         else:
             return
-        pairs = zip(entries, entries[1:], strict=False)
+        pairs = itertools.pairwise(entries)
         unsorted = next(((a, b, node) for (a, _, _), (b, node, _) in pairs if b < a), None)
         if unsorted is None:
             return

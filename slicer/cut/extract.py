@@ -29,8 +29,8 @@ from ..deb import CachedData, Content, Member, cached_data, iter_data
 from ..errors import DebError, ExtractError, RootError, SlicerError
 from ..globs import is_glob, literal_prefix, match
 from ..release.model import PathInfo, PathKind, Slice
-from ..report import Entry, Report
 from ..release.selection import Selection
+from ..report import Entry, Report
 
 WRITABLE = frozenset({"file", "dir", "symlink", "hardlink"})
 INLINE = frozenset({PathKind.TEXT, PathKind.MAKE, PathKind.SYMLINK})
@@ -165,10 +165,9 @@ class _View:
                 current = "" if link.startswith("/") else current
                 pending.extend(reversed([p for p in link.split("/") if p not in ("", ".")]))
                 continue
-            if pending or path.endswith("/"):
-                if candidate + "/" not in self.dirs:
-                    self.dirs.add(candidate + "/")
-                    made.append(candidate + "/")
+            if (pending or path.endswith("/")) and candidate + "/" not in self.dirs:
+                self.dirs.add(candidate + "/")
+                made.append(candidate + "/")
             current = candidate
         return current or "/", made
 

@@ -8,6 +8,7 @@ when it is complete and consistent with what the root already holds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -18,16 +19,16 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from . import dpkgstatus, extract, manifest
 from .. import rootfs
 from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
 from ..console import Console
 from ..errors import ArchiveError, SlicerError, VerificationError
-from ..release.model import Generate, PathKind, Release
 from ..release.load import load_release
-from ..report import Entry, Report
+from ..release.model import Generate, PathKind, Release
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
+from ..report import Entry, Report
+from . import dpkgstatus, extract, manifest
 
 LOCK_FORMAT = 1
 
@@ -243,10 +244,8 @@ def _write_generated(
 
 
 def _remove_if_empty(root: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         root.rmdir()
-    except OSError:
-        pass
 
 
 # -- lock files and summaries -----------------------------------------------------

@@ -28,10 +28,10 @@ from urllib.parse import quote
 from attrs import frozen
 
 from .. import __version__
-from .dpkgstatus import file_digests
 from ..errors import SlicerError
-from .extract import source_date_epoch
 from ..report import Report
+from .dpkgstatus import file_digests
+from .extract import source_date_epoch
 
 NAMESPACE_BASE = "https://spdx.org/spdxdocs/slicer"
 NOASSERTION = "NOASSERTION"
@@ -53,12 +53,12 @@ class SbomPackage:
 def _created(created: datetime.datetime | None) -> str:
     if created is None:
         if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
-            created = datetime.datetime.fromtimestamp(source_date_epoch(), datetime.timezone.utc)
+            created = datetime.datetime.fromtimestamp(source_date_epoch(), datetime.UTC)
         else:
-            created = datetime.datetime.now(datetime.timezone.utc)
+            created = datetime.datetime.now(datetime.UTC)
     if created.tzinfo is None:
-        created = created.replace(tzinfo=datetime.timezone.utc)
-    return created.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = created.replace(tzinfo=datetime.UTC)
+    return created.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _supplier(maintainer: str) -> str:

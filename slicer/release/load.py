@@ -20,8 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .. import __version__
-from . import model, schema
 from ..errors import ReleaseError
+from . import model, schema
 from .model import Package, Release
 
 # Classes a cached release may contain; anything else in the file is refused.
@@ -222,10 +222,8 @@ def _cached(key: str, cache_dir: Path | None) -> Release | None:
 
 
 def _store(key: str, release: Release, cache_dir: Path | None) -> None:
-    try:
+    with contextlib.suppress(OSError):  # a read-only or full cache only costs speed
         _cache(cache_dir).write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        pass  # a read-only or full cache only costs speed
 
 
 def _gather_files(

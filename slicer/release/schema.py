@@ -22,7 +22,6 @@ from .. import globs
 from ..errors import ReleaseError
 from .model import (
     KNOWN_ARCHES,
-    PACKAGE_NAME,
     SLICE_NAME,
     Archive,
     Essential,

@@ -1,7 +1,7 @@
 """Rules that span several documents of a release.
 
 Each function enforces one family of chisel's rules (reference/chisel.md
-§2–4) and raises a `ReleaseError` naming the file and line at fault:
+§2-4) and raises a `ReleaseError` naming the file and line at fault:
 archive priorities and pins, pinned key ids, essentials (missing slices and
 loops), `prefer` relationships, and path conflicts between slices.
 """

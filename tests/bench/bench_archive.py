@@ -28,10 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from slicer.archive import ArchiveClient, deb822, resolve_mirrors
-from slicer.cache import Cache  # noqa: E402
-from slicer.archive.packages import PackageIndex  # noqa: E402
-from slicer.console import Console  # noqa: E402
-from slicer.release.load import load_release  # noqa: E402
+from slicer.archive.packages import PackageIndex
+from slicer.cache import Cache
+from slicer.console import Console
+from slicer.release.load import load_release
 
 PACKAGES = {
     "debian-12": [

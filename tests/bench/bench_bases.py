@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer.cli import main  # noqa: E402
+from slicer.cli import main
 
 STATIC = (
     "base-files_base",

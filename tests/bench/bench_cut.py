@@ -34,12 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer.cut import extract  # noqa: E402
-from slicer.deb import cached_data  # noqa: E402
-from slicer.cli import main as slicer_main  # noqa: E402
-from slicer.release.load import load_release  # noqa: E402
-from slicer.report import Report  # noqa: E402
-from slicer.release.selection import parse_keys, select  # noqa: E402
+from slicer.cli import main as slicer_main
+from slicer.cut import extract
+from slicer.deb import cached_data
+from slicer.release.load import load_release
+from slicer.release.selection import parse_keys, select
+from slicer.report import Report
 
 SLICES = (
     "base-files_base",
@@ -90,9 +90,9 @@ def profile_extraction(
     for name, deb in debs.items():
         paths = extract_into(name, scratch / "count")
         shutil.rmtree(scratch / "count")
-        ours = timed(lambda target: extract_into(name, target), scratch / f"ours-{name}")
+        ours = timed(lambda target, name=name: extract_into(name, target), scratch / f"ours-{name}")
         native = timed(
-            lambda target: subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True),
+            lambda target, deb=deb: subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True),
             scratch / f"native-{name}",
         )
         print(
@@ -101,7 +101,7 @@ def profile_extraction(
         )
     profile = cProfile.Profile()
     for name in debs:
-        timed(lambda target: profile.runcall(extract_into, name, target), scratch / f"profiled-{name}")
+        timed(lambda target, name=name: profile.runcall(extract_into, name, target), scratch / f"profiled-{name}")
     print("== the same extractions under the profiler ==")
     print_profile(profile, "tottime", None, 20)
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer import globs  # noqa: E402
-from slicer.release.load import load_release  # noqa: E402
-from tests.helpers.releases import test_cert, write_release  # noqa: E402
+from slicer import globs
+from slicer.release.load import load_release
+from tests.helpers.releases import test_cert, write_release
 
 PREFIXES = [
     "/usr/lib/{triplet}/",

@@ -29,8 +29,8 @@ import pytest
 
 from slicer.cache import Cache
 from slicer.cli import main
-from slicer.release.model import Release
 from slicer.release.load import load_release
+from slicer.release.model import Release
 
 PROGRAMS = Path(__file__).parent / "programs"
 

@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from slicer.cli import main
-from tests.helpers.debs import DebSpec, directory, file, hardlink, symlink
+from tests.helpers.debs import DebSpec, directory, file, hardlink
 from tests.helpers.releases import key_block
 
 SLICES = {
@@ -272,7 +272,7 @@ def test_corrupt_package_leaves_no_root(local_release, tmp_path, capsys):
 
 
 def test_lock_round_trip(local_release, tmp_path):
-    archive, release = local_release
+    _archive, release = local_release
     lock = tmp_path / "slicer.lock"
     assert cut(release, tmp_path / "a", "hello_bins", extra=("--lock", str(lock))) == 0
     data = json.loads(lock.read_text())

@@ -38,8 +38,8 @@ from slicer.archive import ArchiveClient, Http, resolve_mirrors
 from slicer.cache import Cache
 from slicer.console import Console
 from slicer.errors import MirrorError
-from slicer.release.model import Release
 from slicer.release.load import known_suites
+from slicer.release.model import Release
 from tests.helpers.debs import DebSpec
 from tests.helpers.testarchive import ArchiveServer, LocalArchive
 

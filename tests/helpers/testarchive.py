@@ -99,10 +99,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+    def do_GET(self) -> None:
         path = unquote(urlsplit(self.path).path)
         self.server.owner.log.append(Request(path, self.headers.get("Range"), self.headers.get("User-Agent")))
         faults = {fault.kind: fault for fault in self.server.owner.take_faults(path)}
