@@ -12,6 +12,7 @@ from pathlib import Path
 from attrs import field, frozen
 
 from ..archive import ArchiveOptions
+from ..cache import Cache
 from ..console import Console
 from ..errors import ReleaseError, SlicerError
 from ..release.load import default_release_name, load_release
@@ -41,7 +42,7 @@ def check(options: CheckOptions, console: Console) -> CheckReport:
         if arch not in KNOWN_ARCHES:
             raise SlicerError(f"invalid package architecture: {arch} (known: {', '.join(KNOWN_ARCHES)})")
     try:
-        release = load_release(options.release, options.overlays, options.archives.cache_dir)
+        release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     except ReleaseError as error:
         report = CheckReport(options.release or default_release_name(), arches)
         report.add("", "definitions", EVERY_ARCH, str(error))

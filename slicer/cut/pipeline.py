@@ -21,6 +21,7 @@ from attrs import field, frozen
 
 from .. import rootfs
 from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..cache import Cache
 from ..console import Console
 from ..errors import ArchiveError, SlicerError, VerificationError
 from ..release.load import load_release
@@ -51,7 +52,7 @@ class CutOptions:
 
 def cut(options: CutOptions, console: Console) -> dict:
     """Run a whole cut and return its JSON-ready summary."""
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
     console.info(
