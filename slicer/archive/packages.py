@@ -42,7 +42,7 @@ Entry = tuple[str, str, str, int, str, int, int, int]
 class _Names:
     """Sorted names joined by newlines, as a sequence that `bisect` can search."""
 
-    def __init__(self, joined: str, starts: array.array) -> None:
+    def __init__(self, joined: str, starts: array.array[int]) -> None:
         self.joined = joined
         self.starts = starts  # where each name starts, then one past the end of the last
 
@@ -70,9 +70,9 @@ class PackageIndex:
     def __init__(
         self,
         names: _Names,
-        record_offsets: array.array,
+        record_offsets: array.array[int],
         records: bytes | memoryview,
-        frame_offsets: array.array,
+        frame_offsets: array.array[int],
         frames: bytes | memoryview,
     ) -> None:
         self._names = names
@@ -168,7 +168,7 @@ class PackageIndex:
         return text[start:end].decode("utf-8", "replace")
 
 
-def _offsets(parts: list[bytes]) -> array.array:
+def _offsets(parts: list[bytes]) -> array.array[int]:
     """Start offsets of `parts` laid end to end, plus the total length."""
     offsets = array.array("Q", [0])
     for part in parts:
