@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .console import Console
-from .errors import SlicerError
+from .errors import SlicerError, UsageError
 
 if TYPE_CHECKING:
     from .archive import ArchiveOptions
@@ -506,10 +506,6 @@ def _parse_mirrors(values: Sequence[str]) -> dict[str, str]:
             raise UsageError(f"--mirror expects ARCHIVE=URL, got {value!r}")
         mirrors[archive] = url
     return mirrors
-
-
-class UsageError(SlicerError):
-    """Bad command-line usage found after parsing; exits 2."""
 
 
 COMMANDS = {

@@ -28,7 +28,7 @@ from typing import Any
 import zstandard
 from attrs import evolve, field, frozen
 
-from ..errors import SlicerError
+from ..errors import ManifestError
 from ..release.model import SliceKey
 from ..report import Entry, Report
 
@@ -40,10 +40,6 @@ _RECORDED_MODE = 0o1777
 
 # Go's encoding/json escapes these even with the rest of the text left as UTF-8.
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-class ManifestError(SlicerError):
-    """A manifest could not be built, read or extended."""
 
 
 @frozen
