@@ -396,8 +396,9 @@ def iter_data(
                 yield member
 
 
-def package_data(package: str, deb: Path, cached: CachedData | None = None,
-                 keep: Callable[[str], bool] = _everything) -> Iterator[Member]:
+def package_data(
+    package: str, deb: Path, cached: CachedData | None = None, keep: Callable[[str], bool] = _everything
+) -> Iterator[Member]:
     """`iter_data` for a known package: an unsafe name is refused naming the package, not the file."""
     try:
         yield from iter_data(deb, cached, keep)

@@ -506,8 +506,10 @@ def test_implicit_parents_shipped_differently_are_conflicts(local, capsys):
     assert report["problems"][0]["check"] == "conflicts"
 
 
-RECORDS = HELLO.replace("""  copyright:
-""", """  identity:
+RECORDS = HELLO.replace(
+    """  copyright:
+""",
+    """  identity:
     hint: OS identification files
     contents:
       /etc/debian_version:
@@ -517,14 +519,21 @@ RECORDS = HELLO.replace("""  copyright:
     contents:
       /var/lib/dpkg/status.d/**: {generate: dpkg-status}
   copyright:
-""")
-WITH_IDENTITY = RECORDS.replace("""    hint: Package status entries for scanners
-""", """    hint: Package status entries for scanners
+""",
+)
+WITH_IDENTITY = RECORDS.replace(
+    """    hint: Package status entries for scanners
+""",
+    """    hint: Package status entries for scanners
     essential:
       hello_identity:
-""")
-IDENTITY = (directory("./etc/"), file("./etc/debian_version", "12.15\n"),
-            file("./etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"))
+""",
+)
+IDENTITY = (
+    directory("./etc/"),
+    file("./etc/debian_version", "12.15\n"),
+    file("./etc/os-release", 'ID=debian\nVERSION_ID="12"\n'),
+)
 
 
 def test_records_without_the_os_identity_are_refused(local, capsys):
@@ -534,7 +543,8 @@ def test_records_without_the_os_identity_are_refused(local, capsys):
     assert messages(report) == [
         f"slice hello_records writes dpkg records without /etc/debian_version and /etc/os-release on {arch}, so "
         "scanners cannot tell which distribution the packages belong to; add hello_identity to its essentials"
-        for arch in ("amd64", "arm64")]
+        for arch in ("amd64", "arm64")
+    ]
     assert {p["check"] for p in report["problems"]} == {"records"}
 
 
@@ -552,7 +562,8 @@ def test_an_identity_file_removed_by_mutate_does_not_count(local, capsys):
     assert code == 1
     assert messages(report, "records") == [
         "slice hello_records writes dpkg records without /etc/os-release on amd64, so scanners cannot tell which "
-        "distribution the packages belong to; add a slice that ships them to its essentials"]
+        "distribution the packages belong to; add a slice that ships them to its essentials"
+    ]
 
 
 def test_a_package_missing_on_an_architecture(local, capsys):

@@ -550,17 +550,36 @@ def test_until_removes_only_what_every_listing_slice_marks(tmp_path, write_debs)
 def test_until_listings_own_nothing_in_the_manifest(tmp_path, write_debs):
     """A slice owns a path through a listing that is not `until: mutate`; inline content is owned
     by every slice listing it once one keeps it; a surviving `until` directory is owned by none."""
-    debs = write_debs({"p": [directory("./dir/"), file("./dir/file", "f"), directory("./dir/nested/"),
-                             file("./dir/nested/file", "n"), directory("./keep/"), file("./keep/x", "x")]})
-    chosen = selection({
-        "p_one": {"/dir/**": glob(until="mutate"), "/file": text("foo", until="mutate"),
-                  "/keep/": copy(info="/keep/", until="mutate")},
-        "p_two": {"/dir/nested/**": glob(), "/file": text("foo"), "/keep/x": None},
-    })
+    debs = write_debs(
+        {
+            "p": [
+                directory("./dir/"),
+                file("./dir/file", "f"),
+                directory("./dir/nested/"),
+                file("./dir/nested/file", "n"),
+                directory("./keep/"),
+                file("./keep/x", "x"),
+            ]
+        }
+    )
+    chosen = selection(
+        {
+            "p_one": {
+                "/dir/**": glob(until="mutate"),
+                "/file": text("foo", until="mutate"),
+                "/keep/": copy(info="/keep/", until="mutate"),
+            },
+            "p_two": {"/dir/nested/**": glob(), "/file": text("foo"), "/keep/x": None},
+        }
+    )
     root, report = cut(tmp_path, chosen, debs, until=True)
     owners = {path: entry.slices for path, entry in report.entries.items() if entry.listed}
-    assert owners == {"/dir/nested/": {"p_two"}, "/dir/nested/file": {"p_two"}, "/file": {"p_one", "p_two"},
-                      "/keep/x": {"p_two"}}
+    assert owners == {
+        "/dir/nested/": {"p_two"},
+        "/dir/nested/file": {"p_two"},
+        "/file": {"p_one", "p_two"},
+        "/keep/x": {"p_two"},
+    }
     # Gone from the tree: what only `until` listings kept; still there: non-empty directories.
     assert not (root / "dir/file").exists()
     assert (root / "dir/nested/file").exists() and (root / "keep").is_dir()

@@ -217,14 +217,20 @@ def test_read_refusals(tmp_path: Path) -> None:
         failure('content.read("etc/a")', acc) == "slice pkg_slice: content path must be absolute, got: etc/a (line 1)"
     )
     assert failure('content.read("/etc/")', acc) == "slice pkg_slice: content is not a file: /etc/ (line 1)"
-    assert failure('content.read("/bin.dat")', acc) == \
-        "slice pkg_slice: content is not valid UTF-8 text: /bin.dat (line 1)"
-    assert failure('content.read("/missing")', acc) == \
-        "slice pkg_slice: cannot read /missing: no such file or directory (line 1)"
+    assert (
+        failure('content.read("/bin.dat")', acc)
+        == "slice pkg_slice: content is not valid UTF-8 text: /bin.dat (line 1)"
+    )
+    assert (
+        failure('content.read("/missing")', acc)
+        == "slice pkg_slice: cannot read /missing: no such file or directory (line 1)"
+    )
     # A directory known only as "/etc/" is not readable as the file "/etc": chisel says why.
     assert failure('content.read("/etc")', acc) == "slice pkg_slice: content is not a file: /etc (line 1)"
-    assert failure('content.read("/other")', acc) == \
-        "slice pkg_slice: cannot read file which is not selected: /other (line 1)"
+    assert (
+        failure('content.read("/other")', acc)
+        == "slice pkg_slice: cannot read file which is not selected: /other (line 1)"
+    )
 
 
 # -- list -----------------------------------------------------------------------------
@@ -248,11 +254,14 @@ def test_list_parent_of_glob_and_refusals(tmp_path: Path) -> None:
     acc = access(tmp_path, known={"/etc/file", "/out"}, globs={"/usr/share/zoneinfo/**"}, mutable={"/out"})
     run('content.write("/out", ",".join(content.list("/usr/share") + content.list("/")))', acc)
     assert (tmp_path / "out").read_text() == "zoneinfo/,etc/,out,srv/,usr/"
-    assert failure('content.list("/srv/x")', acc) == \
-        "slice pkg_slice: cannot list directory which is not selected: /srv/x/ (line 1)"
+    assert (
+        failure('content.list("/srv/x")', acc)
+        == "slice pkg_slice: cannot list directory which is not selected: /srv/x/ (line 1)"
+    )
     # A file known only as "/etc/file" is not listable as the directory "/etc/file/".
-    assert failure('content.list("/etc/file")', acc) == \
-        "slice pkg_slice: content is not a directory: /etc/file (line 1)"
+    assert (
+        failure('content.list("/etc/file")', acc) == "slice pkg_slice: content is not a directory: /etc/file (line 1)"
+    )
     acc.known.add("/etc/file/")
     assert (
         failure('content.list("/etc/file")', acc) == "slice pkg_slice: content is not a directory: /etc/file (line 1)"

@@ -119,8 +119,10 @@ class ArchiveClient:
         self._lock = threading.Lock()
         for archive in release.archives.values():
             if archive.pro:
-                console.warn(f'archive "{archive.name}" ignored: it is an Ubuntu Pro archive (pro: {archive.pro}), '
-                             "which needs credentials slicer does not handle")
+                console.warn(
+                    f'archive "{archive.name}" ignored: it is an Ubuntu Pro archive (pro: {archive.pro}), '
+                    "which needs credentials slicer does not handle"
+                )
 
     @property
     def http(self) -> Http:
@@ -150,8 +152,7 @@ class ArchiveClient:
                     "slicer cannot fetch from (it needs credentials)"
                 )
             return [[pinned]]
-        usable = [archive for archive in self.release.archives.values()
-                  if archive.priority >= 0 and not archive.pro]
+        usable = [archive for archive in self.release.archives.values() if archive.priority >= 0 and not archive.pro]
         if self.release.equal_priority_by_version:
             return [[archive.name for archive in usable]]
         levels: dict[int, list[str]] = {}
@@ -335,8 +336,10 @@ class ArchiveClient:
         quoted = ", ".join(f'"{name}"' for name in names)
         where = ", ".join(dict.fromkeys(searched))
         if not where:
-            return ArchiveError(f"cannot find {_plural(len(names), 'package')} {quoted} for {self.arch}: release "
-                                f"{self.release.name} has no archive slicer can fetch from")
+            return ArchiveError(
+                f"cannot find {_plural(len(names), 'package')} {quoted} for {self.arch}: release "
+                f"{self.release.name} has no archive slicer can fetch from"
+            )
         return ArchiveError(
             f"cannot find {_plural(len(names), 'package')} {quoted} in "
             f"{_plural(len(set(searched)), 'archive')} {where} for {self.arch}"

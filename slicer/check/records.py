@@ -23,14 +23,18 @@ IDENTITY_PATHS = ("/etc/debian_version", "/etc/os-release")
 
 def writes_records(slice_: Slice, arch: str) -> bool:
     """Whether the slice generates dpkg records on `arch`."""
-    return any(info.kind is PathKind.GENERATE and generate_kind(info.info) is Generate.DPKG_STATUS
-               and info.applies_to(arch) for info in slice_.contents.values())
+    return any(
+        info.kind is PathKind.GENERATE and generate_kind(info.info) is Generate.DPKG_STATUS and info.applies_to(arch)
+        for info in slice_.contents.values()
+    )
 
 
 def _ships(slice_: Slice, path: str, arch: str) -> bool:
     """Whether the slice leaves `path` in the root on `arch` (listed or matched by a glob, and kept)."""
-    return any(info.kind is not PathKind.GENERATE and info.applies_to(arch) and info.until != "mutate"
-               and match(listed, path) for listed, info in slice_.contents.items())
+    return any(
+        info.kind is not PathKind.GENERATE and info.applies_to(arch) and info.until != "mutate" and match(listed, path)
+        for listed, info in slice_.contents.items()
+    )
 
 
 def missing_identity(slices: Iterable[Slice], arch: str) -> list[str]:
@@ -43,5 +47,9 @@ def missing_identity(slices: Iterable[Slice], arch: str) -> list[str]:
 
 def identity_slices(release: Release, arch: str) -> list[str]:
     """The release's slices that ship every identity file themselves, to suggest as an essential."""
-    return [str(slice_.key) for package in release.packages.values() for slice_ in package.slices.values()
-            if all(_ships(slice_, path, arch) for path in IDENTITY_PATHS)]
+    return [
+        str(slice_.key)
+        for package in release.packages.values()
+        for slice_ in package.slices.values()
+        if all(_ships(slice_, path, arch) for path in IDENTITY_PATHS)
+    ]

@@ -138,8 +138,11 @@ def directories_in_root(release: Release, root: Path, arch: str) -> list[str]:
     for package in release.packages.values():
         for slice_ in package.slices.values():
             for path, info in slice_.contents.items():
-                if info.kind is PathKind.GENERATE and generate_kind(info.info) is Generate.DPKG_STATUS \
-                        and info.applies_to(arch):
+                if (
+                    info.kind is PathKind.GENERATE
+                    and generate_kind(info.info) is Generate.DPKG_STATUS
+                    and info.applies_to(arch)
+                ):
                     directory = path[: -len("**")]
                     try:
                         if resolve(root, directory).is_dir():

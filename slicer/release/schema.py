@@ -84,15 +84,11 @@ def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> d
     for name, archive in archives.items():
         where = (section(name), name)
         if archive.default and doc.format != "v1":
-            raise document.error(
-                f"archive \"{name}\" has 'default' field which is obsolete since format v2", *where
-            )
+            raise document.error(f"archive \"{name}\" has 'default' field which is obsolete since format v2", *where)
         ignored = bool(archive.pro) and archive.pro not in PRO_ARCHIVES
         for required in ("version", "suites", "components") + (() if ignored else ("public_keys",)):
             if getattr(archive, required) is None:
-                raise document.error(
-                    f'archive "{name}" missing {required.replace("_", "-")} field', *where
-                )
+                raise document.error(f'archive "{name}" missing {required.replace("_", "-")} field', *where)
         if ignored:
             continue  # As chisel does: an archive of an unknown Pro kind is left out of the release.
         if archive.url and not user_release:
@@ -282,7 +278,9 @@ def _build_slice(
             # Quoted and escaped, as chisel does, so a newline or tab in it shows.
             f"slice {full} has invalid hint {json.dumps(hint, ensure_ascii=False)} (must be len <= 40, "
             'only contain letters, numbers, symbols and " ")',
-            "slices", name, "hint",
+            "slices",
+            name,
+            "hint",
         )
     contents = {path: _build_path(full, name, path, info, document) for path, info in (doc.contents or {}).items()}
     return Slice(

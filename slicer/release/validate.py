@@ -72,8 +72,10 @@ def archive_priorities(
             "archives",
         )
     # Chisel's numbers: the n-th archive by name gets -n, then the default 1.
-    return {name: attrs.evolve(archives[name], priority=1 if name == defaults[0] else -position)
-            for position, name in enumerate(sorted(archives), start=1)}
+    return {
+        name: attrs.evolve(archives[name], priority=1 if name == defaults[0] else -position)
+        for position, name in enumerate(sorted(archives), start=1)
+    }
 
 
 def key_ids(keys: dict[str, PublicKey], document: Document) -> None:
@@ -318,7 +320,7 @@ def conflicts(index: PathIndex[_Item], prefer_map: dict[str, dict[str, str]]) ->
     # belongs to one package, since what two packages ship under it may differ.
     for pattern, pattern_items in index.patterns.items():
         for position, first in enumerate(pattern_items):
-            for second in pattern_items[position + 1:]:
+            for second in pattern_items[position + 1 :]:
                 if PathKind.GENERATE in (first.info.kind, second.info.kind):
                     if first.info.kind == second.info.kind and first.info.same_content(second.info):
                         continue

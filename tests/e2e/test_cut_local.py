@@ -278,7 +278,13 @@ def test_extending_a_root_keeps_each_package_record(local_release, tmp_path):
     assert cut(release, root, "libhello_libs", "base-files_status") == 0
     assert cut(release, root, "hello_bins", "base-files_chisel") == 0
     assert sorted(path.name for path in status.iterdir()) == [
-        "base-files", "base-files.md5sums", "hello", "hello.md5sums", "libhello", "libhello.md5sums"]
+        "base-files",
+        "base-files.md5sums",
+        "hello",
+        "hello.md5sums",
+        "libhello",
+        "libhello.md5sums",
+    ]
     assert (status / "base-files.md5sums").read_text() == base_sums
     assert "usr/bin/hello\n" in (status / "hello.md5sums").read_text()
     wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
@@ -393,7 +399,8 @@ def test_a_package_with_only_inline_content_is_in_the_manifest(local_release, tm
     _, release = local_release
     (Path(release) / "slices" / "libhello.yaml").write_text(
         "package: libhello\nslices:\n  conf:\n    contents:\n"
-        "      /hello.conf: {text: x}\n      /hello-link: {symlink: hello.conf}\n")
+        "      /hello.conf: {text: x}\n      /hello-link: {symlink: hello.conf}\n"
+    )
     root = tmp_path / "root"
     assert cut(release, root, "libhello_conf", "base-files_chisel", extra=("--lock", str(tmp_path / "lock"))) == 0
     wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
@@ -402,8 +409,10 @@ def test_a_package_with_only_inline_content_is_in_the_manifest(local_release, tm
     assert json.loads((tmp_path / "lock").read_text())["packages"]["libhello"]["version"] == "2.10-3"
 
 
-PRO_ARCHIVE = ("  esm:\n    version: '12'\n    suites: [bookworm-esm]\n    components: [main]\n"
-               "    public-keys: [test-key]\n    priority: 20\n    pro: esm-infra\n")
+PRO_ARCHIVE = (
+    "  esm:\n    version: '12'\n    suites: [bookworm-esm]\n    components: [main]\n"
+    "    public-keys: [test-key]\n    priority: 20\n    pro: esm-infra\n"
+)
 
 
 def with_archives(release: str, edit) -> None:
@@ -414,34 +423,53 @@ def with_archives(release: str, edit) -> None:
 
 def test_a_pro_archive_is_skipped_with_a_note(local_release, tmp_path, capsys):
     _, release = local_release
-    with_archives(release, lambda text: text.replace("    url:", "    priority: 10\n    url:").replace(
-        "public-keys:\n  test-key", PRO_ARCHIVE + "public-keys:\n  test-key", 1))
+    with_archives(
+        release,
+        lambda text: text.replace("    url:", "    priority: 10\n    url:").replace(
+            "public-keys:\n  test-key", PRO_ARCHIVE + "public-keys:\n  test-key", 1
+        ),
+    )
     assert cut(release, tmp_path / "root", "hello_bins") == 0
-    assert ('warning: archive "esm" ignored: it is an Ubuntu Pro archive (pro: esm-infra), which needs '
-            "credentials slicer does not handle") in capsys.readouterr().err
+    assert (
+        'warning: archive "esm" ignored: it is an Ubuntu Pro archive (pro: esm-infra), which needs '
+        "credentials slicer does not handle"
+    ) in capsys.readouterr().err
     (Path(release) / "slices" / "hello.yaml").write_text(
-        (Path(release) / "slices" / "hello.yaml").read_text().replace("package: hello\n",
-                                                                      "package: hello\narchive: esm\n"))
+        (Path(release) / "slices" / "hello.yaml")
+        .read_text()
+        .replace("package: hello\n", "package: hello\narchive: esm\n")
+    )
     assert cut(release, tmp_path / "other", "hello_bins") == 1
-    assert ('error: package "hello" is pinned to archive "esm", an Ubuntu Pro archive slicer cannot fetch from '
-            "(it needs credentials)") in capsys.readouterr().err
+    assert (
+        'error: package "hello" is pinned to archive "esm", an Ubuntu Pro archive slicer cannot fetch from '
+        "(it needs credentials)"
+    ) in capsys.readouterr().err
 
 
 def test_a_release_left_without_archives_fails_when_finding_packages(local_release, tmp_path, capsys):
     _, release = local_release
     with_archives(release, lambda text: text.replace("    url:", "    pro: unknown-value\n    url:"))
     assert cut(release, tmp_path / "root", "hello_bins") == 1
-    assert capsys.readouterr().err.strip() == ('error: cannot find packages "base-files", "hello" for amd64: '
-                                               "release release has no archive slicer can fetch from")
+    assert capsys.readouterr().err.strip() == (
+        'error: cannot find packages "base-files", "hello" for amd64: '
+        "release release has no archive slicer can fetch from"
+    )
 
 
 def test_implicit_parents_with_diverging_modes_are_warned_about(release_of, tmp_path, capsys):
     _, release = release_of(
-        [DebSpec("one", "1", "amd64", [directory("./"), directory("./parent/", 0o766), file("./parent/foo", "f")]),
-         DebSpec("two", "1", "amd64", [directory("./"), directory("./parent/"), file("./parent/bar", "b")])],
-        {"one.yaml": "package: one\nslices:\n  data:\n    contents:\n      /parent/foo:\n",
-         "two.yaml": "package: two\nslices:\n  data:\n    contents:\n      /parent/bar:\n"})
+        [
+            DebSpec("one", "1", "amd64", [directory("./"), directory("./parent/", 0o766), file("./parent/foo", "f")]),
+            DebSpec("two", "1", "amd64", [directory("./"), directory("./parent/"), file("./parent/bar", "b")]),
+        ],
+        {
+            "one.yaml": "package: one\nslices:\n  data:\n    contents:\n      /parent/foo:\n",
+            "two.yaml": "package: two\nslices:\n  data:\n    contents:\n      /parent/bar:\n",
+        },
+    )
     assert cut(release, tmp_path / "root", "one_data", "two_data") == 0
-    assert ("warning: directory /parent/ has mode 0766 in package one and 0755 in package two; keeping 0766"
-            in capsys.readouterr().err)
+    assert (
+        "warning: directory /parent/ has mode 0766 in package one and 0755 in package two; keeping 0766"
+        in capsys.readouterr().err
+    )
     assert stat.S_IMODE((tmp_path / "root/parent").stat().st_mode) == 0o766

