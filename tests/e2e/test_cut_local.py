@@ -291,6 +291,25 @@ def test_extending_a_root_keeps_each_package_record(local_release, tmp_path):
     assert b"status.d" not in wall
 
 
+def test_a_recut_replaces_a_stale_md5sum(local_release, tmp_path):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "hello_bins", "base-files_status") == 0
+    sums = root / "var/lib/dpkg/status.d/hello.md5sums"
+    fresh = sums.read_text()
+    stale = fresh.replace(hashlib.md5(b"\x7fELFhello").hexdigest(), "0" * 32)
+    assert stale != fresh
+    sums.write_text(stale + "00000000000000000000000000000000  usr/share/hello/gone\n")
+    assert cut(release, root, "hello_bins", "base-files_status", extra=("--overwrite",)) == 0
+    # This cut's sum wins for a file both list; what only the earlier cut listed stays.
+    assert sums.read_text() == "".join(
+        sorted(
+            fresh.splitlines(keepends=True) + ["0" * 32 + "  usr/share/hello/gone\n"],
+            key=lambda line: line.split("  ", 1)[1],
+        )
+    )
+
+
 def test_different_existing_content_fails_before_writing(local_release, tmp_path, capsys):
     _, release = local_release
     root = tmp_path / "root"
