@@ -304,7 +304,7 @@ def test_a_recut_replaces_a_stale_md5sum(local_release, tmp_path):
     # This cut's sum wins for a file both list; what only the earlier cut listed stays.
     assert sums.read_text() == "".join(
         sorted(
-            fresh.splitlines(keepends=True) + ["0" * 32 + "  usr/share/hello/gone\n"],
+            [*fresh.splitlines(keepends=True), "0" * 32 + "  usr/share/hello/gone\n"],
             key=lambda line: line.split("  ", 1)[1],
         )
     )
