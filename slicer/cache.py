@@ -178,13 +178,6 @@ class Cache:
 
             return write_atomic(target.parent, f".tmp-{sha256}-", write)
 
-    @classmethod
-    def holding(cls, path: Path) -> Cache | None:
-        """The cache that stores the file at `path` as one of its blobs, or None."""
-        if path.parent.name == "sha256" and _is_hex(path.name):
-            return cls(path.parent.parent)
-        return None
-
     def derived(self, source: str, kind: str, on_corrupt: Callable[[str], None] | None = None) -> Path | None:
         """The verified blob made as `kind` from blob `source`, or None when there is none (or it was damaged)."""
         mapping = self.directory / "derived" / f"{source}.{kind}"

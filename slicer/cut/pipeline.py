@@ -18,7 +18,7 @@ from typing import Any
 from attrs import field, frozen
 
 from .. import rootfs
-from ..archive import ArchiveOptions, PackageRecord, open_archives
+from ..archive import ArchiveClient, ArchiveOptions, FetchedPackage, PackageRecord, open_archives
 from ..cache import Cache
 from ..console import Console
 from ..errors import SlicerError
@@ -27,7 +27,7 @@ from ..release.model import Generate, PathKind, Release
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
-from . import dpkgstatus, extract, lock, manifest
+from . import dpkgstatus, extract, manifest
 
 
 @frozen
@@ -56,15 +56,19 @@ def cut(options: CutOptions, console: Console) -> dict[str, Any]:
         f"from {release.name} for {options.arch}"
     )
     plans = extract.plan(selection)
-    records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
+    client = open_archives(release, selection.arch, console, options.archives)
+    packages = fetch_packages(client, release, selection, packages_with_content(plans), options)
+    records = {name: package.record for name, package in packages.items()}
     root_existed = options.root.exists()
     try:
-        report, result = build(selection, plans, records, debs, options, console)
+        report, result = build(selection, plans, packages, client.cache, options, console)
     except BaseException:
         if not root_existed:
             _remove_if_empty(options.root)
         raise
     if options.lock:
+        from . import lock  # Only cuts asked for a lock file need it (and cattrs).
+
         lock.write_lock(options.lock, lock.LockFile.of(release, selection, records))
     if options.sbom:
         write_sbom(options.sbom, release, selection, records, report, options.root)
@@ -94,16 +98,16 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
 
 
 def fetch_packages(
-    release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
-) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
+    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
+) -> dict[str, FetchedPackage]:
     """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
-    client = open_archives(release, selection.arch, console, options.archives)
     if options.locked:
+        from . import lock  # Only cuts from a lock file need it (and cattrs).
+
         records = lock.locked_records(options.locked, release, selection, needed, client)
     else:
         records = client.resolve(needed)
-    debs = client.fetch(records.values())
-    return records, debs
+    return client.fetch_packages(records.values())
 
 
 def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
@@ -118,15 +122,20 @@ def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
 def build(
     selection: Selection,
     plans: dict[str, extract.PackagePlan],
-    records: dict[str, PackageRecord],
-    debs: dict[str, Path],
+    packages: dict[str, FetchedPackage],
+    cache: Cache,
     options: CutOptions,
     console: Console,
 ) -> tuple[Report, rootfs.CommitResult]:
+    """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it."""
+    records = {name: package.record for name, package in packages.items()}
+    debs = {name: package.deb for name, package in packages.items()}
     report = Report()
     with rootfs.staging_area(options.root) as staging:
         extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-        extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans)
+        extract.extract_all(
+            selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache
+        )
         extract.create_inline(selection, staging, report)
         run_scripts(selection, staging, report, console)
         extract.remove_until(selection, staging, report)
