@@ -18,7 +18,7 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from . import dpkgstatus, extract, manifest, rootfs
+from . import dpkgstatus, extract, keystore, manifest, rootfs
 from .archive import ArchiveClient, Cache, PackageRecord, resolve_mirrors
 from .console import Console
 from .errors import ArchiveError, SlicerError, VerificationError
@@ -184,7 +184,8 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
 def generate(
     selection: Selection, records: dict[str, PackageRecord], staging: Path, report: Report, root: Path
 ) -> set[str]:
-    """Write `generate:` outputs (dpkg status entries, then the manifest); returns their paths."""
+    """Write `generate:` outputs (Java trust stores, dpkg status entries, then the manifest); returns their
+    paths."""
     targets: dict[Generate, dict[str, set[str]]] = {kind: {} for kind in Generate}
     for slice_ in selection.slices:
         for path, info in slice_.contents.items():
@@ -193,6 +194,11 @@ def generate(
                 if kind is not None:
                     targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
     written: set[str] = set()
+    for directory, owners in sorted(targets[Generate.JAVA_KEYSTORE].items()):
+        path = f"{directory}cacerts"
+        store = keystore.jks(keystore.trusted_certificates(staging, root), extract.source_date_epoch() * 1000)
+        _write_generated(staging, report, path, store, owners)
+        written.add(path)
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
         packages = [dpkgstatus.StatusPackage(name, records[name].stanza)
                     for name in selection.packages if name in records]
