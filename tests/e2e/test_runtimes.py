@@ -1,0 +1,106 @@
+"""Language runtimes cut from the real archive, run with chroot as root and as uid 65532.
+
+Each runtime's root is cut once per release and module; its programs reach a
+TLS server on 127.0.0.1 whose certificate a private CA signed. The CA reaches
+the root the way a user adds one: its PEM file goes into the root's
+/usr/local/share/ca-certificates/ before the cut, and the java-keystore
+generator trusts it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.tls import TestCA, make_ca, serve_tls
+
+RELEASES = ("debian-12", "debian-13")
+USERS = ("root", "65532")
+BASE = ("base-files_base", "base-passwd_nonroot")
+JAVA = {"debian-12": "17", "debian-13": "21"}
+BODY = "hello from the test server"
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    return make_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def https_port(test_ca: TestCA) -> Iterator[int]:
+    with serve_tls(test_ca, BODY) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def runtime_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPathFactory,
+                 test_ca: TestCA) -> Callable[..., Path]:
+    """Factory: runtime_root(release, name, *slices) -> a root cut once per module, with the test CA."""
+    roots: dict[tuple[str, str], Path] = {}
+
+    def get(release: str, name: str, *slices: str) -> Path:
+        if (release, name) not in roots:
+            root = tmp_path_factory.mktemp(f"{release}-{name}") / "root"
+            local = root / "usr/local/share/ca-certificates"
+            local.mkdir(parents=True)
+            shutil.copyfile(test_ca.ca_pem, local / "slicer-test-ca.crt")
+            assert real_cut(release, root, *BASE, *slices) == 0
+            roots[release, name] = root
+        return roots[release, name]
+
+    return get
+
+
+def run(chroot: str, root: Path, user: str, *command: str, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    """`command` in `root` as a container runtime starts it: with /proc mounted (the JVM and the
+    loader's $ORIGIN need /proc/self/exe), in private mount and PID namespaces that end with it."""
+    unshare = shutil.which("unshare") or shutil.which("unshare", path="/usr/bin:/bin")
+    if unshare is None:
+        pytest.skip("util-linux unshare is not installed")
+    (root / "proc").mkdir(exist_ok=True)
+    userspec = [] if user == "root" else [f"--userspec={user}:{user}"]
+    return subprocess.run([unshare, "--mount", "--pid", "--fork", f"--mount-proc={root}/proc",
+                           chroot, *userspec, str(root), *command], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/", **(env or {})})
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("user", USERS)
+def test_java(release, user, runtime_root, compile_program, chroot_binary, https_port):
+    classes = compile_program("TlsCheck.java")
+    root = runtime_root(release, "java", "default-jre-headless_bins")
+    shutil.copytree(classes, root / "app", dirs_exist_ok=True)
+    result = run(chroot_binary, root, user, "/usr/bin/java", "-cp", "/app", "TlsCheck", str(https_port))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"java {JAVA[release]}"
+    assert lines[1].startswith("trusted ") and int(lines[1].split()[1]) > 100, lines
+    assert lines[2].startswith("tls TLSv1.") and lines[2].endswith(BODY), lines
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+def test_java_trust_store_is_reproducible_and_keytool_reads_it(release, runtime_root, real_cut, test_ca,
+                                                               tmp_path):
+    """Cut again into an empty root: the same certificates give the same bytes, and keytool agrees."""
+    keytool = shutil.which("keytool")
+    if keytool is None:
+        pytest.skip("keytool is not installed: install openjdk-17-jdk-headless")
+    store = runtime_root(release, "java", "default-jre-headless_bins") / "etc/ssl/certs/java/cacerts"
+    again = tmp_path / "root"
+    local = again / "usr/local/share/ca-certificates"
+    local.mkdir(parents=True)
+    shutil.copyfile(test_ca.ca_pem, local / "slicer-test-ca.crt")
+    assert real_cut(release, again, "ca-certificates-java_data") == 0
+    assert (again / "etc/ssl/certs/java/cacerts").read_bytes() == store.read_bytes()
+    listing = subprocess.run([keytool, "-list", "-keystore", str(store), "-storepass", "changeit"],
+                             capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    assert "slicer test ca, " in listing.stdout
+    assert listing.stdout.count("trustedCertEntry") > 100
