@@ -22,6 +22,9 @@ RELEASES = ("debian-12", "debian-13")
 USERS = ("root", "65532")
 BASE = ("base-files_base", "base-passwd_nonroot")
 JAVA = {"debian-12": "17", "debian-13": "21"}
+NODE = {"debian-12": "18", "debian-13": "20"}
+PROGRAMS = Path(__file__).parent / "programs"
+LOCAL_CA = "/usr/local/share/ca-certificates/slicer-test-ca.crt"
 BODY = "hello from the test server"
 
 
@@ -47,7 +50,7 @@ def runtime_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPath
             root = tmp_path_factory.mktemp(f"{release}-{name}") / "root"
             local = root / "usr/local/share/ca-certificates"
             local.mkdir(parents=True)
-            shutil.copyfile(test_ca.ca_pem, local / "slicer-test-ca.crt")
+            shutil.copyfile(test_ca.ca_pem, root / LOCAL_CA.lstrip("/"))
             assert real_cut(release, root, *BASE, *slices) == 0
             roots[release, name] = root
         return roots[release, name]
@@ -96,7 +99,7 @@ def test_java_trust_store_is_reproducible_and_keytool_reads_it(release, runtime_
     again = tmp_path / "root"
     local = again / "usr/local/share/ca-certificates"
     local.mkdir(parents=True)
-    shutil.copyfile(test_ca.ca_pem, local / "slicer-test-ca.crt")
+    shutil.copyfile(test_ca.ca_pem, again / LOCAL_CA.lstrip("/"))
     assert real_cut(release, again, "ca-certificates-java_data") == 0
     assert (again / "etc/ssl/certs/java/cacerts").read_bytes() == store.read_bytes()
     listing = subprocess.run([keytool, "-list", "-keystore", str(store), "-storepass", "changeit"],
@@ -104,3 +107,18 @@ def test_java_trust_store_is_reproducible_and_keytool_reads_it(release, runtime_
     assert listing.returncode == 0, listing.stderr
     assert "slicer test ca, " in listing.stdout
     assert listing.stdout.count("trustedCertEntry") > 100
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("user", USERS)
+def test_nodejs(release, user, runtime_root, chroot_binary, https_port):
+    """Node.js trusts its built-in CAs; NODE_EXTRA_CA_CERTS is how its users add one."""
+    root = runtime_root(release, "nodejs", "nodejs_bins", "tzdata_zoneinfo")
+    script = (PROGRAMS / "check.js").read_text()
+    result = run(chroot_binary, root, user, "/usr/bin/node", "-e", script, str(https_port),
+                 env={"TZ": "Europe/Amsterdam", "NODE_EXTRA_CA_CERTS": LOCAL_CA})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"node {NODE[release]} openssl 3.") and lines[0].endswith("Europe/Amsterdam -120"), lines
+    assert lines[1] == f"https 200 {BODY}", lines
