@@ -9,8 +9,13 @@ generator trusts it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import shutil
 import subprocess
+import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +28,7 @@ USERS = ("root", "65532")
 BASE = ("base-files_base", "base-passwd_nonroot")
 JAVA = {"debian-12": "17", "debian-13": "21"}
 NODE = {"debian-12": "18", "debian-13": "20"}
+PYTHON = {"debian-12": "3.11", "debian-13": "3.13"}
 PROGRAMS = Path(__file__).parent / "programs"
 LOCAL_CA = "/usr/local/share/ca-certificates/slicer-test-ca.crt"
 BODY = "hello from the test server"
@@ -122,3 +128,42 @@ def test_nodejs(release, user, runtime_root, chroot_binary, https_port):
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"node {NODE[release]} openssl 3.") and lines[0].endswith("Europe/Amsterdam -120"), lines
     assert lines[1] == f"https 200 {BODY}", lines
+
+
+@pytest.fixture(scope="module")
+def greeting_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """programs/greeting as a pure-Python wheel, installed with the host's `pip install --target`."""
+    directory = tmp_path_factory.mktemp("greeting")
+    wheel = directory / "greeting-1.0-py3-none-any.whl"
+    files = {f"greeting/{path.name}": path.read_bytes()
+             for path in sorted((PROGRAMS / "greeting").glob("*.py"))}
+    files["greeting-1.0.dist-info/METADATA"] = b"Metadata-Version: 2.1\nName: greeting\nVersion: 1.0\n"
+    files["greeting-1.0.dist-info/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: slicer-tests\n"
+                                             b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    record = "".join(
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for name, data in files.items())
+    files["greeting-1.0.dist-info/RECORD"] = (record + "greeting-1.0.dist-info/RECORD,,\n").encode()
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    target = directory / "app"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
+                                "--target", str(target), str(wheel)], capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    return target
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("user", USERS)
+def test_python_application(release, user, runtime_root, chroot_binary, greeting_app):
+    root = runtime_root(release, "python", "python3_standard", "ca-certificates_data")
+    assert (root / "usr/bin/python3").readlink() == Path(f"python{PYTHON[release]}")
+    shutil.copytree(greeting_app, root / "app", dirs_exist_ok=True)
+    result = run(chroot_binary, root, user, "/usr/bin/python3", "-m", "greeting", env={"PYTHONPATH": "/app"})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["python"] == PYTHON[release]
+    assert report["sha256"] == "ba7816bf8f01cfea"
+    assert report["trusted"] > 100, report
