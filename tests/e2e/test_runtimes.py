@@ -66,14 +66,17 @@ def runtime_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPath
 
 def run(chroot: str, root: Path, user: str, *command: str, env: dict[str, str] | None = None
         ) -> subprocess.CompletedProcess[str]:
-    """`command` in `root` as a container runtime starts it: with /proc mounted (the JVM and the
-    loader's $ORIGIN need /proc/self/exe), in private mount and PID namespaces that end with it."""
+    """`command` in `root` as a container runtime starts it: with /proc (the JVM and the loader's
+    $ORIGIN read /proc/self/exe) and /dev (git opens /dev/null) mounted, in private mount and PID
+    namespaces that end with it."""
     unshare = shutil.which("unshare") or shutil.which("unshare", path="/usr/bin:/bin")
     if unshare is None:
         pytest.skip("util-linux unshare is not installed")
-    (root / "proc").mkdir(exist_ok=True)
+    for mount_point in ("proc", "dev"):
+        (root / mount_point).mkdir(exist_ok=True)
     userspec = [] if user == "root" else [f"--userspec={user}:{user}"]
     return subprocess.run([unshare, "--mount", "--pid", "--fork", f"--mount-proc={root}/proc",
+                           "/bin/sh", "-c", 'mount --rbind /dev "$0/dev" && exec "$@"', str(root),
                            chroot, *userspec, str(root), *command], capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "HOME": "/", **(env or {})})
 
@@ -167,3 +170,36 @@ def test_python_application(release, user, runtime_root, chroot_binary, greeting
     assert report["python"] == PYTHON[release]
     assert report["sha256"] == "ba7816bf8f01cfea"
     assert report["trusted"] > 100, report
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("user", USERS)
+def test_curl(release, user, runtime_root, chroot_binary, https_port):
+    """curl verifies against the CA bundle: the private CA fails there, and works once named."""
+    root = runtime_root(release, "curl", "curl_bins", "ca-certificates_data")
+    url = f"https://127.0.0.1:{https_port}/"
+    untrusted = run(chroot_binary, root, user, "/usr/bin/curl", "--silent", "--show-error", url)
+    assert untrusted.returncode == 60, untrusted.stderr  # peer certificate cannot be authenticated
+    trusted = run(chroot_binary, root, user, "/usr/bin/curl", "--silent", "--show-error", url,
+                  env={"CURL_CA_BUNDLE": LOCAL_CA})
+    assert trusted.returncode == 0, trusted.stderr
+    assert trusted.stdout == BODY + "\n"
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+def test_git_commits_as_nonroot(release, runtime_root, chroot_binary):
+    root = runtime_root(release, "git", "git_bins")
+    identity = {"HOME": "/home/nonroot", "GIT_AUTHOR_NAME": "Non Root", "GIT_AUTHOR_EMAIL": "nonroot@example.invalid",
+                "GIT_COMMITTER_NAME": "Non Root", "GIT_COMMITTER_EMAIL": "nonroot@example.invalid"}
+    git = ["/usr/bin/git", "-C", "/home/nonroot/repo"]
+    for command in (["/usr/bin/git", "init", "--quiet", "/home/nonroot/repo"],
+                    [*git, "commit", "--quiet", "--allow-empty", "-m", "first commit"],
+                    [*git, "log", "--format=%an %s"]):
+        result = run(chroot_binary, root, "65532", *command, env=identity)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "warning" not in result.stderr, result.stderr
+    assert result.stdout == "Non Root first commit\n"
+    assert (root / "home/nonroot/repo/.git/info/exclude").is_file()
+    assert (root / "home/nonroot/repo/.git/objects").stat().st_uid == 65532
