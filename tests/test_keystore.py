@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from slicer import keystore
+from slicer.cut import keystore
 from slicer.errors import KeystoreError
 from tests.helpers.tls import make_ca
 
@@ -19,8 +19,9 @@ def keytool_list(store, password="changeit"):
     keytool = shutil.which("keytool")
     if keytool is None:
         pytest.skip("keytool is not installed: install openjdk-17-jdk-headless")
-    return subprocess.run([keytool, "-list", "-keystore", str(store), "-storepass", password],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [keytool, "-list", "-keystore", str(store), "-storepass", password], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_keytool_reads_the_store_with_the_default_password(certificates, tmp_path):

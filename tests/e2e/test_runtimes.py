@@ -46,8 +46,9 @@ def https_port(test_ca: TestCA) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def runtime_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPathFactory,
-                 test_ca: TestCA) -> Callable[..., Path]:
+def runtime_root(
+    real_cut: Callable[..., int], tmp_path_factory: pytest.TempPathFactory, test_ca: TestCA
+) -> Callable[..., Path]:
     """Factory: runtime_root(release, name, *slices) -> a root cut once per module, with the test CA."""
     roots: dict[tuple[str, str], Path] = {}
 
@@ -64,8 +65,9 @@ def runtime_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPath
     return get
 
 
-def run(chroot: str, root: Path, user: str, *command: str, env: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    chroot: str, root: Path, user: str, *command: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`command` in `root` as a container runtime starts it: with /proc (the JVM and the loader's
     $ORIGIN read /proc/self/exe) and /dev (git opens /dev/null) mounted, in private mount and PID
     namespaces that end with it."""
@@ -75,10 +77,27 @@ def run(chroot: str, root: Path, user: str, *command: str, env: dict[str, str] |
     for mount_point in ("proc", "dev"):
         (root / mount_point).mkdir(exist_ok=True)
     userspec = [] if user == "root" else [f"--userspec={user}:{user}"]
-    return subprocess.run([unshare, "--mount", "--pid", "--fork", f"--mount-proc={root}/proc",
-                           "/bin/sh", "-c", 'mount --rbind /dev "$0/dev" && exec "$@"', str(root),
-                           chroot, *userspec, str(root), *command], capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "HOME": "/", **(env or {})})
+    return subprocess.run(
+        [
+            unshare,
+            "--mount",
+            "--pid",
+            "--fork",
+            f"--mount-proc={root}/proc",
+            "/bin/sh",
+            "-c",
+            'mount --rbind /dev "$0/dev" && exec "$@"',
+            str(root),
+            chroot,
+            *userspec,
+            str(root),
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/", **(env or {})},
+    )
 
 
 @pytest.mark.network
@@ -98,8 +117,7 @@ def test_java(release, user, runtime_root, compile_program, chroot_binary, https
 
 @pytest.mark.network
 @pytest.mark.parametrize("release", RELEASES)
-def test_java_trust_store_is_reproducible_and_keytool_reads_it(release, runtime_root, real_cut, test_ca,
-                                                               tmp_path):
+def test_java_trust_store_is_reproducible_and_keytool_reads_it(release, runtime_root, real_cut, test_ca, tmp_path):
     """Cut again into an empty root: the same certificates give the same bytes, and keytool agrees."""
     keytool = shutil.which("keytool")
     if keytool is None:
@@ -111,8 +129,12 @@ def test_java_trust_store_is_reproducible_and_keytool_reads_it(release, runtime_
     shutil.copyfile(test_ca.ca_pem, again / LOCAL_CA.lstrip("/"))
     assert real_cut(release, again, "ca-certificates-java_data") == 0
     assert (again / "etc/ssl/certs/java/cacerts").read_bytes() == store.read_bytes()
-    listing = subprocess.run([keytool, "-list", "-keystore", str(store), "-storepass", "changeit"],
-                             capture_output=True, text=True, timeout=120)
+    listing = subprocess.run(
+        [keytool, "-list", "-keystore", str(store), "-storepass", "changeit"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listing.returncode == 0, listing.stderr
     assert "slicer test ca, " in listing.stdout
     assert listing.stdout.count("trustedCertEntry") > 100
@@ -125,8 +147,16 @@ def test_nodejs(release, user, runtime_root, chroot_binary, https_port):
     """Node.js trusts its built-in CAs; NODE_EXTRA_CA_CERTS is how its users add one."""
     root = runtime_root(release, "nodejs", "nodejs_bins", "tzdata_zoneinfo")
     script = (PROGRAMS / "check.js").read_text()
-    result = run(chroot_binary, root, user, "/usr/bin/node", "-e", script, str(https_port),
-                 env={"TZ": "Europe/Amsterdam", "NODE_EXTRA_CA_CERTS": LOCAL_CA})
+    result = run(
+        chroot_binary,
+        root,
+        user,
+        "/usr/bin/node",
+        "-e",
+        script,
+        str(https_port),
+        env={"TZ": "Europe/Amsterdam", "NODE_EXTRA_CA_CERTS": LOCAL_CA},
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"node {NODE[release]} openssl 3.") and lines[0].endswith("Europe/Amsterdam -120"), lines
@@ -138,21 +168,37 @@ def greeting_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """programs/greeting as a pure-Python wheel, installed with the host's `pip install --target`."""
     directory = tmp_path_factory.mktemp("greeting")
     wheel = directory / "greeting-1.0-py3-none-any.whl"
-    files = {f"greeting/{path.name}": path.read_bytes()
-             for path in sorted((PROGRAMS / "greeting").glob("*.py"))}
+    files = {f"greeting/{path.name}": path.read_bytes() for path in sorted((PROGRAMS / "greeting").glob("*.py"))}
     files["greeting-1.0.dist-info/METADATA"] = b"Metadata-Version: 2.1\nName: greeting\nVersion: 1.0\n"
-    files["greeting-1.0.dist-info/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: slicer-tests\n"
-                                             b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    files["greeting-1.0.dist-info/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: slicer-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     record = "".join(
         f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-        for name, data in files.items())
+        for name, data in files.items()
+    )
     files["greeting-1.0.dist-info/RECORD"] = (record + "greeting-1.0.dist-info/RECORD,,\n").encode()
     with zipfile.ZipFile(wheel, "w") as archive:
         for name, data in files.items():
             archive.writestr(name, data)
     target = directory / "app"
-    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
-                                "--target", str(target), str(wheel)], capture_output=True, text=True, timeout=300)
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert installed.returncode == 0, installed.stderr
     return target
 
@@ -181,8 +227,9 @@ def test_curl(release, user, runtime_root, chroot_binary, https_port):
     url = f"https://127.0.0.1:{https_port}/"
     untrusted = run(chroot_binary, root, user, "/usr/bin/curl", "--silent", "--show-error", url)
     assert untrusted.returncode == 60, untrusted.stderr  # peer certificate cannot be authenticated
-    trusted = run(chroot_binary, root, user, "/usr/bin/curl", "--silent", "--show-error", url,
-                  env={"CURL_CA_BUNDLE": LOCAL_CA})
+    trusted = run(
+        chroot_binary, root, user, "/usr/bin/curl", "--silent", "--show-error", url, env={"CURL_CA_BUNDLE": LOCAL_CA}
+    )
     assert trusted.returncode == 0, trusted.stderr
     assert trusted.stdout == BODY + "\n"
 
@@ -191,12 +238,19 @@ def test_curl(release, user, runtime_root, chroot_binary, https_port):
 @pytest.mark.parametrize("release", RELEASES)
 def test_git_commits_as_nonroot(release, runtime_root, chroot_binary):
     root = runtime_root(release, "git", "git_bins")
-    identity = {"HOME": "/home/nonroot", "GIT_AUTHOR_NAME": "Non Root", "GIT_AUTHOR_EMAIL": "nonroot@example.invalid",
-                "GIT_COMMITTER_NAME": "Non Root", "GIT_COMMITTER_EMAIL": "nonroot@example.invalid"}
+    identity = {
+        "HOME": "/home/nonroot",
+        "GIT_AUTHOR_NAME": "Non Root",
+        "GIT_AUTHOR_EMAIL": "nonroot@example.invalid",
+        "GIT_COMMITTER_NAME": "Non Root",
+        "GIT_COMMITTER_EMAIL": "nonroot@example.invalid",
+    }
     git = ["/usr/bin/git", "-C", "/home/nonroot/repo"]
-    for command in (["/usr/bin/git", "init", "--quiet", "/home/nonroot/repo"],
-                    [*git, "commit", "--quiet", "--allow-empty", "-m", "first commit"],
-                    [*git, "log", "--format=%an %s"]):
+    for command in (
+        ["/usr/bin/git", "init", "--quiet", "/home/nonroot/repo"],
+        [*git, "commit", "--quiet", "--allow-empty", "-m", "first commit"],
+        [*git, "log", "--format=%an %s"],
+    ):
         result = run(chroot_binary, root, "65532", *command, env=identity)
         assert result.returncode == 0, (command, result.stderr)
         assert "warning" not in result.stderr, result.stderr

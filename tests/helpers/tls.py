@@ -40,12 +40,39 @@ def make_ca(directory: Path) -> TestCA:
     extensions = directory / "server.ext"
     extensions.write_text("subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n")
     for command in (
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca.ca_pem,
-         "-days", "1", "-subj", "/CN=slicer test CA"],
-        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", ca.server_key, "-out", request,
-         "-subj", "/CN=127.0.0.1"],
-        ["x509", "-req", "-in", request, "-CA", ca.ca_pem, "-CAkey", ca_key, "-CAcreateserial",
-         "-out", ca.server_pem, "-days", "1", "-extfile", extensions],
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca.ca_pem,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=slicer test CA",
+        ],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", ca.server_key, "-out", request, "-subj", "/CN=127.0.0.1"],
+        [
+            "x509",
+            "-req",
+            "-in",
+            request,
+            "-CA",
+            ca.ca_pem,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            ca.server_pem,
+            "-days",
+            "1",
+            "-extfile",
+            extensions,
+        ],
     ):
         subprocess.run([openssl, *map(str, command)], check=True, capture_output=True, timeout=60)
     return ca
@@ -70,8 +97,11 @@ def serve_tls(ca: TestCA, body: str) -> Iterator[int]:
                         return
                     request += chunk
                 payload = body.encode() + b"\n"
-                tls.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
-                            + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+                tls.sendall(
+                    b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+                    + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
         except OSError:
             connection.close()  # a client that gave up on the handshake
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 import os
+import re
 import struct
 from pathlib import Path
 
-from . import rootfs
-from .errors import KeystoreError
+from .. import rootfs
+from ..errors import KeystoreError
 
 PASSWORD = "changeit"
 BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -66,8 +66,9 @@ def trusted_certificates(staging: Path, root: Path) -> list[bytes]:
         if bundle.is_file():
             break
     else:
-        raise KeystoreError(f"a Java trust store is built from {BUNDLE}, which the root does not have: "
-                            "select ca-certificates_data")
+        raise KeystoreError(
+            f"a Java trust store is built from {BUNDLE}, which the root does not have: select ca-certificates_data"
+        )
     found = pem_certificates(bundle.read_bytes(), BUNDLE)
     for base in (root, staging):
         local = rootfs.resolve(base, LOCAL_CERTIFICATES)
@@ -138,7 +139,7 @@ def _header(data: bytes, offset: int) -> tuple[int, int]:
     count = length & 0x7F
     if not 1 <= count <= 4:
         raise ValueError("unsupported DER length")
-    return offset + 2 + count, int.from_bytes(data[offset + 2: offset + 2 + count], "big")
+    return offset + 2 + count, int.from_bytes(data[offset + 2 : offset + 2 + count], "big")
 
 
 def _value(data: bytes, offset: int, tag: int) -> bytes:
@@ -147,7 +148,7 @@ def _value(data: bytes, offset: int, tag: int) -> bytes:
     start, length = _header(data, offset)
     if start + length > len(data):
         raise ValueError("truncated DER element")
-    return data[start: start + length]
+    return data[start : start + length]
 
 
 def _children(data: bytes) -> list[bytes]:
@@ -157,6 +158,6 @@ def _children(data: bytes) -> list[bytes]:
         start, length = _header(data, offset)
         if start + length > len(data):
             raise ValueError("truncated DER element")
-        children.append(data[offset: start + length])
+        children.append(data[offset : start + length])
         offset = start + length
     return children
