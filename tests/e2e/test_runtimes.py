@@ -29,6 +29,7 @@ BASE = ("base-files_base", "base-passwd_nonroot")
 JAVA = {"debian-12": "17", "debian-13": "21"}
 NODE = {"debian-12": "18", "debian-13": "20"}
 PYTHON = {"debian-12": "3.11", "debian-13": "3.13"}
+PERL = {"debian-12": "5.36", "debian-13": "5.40"}
 PROGRAMS = Path(__file__).parent / "programs"
 LOCAL_CA = "/usr/local/share/ca-certificates/slicer-test-ca.crt"
 BODY = "hello from the test server"
@@ -257,3 +258,24 @@ def test_git_commits_as_nonroot(release, runtime_root, chroot_binary):
     assert result.stdout == "Non Root first commit\n"
     assert (root / "home/nonroot/repo/.git/info/exclude").is_file()
     assert (root / "home/nonroot/repo/.git/objects").stat().st_uid == 65532
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("user", USERS)
+def test_perl(release, user, runtime_root, chroot_binary, https_port):
+    version = PERL[release]
+    root = runtime_root(
+        release,
+        "perl",
+        "perl-base_bins",
+        f"perl-modules-{version}_json",
+        f"libperl{version}_digest-sha",
+        "libio-socket-ssl-perl_libs",
+    )
+    shutil.copyfile(PROGRAMS / "check.pl", root / "check.pl")
+    result = run(chroot_binary, root, user, "/usr/bin/perl", "/check.pl", str(https_port), LOCAL_CA)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"perl v{version}.") and lines[0].endswith(' {"ok":true,"sha256":"ba7816bf8f01cfea"}')
+    assert lines[1].startswith("https TLSv1") and lines[1].endswith(BODY), lines
