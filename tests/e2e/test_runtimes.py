@@ -30,6 +30,7 @@ JAVA = {"debian-12": "17", "debian-13": "21"}
 NODE = {"debian-12": "18", "debian-13": "20"}
 PYTHON = {"debian-12": "3.11", "debian-13": "3.13"}
 PERL = {"debian-12": "5.36", "debian-13": "5.40"}
+PHP = {"debian-12": "8.2", "debian-13": "8.4"}
 PROGRAMS = Path(__file__).parent / "programs"
 LOCAL_CA = "/usr/local/share/ca-certificates/slicer-test-ca.crt"
 BODY = "hello from the test server"
@@ -278,4 +279,17 @@ def test_perl(release, user, runtime_root, chroot_binary, https_port):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"perl v{version}.") and lines[0].endswith(' {"ok":true,"sha256":"ba7816bf8f01cfea"}')
+    assert lines[1].startswith("https TLSv1") and lines[1].endswith(BODY), lines
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("user", USERS)
+def test_php(release, user, runtime_root, chroot_binary, https_port):
+    root = runtime_root(release, "php", f"php{PHP[release]}-cli_bins")
+    shutil.copyfile(PROGRAMS / "check.php", root / "check.php")
+    result = run(chroot_binary, root, user, "/usr/bin/php", "/check.php", str(https_port), LOCAL_CA)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f'php {PHP[release]} {{"ok":true,"sha256":"ba7816bf8f01cfea"}}', lines
     assert lines[1].startswith("https TLSv1") and lines[1].endswith(BODY), lines
