@@ -90,6 +90,13 @@ def sizes(root: Path) -> tuple[int, int]:
     return files, len(layer.getvalue())
 
 
+def cut(release: str, arch: str, cache_dir: Path, root: Path, *slices: str, lock: Path | None = None) -> None:
+    options = ["--lock", str(lock)] if lock else []
+    arguments = ["--release", release, "--arch", arch, "--root", str(root), "--cache-dir", str(cache_dir)]
+    if main(["-q", "cut", *arguments, *options, *slices]):
+        raise SystemExit(f"cutting {' '.join(slices)} for {release} failed")
+
+
 def whole_packages(lock: Path, cache: Cache, target: Path) -> None:
     """Every package the lock file names, extracted whole into `target`."""
     for name, package in json.loads(lock.read_text())["packages"].items():
@@ -109,26 +116,7 @@ def runtime_table(arch: str, cache_dir: Path, tmp: str) -> None:
         for image, slices in RUNTIMES.items():
             root, whole = Path(tmp, release, f"{image}-cut"), Path(tmp, release, f"{image}-whole")
             lock = Path(tmp, release, f"{image}.lock")
-            if main(
-                [
-                    "-q",
-                    "cut",
-                    "--release",
-                    release,
-                    "--arch",
-                    arch,
-                    "--root",
-                    str(root),
-                    "--cache-dir",
-                    str(cache_dir),
-                    "--lock",
-                    str(lock),
-                    *STATIC,
-                    "libc6_libs",
-                    *slices,
-                ]
-            ):
-                raise SystemExit(f"cutting {image} for {release} failed")
+            cut(release, arch, cache_dir, root, *STATIC, "libc6_libs", *slices, lock=lock)
             whole_packages(lock, Cache(cache_dir), whole)
             (mine, mine_gz), (theirs, theirs_gz) = sizes(root), sizes(whole)
             print(
@@ -154,22 +142,7 @@ def main_() -> None:
         for release in ("debian-12", "debian-13"):
             for image, slices in selections(release).items():
                 root = Path(tmp, release, image)
-                if main(
-                    [
-                        "-q",
-                        "cut",
-                        "--release",
-                        release,
-                        "--arch",
-                        args.arch,
-                        "--root",
-                        str(root),
-                        "--cache-dir",
-                        str(args.cache_dir),
-                        *slices,
-                    ]
-                ):
-                    raise SystemExit(f"cutting {image} for {release} failed")
+                cut(release, args.arch, args.cache_dir, root, *slices)
                 files, gz = sizes(root)
                 theirs = DISTROLESS.get((release, image))
                 ratio = (lambda mine, them: f"{mine / them:.0%}") if theirs else (lambda *_: "-")
