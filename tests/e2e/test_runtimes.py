@@ -31,6 +31,7 @@ NODE = {"debian-12": "18", "debian-13": "20"}
 PYTHON = {"debian-12": "3.11", "debian-13": "3.13"}
 PERL = {"debian-12": "5.36", "debian-13": "5.40"}
 PHP = {"debian-12": "8.2", "debian-13": "8.4"}
+RUBY = {"debian-12": "3.1", "debian-13": "3.3"}
 PROGRAMS = Path(__file__).parent / "programs"
 LOCAL_CA = "/usr/local/share/ca-certificates/slicer-test-ca.crt"
 BODY = "hello from the test server"
@@ -292,4 +293,18 @@ def test_php(release, user, runtime_root, chroot_binary, https_port):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f'php {PHP[release]} {{"ok":true,"sha256":"ba7816bf8f01cfea"}}', lines
+    assert lines[1].startswith("https TLSv1") and lines[1].endswith(BODY), lines
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("user", USERS)
+def test_ruby(release, user, runtime_root, chroot_binary, https_port):
+    version = RUBY[release]
+    root = runtime_root(release, "ruby", f"ruby{version}_bins", f"libruby{version}_openssl")
+    shutil.copyfile(PROGRAMS / "check.rb", root / "check.rb")
+    result = run(chroot_binary, root, user, f"/usr/bin/ruby{version}", "/check.rb", str(https_port), LOCAL_CA)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"ruby {version}.") and lines[0].endswith(' {"ok":true,"sha256":"ba7816bf8f01cfea"}')
     assert lines[1].startswith("https TLSv1") and lines[1].endswith(BODY), lines
