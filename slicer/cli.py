@@ -15,10 +15,15 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .console import Console
-from .errors import SlicerError
+from .errors import SlicerError, UsageError
+
+if TYPE_CHECKING:
+    from .archive import ArchiveOptions
+    from .release.model import Release
 
 MACHINE_TO_ARCH = {
     "x86_64": "amd64",
@@ -272,10 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands -------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> Release:
+    from .cache import Cache
     from .release.load import load_release
 
-    return load_release(args.release, args.slices)
+    return load_release(args.release, args.slices, Cache())
 
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
@@ -312,12 +318,13 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
 def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
+    from .cache import Cache
     from .release.load import bundled_names, load_release
 
     today = datetime.date.today()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in bundled_names():
-        release = load_release(name)
+        release = load_release(name, cache=Cache())
         maintenance = release.maintenance
         rows.append(
             {
@@ -479,7 +486,7 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _archive_options(args: argparse.Namespace):
+def _archive_options(args: argparse.Namespace) -> ArchiveOptions:
     """The options of `_add_archive_options`, for cut, check and deps."""
     from .archive import ArchiveOptions
 
@@ -499,10 +506,6 @@ def _parse_mirrors(values: Sequence[str]) -> dict[str, str]:
             raise UsageError(f"--mirror expects ARCHIVE=URL, got {value!r}")
         mirrors[archive] = url
     return mirrors
-
-
-class UsageError(SlicerError):
-    """Bad command-line usage found after parsing; exits 2."""
 
 
 COMMANDS = {
@@ -545,7 +548,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
 
 
 if __name__ == "__main__":

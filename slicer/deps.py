@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
+from typing import Any
 
 from attrs import define, field, frozen
 
 from .archive import ArchiveOptions, open_archives
+from .cache import Cache
 from .console import Console
 from .contents import PackageContents, find_providers
 from .elf import ElfInfo, read_elf
@@ -65,7 +67,7 @@ class DepsReport:
         """What to cut: the first provider of every need, once each, in order of appearance."""
         return list(dict.fromkeys(str(need.providers[0]) for need in self.needs if need.providers))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "release": self.release,
             "needs": [
@@ -95,7 +97,7 @@ def _elf_of(path: Path) -> ElfInfo:
 
 def deps(options: DepsOptions, console: Console) -> DepsReport:
     """Map each file's DT_NEEDED sonames and its loader to the release's slices that ship them."""
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     files = {path: _elf_of(path) for path in options.files}
     by_arch: dict[str, list[Path]] = {}
     for path, info in files.items():

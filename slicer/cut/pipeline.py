@@ -16,11 +16,13 @@ import os
 import posixpath
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from attrs import field, frozen
 
 from .. import rootfs
 from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..cache import Cache
 from ..console import Console
 from ..errors import ArchiveError, SlicerError, VerificationError
 from ..release.load import load_release
@@ -49,9 +51,9 @@ class CutOptions:
     workers: int = 4
 
 
-def cut(options: CutOptions, console: Console) -> dict:
+def cut(options: CutOptions, console: Console) -> dict[str, Any]:
     """Run a whole cut and return its JSON-ready summary."""
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
     console.info(
@@ -201,9 +203,9 @@ def generate(
     if manifest_paths:
         for path, owners in manifest_paths.items():
             _write_generated(staging, report, path, b"", owners, hashed=False)
-        packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
+        manifest_packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
         slices = [str(slice_.key) for slice_ in selection.slices]
-        cut_manifest = manifest.collect(packages, slices, report, sorted(manifest_paths))
+        cut_manifest = manifest.collect(manifest_packages, slices, report, sorted(manifest_paths))
         for path in sorted(manifest_paths):
             existing = _existing(root, path)
             merged = manifest.merge(manifest.read_manifest(existing, path), cut_manifest) if existing else cut_manifest
@@ -226,7 +228,7 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
     if not existing:
         return data
     lines = set(existing.decode().splitlines()) | set(data.decode().splitlines())
-    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1]))
+    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1])).encode()
 
 
 def _write_generated(
@@ -349,7 +351,7 @@ def summary(
     records: dict[str, PackageRecord],
     report: Report,
     result: rootfs.CommitResult,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "release": release.name,
         "arch": selection.arch,
