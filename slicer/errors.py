@@ -60,3 +60,7 @@ class ExtractError(SlicerError):
 
 class ScriptError(SlicerError):
     """A slice's mutate script failed."""
+
+
+class KeystoreError(SlicerError):
+    """A certificate that cannot go into a generated trust store."""

@@ -27,7 +27,7 @@ from ..release.model import Generate, PathKind, Release
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
-from . import dpkgstatus, extract, inline, manifest
+from . import dpkgstatus, extract, inline, keystore, manifest
 from .epoch import source_date_epoch
 from .plan import PackagePlan, plan
 
@@ -183,7 +183,8 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
 def generate(
     selection: Selection, records: dict[str, PackageRecord], staging: Path, report: Report, root: Path
 ) -> set[str]:
-    """Write `generate:` outputs (dpkg status entries, then the manifest); returns their paths."""
+    """Write `generate:` outputs (Java trust stores, dpkg status entries, then the manifest); returns their
+    paths."""
     targets: dict[Generate, dict[str, set[str]]] = {kind: {} for kind in Generate}
     for slice_ in selection.slices:
         for path, info in slice_.contents.items():
@@ -194,6 +195,11 @@ def generate(
     for directory in dpkgstatus.directories_in_root(selection.release, root, selection.arch):
         targets[Generate.DPKG_STATUS].setdefault(directory, set())
     written: set[str] = set()
+    for directory, owners in sorted(targets[Generate.JAVA_KEYSTORE].items()):
+        path = f"{directory}cacerts"
+        store = keystore.jks(keystore.trusted_certificates(staging, root), source_date_epoch() * 1000)
+        _write_generated(staging, report, path, store, owners)
+        written.add(path)
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
         packages = [
             dpkgstatus.StatusPackage(name, records[name].stanza) for name in selection.packages if name in records

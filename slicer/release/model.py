@@ -62,6 +62,7 @@ class PathKind(enum.Enum):
 class Generate(enum.Enum):
     MANIFEST = "manifest"
     DPKG_STATUS = "dpkg-status"
+    JAVA_KEYSTORE = "java-keystore"
 
 
 @_pickled_as_calls

@@ -2,7 +2,8 @@
 
 - `chroot_binary` (once per run): coreutils `chroot`; skips unless running as root.
 - `compile_program` (once per run): factory `compile_program("passwd.c")` -> the
-  host-compiled binary of `programs/<source>`; skips with the reason when the
+  host-compiled binary of `programs/<source>` (for a `.java` source, the
+  directory of its classes, built for Java 17); skips with the reason when the
   compiler or the headers a program needs are missing.
 - `selections` (once per run): the slices the tests cut, per release.
 - `cut_arguments` (once per run): factory `cut_arguments(release)` -> `--release`,
@@ -94,7 +95,9 @@ def compile_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str],
 
 
 def _compile(source: Path, output: Path) -> Path | str:
-    """The binary, or the reason it cannot be built on this host."""
+    """The binary (or class directory), or the reason it cannot be built on this host."""
+    if source.suffix == ".java":
+        return _compile_java(source, output)
     compiler = "g++" if source.suffix == ".cc" else "gcc"
     if shutil.which(compiler) is None:
         return f"{compiler} is not installed, so {source.name} cannot be compiled"
@@ -111,6 +114,19 @@ def _compile(source: Path, output: Path) -> Path | str:
             return f"{source.name} needs {header}: install {headers_package}"
         raise AssertionError(f"{compiler} failed on {source.name}:\n{result.stderr}")
     return binary
+
+
+def _compile_java(source: Path, output: Path) -> Path | str:
+    """Classes for Java 17, so the same build runs on every release's JRE."""
+    if shutil.which("javac") is None:
+        return f"javac is not installed, so {source.name} cannot be compiled: install openjdk-17-jdk-headless"
+    classes = output / source.stem
+    result = subprocess.run(
+        ["javac", "--release", "17", "-d", str(classes), str(source)], capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"javac failed on {source.name}:\n{result.stderr}")
+    return classes
 
 
 @pytest.fixture(scope="session")
