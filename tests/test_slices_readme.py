@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from slicer.model import Release  # noqa: E402
-from slicer.release import bundled_names, data_root, load_release  # noqa: E402
+from slicer.release.load import bundled_names, data_root, load_release
+from slicer.release.model import Release
 
 
 def architecture_limits(release: Release) -> dict[str, tuple[str, ...]]:
