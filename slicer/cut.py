@@ -57,8 +57,25 @@ class CutOptions:
     workers: int = 4
 
 
+@frozen
+class CutOutcome:
+    """What a finished cut used and wrote, for commands that build on a cut (`image`)."""
+
+    release: Release
+    selection: Selection
+    records: dict[str, PackageRecord]
+    report: Report
+    result: rootfs.CommitResult
+
+
 def cut(options: CutOptions, console: Console) -> dict:
     """Run a whole cut and return its JSON-ready summary."""
+    done = run_cut(options, console)
+    return summary(done.release, done.selection, done.records, done.report, done.result)
+
+
+def run_cut(options: CutOptions, console: Console) -> CutOutcome:
+    """Run a whole cut and return what it used and wrote."""
     release = load_release(options.release, options.overlays, options.archives.cache_dir)
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
@@ -79,7 +96,7 @@ def cut(options: CutOptions, console: Console) -> dict:
         write_sbom(options.sbom, release, selection, records, report, options.root)
     console.info(f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
                  f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present")
-    return summary(release, selection, records, report, result)
+    return CutOutcome(release, selection, records, report, result)
 
 
 def check_maintenance(release: Release, ignore: frozenset[str], console: Console) -> None:
@@ -311,17 +328,23 @@ def _stanza_field(stanza: str, name: str) -> str:
     return ""
 
 
+def sbom_packages(records: dict[str, PackageRecord]) -> list:
+    """The SBOM's view of the packages a cut used."""
+    from . import sbom
+
+    return [
+        sbom.SbomPackage(r.name, r.version, r.arch, r.sha256, _stanza_field(r.stanza, "Maintainer"),
+                         _stanza_field(r.stanza, "Source"))
+        for r in records.values()
+    ]
+
+
 def write_sbom(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord],
                report: Report, root: Path) -> None:
     """An SPDX 2.3 document of the packages and files this cut shipped."""
     from . import sbom  # Only cuts asked for an SBOM need it.
 
-    packages = [
-        sbom.SbomPackage(r.name, r.version, r.arch, r.sha256, _stanza_field(r.stanza, "Maintainer"),
-                         _stanza_field(r.stanza, "Source"))
-        for r in records.values()
-    ]
-    document = sbom.build_spdx(f"{release.name}-{selection.arch}-{root.name}", packages, report,
+    document = sbom.build_spdx(f"{release.name}-{selection.arch}-{root.name}", sbom_packages(records), report,
                                distro=release.name, root=root)
     sbom.write_spdx(document, path)
 

@@ -48,3 +48,7 @@ class ExtractError(SlicerError):
 
 class ScriptError(SlicerError):
     """A slice's mutate script failed."""
+
+
+class ImageError(SlicerError):
+    """An image could not be built, written or pushed."""

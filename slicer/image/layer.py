@@ -1,0 +1,202 @@
+"""Deterministic layer tarballs: the same tree always gives the same bytes.
+
+Entries are sorted (each parent before its children, names in byte order),
+written as PAX tar with numeric owners only (no user or group names), no
+extended attributes, and every mtime clamped to the build's epoch. Owners
+never come from the disk: a cut made without root leaves the caller's
+uid/gid on every file, so owners come from what the cut recorded (the
+package's tar headers and the slices' `uid:`/`gid:`). The tar stream is
+hashed (the config's diff_id) and compressed (the blob) in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tarfile
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+import zstandard
+from attrs import frozen
+
+from .. import rootfs
+from ..errors import ImageError
+from ..report import Report
+
+GZIP_LEVEL = 6
+ZSTD_LEVEL = 3
+CHUNK = 1 << 20
+MEDIA_TYPES = {
+    "none": "application/vnd.oci.image.layer.v1.tar",
+    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+}
+
+
+@frozen
+class LayerEntry:
+    """One tar entry. `path` is relative without a leading `./` (the root is `""`);
+    `source` is the host file a regular file's bytes come from; `link` is a
+    symlink's target or, for a hard link, the layer path of the first name."""
+
+    path: str
+    kind: str  # "dir", "file", "symlink" or "hardlink"
+    mode: int
+    uid: int = 0
+    gid: int = 0
+    mtime: int = 0
+    size: int = 0
+    link: str = ""
+    source: Path | None = None
+
+
+@frozen
+class Owner:
+    uid: int
+    gid: int
+
+
+@frozen
+class LayerBlob:
+    """A written layer: its blob (compressed) and its diff_id (the tar's own digest)."""
+
+    path: Path
+    digest: str
+    size: int
+    diff_id: str
+    media_type: str
+
+
+def recorded_owners(root: Path, report: Report) -> dict[str, Owner]:
+    """Owners by real host path (symlinked parents resolved), listed entries winning over
+    the implicit parents recorded on the way, as the cut applies them."""
+    owners: dict[str, tuple[Owner, bool]] = {}
+    resolver = rootfs.Resolver(root)
+    for entry in report.entries.values():
+        host = resolver.place(entry.path)
+        current = owners.get(host)
+        if current is None or (entry.listed and not current[1]):
+            owners[host] = (Owner(entry.uid, entry.gid), entry.listed)
+    return {host: owner for host, (owner, _) in owners.items()}
+
+
+def tree_entries(root: Path, owners: dict[str, Owner], epoch: int) -> list[LayerEntry]:
+    """Every path under `root`, root first, parents before children, names sorted."""
+    entries = [LayerEntry("", "dir", 0o755, 0, 0, epoch)]
+    seen_inodes: dict[tuple[int, int], str] = {}
+    for host, relative, info in _walk(root):
+        owner = owners.get(host, Owner(0, 0))
+        mode = stat.S_IMODE(info.st_mode)
+        mtime = min(int(info.st_mtime), epoch)
+        if stat.S_ISDIR(info.st_mode):
+            entries.append(LayerEntry(relative, "dir", mode, owner.uid, owner.gid, mtime))
+        elif stat.S_ISLNK(info.st_mode):
+            entries.append(LayerEntry(relative, "symlink", 0o777, owner.uid, owner.gid, mtime,
+                                      link=os.readlink(host)))
+        elif stat.S_ISREG(info.st_mode):
+            inode = (info.st_dev, info.st_ino)
+            first = seen_inodes.get(inode) if info.st_nlink > 1 else None
+            if first is not None:
+                entries.append(LayerEntry(relative, "hardlink", mode, owner.uid, owner.gid, mtime, link=first))
+            else:
+                seen_inodes[inode] = relative
+                entries.append(LayerEntry(relative, "file", mode, owner.uid, owner.gid, mtime, info.st_size,
+                                          source=Path(host)))
+        else:
+            raise ImageError(f"cannot put {host} in a layer: only files, directories and symlinks are supported")
+    return entries
+
+
+def _walk(root: Path | str, prefix: str = "") -> Iterator[tuple[str, str, os.stat_result]]:
+    """(host path, layer path, lstat) below `root`, depth first, names in byte order."""
+    for item in sorted(os.scandir(root), key=lambda item: os.fsencode(item.name)):
+        info = item.stat(follow_symlinks=False)
+        relative = prefix + item.name
+        yield item.path, relative, info
+        if stat.S_ISDIR(info.st_mode):
+            yield from _walk(item.path, relative + "/")
+
+
+def _tar_info(entry: LayerEntry) -> tarfile.TarInfo:
+    info = tarfile.TarInfo("./" if not entry.path else "./" + entry.path + ("/" if entry.kind == "dir" else ""))
+    info.mode = entry.mode
+    info.uid, info.gid = entry.uid, entry.gid
+    info.uname = info.gname = ""
+    info.mtime = entry.mtime
+    if entry.kind == "dir":
+        info.type = tarfile.DIRTYPE
+    elif entry.kind == "symlink":
+        info.type, info.linkname = tarfile.SYMTYPE, entry.link
+    elif entry.kind == "hardlink":
+        info.type, info.linkname = tarfile.LNKTYPE, "./" + entry.link
+    else:
+        info.type, info.size = tarfile.REGTYPE, entry.size
+    return info
+
+
+class _Sink:
+    """Hashes the tar stream, compresses it, and hashes and stores what comes out."""
+
+    def __init__(self, output: IO[bytes], compression: str) -> None:
+        self.output = output
+        self.tar_digest = hashlib.sha256()
+        self.blob_digest = hashlib.sha256()
+        self.size = 0
+        self.tar_size = 0
+        if compression == "gzip":
+            self._compressor: zlib._Compress | zstandard.ZstdCompressionObj | None = zlib.compressobj(
+                GZIP_LEVEL, zlib.DEFLATED, 31)
+        elif compression == "zstd":
+            self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
+        else:
+            self._compressor = None
+
+    def tell(self) -> int:
+        return self.tar_size
+
+    def write(self, data: bytes) -> int:
+        self.tar_size += len(data)
+        self.tar_digest.update(data)
+        self._emit(self._compressor.compress(data) if self._compressor else data)
+        return len(data)
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self.blob_digest.update(data)
+            self.output.write(data)
+            self.size += len(data)
+
+    def close(self) -> None:
+        if self._compressor is not None:
+            self._emit(self._compressor.flush())
+
+
+def write_layer(entries: Iterable[LayerEntry], directory: Path, compression: str) -> LayerBlob:
+    """Write the layer of `entries` as a blob in `directory` (named by its digest)."""
+    temporary = directory / f".layer-{os.getpid()}-{id(entries)}"
+    try:
+        with open(temporary, "wb") as output:
+            sink = _Sink(output, compression)
+            with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                for entry in entries:
+                    info = _tar_info(entry)
+                    if entry.source is None:
+                        tar.addfile(info)
+                        continue
+                    with open(entry.source, "rb") as content:
+                        if os.fstat(content.fileno()).st_size != entry.size:
+                            raise ImageError(f"{entry.source} changed while the layer was written")
+                        tar.addfile(info, content)
+            sink.close()
+        digest = "sha256:" + sink.blob_digest.hexdigest()
+        final = directory / sink.blob_digest.hexdigest()
+        os.replace(temporary, final)
+    except OSError as error:
+        raise ImageError(f"cannot write a layer in {directory}: {error.strerror or error}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return LayerBlob(final, digest, sink.size, "sha256:" + sink.tar_digest.hexdigest(), MEDIA_TYPES[compression])
