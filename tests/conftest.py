@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.helpers.archive_fixtures",
     "tests.helpers.tree_fixtures",
+    "tests.helpers.image_fixtures",
 ]
 
 import pytest

@@ -87,13 +87,13 @@ def build_image(options: ImageOptions, console: Console) -> dict:
         cuts = {arch: _cut(options, arch, work / "roots" / arch, console) for arch in options.archs}
         epoch = build_epoch(cuts.values())
         built = _assemble(options, layout, work, cuts, epoch, console)
-        if options.output is not None:
-            publish(layout, options.output, epoch)
-            console.info(f"Wrote {options.output.form}:{options.output.path} ({built.top.digest})")
         if options.push:
             from .push import push_image
 
             push_image(layout, built, options.push, options.registry, console)
+        if options.output is not None:
+            publish(layout, options.output, epoch)
+            console.info(f"Wrote {options.output.form}:{options.output.path} ({built.top.digest})")
     finally:
         remove_work(work)
     return {
@@ -109,6 +109,11 @@ def _check(options: ImageOptions) -> None:
         oci.platform(arch)
     if len(set(options.archs)) != len(options.archs):
         raise ImageError(f"--arch names an architecture twice: {','.join(options.archs)}")
+    if options.push:
+        from .push import Reference
+
+        for target in options.push:
+            Reference.parse(target)
     if options.output is None and not options.push:
         raise ImageError("nowhere to put the image: give --output and/or --push")
     if options.output is not None:
