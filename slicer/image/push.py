@@ -162,16 +162,18 @@ class Registry:
     secret: tuple[str, str] | None = None
     authorization: str | None = None
     scopes: set[str] = field(factory=set)
+    # Passed on every request: requests lets REQUESTS_CA_BUNDLE override a session's `verify`.
+    verify: bool | str = True
 
     def connect(self) -> None:
         """Pick the scheme (HTTPS, or HTTP where allowed) and learn how to authenticate."""
         self.session.headers.pop("Accept-Encoding", None)
-        self.session.verify = str(self.options.ca_file) if self.options.ca_file else True
+        self.verify = str(self.options.ca_file) if self.options.ca_file else True
         self.secret = credentials(self.reference.registry, [self.options.auth_file] if self.options.auth_file
                                   else auth_files())
         plain_allowed = self.options.insecure or is_loopback(self.reference.host)
         if self.options.insecure:
-            self.session.verify = False
+            self.verify = False
             import urllib3
 
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -179,11 +181,15 @@ class Registry:
         try:
             self._ping()
         except requests.exceptions.SSLError as error:
+            failure = RegistryError(f"cannot reach registry {self.reference.registry} over HTTPS: "
+                                    f"{_tls_reason(error)} (use --registry-ca FILE for a private CA)")
             if not plain_allowed:
-                raise RegistryError(f"cannot reach registry {self.reference.registry} over HTTPS: "
-                                    f"{_tls_reason(error)} (use --registry-ca FILE for a private CA)") from None
+                raise failure from None
             self.base = f"http://{self.reference.host}"
-            self._ping()
+            try:
+                self._ping()
+            except RegistryError:
+                raise failure from None
         except requests.RequestException as error:
             if not plain_allowed:
                 raise RegistryError(f"cannot reach registry {self.reference.registry}: {_reason(error)}") from None
@@ -192,7 +198,7 @@ class Registry:
 
     def _ping(self) -> None:
         try:
-            response = self.session.get(f"{self.base}/v2/", timeout=TIMEOUT)
+            response = self.session.get(f"{self.base}/v2/", timeout=TIMEOUT, verify=self.verify)
         except requests.exceptions.SSLError:
             raise
         except requests.RequestException as error:
@@ -228,7 +234,7 @@ class Registry:
         query = [("service", challenge.get("service", ""))] + [("scope", scope) for scope in sorted(self.scopes)]
         auth = self.secret if self.secret else None
         try:
-            answer = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT,
+            answer = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT, verify=self.verify,
                                       headers={"Authorization": None})  # type: ignore[dict-item]
         except requests.RequestException as error:
             raise RegistryError(f"cannot reach the token service {realm}: {_reason(error)}") from None
@@ -251,6 +257,7 @@ class Registry:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 response = self.session.request(method, url, data=body(), headers=headers, timeout=TIMEOUT,
+                                                verify=self.verify,
                                                 allow_redirects=method in ("GET", "HEAD"))
             except requests.RequestException as error:
                 if attempt == ATTEMPTS:
