@@ -346,3 +346,36 @@ def test_a_failing_cut_leaves_no_output_and_an_old_layout_intact(image_release, 
     code, _, err = slicer_image(release, "--arch", "amd64", "--output", f"oci-archive:{tmp_path / 'a.tar'}",
                                 "nosuch_slice")
     assert code == 1 and not (tmp_path / "a.tar").exists() and not list(tmp_path.glob(".a.tar*"))
+
+
+SPECS = sorted((Path(__file__).parent.parent / "docs" / "images").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_the_shipped_spec_files_select_on_every_architecture(spec):
+    from slicer.image.spec import load_spec
+    from slicer.release import load_release
+    from slicer.selection import parse_keys, select
+
+    loaded = load_spec(spec)
+    assert loaded.release == spec.parent.name and loaded.archs == ("amd64", "arm64")
+    release = load_release(loaded.release)
+    for arch in loaded.archs:
+        selection = select(release, parse_keys(loaded.slices), arch)
+        assert {"base-files", "base-passwd", "ca-certificates"} <= set(selection.packages)
+    assert loaded.user == "65532" and loaded.tag.startswith(spec.stem + ":")
+
+
+def test_add_sources_may_name_the_architecture(image_release, slicer_image, tmp_path):
+    for arch in ("amd64", "arm64"):
+        (tmp_path / f"build-{arch}").mkdir()
+        (tmp_path / f"build-{arch}" / "lib.so").write_text(arch)
+    code, _, err = slicer_image(image_release(), "--arch", "amd64,arm64", "--output", f"oci:{tmp_path / 'img'}",
+                                "--add", f"{tmp_path}/build-{{arch}}:/opt/lib", *SLICES)
+    assert code == 0, err
+    for arch, manifest in zip(("amd64", "arm64"), read_layout(tmp_path / "img").manifests()):
+        assert read_layout(tmp_path / "img").layer(manifest["layers"][1]).extractfile("./opt/lib/lib.so").read() \
+            == arch.encode()
+    code, _, err = slicer_image(image_release(), "--arch", "amd64,riscv64", "--output", f"oci:{tmp_path / 'img2'}",
+                                "--add", f"{tmp_path}/build-{{arch}}:/opt/lib", *SLICES)
+    assert code == 1 and "build-riscv64 does not exist" in err

@@ -31,7 +31,7 @@ from ..extract import source_date_epoch
 from . import layer, oci
 from .add import added_entries
 from .layout import Layout, Output, new_layout, publish, remove_work
-from .spec import AddFile
+from .spec import AddFile, check_add
 
 if TYPE_CHECKING:
     from .push import RegistryOptions
@@ -121,6 +121,8 @@ def _check(options: ImageOptions) -> None:
         if options.output.form == "docker-archive" and len(options.archs) > 1:
             raise ImageError("a docker-archive holds one architecture; pass one --arch, or write oci: or "
                              "oci-archive: for a multi-architecture image")
+    for item in options.add:
+        check_add(item, "--add", options.archs)
     if options.locked and len(options.archs) > 1 and "{arch}" not in options.locked:
         raise ImageError("--locked with several architectures needs one lock file per architecture: "
                          "write {arch} in the file name, e.g. --locked 'image-{arch}.lock'")
@@ -153,7 +155,8 @@ def _assemble(options: ImageOptions, layout: Layout, work: Path, cuts: dict[str,
             blobs = [layer.write_layer(layer.tree_entries(root, owners, epoch), layout.blobs, compression)]
             if options.add:
                 entries = [layer.LayerEntry("", "dir", 0o755, 0, 0, epoch),
-                           *added_entries(options.add, root, owners, epoch)]
+                           *added_entries(tuple(item.for_arch(arch) for item in options.add), root, owners,
+                                          epoch)]
                 blobs.append(layer.write_layer(entries, layout.blobs, compression))
             task.advance()
             return tuple(blobs)

@@ -59,7 +59,11 @@ class SpecDoc:
 
 @frozen
 class AddFile:
-    """`--add SRC:DEST[:MODE[:UID:GID]]`: host files put in a layer of their own."""
+    """`--add SRC:DEST[:MODE[:UID:GID]]`: host files put in a layer of their own.
+
+    `{arch}` in the source is replaced by each architecture's name, for
+    programs (or Python packages with compiled parts) built per architecture.
+    """
 
     source: Path
     dest: str
@@ -67,8 +71,16 @@ class AddFile:
     uid: int = 0
     gid: int = 0
 
+    def for_arch(self, arch: str) -> AddFile:
+        return AddFile(Path(str(self.source).replace("{arch}", arch)), self.dest, self.mode, self.uid, self.gid)
 
-def check_add(item: AddFile, where: str) -> AddFile:
+
+def check_add(item: AddFile, where: str, archs: tuple[str, ...] = ()) -> AddFile:
+    """`item`, checked (for each of `archs` when its source names `{arch}`)."""
+    if "{arch}" in str(item.source):
+        for arch in archs:
+            check_add(item.for_arch(arch), where)
+        return item
     if not item.dest.startswith("/"):
         raise ImageError(f"{where}: the destination {item.dest!r} must be an absolute path in the image")
     if any(part == ".." for part in item.dest.split("/")):
@@ -92,8 +104,8 @@ def parse_add(value: str) -> AddFile:
         uid, gid = (int(parts[3]), int(parts[4])) if len(parts) == 5 else (0, 0)
     except ValueError:
         raise ImageError(f"--add {value!r}: MODE is octal (0755) and UID:GID are numbers") from None
-    return check_add(AddFile(Path(parts[0]), posixpath.normpath(parts[1]) if parts[1] != "/" else "/",
-                             mode, uid, gid), f"--add {value}")
+    dest = posixpath.normpath(parts[1]) + ("/" if parts[1].endswith("/") and parts[1] != "/" else "")
+    return check_add(AddFile(Path(parts[0]), dest, mode, uid, gid), f"--add {value}")
 
 
 def parse_pairs(values: list[str], flag: str) -> dict[str, str]:
