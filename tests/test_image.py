@@ -379,3 +379,32 @@ def test_add_sources_may_name_the_architecture(image_release, slicer_image, tmp_
     code, _, err = slicer_image(image_release(), "--arch", "amd64,riscv64", "--output", f"oci:{tmp_path / 'img2'}",
                                 "--add", f"{tmp_path}/build-{{arch}}:/opt/lib", *SLICES)
     assert code == 1 and "build-riscv64 does not exist" in err
+
+
+def test_gzip_pieces_make_one_deterministic_stream_that_umoci_reads(image_release, slicer_image, tmp_path,
+                                                                     monkeypatch):
+    import gzip
+    from concurrent.futures import ThreadPoolExecutor
+
+    from slicer.image import layer
+
+    monkeypatch.setattr(layer, "GZIP_PIECE", 1000)
+    big = tmp_path / "big"
+    big.write_bytes(bytes(range(256)) * 40)
+    entries = [layer.LayerEntry("", "dir", 0o755), layer.LayerEntry("big", "file", 0o644, size=10240, source=big)]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    inline = layer.write_layer(entries, tmp_path / "one", "gzip")
+    with ThreadPoolExecutor(2) as pool:
+        parallel = layer.write_layer(entries, tmp_path / "two", "gzip", pool)
+    assert inline.digest == parallel.digest and inline.path.read_bytes() == parallel.path.read_bytes()
+    data = gzip.decompress(parallel.path.read_bytes())
+    assert parallel.diff_id == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert parallel.path.read_bytes().count(b"\x1f\x8b\x08") > 10  # many members
+    umoci = tool("umoci")
+    code, _, err = slicer_image(image_release(), "--arch", "amd64", "--output", f"oci:{tmp_path / 'img'}", *SLICES)
+    assert code == 0, err
+    result = subprocess.run([umoci, "unpack", "--rootless", "--image", f"{tmp_path / 'img'}:latest",
+                             str(tmp_path / "bundle")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "bundle/rootfs/usr/bin/hello").read_bytes() == b"\x7fELF hello amd64 1.0\n"

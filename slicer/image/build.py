@@ -152,17 +152,20 @@ def _assemble(options: ImageOptions, layout: Layout, work: Path, cuts: dict[str,
         def one(arch: str) -> tuple[layer.LayerBlob, ...]:
             root = work / "roots" / arch
             owners = layer.recorded_owners(root, cuts[arch].report)
-            blobs = [layer.write_layer(layer.tree_entries(root, owners, epoch), layout.blobs, compression)]
+            blobs = [layer.write_layer(layer.tree_entries(root, owners, epoch), layout.blobs, compression,
+                                       compressors)]
             if options.add:
                 entries = [layer.LayerEntry("", "dir", 0o755, 0, 0, epoch),
                            *added_entries(tuple(item.for_arch(arch) for item in options.add), root, owners,
                                           epoch)]
-                blobs.append(layer.write_layer(entries, layout.blobs, compression))
+                blobs.append(layer.write_layer(entries, layout.blobs, compression, compressors))
             task.advance()
             return tuple(blobs)
 
-        with ThreadPoolExecutor(max_workers=max(1, min(len(cuts), os.cpu_count() or 1))) as pool:
-            layers = dict(zip(cuts, pool.map(one, cuts)))
+        # Architectures are layered side by side, their gzip pieces compressed by one shared pool.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as compressors, \
+                ThreadPoolExecutor(max_workers=len(cuts)) as writers:
+            layers = dict(zip(cuts, writers.map(one, cuts)))
     platforms, referrers = [], []
     for arch, done in cuts.items():
         image = _platform_image(options, layout, work / "roots" / arch, done, layers[arch], epoch)

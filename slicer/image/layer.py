@@ -11,12 +11,15 @@ hashed (the config's diff_id) and compressed (the blob) in one pass.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import stat
 import tarfile
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +31,9 @@ from ..errors import ImageError
 from ..report import Report
 
 GZIP_LEVEL = 6
+# gzip members of this many tar bytes, compressed in parallel, a few at a time.
+GZIP_PIECE = 4 << 20
+GZIP_IN_FLIGHT = 8
 ZSTD_LEVEL = 3
 CHUNK = 1 << 20
 MEDIA_TYPES = {
@@ -139,21 +145,25 @@ def _tar_info(entry: LayerEntry) -> tarfile.TarInfo:
 
 
 class _Sink:
-    """Hashes the tar stream, compresses it, and hashes and stores what comes out."""
+    """Hashes the tar stream, compresses it, and hashes and stores what comes out.
 
-    def __init__(self, output: IO[bytes], compression: str) -> None:
+    gzip compresses fixed-size pieces of the stream in parallel, each as its
+    own gzip member: a multi-member gzip file is one valid gzip stream
+    (RFC 1952) that every layer reader decompresses whole, and fixed pieces
+    keep the output deterministic. zstd, several times faster, compresses in line.
+    """
+
+    def __init__(self, output: IO[bytes], compression: str, pool: ThreadPoolExecutor | None) -> None:
         self.output = output
         self.tar_digest = hashlib.sha256()
         self.blob_digest = hashlib.sha256()
         self.size = 0
         self.tar_size = 0
-        if compression == "gzip":
-            self._compressor: zlib._Compress | zstandard.ZstdCompressionObj | None = zlib.compressobj(
-                GZIP_LEVEL, zlib.DEFLATED, 31)
-        elif compression == "zstd":
-            self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
-        else:
-            self._compressor = None
+        self.compression = compression
+        self._pool = pool
+        self._pending: collections.deque[Future[bytes] | bytes] = collections.deque()
+        self._piece = bytearray()
+        self._zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj() if compression == "zstd" else None
 
     def tell(self) -> int:
         return self.tar_size
@@ -161,8 +171,26 @@ class _Sink:
     def write(self, data: bytes) -> int:
         self.tar_size += len(data)
         self.tar_digest.update(data)
-        self._emit(self._compressor.compress(data) if self._compressor else data)
+        if self._zstd is not None:
+            self._emit(self._zstd.compress(data))
+        elif self.compression == "gzip":
+            self._piece += data
+            if len(self._piece) >= GZIP_PIECE:
+                self._submit()
+        else:
+            self._emit(data)
         return len(data)
+
+    def _submit(self) -> None:
+        piece = bytes(self._piece)
+        self._piece.clear()
+        self._pending.append(self._pool.submit(_gzip_member, piece) if self._pool else _gzip_member(piece))
+        while len(self._pending) > GZIP_IN_FLIGHT:
+            self._drain_one()
+
+    def _drain_one(self) -> None:
+        done = self._pending.popleft()
+        self._emit(done if isinstance(done, bytes) else done.result())
 
     def _emit(self, data: bytes) -> None:
         if data:
@@ -171,16 +199,33 @@ class _Sink:
             self.size += len(data)
 
     def close(self) -> None:
-        if self._compressor is not None:
-            self._emit(self._compressor.flush())
+        if self._zstd is not None:
+            self._emit(self._zstd.flush())
+        elif self.compression == "gzip":
+            if self._piece or not self._pending:
+                self._submit()
+            while self._pending:
+                self._drain_one()
 
 
-def write_layer(entries: Iterable[LayerEntry], directory: Path, compression: str) -> LayerBlob:
-    """Write the layer of `entries` as a blob in `directory` (named by its digest)."""
-    temporary = directory / f".layer-{os.getpid()}-{id(entries)}"
+def _gzip_member(data: bytes) -> bytes:
+    """One gzip member (header mtime 0, no name) holding `data`."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    return compressor.compress(data) + compressor.flush()
+
+
+def write_layer(entries: Iterable[LayerEntry], directory: Path, compression: str,
+                pool: ThreadPoolExecutor | None = None) -> LayerBlob:
+    """Write the layer of `entries` as a blob in `directory` (named by its digest);
+    `pool` runs the gzip compression of pieces of the stream in parallel."""
     try:
-        with open(temporary, "wb") as output:
-            sink = _Sink(output, compression)
+        output = tempfile.NamedTemporaryFile(dir=directory, prefix=".layer-", delete=False)
+    except OSError as error:
+        raise ImageError(f"cannot write a layer in {directory}: {error.strerror or error}") from None
+    temporary = Path(output.name)
+    try:
+        with output:
+            sink = _Sink(output, compression, pool)
             with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
                 for entry in entries:
                     info = _tar_info(entry)

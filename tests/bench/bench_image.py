@@ -1,0 +1,68 @@
+"""`slicer image` of the cc image against the same `slicer cut`, from a warm cache.
+
+Both commands run in-process, alternately, `--rounds` times each after one
+warm-up of each (which fills the cache); the medians and their ratio are
+printed, per compression and per architecture count. The image writes every
+layer (compressed), config, manifest and index on top of the cut.
+
+    .venv/bin/python tests/bench/bench_image.py [--release debian-12] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from slicer.cli import main  # noqa: E402
+from slicer.image.spec import load_spec  # noqa: E402
+
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+def timed(arguments: list[str]) -> float:
+    started = time.perf_counter()
+    if main(["-q", *arguments]):
+        raise SystemExit(f"slicer {' '.join(arguments)} failed")
+    return time.perf_counter() - started
+
+
+def main_() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--release", default="debian-12")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    slices = list(load_spec(IMAGES / args.release / "cc.yaml").slices)
+    cases = [("gzip", "amd64"), ("zstd", "amd64"), ("gzip", "amd64,arm64")]
+    print("| image | archs | slicer cut (s) | slicer image (s) | ratio |")
+    print("|---|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        counter = 0
+
+        def fresh(name: str) -> str:
+            nonlocal counter
+            counter += 1
+            return str(Path(tmp, f"{name}{counter}"))
+
+        for compression, archs in cases:
+            cut_times, image_times = [], []
+            for round_ in range(args.rounds + 1):
+                cut = sum(timed(["cut", "--release", args.release, "--arch", arch, "--root", fresh("root"), *slices])
+                          for arch in archs.split(","))
+                image = timed(["image", "--release", args.release, "--arch", archs, "--compression", compression,
+                               "--output", f"oci:{fresh('layout')}", *slices])
+                if round_:  # the first round warms the cache
+                    cut_times.append(cut)
+                    image_times.append(image)
+            cut_median, image_median = statistics.median(cut_times), statistics.median(image_times)
+            print(f"| cc {args.release} ({compression}) | {archs} | {cut_median:.2f} | {image_median:.2f} "
+                  f"| {image_median / cut_median:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main_()
