@@ -400,7 +400,7 @@ def test_gzip_pieces_make_one_deterministic_stream_that_umoci_reads(image_releas
     assert inline.digest == parallel.digest and inline.path.read_bytes() == parallel.path.read_bytes()
     data = gzip.decompress(parallel.path.read_bytes())
     assert parallel.diff_id == "sha256:" + hashlib.sha256(data).hexdigest()
-    assert parallel.path.read_bytes().count(b"\x1f\x8b\x08") > 10  # many members
+    assert parallel.path.read_bytes().count(b"\x1f\x8b\x08\x00\x00\x00\x00\x00") > 1  # several members
     umoci = tool("umoci")
     code, _, err = slicer_image(image_release(), "--arch", "amd64", "--output", f"oci:{tmp_path / 'img'}", *SLICES)
     assert code == 0, err
