@@ -21,8 +21,16 @@ from .console import Console
 from .errors import SlicerError
 
 MACHINE_TO_ARCH = {
-    "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "armhf",
-    "armv8l": "armhf", "i686": "i386", "i386": "i386", "ppc64le": "ppc64el", "s390x": "s390x",
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "armhf",
+    "armv8l": "armhf",
+    "i686": "i386",
+    "i386": "i386",
+    "ppc64le": "ppc64el",
+    "s390x": "s390x",
     "riscv64": "riscv64",
 }
 
@@ -41,29 +49,44 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def _add_release_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--release", metavar="R",
+        "--release",
+        metavar="R",
         help="bundled release name (debian-12, debian-13) or a chisel release directory "
-             "(a value containing /); default: the host's Debian release if bundled, else the newest",
+        "(a value containing /); default: the host's Debian release if bundled, else the newest",
     )
     parser.add_argument(
-        "--slices", metavar="DIR", action="append", default=[], type=Path,
+        "--slices",
+        metavar="DIR",
+        action="append",
+        default=[],
+        type=Path,
         help="extra slice definitions overlaid on the release; a package file here replaces the "
-             "release's file of the same package (repeatable)",
+        "release's file of the same package (repeatable)",
     )
 
 
 def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--mirror", metavar="ARCHIVE=URL", action="append", default=[],
+        "--mirror",
+        metavar="ARCHIVE=URL",
+        action="append",
+        default=[],
         help="base URL for an archive of the release, e.g. debian-security=https://mirror.example/debian-security "
-             "(repeatable; else SLICER_MIRROR_<ARCHIVE>, then the host's apt sources)",
+        "(repeatable; else SLICER_MIRROR_<ARCHIVE>, then the host's apt sources)",
     )
-    parser.add_argument("--cache-dir", metavar="DIR", type=Path,
-                        help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)")
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        type=Path,
+        help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)",
+    )
     parser.add_argument("--offline", action="store_true", help="use only the cache; fail naming anything missing")
-    parser.add_argument("--ignore-valid-until", action="store_true",
-                        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
-                             "or dated later than this machine's clock")
+    parser.add_argument(
+        "--ignore-valid-until",
+        action="store_true",
+        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
+        "or dated later than this machine's clock",
+    )
 
 
 def _examples(text: str) -> str:
@@ -94,9 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     cut = commands.add_parser(
-        "cut", parents=[common], formatter_class=HelpFormatter, help="cut slices into a root directory",
+        "cut",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="cut slices into a root directory",
         description="Resolve the slices and their essentials, download and verify the packages, and write "
-                    "exactly the selected paths under --root. Nothing is written unless everything verifies.",
+        "exactly the selected paths under --root. Nothing is written unless everything verifies.",
         epilog=_examples("""
             slicer cut --release debian-12 --root /rootfs base-files_base libc6_libs
             slicer cut --root /rootfs --lock slicer.lock ca-certificates_data tzdata_zoneinfo
@@ -106,19 +132,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_release_options(cut)
     cut.add_argument("--arch", metavar="A", help="Debian architecture (default: the host's)")
-    cut.add_argument("--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)")
+    cut.add_argument(
+        "--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)"
+    )
     _add_archive_options(cut)
     cut.add_argument("--lock", metavar="FILE", type=Path, help="write the exact package versions and .deb hashes used")
     cut.add_argument("--locked", metavar="FILE", type=Path, help="use exactly the versions and hashes of a lock file")
     cut.add_argument("--overwrite", action="store_true", help="replace existing different content in the root")
-    cut.add_argument("--ignore", metavar="CONDITION", action="append", default=[], choices=["unmaintained", "unstable"],
-                     help="cut even if the release is unmaintained or unstable (repeatable)")
+    cut.add_argument(
+        "--ignore",
+        metavar="CONDITION",
+        action="append",
+        default=[],
+        choices=["unmaintained", "unstable"],
+        help="cut even if the release is unmaintained or unstable (repeatable)",
+    )
     cut.add_argument("--sbom", metavar="FILE", type=Path, help="write an SPDX 2.3 JSON SBOM of the cut to FILE")
     cut.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     cut.add_argument("slices_requested", metavar="SLICE", nargs="+", help="package_slice names, e.g. libc6_libs")
 
     info = commands.add_parser(
-        "info", parents=[common], formatter_class=HelpFormatter, help="show slice definitions as YAML",
+        "info",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="show slice definitions as YAML",
         description="Print the definitions of packages or single slices, with package essentials merged in.",
         epilog=_examples("""
             slicer info libc6
@@ -129,9 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("queries", metavar="PKG|PKG_SLICE", nargs="+")
 
     find = commands.add_parser(
-        "find", parents=[common], formatter_class=HelpFormatter, help="search slices by fuzzy name",
+        "find",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="search slices by fuzzy name",
         description="Every term must match: '_name' matches slice names, 'pkg_slice' whole names, other terms "
-                    "package names; one typo is forgiven, '*' and '?' are wildcards.",
+        "package names; one typo is forgiven, '*' and '?' are wildcards.",
         epilog=_examples("""
             slicer find libc
             slicer find _config
@@ -143,18 +183,24 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("terms", metavar="QUERY", nargs="+")
 
     releases = commands.add_parser(
-        "releases", parents=[common], formatter_class=HelpFormatter, help="list bundled releases and their maintenance state",
+        "releases",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="list bundled releases and their maintenance state",
         epilog=_examples("slicer releases\nslicer releases --json"),
     )
     releases.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     check = commands.add_parser(
-        "check", parents=[common], formatter_class=HelpFormatter, help="prove slice definitions against the real archive",
+        "check",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="prove slice definitions against the real archive",
         description="What a slice pull request must pass: house style (sorted contents and essentials, key "
-                    "order, 2-space indent), valid names and hints, every path and glob present in the real "
-                    "package on every checked architecture, a copyright slice every slice needs, essentials "
-                    "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
-                    "paths, and every slice cutting on its own. Exits 1 on any problem.",
+        "order, 2-space indent), valid names and hints, every path and glob present in the real "
+        "package on every checked architecture, a copyright slice every slice needs, essentials "
+        "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
+        "paths, and every slice cutting on its own. Exits 1 on any problem.",
         epilog=_examples("""
             slicer check --release debian-12 libc6 base-files
             slicer check --release ./my-release --arch amd64 hello
@@ -163,19 +209,28 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(check)
-    check.add_argument("--arch", metavar="A", action="append", default=[],
-                       help="architecture to check (repeatable; default: amd64 and arm64)")
+    check.add_argument(
+        "--arch",
+        metavar="A",
+        action="append",
+        default=[],
+        help="architecture to check (repeatable; default: amd64 and arm64)",
+    )
     _add_archive_options(check)
-    check.add_argument("--fix", action="store_true",
-                       help="rewrite slice files whose contents or essentials are unsorted")
+    check.add_argument(
+        "--fix", action="store_true", help="rewrite slice files whose contents or essentials are unsorted"
+    )
     check.add_argument("--json", action="store_true", help="print JSON on stdout")
     check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
 
     deps = commands.add_parser(
-        "deps", parents=[common], formatter_class=HelpFormatter, help="find the slices that provide an ELF file's libraries",
+        "deps",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="find the slices that provide an ELF file's libraries",
         description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
-                    "slices of the release that ship them, looking into the real packages where slices use "
-                    "globs. Exits 1 when some library has no providing slice.",
+        "slices of the release that ship them, looking into the real packages where slices use "
+        "globs. Exits 1 when some library has no providing slice.",
         epilog=_examples("""
             slicer deps ./myserver
             slicer deps --release debian-13 --arch arm64 build/arm64/app
@@ -190,19 +245,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_image_parser(commands, common)
 
-    commands.add_parser("version", parents=[common], formatter_class=HelpFormatter, help="print the version",
-                        description="Print slicer's version.", epilog=_examples("slicer version"))
+    commands.add_parser(
+        "version",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="print the version",
+        description="Print slicer's version.",
+        epilog=_examples("slicer version"),
+    )
 
     cache = commands.add_parser(
-        "cache", parents=[common], formatter_class=HelpFormatter, help="inspect or prune the download cache",
+        "cache",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="inspect or prune the download cache",
         epilog=_examples("slicer cache info\nslicer cache prune --older-than 30"),
     )
     cache.add_argument("--cache-dir", metavar="DIR", type=Path, help="cache directory (default: see slicer cut --help)")
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     cache_commands.add_parser("info", help="where the cache is and how big")
     prune = cache_commands.add_parser("prune", help="delete cached files")
-    prune.add_argument("--older-than", metavar="DAYS", type=float,
-                       help="only files not used for this many days (default: everything)")
+    prune.add_argument(
+        "--older-than", metavar="DAYS", type=float, help="only files not used for this many days (default: everything)"
+    )
     return parser
 
 
@@ -210,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace):
-    from .release import load_release
+    from .release.load import load_release
 
     return load_release(args.release, args.slices)
 
@@ -249,23 +314,27 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
 def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from .release import bundled_names, load_release
+    from .release.load import bundled_names, load_release
 
     today = datetime.date.today()
     rows = []
     for name in bundled_names():
         release = load_release(name)
         maintenance = release.maintenance
-        rows.append({
-            "release": name,
-            "codename": release.codename,
-            "state": maintenance.state(today) if maintenance else "unknown",
-            "released": maintenance.standard.isoformat() if maintenance else None,
-            "regular-support-until": (maintenance.expanded or maintenance.end_of_life).isoformat() if maintenance else None,
-            "end-of-life": maintenance.end_of_life.isoformat() if maintenance else None,
-            "packages": len(release.packages),
-            "slices": sum(len(p.slices) for p in release.packages.values()),
-        })
+        rows.append(
+            {
+                "release": name,
+                "codename": release.codename,
+                "state": maintenance.state(today) if maintenance else "unknown",
+                "released": maintenance.standard.isoformat() if maintenance else None,
+                "regular-support-until": (maintenance.expanded or maintenance.end_of_life).isoformat()
+                if maintenance
+                else None,
+                "end-of-life": maintenance.end_of_life.isoformat() if maintenance else None,
+                "packages": len(release.packages),
+                "slices": sum(len(p.slices) for p in release.packages.values()),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -273,8 +342,15 @@ def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     for column in ("Release", "Codename", "State", "Released", "Regular support until", "End of life", "Slices"):
         table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(row["release"], row["codename"], row["state"], row["released"] or "-",
-                      row["regular-support-until"] or "-", row["end-of-life"] or "-", str(row["slices"]))
+        table.add_row(
+            row["release"],
+            row["codename"],
+            row["state"],
+            row["released"] or "-",
+            row["regular-support-until"] or "-",
+            row["end-of-life"] or "-",
+            str(row["slices"]),
+        )
     console.table(table)
     return 0
 
@@ -285,7 +361,7 @@ def cmd_version(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_cut(args: argparse.Namespace, console: Console) -> int:
-    from .cut import CutOptions, cut
+    from .cut.pipeline import CutOptions, cut
 
     options = CutOptions(
         release=args.release,
@@ -309,7 +385,7 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from .check import DEFAULT_ARCHES, CheckOptions, check
+    from .check.run import DEFAULT_ARCHES, CheckOptions, check
 
     options = CheckOptions(
         release=args.release,
@@ -326,12 +402,13 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(report.to_json(), indent=2))
         return 1 if report.problems else 0
     styles = {"ok": "green", "problems": "red", "skipped": "yellow"}
-    for package in ([""] if not report.packages else report.packages):
+    for package in [""] if not report.packages else report.packages:
         table = Table(title=package or f"release {report.release}", title_justify="left")
         for column in ("Check", "Arch", "Result"):
             table.add_column(column, no_wrap=column != "Result")
-        rows = report.rows(package) if package else [
-            (p.check, p.arch, "problems", [p.message]) for p in report.problems]
+        rows = (
+            report.rows(package) if package else [(p.check, p.arch, "problems", [p.message]) for p in report.problems]
+        )
         for name, arch, result, messages in rows:
             table.add_row(name, arch, "\n".join(messages) or result, style=styles[result])
         console.table(table)
@@ -340,8 +417,10 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         return 1
     if report.problems:
         failing = {problem.package for problem in report.problems}
-        console.info(f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} in {len(failing)} "
-                     f"of {len(report.packages)} packages")
+        console.info(
+            f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} in {len(failing)} "
+            f"of {len(report.packages)} packages"
+        )
         return 1
     console.info(f"All checks passed for {len(report.packages)} packages on {', '.join(report.arches)}")
     return 0
@@ -367,22 +446,30 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
         for column in ("File", "Arch", "Needs", "Provided by"):
             table.add_column(column, no_wrap=True)
         for need in report.needs:
-            table.add_row(need.file, need.arch, need.name + (" (loader)" if need.kind == "interpreter" else ""),
-                          " ".join(map(str, need.providers)) or "no slice")
+            table.add_row(
+                need.file,
+                need.arch,
+                need.name + (" (loader)" if need.kind == "interpreter" else ""),
+                " ".join(map(str, need.providers)) or "no slice",
+            )
         for path in report.standalone:
             table.add_row(path, "", "nothing", "")
         console.table(table)
         if report.slices():
             print(" ".join(report.slices()))
     if report.missing:
-        console.warn("no slice of release " + report.release + " provides "
-                     + ", ".join(dict.fromkeys(need.name for need in report.missing)))
+        console.warn(
+            "no slice of release "
+            + report.release
+            + " provides "
+            + ", ".join(dict.fromkeys(need.name for need in report.missing))
+        )
         return 1
     return 0
 
 
 def cmd_cache(args: argparse.Namespace, console: Console) -> int:
-    from .archive import Cache
+    from .cache import Cache
 
     cache = Cache(args.cache_dir)
     if args.cache_command == "info":
@@ -399,58 +486,97 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
 
 def _add_image_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     image = commands.add_parser(
-        "image", parents=[common], formatter_class=HelpFormatter,
+        "image",
+        parents=[common],
+        formatter_class=HelpFormatter,
         help="build an OCI image from slices, without a container engine",
         description="Cut the slices for each architecture and write them as an OCI image: one layer for the "
-                    "cut (owners from the packages and slices, mtimes clamped to SOURCE_DATE_EPOCH, by default "
-                    "the newest package date, so rebuilding the same locked inputs gives the same digest), one "
-                    "for --add files, and a config with user, env, entrypoint. Several architectures give one "
-                    "multi-architecture index. Options override the fields of an image spec file (-f).",
+        "cut (owners from the packages and slices, mtimes clamped to SOURCE_DATE_EPOCH, by default "
+        "the newest package date, so rebuilding the same locked inputs gives the same digest), one "
+        "for --add files, and a config with user, env, entrypoint. Several architectures give one "
+        "multi-architecture index. Options override the fields of an image spec file (-f).",
         epilog=_examples("""
-            slicer image --release debian-12 --output oci:static base-files_base base-passwd_nonroot ca-certificates_data
-            slicer image -f docs/images/cc.yaml --arch amd64,arm64 --output oci-archive:cc.tar
-            slicer image -f docs/images/static.yaml --add build/server:/server:0755 --entrypoint /server \\
+            slicer image --release debian-12 --output oci:static base-files_base base-passwd_nonroot
+            slicer image -f docs/images/debian-12/cc.yaml --arch amd64,arm64 --output oci-archive:cc.tar
+            slicer image -f docs/images/debian-12/static.yaml --add build/server:/server:0755 --entrypoint /server \\
                 --user 65532 --output docker-archive:app.tar --tag app:1.0   # then: docker load -i app.tar
-            slicer image -f docs/images/base.yaml --arch amd64,arm64 --push registry.example:5000/base:12
+            slicer image -f docs/images/debian-12/base.yaml --arch amd64,arm64 --push registry.example:5000/base:12
             skopeo inspect oci:static:latest     # read back; umoci unpack --image static:latest bundle
         """),
     )
     image.add_argument("-f", "--file", metavar="SPEC", type=Path, help="image spec file (YAML; see docs/images/)")
     _add_release_options(image)
-    image.add_argument("--arch", metavar="A[,B]", action="append", default=[],
-                       help="Debian architectures, comma-separated or repeated (default: the spec's, else the host's)")
+    image.add_argument(
+        "--arch",
+        metavar="A[,B]",
+        action="append",
+        default=[],
+        help="Debian architectures, comma-separated or repeated (default: the spec's, else the host's)",
+    )
     _add_archive_options(image)
-    image.add_argument("--output", metavar="FORM:PATH",
-                       help="oci:DIR (an OCI layout), oci-archive:FILE (a tar of one) or docker-archive:FILE "
-                            "(for docker load / podman load; one architecture)")
+    image.add_argument(
+        "--output",
+        metavar="FORM:PATH",
+        help="oci:DIR (an OCI layout), oci-archive:FILE (a tar of one) or docker-archive:FILE "
+        "(for docker load / podman load; one architecture)",
+    )
     image.add_argument("--tag", metavar="NAME:TAG", help="name and tag recorded in the output (default: image:latest)")
-    image.add_argument("--push", metavar="REF", action="append", default=[],
-                       help="push to REGISTRY/REPOSITORY[:TAG] (repeatable; later pushes to the same registry "
-                            "mount blobs from the first)")
+    image.add_argument(
+        "--push",
+        metavar="REF",
+        action="append",
+        default=[],
+        help="push to REGISTRY/REPOSITORY[:TAG] (repeatable; later pushes to the same registry "
+        "mount blobs from the first)",
+    )
     image.add_argument("--registry-ca", metavar="FILE", type=Path, help="CA certificates to verify the registry with")
-    image.add_argument("--insecure-registry", action="store_true",
-                       help="allow plain HTTP and unverified TLS (always allowed for a loopback registry's HTTP)")
+    image.add_argument(
+        "--insecure-registry",
+        action="store_true",
+        help="allow plain HTTP and unverified TLS (always allowed for a loopback registry's HTTP)",
+    )
     image.add_argument("--user", metavar="U", help='user to run as, e.g. 65532 or "65532:65532"')
     image.add_argument("--entrypoint", metavar="CMD", help='entrypoint: a JSON array \'["/app", "-v"]\' or words')
     image.add_argument("--cmd", metavar="CMD", help="default arguments: a JSON array or words")
     image.add_argument("--env", metavar="K=V", action="append", default=[], help="environment variable (repeatable)")
     image.add_argument("--workdir", metavar="DIR", help="working directory")
     image.add_argument("--label", metavar="K=V", action="append", default=[], help="config label (repeatable)")
-    image.add_argument("--annotation", metavar="K=V", action="append", default=[],
-                       help="manifest annotation (repeatable)")
-    image.add_argument("--add", metavar="SRC:DEST[:MODE[:UID:GID]]", action="append", default=[],
-                       help="host file or folder put at DEST in a layer of its own (repeatable; MODE octal, "
-                            "owner default 0:0)")
-    image.add_argument("--locked", metavar="FILE",
-                       help="use exactly the versions of a `slicer cut --lock` file; write {arch} in the name "
-                            "for several architectures")
+    image.add_argument(
+        "--annotation", metavar="K=V", action="append", default=[], help="manifest annotation (repeatable)"
+    )
+    image.add_argument(
+        "--add",
+        metavar="SRC:DEST[:MODE[:UID:GID]]",
+        action="append",
+        default=[],
+        help="host file or folder put at DEST in a layer of its own (repeatable; MODE octal, owner default 0:0)",
+    )
+    image.add_argument(
+        "--locked",
+        metavar="FILE",
+        help="use exactly the versions of a `slicer cut --lock` file; write {arch} in the name "
+        "for several architectures",
+    )
     image.add_argument("--compression", choices=["gzip", "zstd"], help="layer compression (default gzip)")
-    image.add_argument("--sbom", metavar="FILE", type=Path,
-                       help="write the SPDX 2.3 SBOM beside the image (FILE.<arch>.json for several architectures)")
-    image.add_argument("--attach-sbom", action="store_true",
-                       help="store the SBOM in the image as an OCI artifact referring to its manifest")
-    image.add_argument("--ignore", metavar="CONDITION", action="append", default=[],
-                       choices=["unmaintained", "unstable"], help="build even if the release is unmaintained or unstable")
+    image.add_argument(
+        "--sbom",
+        metavar="FILE",
+        type=Path,
+        help="write the SPDX 2.3 SBOM beside the image (FILE.<arch>.json for several architectures)",
+    )
+    image.add_argument(
+        "--attach-sbom",
+        action="store_true",
+        help="store the SBOM in the image as an OCI artifact referring to its manifest",
+    )
+    image.add_argument(
+        "--ignore",
+        metavar="CONDITION",
+        action="append",
+        default=[],
+        choices=["unmaintained", "unstable"],
+        help="build even if the release is unmaintained or unstable",
+    )
     image.add_argument("--json", action="store_true", help="print the digests as JSON on stdout")
     image.add_argument("slices_requested", metavar="SLICE", nargs="*", help="slices, added to the spec's")
 
@@ -526,7 +652,7 @@ def cmd_image(args: argparse.Namespace, console: Console) -> int:
 
 def _archive_options(args: argparse.Namespace):
     """The options of `_add_archive_options`, for cut, check and deps."""
-    from .cut import ArchiveOptions
+    from .archive import ArchiveOptions
 
     return ArchiveOptions(
         mirrors=_parse_mirrors(args.mirror),
@@ -585,8 +711,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one sentence unless --debug
         if args.debug or os.environ.get("SLICER_DEBUG"):
             raise
-        print(f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(please report it; --debug shows the traceback)", file=sys.stderr)
+        print(
+            f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(please report it; --debug shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

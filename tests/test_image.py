@@ -36,9 +36,23 @@ def members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
 
 
 def test_the_layer_holds_the_cut_with_recorded_owners_and_modes(image_release, slicer_image, tmp_path):
-    code, out, err = slicer_image(image_release(), "--arch", "amd64", "--output", f"oci:{tmp_path / 'img'}",
-                                  "--user", "1000", "--entrypoint", '["/usr/bin/hello", "-v"]',
-                                  "--env", "LANG=C.UTF-8", "--label", "team=core", "--json", *SLICES)
+    code, out, err = slicer_image(
+        image_release(),
+        "--arch",
+        "amd64",
+        "--output",
+        f"oci:{tmp_path / 'img'}",
+        "--user",
+        "1000",
+        "--entrypoint",
+        '["/usr/bin/hello", "-v"]',
+        "--env",
+        "LANG=C.UTF-8",
+        "--label",
+        "team=core",
+        "--json",
+        *SLICES,
+    )
     assert code == 0, err
     layout = read_layout(tmp_path / "img")
     assert (tmp_path / "img" / "oci-layout").read_text() == '{"imageLayoutVersion":"1.0.0"}'
@@ -49,8 +63,10 @@ def test_the_layer_holds_the_cut_with_recorded_owners_and_modes(image_release, s
     assert config["architecture"] == "amd64" and config["os"] == "linux" and "variant" not in config
     assert config["config"]["User"] == "1000"
     assert config["config"]["Entrypoint"] == ["/usr/bin/hello", "-v"]
-    assert config["config"]["Env"] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                       "LANG=C.UTF-8"]
+    assert config["config"]["Env"] == [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG=C.UTF-8",
+    ]
     assert config["config"]["Labels"] == {"team": "core"}
     assert config["created"] == "2023-11-14T22:21:40Z"  # the newest package file, no SOURCE_DATE_EPOCH
     assert manifest["annotations"]["slicer.packages"] == "base-files=1.0 hello=1.0"
@@ -76,6 +92,7 @@ def test_the_layer_holds_the_cut_with_recorded_owners_and_modes(image_release, s
     assert not any(member.pax_headers for member in tar.getmembers())
     # diff_id is the uncompressed tar's digest.
     import gzip
+
     assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()]
     assert not list(tmp_path.glob(".slicer-image-*"))
 
@@ -98,15 +115,18 @@ def test_owners_come_from_the_report_not_the_disk(tmp_path):
 
 
 def test_two_architectures_make_one_index(image_release, slicer_image, tmp_path):
-    code, _, err = slicer_image(image_release(), "--arch", "amd64,arm64", "--output", f"oci:{tmp_path / 'img'}",
-                                *SLICES)
+    code, _, err = slicer_image(
+        image_release(), "--arch", "amd64,arm64", "--output", f"oci:{tmp_path / 'img'}", *SLICES
+    )
     assert code == 0, err
     layout = read_layout(tmp_path / "img")
     top = layout.index["manifests"][0]
     assert top["mediaType"] == "application/vnd.oci.image.index.v1+json"
     index = layout.json(top["digest"])
     assert [entry["platform"] for entry in index["manifests"]] == [
-        {"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux", "variant": "v8"}]
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "arm64", "os": "linux", "variant": "v8"},
+    ]
     amd64, arm64 = layout.manifests()
     assert layout.json(arm64["config"]["digest"])["variant"] == "v8"
     assert amd64["layers"][0]["digest"] != arm64["layers"][0]["digest"]
@@ -114,14 +134,14 @@ def test_two_architectures_make_one_index(image_release, slicer_image, tmp_path)
 
 
 def _digest(slicer_image, release: str, output: Path, *extra: str) -> str:
-    code, out, err = slicer_image(release, "--arch", "amd64,arm64", "--output", f"oci-archive:{output}",
-                                  "--json", *extra, *SLICES)
+    code, out, err = slicer_image(
+        release, "--arch", "amd64,arm64", "--output", f"oci-archive:{output}", "--json", *extra, *SLICES
+    )
     assert code == 0, err
     return json.loads(out)["digest"]
 
 
-def test_rebuilds_are_reproducible_and_inputs_change_the_digest(image_release, slicer_image, tmp_path,
-                                                               monkeypatch):
+def test_rebuilds_are_reproducible_and_inputs_change_the_digest(image_release, slicer_image, tmp_path, monkeypatch):
     release = image_release()
     app = tmp_path / "app"
     app.write_text("app\n")
@@ -155,9 +175,20 @@ def test_added_files_get_their_own_layer(image_release, slicer_image, tmp_path):
     (folder / "index.html").write_text("<p>")
     (folder / "css" / "a.css").write_text("p{}")
     (folder / "current").symlink_to("index.html")
-    code, _, err = slicer_image(image_release(), "--arch", "amd64", "--output", f"oci:{tmp_path / 'img'}",
-                                "--add", f"{tool_file}:/usr/bin/tool:0750:1000:1000", "--add", f"{folder}:/srv/site",
-                                "--add", f"{tool_file}:/lib/app/tool", *SLICES)
+    code, _, err = slicer_image(
+        image_release(),
+        "--arch",
+        "amd64",
+        "--output",
+        f"oci:{tmp_path / 'img'}",
+        "--add",
+        f"{tool_file}:/usr/bin/tool:0750:1000:1000",
+        "--add",
+        f"{folder}:/srv/site",
+        "--add",
+        f"{tool_file}:/lib/app/tool",
+        *SLICES,
+    )
     assert code == 0, err
     layout = read_layout(tmp_path / "img")
     [manifest] = layout.manifests()
@@ -165,9 +196,21 @@ def test_added_files_get_their_own_layer(image_release, slicer_image, tmp_path):
     config = layout.json(manifest["config"]["digest"])
     assert len(config["history"]) == 2 and config["history"][1]["created_by"].startswith("slicer image --add=")
     base, added = (members(layout.layer(layer)) for layer in manifest["layers"])
-    assert list(added) == ["./", "./srv/", "./srv/site/", "./srv/site/css/", "./srv/site/css/a.css",
-                           "./srv/site/current", "./srv/site/index.html", "./usr/", "./usr/bin/",
-                           "./usr/bin/tool", "./usr/lib/", "./usr/lib/app/", "./usr/lib/app/tool"]
+    assert list(added) == [
+        "./",
+        "./srv/",
+        "./srv/site/",
+        "./srv/site/css/",
+        "./srv/site/css/a.css",
+        "./srv/site/current",
+        "./srv/site/index.html",
+        "./usr/",
+        "./usr/bin/",
+        "./usr/bin/tool",
+        "./usr/lib/",
+        "./usr/lib/app/",
+        "./usr/lib/app/tool",
+    ]
     tool_entry = added["./usr/bin/tool"]
     assert (tool_entry.mode, tool_entry.uid, tool_entry.gid) == (0o750, 1000, 1000)
     assert added["./usr/lib/app/tool"].mode == 0o755  # executable on the host: 0755, whatever the umask
@@ -181,8 +224,9 @@ def test_added_files_get_their_own_layer(image_release, slicer_image, tmp_path):
 
 def test_docker_archive_and_oci_archive(image_release, slicer_image, tmp_path):
     release = image_release()
-    code, _, err = slicer_image(release, "--arch", "amd64", "--output", f"docker-archive:{tmp_path / 'd.tar'}",
-                                "--tag", "hello:1.0", *SLICES)
+    code, _, err = slicer_image(
+        release, "--arch", "amd64", "--output", f"docker-archive:{tmp_path / 'd.tar'}", "--tag", "hello:1.0", *SLICES
+    )
     assert code == 0, err
     with tarfile.open(tmp_path / "d.tar") as tar:
         [entry] = json.load(tar.extractfile("manifest.json"))
@@ -193,8 +237,16 @@ def test_docker_archive_and_oci_archive(image_release, slicer_image, tmp_path):
         assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer).hexdigest()]
         assert json.load(tar.extractfile("repositories")) == {"hello": {"1.0": entry["Config"].rsplit("/")[-1]}}
         assert "oci-layout" in tar.getnames() and "index.json" in tar.getnames()
-    code, _, err = slicer_image(release, "--arch", "amd64,arm64", "--output", f"oci-archive:{tmp_path / 'o.tar'}",
-                                "--compression", "zstd", *SLICES)
+    code, _, err = slicer_image(
+        release,
+        "--arch",
+        "amd64,arm64",
+        "--output",
+        f"oci-archive:{tmp_path / 'o.tar'}",
+        "--compression",
+        "zstd",
+        *SLICES,
+    )
     assert code == 0, err
     unpacked = tmp_path / "unpacked"
     with tarfile.open(tmp_path / "o.tar") as tar:
@@ -210,13 +262,27 @@ def test_docker_archive_and_oci_archive(image_release, slicer_image, tmp_path):
 def test_skopeo_reads_and_copies_every_output_form(form, image_release, slicer_image, tmp_path):
     skopeo = tool("skopeo")
     target = tmp_path / ("img" if form == "oci" else "img.tar")
-    code, _, err = slicer_image(image_release(), "--arch", "amd64", "--output", f"{form}:{target}",
-                                "--tag", "hello:1.0", "--user", "65532", *SLICES)
+    code, _, err = slicer_image(
+        image_release(),
+        "--arch",
+        "amd64",
+        "--output",
+        f"{form}:{target}",
+        "--tag",
+        "hello:1.0",
+        "--user",
+        "65532",
+        *SLICES,
+    )
     assert code == 0, err
-    source = {"oci": f"oci:{target}:1.0", "oci-archive": f"oci-archive:{target}:1.0",
-              "docker-archive": f"docker-archive:{target}"}[form]
-    inspected = json.loads(subprocess.run([skopeo, "inspect", source], check=True, capture_output=True,
-                                          text=True).stdout)
+    source = {
+        "oci": f"oci:{target}:1.0",
+        "oci-archive": f"oci-archive:{target}:1.0",
+        "docker-archive": f"docker-archive:{target}",
+    }[form]
+    inspected = json.loads(
+        subprocess.run([skopeo, "inspect", source], check=True, capture_output=True, text=True).stdout
+    )
     assert inspected["Architecture"] == "amd64" and inspected["Os"] == "linux"
     assert inspected["Created"].startswith("2023-11-14T22:21:40")
     copy = subprocess.run([skopeo, "copy", source, f"dir:{tmp_path / 'copy'}"], capture_output=True, text=True)
@@ -227,15 +293,25 @@ def test_skopeo_reads_and_copies_every_output_form(form, image_release, slicer_i
 
 def test_skopeo_reads_the_multi_architecture_index(image_release, slicer_image, tmp_path):
     skopeo = tool("skopeo")
-    code, out, err = slicer_image(image_release(), "--arch", "amd64,arm64", "--output", f"oci:{tmp_path / 'img'}",
-                                  "--json", *SLICES)
+    code, out, err = slicer_image(
+        image_release(), "--arch", "amd64,arm64", "--output", f"oci:{tmp_path / 'img'}", "--json", *SLICES
+    )
     assert code == 0, err
-    raw = json.loads(subprocess.run([skopeo, "inspect", "--raw", f"oci:{tmp_path / 'img'}:latest"], check=True,
-                                    capture_output=True, text=True).stdout)
+    raw = json.loads(
+        subprocess.run(
+            [skopeo, "inspect", "--raw", f"oci:{tmp_path / 'img'}:latest"], check=True, capture_output=True, text=True
+        ).stdout
+    )
     assert raw["mediaType"] == "application/vnd.oci.image.index.v1+json"
     assert [entry["digest"] for entry in raw["manifests"]] == list(json.loads(out)["manifests"].values())
-    arm = json.loads(subprocess.run([skopeo, "--override-arch", "arm64", "inspect", f"oci:{tmp_path / 'img'}:latest"],
-                                    check=True, capture_output=True, text=True).stdout)
+    arm = json.loads(
+        subprocess.run(
+            [skopeo, "--override-arch", "arm64", "inspect", f"oci:{tmp_path / 'img'}:latest"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert arm["Architecture"] == "arm64"
 
 
@@ -243,11 +319,15 @@ def test_umoci_unpacks_with_the_recorded_owners(image_release, slicer_image, tmp
     umoci = tool("umoci")
     if os.geteuid() != 0:
         pytest.skip("unpacking with the image's owners needs root")
-    code, _, err = slicer_image(image_release(), "--arch", "amd64", "--output", f"oci:{tmp_path / 'img'}",
-                                "--user", "1000", *SLICES)
+    code, _, err = slicer_image(
+        image_release(), "--arch", "amd64", "--output", f"oci:{tmp_path / 'img'}", "--user", "1000", *SLICES
+    )
     assert code == 0, err
-    result = subprocess.run([umoci, "unpack", "--image", f"{tmp_path / 'img'}:latest", str(tmp_path / "bundle")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [umoci, "unpack", "--image", f"{tmp_path / 'img'}:latest", str(tmp_path / "bundle")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     rootfs = tmp_path / "bundle" / "rootfs"
     home = (rootfs / "home/app").stat()
@@ -259,8 +339,17 @@ def test_umoci_unpacks_with_the_recorded_owners(image_release, slicer_image, tmp
 
 
 def test_sbom_beside_and_attached(image_release, slicer_image, tmp_path):
-    code, _, err = slicer_image(image_release(), "--arch", "amd64,arm64", "--output", f"oci:{tmp_path / 'img'}",
-                                "--sbom", str(tmp_path / "sbom.json"), "--attach-sbom", *SLICES)
+    code, _, err = slicer_image(
+        image_release(),
+        "--arch",
+        "amd64,arm64",
+        "--output",
+        f"oci:{tmp_path / 'img'}",
+        "--sbom",
+        str(tmp_path / "sbom.json"),
+        "--attach-sbom",
+        *SLICES,
+    )
     assert code == 0, err
     layout = read_layout(tmp_path / "img")
     referrers = layout.index["manifests"][1:]
@@ -268,7 +357,7 @@ def test_sbom_beside_and_attached(image_release, slicer_image, tmp_path):
     subjects = [layout.json(entry["digest"])["subject"]["digest"] for entry in referrers]
     index = layout.json(layout.index["manifests"][0]["digest"])
     assert subjects == [entry["digest"] for entry in index["manifests"]]
-    for arch, referrer in zip(("amd64", "arm64"), referrers):
+    for arch, referrer in zip(("amd64", "arm64"), referrers, strict=True):
         artifact = layout.json(referrer["digest"])
         assert artifact["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
         document = json.loads(layout.blob(artifact["layers"][0]["digest"]))
@@ -285,8 +374,9 @@ def test_a_spec_file_gives_the_fields(image_release, slicer_image, tmp_path):
         "env: {LANG: C.UTF-8}\nlabels: {a: b}\nannotations: {org.opencontainers.image.title: hello}\n"
         "tag: hello:2\nadd:\n  - {source: payload, dest: /opt/payload, mode: 0600}\n"
     )
-    code, _, err = slicer_image(image_release(), "-f", str(spec), "--env", "EXTRA=1", "--output",
-                                f"oci:{tmp_path / 'img'}", "base-files_status")
+    code, _, err = slicer_image(
+        image_release(), "-f", str(spec), "--env", "EXTRA=1", "--output", f"oci:{tmp_path / 'img'}", "base-files_status"
+    )
     assert code == 0, err
     layout = read_layout(tmp_path / "img")
     assert layout.index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "2"
@@ -300,12 +390,15 @@ def test_a_spec_file_gives_the_fields(image_release, slicer_image, tmp_path):
     assert members(layout.layer(manifest["layers"][1]))["./opt/payload"].mode == 0o600
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("archs: [amd64]\nslices:\n  - hello_bins\nuser: {a: b}\n", "image.yaml:4: cannot parse image spec: user"),
-    ("slices: [hello_bins]\ncompression: lz4\n", "image.yaml:2: compression must be one of gzip, zstd"),
-    ("slices: [hello_bins]\nadd:\n  - {source: missing, dest: /x}\n", "image.yaml:2 (item 1): "),
-    ("slices: [a\n", "image.yaml:2: cannot parse image spec"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("archs: [amd64]\nslices:\n  - hello_bins\nuser: {a: b}\n", "image.yaml:4: cannot parse image spec: user"),
+        ("slices: [hello_bins]\ncompression: lz4\n", "image.yaml:2: compression must be one of gzip, zstd"),
+        ("slices: [hello_bins]\nadd:\n  - {source: missing, dest: /x}\n", "image.yaml:2 (item 1): "),
+        ("slices: [a\n", "image.yaml:2: cannot parse image spec"),
+    ],
+)
 def test_spec_errors_name_the_line(text, expected, image_release, slicer_image, tmp_path):
     spec = tmp_path / "image.yaml"
     spec.write_text(text)
@@ -314,16 +407,22 @@ def test_spec_errors_name_the_line(text, expected, image_release, slicer_image, 
     assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["--arch", "amd64,sparc"], "unknown architecture 'sparc'"),
-    (["--add", "/nonexistent/file:/x"], "/nonexistent/file does not exist"),
-    (["--add", "only-one-part"], "--add expects SRC:DEST"),
-    (["--output", "oci:{tmp}/missing/img"], "is not a directory"),
-    (["--output", "docker-archive:{tmp}/d.tar", "--arch", "amd64,arm64"], "a docker-archive holds one architecture"),
-    (["--output", "tarball:{tmp}/x"], "--output expects oci:DIR"),
-    (["--locked", "{tmp}/x.lock", "--arch", "amd64,arm64"], "write {arch} in the file name"),
-    (["--push", "Bad/Repo"], "--push expects REGISTRY/REPOSITORY"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--arch", "amd64,sparc"], "unknown architecture 'sparc'"),
+        (["--add", "/nonexistent/file:/x"], "/nonexistent/file does not exist"),
+        (["--add", "only-one-part"], "--add expects SRC:DEST"),
+        (["--output", "oci:{tmp}/missing/img"], "is not a directory"),
+        (
+            ["--output", "docker-archive:{tmp}/d.tar", "--arch", "amd64,arm64"],
+            "a docker-archive holds one architecture",
+        ),
+        (["--output", "tarball:{tmp}/x"], "--output expects oci:DIR"),
+        (["--locked", "{tmp}/x.lock", "--arch", "amd64,arm64"], "write {arch} in the file name"),
+        (["--push", "Bad/Repo"], "--push expects REGISTRY/REPOSITORY"),
+    ],
+)
 def test_bad_input_fails_in_one_line_without_output(args, expected, image_release, slicer_image, tmp_path):
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     if not any(arg.startswith("--output") for arg in args):
@@ -343,8 +442,9 @@ def test_a_failing_cut_leaves_no_output_and_an_old_layout_intact(image_release, 
     assert code == 1 and "nosuch" in err
     assert sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "img").rglob("*")) == before
     assert not list(tmp_path.glob(".slicer-image-*"))
-    code, _, err = slicer_image(release, "--arch", "amd64", "--output", f"oci-archive:{tmp_path / 'a.tar'}",
-                                "nosuch_slice")
+    code, _, err = slicer_image(
+        release, "--arch", "amd64", "--output", f"oci-archive:{tmp_path / 'a.tar'}", "nosuch_slice"
+    )
     assert code == 1 and not (tmp_path / "a.tar").exists() and not list(tmp_path.glob(".a.tar*"))
 
 
@@ -354,8 +454,8 @@ SPECS = sorted((Path(__file__).parent.parent / "docs" / "images").glob("*/*.yaml
 @pytest.mark.parametrize("spec", SPECS, ids=lambda path: f"{path.parent.name}/{path.name}")
 def test_the_shipped_spec_files_select_on_every_architecture(spec):
     from slicer.image.spec import load_spec
-    from slicer.release import load_release
-    from slicer.selection import parse_keys, select
+    from slicer.release.load import load_release
+    from slicer.release.selection import parse_keys, select
 
     loaded = load_spec(spec)
     assert loaded.release == spec.parent.name and loaded.archs == ("amd64", "arm64")
@@ -370,19 +470,36 @@ def test_add_sources_may_name_the_architecture(image_release, slicer_image, tmp_
     for arch in ("amd64", "arm64"):
         (tmp_path / f"build-{arch}").mkdir()
         (tmp_path / f"build-{arch}" / "lib.so").write_text(arch)
-    code, _, err = slicer_image(image_release(), "--arch", "amd64,arm64", "--output", f"oci:{tmp_path / 'img'}",
-                                "--add", f"{tmp_path}/build-{{arch}}:/opt/lib", *SLICES)
+    code, _, err = slicer_image(
+        image_release(),
+        "--arch",
+        "amd64,arm64",
+        "--output",
+        f"oci:{tmp_path / 'img'}",
+        "--add",
+        f"{tmp_path}/build-{{arch}}:/opt/lib",
+        *SLICES,
+    )
     assert code == 0, err
-    for arch, manifest in zip(("amd64", "arm64"), read_layout(tmp_path / "img").manifests()):
-        assert read_layout(tmp_path / "img").layer(manifest["layers"][1]).extractfile("./opt/lib/lib.so").read() \
+    for arch, manifest in zip(("amd64", "arm64"), read_layout(tmp_path / "img").manifests(), strict=True):
+        assert (
+            read_layout(tmp_path / "img").layer(manifest["layers"][1]).extractfile("./opt/lib/lib.so").read()
             == arch.encode()
-    code, _, err = slicer_image(image_release(), "--arch", "amd64,riscv64", "--output", f"oci:{tmp_path / 'img2'}",
-                                "--add", f"{tmp_path}/build-{{arch}}:/opt/lib", *SLICES)
+        )
+    code, _, err = slicer_image(
+        image_release(),
+        "--arch",
+        "amd64,riscv64",
+        "--output",
+        f"oci:{tmp_path / 'img2'}",
+        "--add",
+        f"{tmp_path}/build-{{arch}}:/opt/lib",
+        *SLICES,
+    )
     assert code == 1 and "build-riscv64 does not exist" in err
 
 
-def test_gzip_pieces_make_one_deterministic_stream_that_umoci_reads(image_release, slicer_image, tmp_path,
-                                                                     monkeypatch):
+def test_gzip_pieces_make_one_deterministic_stream_that_umoci_reads(image_release, slicer_image, tmp_path, monkeypatch):
     import gzip
     from concurrent.futures import ThreadPoolExecutor
 
@@ -404,7 +521,10 @@ def test_gzip_pieces_make_one_deterministic_stream_that_umoci_reads(image_releas
     umoci = tool("umoci")
     code, _, err = slicer_image(image_release(), "--arch", "amd64", "--output", f"oci:{tmp_path / 'img'}", *SLICES)
     assert code == 0, err
-    result = subprocess.run([umoci, "unpack", "--rootless", "--image", f"{tmp_path / 'img'}:latest",
-                             str(tmp_path / "bundle")], capture_output=True, text=True)
+    result = subprocess.run(
+        [umoci, "unpack", "--rootless", "--image", f"{tmp_path / 'img'}:latest", str(tmp_path / "bundle")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "bundle/rootfs/usr/bin/hello").read_bytes() == b"\x7fELF hello amd64 1.0\n"

@@ -25,8 +25,8 @@ import pytest
 import requests
 from attrs import define, field
 
+from slicer.archive.options import ArchiveOptions
 from slicer.console import Console
-from slicer.cut import ArchiveOptions
 from slicer.image.build import ImageOptions, build_image
 from slicer.image.push import RegistryOptions, is_loopback
 from tests.helpers.image_fixtures import read_layout
@@ -66,12 +66,42 @@ def make_ca(folder: Path) -> Path:
     openssl = tool("openssl")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     run = lambda *args: subprocess.run([openssl, *args], check=True, capture_output=True, cwd=folder)  # noqa: E731
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=slicer test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    run(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=slicer test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    )
     run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
     (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    )
     # skopeo's --cert-dir reads every *.crt as a CA and wants a certificate for every *.key: the CA alone.
     (folder / "trust").mkdir()
     return Path(shutil.copy(folder / "ca.crt", folder / "trust" / "ca.crt"))
@@ -88,23 +118,30 @@ def registry(tmp_path: Path) -> Iterator[Callable[..., RunningRegistry]]:
         (folder / "certs").mkdir(parents=True)
         port = free_port()
         config = [
-            "version: 0.1", "log: {level: info, accesslog: {disabled: false}}",
+            "version: 0.1",
+            "log: {level: info, accesslog: {disabled: false}}",
             f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}}}",
             f"http: {{addr: '127.0.0.1:{port}', secret: test-secret"
-            + (f", tls: {{certificate: {folder / 'certs/server.crt'}, key: {folder / 'certs/server.key'}}}" if tls else "")
+            + (
+                f", tls: {{certificate: {folder / 'certs/server.crt'}, key: {folder / 'certs/server.key'}}}"
+                if tls
+                else ""
+            )
             + "}",
         ]
         ca = make_ca(folder / "certs") if tls else None
         if users:
-            hashed = subprocess.run([tool("htpasswd"), "-Bbn", USER, PASSWORD], check=True, capture_output=True,
-                                    text=True).stdout.strip()
+            hashed = subprocess.run(
+                [tool("htpasswd"), "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True
+            ).stdout.strip()
             (folder / "htpasswd").write_text(hashed + "\n")
             config.append(f"auth: {{htpasswd: {{realm: test, path: {folder / 'htpasswd'}}}}}")
         (folder / "config.yml").write_text("\n".join(config) + "\n")
         log = folder / "registry.log"
         with open(log, "wb") as stream:
-            process = subprocess.Popen([binary, "serve", str(folder / "config.yml")], stdout=stream,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [binary, "serve", str(folder / "config.yml")], stdout=stream, stderr=subprocess.STDOUT
+            )
         started.append(process)
         url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/v2/"
         deadline = time.monotonic() + 20
@@ -132,16 +169,26 @@ def auth_file(tmp_path: Path, address: str) -> Path:
 
 
 def pushed_raw(skopeo: str, running: RunningRegistry, reference: str, *extra: str) -> bytes:
-    return subprocess.run([skopeo, *running.skopeo("inspect", "--raw", *extra, f"docker://{reference}")],
-                          check=True, capture_output=True).stdout
+    return subprocess.run(
+        [skopeo, *running.skopeo("inspect", "--raw", *extra, f"docker://{reference}")], check=True, capture_output=True
+    ).stdout
 
 
 def test_push_two_architectures_over_http_and_pull_them_back(image_release, slicer_image, registry, tmp_path):
     skopeo = tool("skopeo")
     running = registry()
     reference = f"{running.address}/team/hello:1.0"
-    code, out, err = slicer_image(image_release(), "--arch", "amd64,arm64", "--push", reference,
-                                  "--push", f"{running.address}/other/hello:1.0", "--json", *SLICES)
+    code, out, err = slicer_image(
+        image_release(),
+        "--arch",
+        "amd64,arm64",
+        "--push",
+        reference,
+        "--push",
+        f"{running.address}/other/hello:1.0",
+        "--json",
+        *SLICES,
+    )
     assert code == 0, err
     summary = json.loads(out)
     raw = pushed_raw(skopeo, running, reference)
@@ -149,12 +196,15 @@ def test_push_two_architectures_over_http_and_pull_them_back(image_release, slic
     index = json.loads(raw)
     assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
     assert [entry["digest"] for entry in index["manifests"]] == list(summary["manifests"].values())
-    for arch, digest in summary["manifests"].items():
+    for digest in summary["manifests"].values():
         manifest = pushed_raw(skopeo, running, f"{running.address}/team/hello@{digest}")
         assert "sha256:" + hashlib.sha256(manifest).hexdigest() == digest
     pulled = tmp_path / "pulled"
-    copy = subprocess.run([skopeo, *running.skopeo("copy", "--all", f"docker://{reference}", f"oci:{pulled}:1.0")],
-                          capture_output=True, text=True)
+    copy = subprocess.run(
+        [skopeo, *running.skopeo("copy", "--all", f"docker://{reference}", f"oci:{pulled}:1.0")],
+        capture_output=True,
+        text=True,
+    )
     assert copy.returncode == 0, copy.stderr
     assert read_layout(pulled).index["manifests"][0]["digest"] == summary["digest"]
     # The second repository got its blobs by cross-repository mounts, not uploads.
@@ -169,15 +219,17 @@ def test_push_with_basic_auth_over_tls(image_release, slicer_image, registry, tm
     release = image_release()
     reference = f"{running.address}/hello:tls"
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "none.json"))
-    code, _, err = slicer_image(release, "--arch", "amd64", "--push", reference, "--registry-ca", str(running.ca),
-                                *SLICES)
+    code, _, err = slicer_image(
+        release, "--arch", "amd64", "--push", reference, "--registry-ca", str(running.ca), *SLICES
+    )
     assert code == 1 and err.count("\n") == 1
     assert f"registry {running.address} needs a user name and password" in err
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file(tmp_path, running.address)))
     code, _, err = slicer_image(release, "--arch", "amd64", "--push", reference, *SLICES)
     assert code == 1 and err.count("\n") == 1 and "certificate verify failed" in err, err
-    code, out, err = slicer_image(release, "--arch", "amd64", "--push", reference, "--registry-ca", str(running.ca),
-                                  "--json", *SLICES)
+    code, out, err = slicer_image(
+        release, "--arch", "amd64", "--push", reference, "--registry-ca", str(running.ca), "--json", *SLICES
+    )
     assert code == 0, err
     raw = pushed_raw(skopeo, running, reference, f"--creds={USER}:{PASSWORD}")
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == json.loads(out)["digest"]
@@ -187,13 +239,21 @@ def test_chunked_uploads(image_release, registry, tmp_path):
     skopeo = tool("skopeo")
     running = registry()
     reference = f"{running.address}/chunked:1"
-    options = ImageOptions(slices=SLICES, archs=("amd64",), release=image_release(), push=(reference,),
-                           archives=ArchiveOptions(cache_dir=tmp_path / "cache"),
-                           registry=RegistryOptions(chunk_size=100))
+    options = ImageOptions(
+        slices=SLICES,
+        archs=("amd64",),
+        release=image_release(),
+        push=(reference,),
+        archives=ArchiveOptions(cache_dir=tmp_path / "cache"),
+        registry=RegistryOptions(chunk_size=100),
+    )
     summary = build_image(options, Console(quiet=True))
     assert "PATCH /v2/chunked/blobs/uploads" in running.log.read_text()
-    copy = subprocess.run([skopeo, *running.skopeo("copy", f"docker://{reference}", f"oci:{tmp_path / 'back'}:1")],
-                          capture_output=True, text=True)
+    copy = subprocess.run(
+        [skopeo, *running.skopeo("copy", f"docker://{reference}", f"oci:{tmp_path / 'back'}:1")],
+        capture_output=True,
+        text=True,
+    )
     assert copy.returncode == 0, copy.stderr
     assert read_layout(tmp_path / "back").index["manifests"][0]["digest"] == summary["digest"]
 
@@ -214,7 +274,7 @@ class FaultyRegistry:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _answer(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
@@ -242,6 +302,7 @@ class FaultyRegistry:
                 if owner.fail == "error":
                     return self._answer(500, b"oops")
                 self.connection.shutdown(socket.SHUT_RDWR)
+                return None
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = _handle
 
@@ -250,17 +311,28 @@ class FaultyRegistry:
         return server, f"127.0.0.1:{server.server_address[1]}"
 
 
-@pytest.mark.parametrize("fail,expected", [
-    ("deny", "refused to upload blob sha256:"),
-    ("error", "refused to upload blob sha256:"),
-    ("hang-up", "failed to upload blob sha256:"),
-])
+@pytest.mark.parametrize(
+    "fail,expected",
+    [
+        ("deny", "refused to upload blob sha256:"),
+        ("error", "refused to upload blob sha256:"),
+        ("hang-up", "failed to upload blob sha256:"),
+    ],
+)
 def test_a_failing_registry_gives_one_line_and_no_output(fail, expected, image_release, slicer_image, tmp_path):
     faulty = FaultyRegistry(fail)
     server, address = faulty.serve()
     try:
-        code, _, err = slicer_image(image_release(), "--arch", "amd64", "--push", f"{address}/app:1",
-                                    "--output", f"oci-archive:{tmp_path / 'img.tar'}", *SLICES)
+        code, _, err = slicer_image(
+            image_release(),
+            "--arch",
+            "amd64",
+            "--push",
+            f"{address}/app:1",
+            "--output",
+            f"oci-archive:{tmp_path / 'img.tar'}",
+            *SLICES,
+        )
     finally:
         server.shutdown()
     assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, err

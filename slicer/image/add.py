@@ -68,8 +68,9 @@ def _add_parents(entries: dict[str, LayerEntry], base: Path, owners: dict[str, O
         if not stat.S_ISDIR(below.st_mode):
             raise ImageError(f"cannot add files under /{path}: the image has a file there, not a directory")
         owner = owners.get(host, Owner(0, 0))
-        entries[path] = LayerEntry(path, "dir", stat.S_IMODE(below.st_mode), owner.uid, owner.gid,
-                                   min(int(below.st_mtime), epoch))
+        entries[path] = LayerEntry(
+            path, "dir", stat.S_IMODE(below.st_mode), owner.uid, owner.gid, min(int(below.st_mtime), epoch)
+        )
 
 
 def _sources(source: Path, dest: str, info: os.stat_result) -> Iterator[tuple[str, Path, os.stat_result]]:

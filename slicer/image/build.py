@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING
 from attrs import field, frozen
 
 from .. import __version__
+from ..archive.options import ArchiveOptions
 from ..console import Console
-from ..cut import ArchiveOptions, CutOptions, CutOutcome, run_cut
+from ..cut.extract import source_date_epoch
+from ..cut.pipeline import CutOptions, CutOutcome, run_cut
 from ..errors import ImageError
-from ..extract import source_date_epoch
 from . import layer, oci
 from .add import added_entries
 from .layout import Layout, Output, new_layout, publish, remove_work
@@ -119,53 +120,76 @@ def _check(options: ImageOptions) -> None:
     if options.output is not None:
         options.output.check()
         if options.output.form == "docker-archive" and len(options.archs) > 1:
-            raise ImageError("a docker-archive holds one architecture; pass one --arch, or write oci: or "
-                             "oci-archive: for a multi-architecture image")
+            raise ImageError(
+                "a docker-archive holds one architecture; pass one --arch, or write oci: or "
+                "oci-archive: for a multi-architecture image"
+            )
     for item in options.add:
         check_add(item, "--add", options.archs)
     if options.locked and len(options.archs) > 1 and "{arch}" not in options.locked:
-        raise ImageError("--locked with several architectures needs one lock file per architecture: "
-                         "write {arch} in the file name, e.g. --locked 'image-{arch}.lock'")
+        raise ImageError(
+            "--locked with several architectures needs one lock file per architecture: "
+            "write {arch} in the file name, e.g. --locked 'image-{arch}.lock'"
+        )
 
 
 def _cut(options: ImageOptions, arch: str, root: Path, console: Console) -> CutOutcome:
     locked = Path(options.locked.replace("{arch}", arch)) if options.locked else None
-    return run_cut(CutOptions(root=root, slices=options.slices, arch=arch, release=options.release,
-                              overlays=options.overlays, archives=options.archives, locked=locked,
-                              ignore=options.ignore), console)
+    return run_cut(
+        CutOptions(
+            root=root,
+            slices=options.slices,
+            arch=arch,
+            release=options.release,
+            overlays=options.overlays,
+            archives=options.archives,
+            locked=locked,
+            ignore=options.ignore,
+        ),
+        console,
+    )
 
 
 def build_epoch(cuts: object) -> int:
     """`SOURCE_DATE_EPOCH`, else the newest package file's mtime of every cut."""
     if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
         return source_date_epoch()
-    newest = [entry.mtime for done in cuts for entry in done.report.entries.values()  # type: ignore[attr-defined]
-              if entry.package]
+    newest = [
+        entry.mtime
+        for done in cuts
+        for entry in done.report.entries.values()  # type: ignore[attr-defined]
+        if entry.package
+    ]
     return max(newest, default=0)
 
 
-def _assemble(options: ImageOptions, layout: Layout, work: Path, cuts: dict[str, CutOutcome], epoch: int,
-              console: Console) -> BuiltImage:
-    compression = "none" if options.output is not None and options.output.form == "docker-archive" \
-        else options.compression
+def _assemble(
+    options: ImageOptions, layout: Layout, work: Path, cuts: dict[str, CutOutcome], epoch: int, console: Console
+) -> BuiltImage:
+    compression = (
+        "none" if options.output is not None and options.output.form == "docker-archive" else options.compression
+    )
     with console.task(f"Writing {len(cuts) * (1 + bool(options.add))} layers", total=len(cuts), unit="archs") as task:
+
         def one(arch: str) -> tuple[layer.LayerBlob, ...]:
             root = work / "roots" / arch
             owners = layer.recorded_owners(root, cuts[arch].report)
-            blobs = [layer.write_layer(layer.tree_entries(root, owners, epoch), layout.blobs, compression,
-                                       compressors)]
+            blobs = [layer.write_layer(layer.tree_entries(root, owners, epoch), layout.blobs, compression, compressors)]
             if options.add:
-                entries = [layer.LayerEntry("", "dir", 0o755, 0, 0, epoch),
-                           *added_entries(tuple(item.for_arch(arch) for item in options.add), root, owners,
-                                          epoch)]
+                entries = [
+                    layer.LayerEntry("", "dir", 0o755, 0, 0, epoch),
+                    *added_entries(tuple(item.for_arch(arch) for item in options.add), root, owners, epoch),
+                ]
                 blobs.append(layer.write_layer(entries, layout.blobs, compression, compressors))
             task.advance()
             return tuple(blobs)
 
         # Architectures are layered side by side, their gzip pieces compressed by one shared pool.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as compressors, \
-                ThreadPoolExecutor(max_workers=len(cuts)) as writers:
-            layers = dict(zip(cuts, writers.map(one, cuts)))
+        with (
+            ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as compressors,
+            ThreadPoolExecutor(max_workers=len(cuts)) as writers,
+        ):
+            layers = dict(zip(cuts, writers.map(one, cuts), strict=True))
     platforms, referrers = [], []
     for arch, done in cuts.items():
         image = _platform_image(options, layout, work / "roots" / arch, done, layers[arch], epoch)
@@ -178,8 +202,7 @@ def _assemble(options: ImageOptions, layout: Layout, work: Path, cuts: dict[str,
     else:
         index = oci.image_index([image.manifest for image in platforms], {oci.CREATED: oci.timestamp(epoch)})
         top = layout.put(oci.INDEX, index)
-    tagged = oci.Descriptor(top.media_type, top.digest, top.size, annotations=ref,
-                            platform=top.platform)
+    tagged = oci.Descriptor(top.media_type, top.digest, top.size, annotations=ref, platform=top.platform)
     layout.finish([tagged, *referrers])
     if options.output is not None and options.output.form == "docker-archive":
         image = platforms[0]
@@ -187,20 +210,30 @@ def _assemble(options: ImageOptions, layout: Layout, work: Path, cuts: dict[str,
     return BuiltImage(top, tuple(platforms), tuple(referrers), epoch)
 
 
-def _platform_image(options: ImageOptions, layout: Layout, root: Path, done: CutOutcome,
-                    blobs: tuple[layer.LayerBlob, ...], epoch: int) -> PlatformImage:
+def _platform_image(
+    options: ImageOptions, layout: Layout, root: Path, done: CutOutcome, blobs: tuple[layer.LayerBlob, ...], epoch: int
+) -> PlatformImage:
     env = {"PATH": oci.DEFAULT_PATH}
     if (root / CA_BUNDLE.lstrip("/")).is_file():
         env["SSL_CERT_FILE"] = CA_BUNDLE
     runtime = options.runtime
     env.update(dict(item.split("=", 1) for item in runtime.env))
-    runtime = oci.RuntimeConfig(runtime.user, tuple(f"{key}={value}" for key, value in env.items()),
-                                runtime.entrypoint, runtime.cmd, runtime.workdir, runtime.labels)
-    history = [f"slicer cut --release {done.release.name} --arch {done.selection.arch} "
-               + " ".join(shlex.quote(str(slice_.key)) for slice_ in done.selection.slices)]
+    runtime = oci.RuntimeConfig(
+        runtime.user,
+        tuple(f"{key}={value}" for key, value in env.items()),
+        runtime.entrypoint,
+        runtime.cmd,
+        runtime.workdir,
+        runtime.labels,
+    )
+    history = [
+        f"slicer cut --release {done.release.name} --arch {done.selection.arch} "
+        + " ".join(shlex.quote(str(slice_.key)) for slice_ in done.selection.slices)
+    ]
     if options.add:
-        history.append("slicer image " + " ".join(
-            shlex.quote(f"--add={item.source.name}:{item.dest}") for item in options.add))
+        history.append(
+            "slicer image " + " ".join(shlex.quote(f"--add={item.source.name}:{item.dest}") for item in options.add)
+        )
     diff_ids = [blob.diff_id for blob in blobs]
     config = layout.put(oci.CONFIG, oci.image_config(done.selection.arch, runtime, diff_ids, history, epoch))
     annotations = {
@@ -213,21 +246,24 @@ def _platform_image(options: ImageOptions, layout: Layout, root: Path, done: Cut
         **options.annotations,
     }
     layers = [oci.Descriptor(blob.media_type, blob.digest, blob.size) for blob in blobs]
-    manifest = layout.put(oci.MANIFEST, oci.image_manifest(config, layers, annotations),
-                          platform=oci.platform(done.selection.arch))
+    manifest = layout.put(
+        oci.MANIFEST, oci.image_manifest(config, layers, annotations), platform=oci.platform(done.selection.arch)
+    )
     return PlatformImage(done.selection.arch, manifest, config, blobs)
 
 
-def _sbom(options: ImageOptions, layout: Layout, root: Path, done: CutOutcome, image: PlatformImage,
-          epoch: int) -> list[oci.Descriptor]:
+def _sbom(
+    options: ImageOptions, layout: Layout, root: Path, done: CutOutcome, image: PlatformImage, epoch: int
+) -> list[oci.Descriptor]:
     """The SPDX SBOM of one architecture: beside the image (`--sbom`) and/or attached to it."""
-    from .. import sbom
-    from ..cut import sbom_packages
+    from ..cut import sbom
+    from ..cut.pipeline import sbom_packages
 
     packages = sbom_packages(done.records)
-    created = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
-    document = sbom.build_spdx(f"{options.name}-{image.arch}", packages, done.report, created,
-                               distro=done.release.name, root=root)
+    created = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    document = sbom.build_spdx(
+        f"{options.name}-{image.arch}", packages, done.report, created, distro=done.release.name, root=root
+    )
     if options.sbom:
         target = options.sbom
         if len(options.archs) > 1:

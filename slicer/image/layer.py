@@ -101,8 +101,7 @@ def tree_entries(root: Path, owners: dict[str, Owner], epoch: int) -> list[Layer
         if stat.S_ISDIR(info.st_mode):
             entries.append(LayerEntry(relative, "dir", mode, owner.uid, owner.gid, mtime))
         elif stat.S_ISLNK(info.st_mode):
-            entries.append(LayerEntry(relative, "symlink", 0o777, owner.uid, owner.gid, mtime,
-                                      link=os.readlink(host)))
+            entries.append(LayerEntry(relative, "symlink", 0o777, owner.uid, owner.gid, mtime, link=os.readlink(host)))
         elif stat.S_ISREG(info.st_mode):
             inode = (info.st_dev, info.st_ino)
             first = seen_inodes.get(inode) if info.st_nlink > 1 else None
@@ -110,8 +109,9 @@ def tree_entries(root: Path, owners: dict[str, Owner], epoch: int) -> list[Layer
                 entries.append(LayerEntry(relative, "hardlink", mode, owner.uid, owner.gid, mtime, link=first))
             else:
                 seen_inodes[inode] = relative
-                entries.append(LayerEntry(relative, "file", mode, owner.uid, owner.gid, mtime, info.st_size,
-                                          source=Path(host)))
+                entries.append(
+                    LayerEntry(relative, "file", mode, owner.uid, owner.gid, mtime, info.st_size, source=Path(host))
+                )
         else:
             raise ImageError(f"cannot put {host} in a layer: only files, directories and symlinks are supported")
     return entries
@@ -214,12 +214,13 @@ def _gzip_member(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-def write_layer(entries: Iterable[LayerEntry], directory: Path, compression: str,
-                pool: ThreadPoolExecutor | None = None) -> LayerBlob:
+def write_layer(
+    entries: Iterable[LayerEntry], directory: Path, compression: str, pool: ThreadPoolExecutor | None = None
+) -> LayerBlob:
     """Write the layer of `entries` as a blob in `directory` (named by its digest);
     `pool` runs the gzip compression of pieces of the stream in parallel."""
     try:
-        output = tempfile.NamedTemporaryFile(dir=directory, prefix=".layer-", delete=False)
+        output = tempfile.NamedTemporaryFile(dir=directory, prefix=".layer-", delete=False)  # noqa: SIM115 - closed below
     except OSError as error:
         raise ImageError(f"cannot write a layer in {directory}: {error.strerror or error}") from None
     temporary = Path(output.name)

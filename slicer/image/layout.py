@@ -50,8 +50,10 @@ class Output:
         if not os.access(parent, os.W_OK | os.X_OK):
             raise ImageError(f"cannot write {self.path}: {parent} is not writable")
         if self.form == "oci" and self.path.exists() and not _replaceable_layout(self.path):
-            raise ImageError(f"cannot write the layout to {self.path}: it exists and is not an OCI layout "
-                             "(remove it or choose another directory)")
+            raise ImageError(
+                f"cannot write the layout to {self.path}: it exists and is not an OCI layout "
+                "(remove it or choose another directory)"
+            )
         if self.form != "oci" and self.path.is_dir():
             raise ImageError(f"cannot write {self.path}: it is a directory")
 
@@ -86,9 +88,13 @@ class Layout:
 
     def add_docker_manifest(self, config: oci.Descriptor, layers: list[str], name: str, tag: str) -> None:
         """Docker's `manifest.json` and `repositories` beside the layout, for `docker load`."""
-        manifest = [{"Config": f"blobs/sha256/{config.digest.removeprefix('sha256:')}",
-                     "RepoTags": [f"{name}:{tag}"],
-                     "Layers": [f"blobs/sha256/{digest.removeprefix('sha256:')}" for digest in layers]}]
+        manifest = [
+            {
+                "Config": f"blobs/sha256/{config.digest.removeprefix('sha256:')}",
+                "RepoTags": [f"{name}:{tag}"],
+                "Layers": [f"blobs/sha256/{digest.removeprefix('sha256:')}" for digest in layers],
+            }
+        ]
         (self.directory / "manifest.json").write_bytes(json.dumps(manifest, separators=(",", ":")).encode())
         repositories = {name: {tag: config.digest.removeprefix("sha256:")}}
         (self.directory / "repositories").write_bytes(json.dumps(repositories, separators=(",", ":")).encode())
@@ -125,8 +131,9 @@ def _archive(built: Path, target: Path, epoch: int) -> None:
     """A tar of the layout: sorted, numeric owners 0, fixed mtimes, so it is reproducible too."""
     temporary = None
     try:
-        with tempfile.NamedTemporaryFile(dir=target.absolute().parent, prefix=f".{target.name}.",
-                                         delete=False) as stream:
+        with tempfile.NamedTemporaryFile(
+            dir=target.absolute().parent, prefix=f".{target.name}.", delete=False
+        ) as stream:
             temporary = stream.name
             with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 for path in sorted(built.rglob("*"), key=lambda path: path.relative_to(built).parts):
@@ -157,8 +164,9 @@ def new_layout(output: Output | None) -> tuple[Path, Layout]:
     try:
         work = Path(tempfile.mkdtemp(prefix=".slicer-image-", dir=place))
     except OSError as error:
-        raise ImageError(f"cannot create a work directory in {place or tempfile.gettempdir()}: "
-                         f"{error.strerror or error}") from None
+        raise ImageError(
+            f"cannot create a work directory in {place or tempfile.gettempdir()}: {error.strerror or error}"
+        ) from None
     return work, Layout(work / "layout")
 
 

@@ -83,7 +83,7 @@ def platform(arch: str) -> dict[str, str]:
 
 
 def timestamp(epoch: int) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @frozen
@@ -134,8 +134,9 @@ def image_manifest(config: Descriptor, layers: list[Descriptor], annotations: di
     return canonical(document)
 
 
-def artifact_manifest(artifact_type: str, payload: Descriptor, subject: Descriptor,
-                      annotations: dict[str, str]) -> bytes:
+def artifact_manifest(
+    artifact_type: str, payload: Descriptor, subject: Descriptor, annotations: dict[str, str]
+) -> bytes:
     """An OCI 1.1 artifact (an SBOM) that refers to `subject`, with the empty config."""
     document: dict[str, Any] = {
         "schemaVersion": 2,

@@ -60,15 +60,17 @@ class Reference:
         name, tag = value, "latest"
         slash, colon = name.rfind("/"), name.rfind(":")
         if colon > slash:
-            name, tag = name[:colon], name[colon + 1:]
+            name, tag = name[:colon], name[colon + 1 :]
         first, sep, rest = name.partition("/")
         if sep and ("." in first or ":" in first or first == "localhost"):
             registry, repository = first, rest
         else:
             registry, repository = DOCKER_HUB, name if "/" in name else f"library/{name}"
         if "@" in value or not _REPOSITORY.match(repository) or not _TAG.match(tag):
-            raise ImageError(f"--push expects REGISTRY/REPOSITORY[:TAG] (lower-case repository, tag of letters, "
-                             f"digits, '.', '_', '-'), got {value!r}")
+            raise ImageError(
+                f"--push expects REGISTRY/REPOSITORY[:TAG] (lower-case repository, tag of letters, "
+                f"digits, '.', '_', '-'), got {value!r}"
+            )
         return cls(registry, repository, tag)
 
     @property
@@ -169,8 +171,9 @@ class Registry:
         """Pick the scheme (HTTPS, or HTTP where allowed) and learn how to authenticate."""
         self.session.headers.pop("Accept-Encoding", None)
         self.verify = str(self.options.ca_file) if self.options.ca_file else True
-        self.secret = credentials(self.reference.registry, [self.options.auth_file] if self.options.auth_file
-                                  else auth_files())
+        self.secret = credentials(
+            self.reference.registry, [self.options.auth_file] if self.options.auth_file else auth_files()
+        )
         plain_allowed = self.options.insecure or is_loopback(self.reference.host)
         if self.options.insecure:
             self.verify = False
@@ -181,8 +184,10 @@ class Registry:
         try:
             self._ping()
         except requests.exceptions.SSLError as error:
-            failure = RegistryError(f"cannot reach registry {self.reference.registry} over HTTPS: "
-                                    f"{_tls_reason(error)} (use --registry-ca FILE for a private CA)")
+            failure = RegistryError(
+                f"cannot reach registry {self.reference.registry} over HTTPS: "
+                f"{_tls_reason(error)} (use --registry-ca FILE for a private CA)"
+            )
             if not plain_allowed:
                 raise failure from None
             self.base = f"http://{self.reference.host}"
@@ -216,8 +221,10 @@ class Registry:
         registry = self.reference.registry
         if scheme == "basic":
             if self.secret is None:
-                raise RegistryError(f"registry {registry} needs a user name and password: log in with "
-                                    "`docker login` or `podman login`, or set REGISTRY_AUTH_FILE")
+                raise RegistryError(
+                    f"registry {registry} needs a user name and password: log in with "
+                    "`docker login` or `podman login`, or set REGISTRY_AUTH_FILE"
+                )
             token = base64.b64encode(f"{self.secret[0]}:{self.secret[1]}".encode()).decode()
             self.authorization = f"Basic {token}"
         elif scheme == "bearer":
@@ -234,35 +241,51 @@ class Registry:
         query = [("service", challenge.get("service", ""))] + [("scope", scope) for scope in sorted(self.scopes)]
         auth = self.secret if self.secret else None
         try:
-            answer = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT, verify=self.verify,
-                                      headers={"Authorization": None})  # type: ignore[dict-item]
+            answer = self.session.get(
+                realm, params=query, auth=auth, timeout=TIMEOUT, verify=self.verify, headers={"Authorization": None}
+            )  # type: ignore[dict-item]
         except requests.RequestException as error:
             raise RegistryError(f"cannot reach the token service {realm}: {_reason(error)}") from None
         if answer.status_code != 200:
             hint = "" if self.secret else " (no credentials found; log in or set REGISTRY_AUTH_FILE)"
-            raise RegistryError(f"the token service {realm} refused access to {self.reference.repository}: "
-                                f"{_explain(answer)}{hint}")
+            raise RegistryError(
+                f"the token service {realm} refused access to {self.reference.repository}: {_explain(answer)}{hint}"
+            )
         try:
             body = answer.json()
             return body.get("token") or body["access_token"]
         except (ValueError, KeyError, AttributeError):
             raise RegistryError(f"the token service {realm} sent no token") from None
 
-    def request(self, method: str, url: str, what: str, body: Callable[[], bytes | IO[bytes] | None] = lambda: None,
-                ok: tuple[int, ...] = (200,), headers: dict[str, str] | None = None,
-                scopes: tuple[str, ...] = ()) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        body: Callable[[], bytes | IO[bytes] | None] = lambda: None,
+        ok: tuple[int, ...] = (200,),
+        headers: dict[str, str] | None = None,
+        scopes: tuple[str, ...] = (),
+    ) -> requests.Response:
         """One request, re-authenticated on 401 and retried on transient failures (bounded)."""
         url = urljoin(self.base + "/", url)
         delay, authenticated = BACKOFF, False
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                response = self.session.request(method, url, data=body(), headers=headers, timeout=TIMEOUT,
-                                                verify=self.verify,
-                                                allow_redirects=method in ("GET", "HEAD"))
+                response = self.session.request(
+                    method,
+                    url,
+                    data=body(),
+                    headers=headers,
+                    timeout=TIMEOUT,
+                    verify=self.verify,
+                    allow_redirects=method in ("GET", "HEAD"),
+                )
             except requests.RequestException as error:
                 if attempt == ATTEMPTS:
-                    raise RegistryError(f"registry {self.reference.registry} failed to {what}: "
-                                        f"{_reason(error)}") from None
+                    raise RegistryError(
+                        f"registry {self.reference.registry} failed to {what}: {_reason(error)}"
+                    ) from None
             else:
                 if response.status_code == 401 and not authenticated:
                     authenticated = True
@@ -271,8 +294,7 @@ class Registry:
                 if response.status_code in ok:
                     return response
                 if response.status_code not in _TRANSIENT or attempt == ATTEMPTS:
-                    raise RegistryError(f"registry {self.reference.registry} refused to {what}: "
-                                        f"{_explain(response)}")
+                    raise RegistryError(f"registry {self.reference.registry} refused to {what}: {_explain(response)}")
             time.sleep(delay)
             delay *= 2
         raise RegistryError(f"registry {self.reference.registry} failed to {what}")
@@ -280,8 +302,9 @@ class Registry:
     # -- the distribution API ---------------------------------------------------
 
     def has_blob(self, digest: str) -> bool:
-        response = self.request("HEAD", f"/v2/{self.reference.repository}/blobs/{digest}",
-                                f"check blob {digest}", ok=(200, 404))
+        response = self.request(
+            "HEAD", f"/v2/{self.reference.repository}/blobs/{digest}", f"check blob {digest}", ok=(200, 404)
+        )
         return response.status_code == 200
 
     def push_blob(self, digest: str, path: Path, mount_from: str | None, progress: Callable[[int], None]) -> str:
@@ -293,9 +316,13 @@ class Registry:
         uploads = f"/v2/{repository}/blobs/uploads/"
         what = f"upload blob {digest} to {repository}"
         if mount_from:
-            response = self.request("POST", uploads + "?" + urlencode({"mount": digest, "from": mount_from}),
-                                    f"mount blob {digest} from {mount_from}", ok=(201, 202),
-                                    scopes=(f"repository:{mount_from}:pull",))
+            response = self.request(
+                "POST",
+                uploads + "?" + urlencode({"mount": digest, "from": mount_from}),
+                f"mount blob {digest} from {mount_from}",
+                ok=(201, 202),
+                scopes=(f"repository:{mount_from}:pull",),
+            )
             if response.status_code == 201:
                 progress(path.stat().st_size)
                 return "mounted"
@@ -304,8 +331,14 @@ class Registry:
         location = self._location(response, what)
         size = path.stat().st_size
         if size <= self.options.chunk_size:
-            self.request("PUT", _with_digest(location, digest), what, body=lambda: path.read_bytes(), ok=(201,),
-                         headers={"Content-Type": "application/octet-stream"})
+            self.request(
+                "PUT",
+                _with_digest(location, digest),
+                what,
+                body=lambda: path.read_bytes(),
+                ok=(201,),
+                headers={"Content-Type": "application/octet-stream"},
+            )
             progress(size)
             return "uploaded"
         with open(path, "rb") as stream:
@@ -313,12 +346,18 @@ class Registry:
                 chunk = stream.read(self.options.chunk_size)
                 end = start + len(chunk) - 1
                 response = self.request(
-                    "PATCH", location, what, body=lambda chunk=chunk: chunk, ok=(202,),  # type: ignore[misc]
-                    headers={"Content-Type": "application/octet-stream", "Content-Range": f"{start}-{end}"})
+                    "PATCH",
+                    location,
+                    what,
+                    body=lambda chunk=chunk: chunk,
+                    ok=(202,),  # type: ignore[misc]
+                    headers={"Content-Type": "application/octet-stream", "Content-Range": f"{start}-{end}"},
+                )
                 location = self._location(response, what)
                 progress(len(chunk))
-        self.request("PUT", _with_digest(location, digest), what, ok=(201,),
-                     headers={"Content-Type": "application/octet-stream"})
+        self.request(
+            "PUT", _with_digest(location, digest), what, ok=(201,), headers={"Content-Type": "application/octet-stream"}
+        )
         return "uploaded"
 
     def _location(self, response: requests.Response, what: str) -> str:
@@ -329,12 +368,19 @@ class Registry:
 
     def put_manifest(self, reference: str, media_type: str, data: bytes) -> None:
         what = f"store manifest {reference} in {self.reference.repository}"
-        response = self.request("PUT", f"/v2/{self.reference.repository}/manifests/{reference}", what,
-                                body=lambda: data, ok=(201, 200), headers={"Content-Type": media_type})
+        response = self.request(
+            "PUT",
+            f"/v2/{self.reference.repository}/manifests/{reference}",
+            what,
+            body=lambda: data,
+            ok=(201, 200),
+            headers={"Content-Type": media_type},
+        )
         stored = response.headers.get("Docker-Content-Digest")
         if stored and stored != oci.digest_of(data):
-            raise RegistryError(f"registry {self.reference.registry} stored manifest {reference} as {stored}, "
-                                f"not {oci.digest_of(data)}")
+            raise RegistryError(
+                f"registry {self.reference.registry} stored manifest {reference} as {stored}, not {oci.digest_of(data)}"
+            )
 
 
 def _with_digest(location: str, digest: str) -> str:
@@ -373,8 +419,9 @@ def _blobs(layout: Any, built: Any) -> Iterator[tuple[str, Path]]:
                 yield descriptor["digest"], layout.blob(descriptor["digest"])
 
 
-def push_image(layout: Any, built: Any, targets: tuple[str, ...], options: RegistryOptions | None,
-               console: Console) -> None:
+def push_image(
+    layout: Any, built: Any, targets: tuple[str, ...], options: RegistryOptions | None, console: Console
+) -> None:
     """Push the built image to every reference of `targets`, in order.
 
     A later reference on the same registry mounts blobs from the previous one
@@ -396,7 +443,9 @@ def push_image(layout: Any, built: Any, targets: tuple[str, ...], options: Regis
                 registry.push_blob(digest, path, mount_from, task.advance)
         for image in built.platforms:
             if image.manifest.digest != built.top.digest:
-                registry.put_manifest(image.manifest.digest, oci.MANIFEST, layout.blob(image.manifest.digest).read_bytes())
+                registry.put_manifest(
+                    image.manifest.digest, oci.MANIFEST, layout.blob(image.manifest.digest).read_bytes()
+                )
         registry.put_manifest(reference.tag, built.top.media_type, layout.blob(built.top.digest).read_bytes())
         for referrer in built.referrers:
             registry.put_manifest(referrer.digest, oci.MANIFEST, layout.blob(referrer.digest).read_bytes())

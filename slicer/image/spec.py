@@ -25,7 +25,7 @@ from pathlib import Path
 from attrs import define, field, frozen
 
 from ..errors import ImageError, ReleaseError
-from ..yamldoc import Arches, Document, StrList
+from ..release.yamldoc import Arches, Document, StrList
 
 COMPRESSIONS = ("gzip", "zstd")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -156,8 +156,7 @@ def load_spec(path: Path) -> ImageSpec:
         if not _KEY.match(key):
             raise ImageError(str(document.error(f"env: {key!r} is not a variable name", "env", key)))
     if doc.compression is not None and doc.compression not in COMPRESSIONS:
-        raise ImageError(str(document.error(f"compression must be one of {', '.join(COMPRESSIONS)}",
-                                            "compression")))
+        raise ImageError(str(document.error(f"compression must be one of {', '.join(COMPRESSIONS)}", "compression")))
     added = []
     for number, item in enumerate(doc.add):
         source = Path(item.source)
@@ -166,9 +165,18 @@ def load_spec(path: Path) -> ImageSpec:
         where = str(document.error("", "add")).rstrip(": ") + f" (item {number + 1})"
         added.append(check_add(AddFile(source, item.dest, item.mode, item.uid, item.gid), where))
     return ImageSpec(
-        path=path, release=doc.release, archs=tuple(doc.archs or ()), slices=tuple(doc.slices),
-        user=doc.user, entrypoint=tuple(doc.entrypoint) if doc.entrypoint is not None else None,
-        cmd=tuple(doc.cmd) if doc.cmd is not None else None, env=dict(doc.env), workdir=doc.workdir,
-        labels=dict(doc.labels), annotations=dict(doc.annotations), add=tuple(added),
-        compression=doc.compression, tag=doc.tag,
+        path=path,
+        release=doc.release,
+        archs=tuple(doc.archs or ()),
+        slices=tuple(doc.slices),
+        user=doc.user,
+        entrypoint=tuple(doc.entrypoint) if doc.entrypoint is not None else None,
+        cmd=tuple(doc.cmd) if doc.cmd is not None else None,
+        env=dict(doc.env),
+        workdir=doc.workdir,
+        labels=dict(doc.labels),
+        annotations=dict(doc.annotations),
+        add=tuple(added),
+        compression=doc.compression,
+        tag=doc.tag,
     )

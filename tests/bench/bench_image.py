@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer.cli import main  # noqa: E402
-from slicer.image.spec import load_spec  # noqa: E402
+from slicer.cli import main
+from slicer.image.spec import load_spec
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
@@ -52,16 +52,33 @@ def main_() -> None:
         for compression, archs in cases:
             cut_times, image_times = [], []
             for round_ in range(args.rounds + 1):
-                cut = sum(timed(["cut", "--release", args.release, "--arch", arch, "--root", fresh("root"), *slices])
-                          for arch in archs.split(","))
-                image = timed(["image", "--release", args.release, "--arch", archs, "--compression", compression,
-                               "--output", f"oci:{fresh('layout')}", *slices])
+                cut = sum(
+                    timed(["cut", "--release", args.release, "--arch", arch, "--root", fresh("root"), *slices])
+                    for arch in archs.split(",")
+                )
+                image = timed(
+                    [
+                        "image",
+                        "--release",
+                        args.release,
+                        "--arch",
+                        archs,
+                        "--compression",
+                        compression,
+                        "--output",
+                        f"oci:{fresh('layout')}",
+                        *slices,
+                    ]
+                )
                 if round_:  # the first round warms the cache
                     cut_times.append(cut)
                     image_times.append(image)
             cut_median, image_median = statistics.median(cut_times), statistics.median(image_times)
-            print(f"| cc {args.release} ({compression}) | {archs} | {cut_median:.2f} | {image_median:.2f} "
-                  f"| {image_median / cut_median:.2f}x |", flush=True)
+            print(
+                f"| cc {args.release} ({compression}) | {archs} | {cut_median:.2f} | {image_median:.2f} "
+                f"| {image_median / cut_median:.2f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -37,23 +37,46 @@ def tool(name: str) -> str:
 
 
 def unpack(layout: Path, bundle: Path) -> Path:
-    result = subprocess.run([tool("umoci"), "unpack", "--image", f"{layout}:latest", str(bundle)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [tool("umoci"), "unpack", "--image", f"{layout}:latest", str(bundle)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     return bundle / "rootfs"
 
 
 @pytest.mark.parametrize("release", ["debian-12", "debian-13"])
-def test_programs_run_in_the_unpacked_cc_image(release: str, cut_arguments: Callable[[str], list[str]],
-                                               compile_program: Callable[[str], Path], chroot_binary: str,
-                                               tmp_path: Path) -> None:
+def test_programs_run_in_the_unpacked_cc_image(
+    release: str,
+    cut_arguments: Callable[[str], list[str]],
+    compile_program: Callable[[str], Path],
+    chroot_binary: str,
+    tmp_path: Path,
+) -> None:
     programs = tmp_path / "programs"
     programs.mkdir()
     for program in PROGRAMS.values():
         shutil.copy(compile_program(program.source), programs / program.name)
     layout = tmp_path / "cc"
-    code = main(["-q", "image", "-f", str(IMAGES / release / "cc.yaml"), *cut_arguments(release), "--arch", "amd64",
-                 "--tag", "cc:latest", "--add", f"{programs}:{PROGRAM_DIR}", "--output", f"oci:{layout}"])
+    code = main(
+        [
+            "-q",
+            "image",
+            "-f",
+            str(IMAGES / release / "cc.yaml"),
+            *cut_arguments(release),
+            "--arch",
+            "amd64",
+            "--tag",
+            "cc:latest",
+            "--add",
+            f"{programs}:{PROGRAM_DIR}",
+            "--output",
+            f"oci:{layout}",
+        ]
+    )
     assert code == 0
     rootfs = unpack(layout, tmp_path / "bundle")
     home = (rootfs / "home/nonroot").stat()
@@ -68,8 +91,9 @@ def test_programs_run_in_the_unpacked_cc_image(release: str, cut_arguments: Call
             assert re.fullmatch(program.expected[user], result.stdout.strip()), f"{name} as {user}: {result.stdout}"
 
 
-def test_slicer_runs_slicer_cut_inside_its_own_image(cut_arguments: Callable[[str], list[str]], chroot_binary: str,
-                                                     tmp_path: Path) -> None:
+def test_slicer_runs_slicer_cut_inside_its_own_image(
+    cut_arguments: Callable[[str], list[str]], chroot_binary: str, tmp_path: Path
+) -> None:
     """The self-image: the release's python3.11 plus slicer from `pip install --target`, cutting for real."""
     repository = IMAGES.parent.parent
     spec = tmp_path / "docs" / "images" / "debian-12" / "slicer.yaml"
@@ -78,25 +102,67 @@ def test_slicer_runs_slicer_cut_inside_its_own_image(cut_arguments: Callable[[st
     target = tmp_path / "build" / "slicer-debian-12-amd64"
     # This interpreter is CPython 3.11 on amd64, the ABI of debian-12's python3.11.
     assert sys.version_info[:2] == (3, 11) or pytest.skip("pip installs wheels for this interpreter: needs 3.11")
-    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target),
-                                str(repository)], capture_output=True, text=True, timeout=600)
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--target", str(target), str(repository)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert installed.returncode == 0, installed.stderr
     layout = tmp_path / "slicer-image"
     arguments = cut_arguments("debian-12")
-    code = main(["-q", "image", "-f", str(spec), *arguments, "--arch", "amd64", "--tag", "slicer:latest",
-                 "--output", f"oci:{layout}"])
+    code = main(
+        [
+            "-q",
+            "image",
+            "-f",
+            str(spec),
+            *arguments,
+            "--arch",
+            "amd64",
+            "--tag",
+            "slicer:latest",
+            "--output",
+            f"oci:{layout}",
+        ]
+    )
     assert code == 0
     rootfs = unpack(layout, tmp_path / "bundle")
     # A container runtime provides name resolution; so does this test, for the mirror's host name.
     shutil.copy("/etc/resolv.conf", rootfs / "etc" / "resolv.conf")
     mirrors = [argument for argument in arguments if argument.startswith("--mirror=")]
     result = subprocess.run(
-        [chroot_binary, "--userspec=65532:65532", str(rootfs), "/usr/bin/python3.11", "-m", "slicer.cli", "-q",
-         "cut", "--release", "debian-12", "--arch", "amd64", "--root", "/tmp/out", "--cache-dir", "/tmp/cache",
-         *mirrors, "base-files_base", "base-passwd_nonroot"],
-        env={"PYTHONPATH": "/usr/lib/slicer", "HOME": "/home/nonroot", "LANG": "C.UTF-8",
-             "PATH": "/usr/bin:/bin", **{key: value for key, value in os.environ.items() if "proxy" in key.lower()}},
-        capture_output=True, text=True, timeout=600,
+        [
+            chroot_binary,
+            "--userspec=65532:65532",
+            str(rootfs),
+            "/usr/bin/python3.11",
+            "-m",
+            "slicer.cli",
+            "-q",
+            "cut",
+            "--release",
+            "debian-12",
+            "--arch",
+            "amd64",
+            "--root",
+            "/tmp/out",
+            "--cache-dir",
+            "/tmp/cache",
+            *mirrors,
+            "base-files_base",
+            "base-passwd_nonroot",
+        ],
+        env={
+            "PYTHONPATH": "/usr/lib/slicer",
+            "HOME": "/home/nonroot",
+            "LANG": "C.UTF-8",
+            "PATH": "/usr/bin:/bin",
+            **{key: value for key, value in os.environ.items() if "proxy" in key.lower()},
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert (rootfs / "tmp/out/etc/passwd").read_text().startswith("root:x:0:0:")

@@ -62,21 +62,40 @@ NEWEST_MTIME = PACKAGE_MTIME + 500
 
 
 def debs(version: str) -> list[DebSpec]:
-    base = DebSpec("base-files", version, "all", [
-        directory("./etc/"), directory("./tmp/", 0o1777), directory("./usr/"), directory("./usr/lib/"),
-        directory("./usr/share/"), directory("./usr/share/doc/"), directory("./usr/share/doc/base-files/"),
-        file("./usr/share/doc/base-files/copyright", "MIT\n"),
-    ])
+    base = DebSpec(
+        "base-files",
+        version,
+        "all",
+        [
+            directory("./etc/"),
+            directory("./tmp/", 0o1777),
+            directory("./usr/"),
+            directory("./usr/lib/"),
+            directory("./usr/share/"),
+            directory("./usr/share/doc/"),
+            directory("./usr/share/doc/base-files/"),
+            file("./usr/share/doc/base-files/copyright", "MIT\n"),
+        ],
+    )
     packages = [base]
     for arch in ("amd64", "arm64"):
-        packages.append(DebSpec("hello", version, arch, [
-            directory("./usr/"), directory("./usr/bin/"),
-            file("./usr/bin/hello", f"\x7fELF hello {arch} {version}\n", 0o755, mtime=NEWEST_MTIME),
-            hardlink("./usr/bin/hello-again", "./usr/bin/hello"),
-            file("./usr/bin/su-hello", b"setuid", 0o4755),
-            directory("./var/"), directory("./var/lib/"),
-            directory("./var/lib/hello/", 0o750, uid=1000, gid=1000, uname="app", gname="app"),
-        ]))
+        packages.append(
+            DebSpec(
+                "hello",
+                version,
+                arch,
+                [
+                    directory("./usr/"),
+                    directory("./usr/bin/"),
+                    file("./usr/bin/hello", f"\x7fELF hello {arch} {version}\n", 0o755, mtime=NEWEST_MTIME),
+                    hardlink("./usr/bin/hello-again", "./usr/bin/hello"),
+                    file("./usr/bin/su-hello", b"setuid", 0o4755),
+                    directory("./var/"),
+                    directory("./var/lib/"),
+                    directory("./var/lib/hello/", 0o750, uid=1000, gid=1000, uname="app", gname="app"),
+                ],
+            )
+        )
     return packages
 
 

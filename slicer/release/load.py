@@ -19,18 +19,33 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from . import __version__, model, schema
-from .errors import ReleaseError
+from .. import __version__
+from ..errors import ReleaseError
+from . import model, schema
 from .model import Package, Release
 
 # Classes a cached release may contain; anything else in the file is refused.
 _CACHE_CLASSES = {
-    ("pathlib", "PosixPath"), ("pathlib", "Path"), ("datetime", "date"),
-    ("builtins", "set"), ("builtins", "frozenset"),
-} | {("slicer.model", name) for name in (
-    "Release", "Archive", "PublicKey", "Package", "Slice", "PathInfo", "PathKind", "Essential",
-    "SliceKey", "Maintenance",
-)}
+    ("pathlib", "PosixPath"),
+    ("pathlib", "Path"),
+    ("datetime", "date"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+} | {
+    ("slicer.release.model", name)
+    for name in (
+        "Release",
+        "Archive",
+        "PublicKey",
+        "Package",
+        "Slice",
+        "PathInfo",
+        "PathKind",
+        "Essential",
+        "SliceKey",
+        "Maintenance",
+    )
+}
 
 
 class _ReleaseUnpickler(pickle.Unpickler):
@@ -44,8 +59,9 @@ class _ReleaseUnpickler(pickle.Unpickler):
 
 def data_root() -> Path:
     """Where `release/` and `slices/` live: inside the wheel, or the source tree."""
-    packaged = Path(__file__).parent / "_data"
-    return packaged if (packaged / "release").is_dir() else Path(__file__).resolve().parent.parent
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "_data"
+    return packaged if (packaged / "release").is_dir() else package.parent
 
 
 def bundled_names() -> list[str]:
@@ -59,9 +75,7 @@ def _release_number(name: str) -> tuple[int, ...]:
 def host_release_name(os_release: Path = Path("/etc/os-release")) -> str | None:
     """`debian-<VERSION_ID>` when the host is a Debian release, else None."""
     try:
-        fields = dict(
-            line.split("=", 1) for line in os_release.read_text().splitlines() if "=" in line
-        )
+        fields = dict(line.split("=", 1) for line in os_release.read_text().splitlines() if "=" in line)
     except OSError:
         return None
     if fields.get("ID", "").strip('"') != "debian" or "VERSION_ID" not in fields:
@@ -107,8 +121,7 @@ def _locate(reference: str) -> tuple[Path, list[Path], bool, str]:
     if not release_file.is_file():
         known = ", ".join(bundled_names()) or "none"
         raise ReleaseError(
-            f'unknown release "{reference}" (bundled releases: {known}; '
-            "a path containing / names a release directory)"
+            f'unknown release "{reference}" (bundled releases: {known}; a path containing / names a release directory)'
         )
     return release_file, [root / "slices" / reference], False, ""
 
@@ -125,9 +138,7 @@ def _slice_files(directory: Path, display_base: Path, prefix: str) -> dict[str, 
         display = _display(path, display_base, prefix)
         name = schema.package_name_from_file(path, display)
         if name in found:
-            raise ReleaseError(
-                f'package "{name}" slices defined more than once: {found[name][1]} and {display}'
-            )
+            raise ReleaseError(f'package "{name}" slices defined more than once: {found[name][1]} and {display}')
         found[name] = (path, display)
     return found
 
@@ -173,19 +184,28 @@ def load_release(
 
 
 # The modules that build a release; read as files, since a cached release must not import them.
-_BUILDERS = ("release.py", "model.py", "schema.py", "yamldoc.py", "validate.py", "pathindex.py", "globs.py")
+_BUILDERS = (
+    "release/load.py",
+    "release/model.py",
+    "release/schema.py",
+    "release/yamldoc.py",
+    "release/validate.py",
+    "release/pathindex.py",
+    "globs.py",
+)
 
 
 def _code_digest() -> str:
     """Changes to the modules that build a release invalidate cached ones."""
     digest = hashlib.sha256()
+    package = Path(__file__).parent.parent
     for name in _BUILDERS:
-        digest.update(Path(__file__).with_name(name).read_bytes())
+        digest.update((package / name).read_bytes())
     return digest.hexdigest()
 
 
 def _cache(cache_dir: Path | None):
-    from .archive.cache import Cache
+    from ..cache import Cache
 
     return Cache(cache_dir)
 
@@ -202,10 +222,8 @@ def _cached(key: str, cache_dir: Path | None) -> Release | None:
 
 
 def _store(key: str, release: Release, cache_dir: Path | None) -> None:
-    try:
+    with contextlib.suppress(OSError):  # a read-only or full cache only costs speed
         _cache(cache_dir).write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        pass  # a read-only or full cache only costs speed
 
 
 def _gather_files(
@@ -239,8 +257,9 @@ def _load_uncached(
     archives = schema.build_archives(doc, document, user_release)
     by_version = doc.version_choice == "newest"
     if doc.version_choice not in ("", "newest", "priority"):
-        raise document.error(f'unknown version-choice "{doc.version_choice}" (use newest or priority)',
-                             "version-choice")
+        raise document.error(
+            f'unknown version-choice "{doc.version_choice}" (use newest or priority)', "version-choice"
+        )
     archives = validate.archive_priorities(archives, doc.format, document, by_version)
     keys = schema.build_keys(doc)
     validate.key_ids(keys, document)

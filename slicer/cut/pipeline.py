@@ -8,6 +8,7 @@ when it is complete and consistent with what the root already holds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -18,27 +19,18 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from . import dpkgstatus, extract, manifest, rootfs
-from .archive import ArchiveClient, Cache, PackageRecord, resolve_mirrors
-from .console import Console
-from .errors import ArchiveError, SlicerError, VerificationError
-from .model import Generate, PathKind, Release
-from .release import known_suites, load_release
-from .report import Entry, Report
-from .schema import generate_kind
-from .selection import Selection, parse_keys, select
+from .. import rootfs
+from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..console import Console
+from ..errors import ArchiveError, SlicerError, VerificationError
+from ..release.load import load_release
+from ..release.model import Generate, PathKind, Release
+from ..release.schema import generate_kind
+from ..release.selection import Selection, parse_keys, select
+from ..report import Entry, Report
+from . import dpkgstatus, extract, manifest
 
 LOCK_FORMAT = 1
-
-
-@frozen
-class ArchiveOptions:
-    """How a command reaches the archives; `cut`, `check` and `deps` share it."""
-
-    mirrors: dict[str, str] = field(factory=dict)
-    cache_dir: Path | None = None
-    offline: bool = False
-    check_valid_until: bool = True
 
 
 @frozen
@@ -79,8 +71,10 @@ def run_cut(options: CutOptions, console: Console) -> CutOutcome:
     release = load_release(options.release, options.overlays, options.archives.cache_dir)
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
-    console.info(f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
-                 f"from {release.name} for {options.arch}")
+    console.info(
+        f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
+        f"from {release.name} for {options.arch}"
+    )
     plans = extract.plan(selection)
     records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
     root_existed = options.root.exists()
@@ -94,8 +88,10 @@ def run_cut(options: CutOptions, console: Console) -> CutOutcome:
         write_lock(options.lock, release, selection, records)
     if options.sbom:
         write_sbom(options.sbom, release, selection, records, report, options.root)
-    console.info(f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
-                 f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present")
+    console.info(
+        f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
+        f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present"
+    )
     return CutOutcome(release, selection, records, report, result)
 
 
@@ -105,7 +101,9 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
         return
     state = release.maintenance.state(datetime.date.today())
     if state == "unstable" and "unstable" not in ignore:
-        raise SlicerError(f'release {release.name} is not released yet ("unstable"); pass --ignore unstable to cut it anyway')
+        raise SlicerError(
+            f'release {release.name} is not released yet ("unstable"); pass --ignore unstable to cut it anyway'
+        )
     if state == "end-of-life" and "unmaintained" not in ignore:
         raise SlicerError(
             f"release {release.name} reached its end of life on {release.maintenance.end_of_life} and gets no "
@@ -126,15 +124,6 @@ def fetch_packages(
         records = client.resolve(needed)
     debs = client.fetch(records.values())
     return records, debs
-
-
-def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
-    """A client for the release's archives, mirrors found by the mirror rule."""
-    return ArchiveClient(
-        release, arch, mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
-        cache=Cache(options.cache_dir), console=console, offline=options.offline,
-        check_valid_until=options.check_valid_until,
-    )
 
 
 def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
@@ -170,7 +159,7 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
     with_scripts = [slice_ for slice_ in selection.slices if slice_.mutate]
     if not with_scripts:
         return
-    from . import scripts  # Starlark loads only for selections with mutate scripts.
+    from .. import scripts  # Starlark loads only for selections with mutate scripts.
 
     known, patterns, mutable = set(), [], set()
     for slice_ in selection.slices:
@@ -211,15 +200,15 @@ def generate(
                     targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
     written: set[str] = set()
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
-        packages = [dpkgstatus.StatusPackage(name, records[name].stanza)
-                    for name in selection.packages if name in records]
+        packages = [
+            dpkgstatus.StatusPackage(name, records[name].stanza) for name in selection.packages if name in records
+        ]
         files = dpkgstatus.status_files(packages, report, staging, directory)
         for path, data in sorted(files.items()):
             data = _merge_md5sums(root, path, data) if path.endswith(".md5sums") else data
             _write_generated(staging, report, path, data, owners)
             written.add(path)
-    manifest_paths = {f"{directory}manifest.wall": owners
-                      for directory, owners in targets[Generate.MANIFEST].items()}
+    manifest_paths = {f"{directory}manifest.wall": owners for directory, owners in targets[Generate.MANIFEST].items()}
     if manifest_paths:
         for path, owners in manifest_paths.items():
             _write_generated(staging, report, path, b"", owners, hashed=False)
@@ -251,21 +240,29 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
     return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1]))
 
 
-def _write_generated(staging: Path, report: Report, path: str, data: bytes, owners: set[str],
-                     hashed: bool = True) -> None:
+def _write_generated(
+    staging: Path, report: Report, path: str, data: bytes, owners: set[str], hashed: bool = True
+) -> None:
     epoch = extract.source_date_epoch()
     for directory in rootfs.make_dirs(staging, posixpath.dirname(path)):
         report.add(Entry(path=directory.rstrip("/") + "/", kind="dir", mode=0o755, mtime=epoch, listed=False))
     sha256, size = rootfs.write_file(staging, path, data, 0o644)
-    report.add(Entry(path=path, kind="file", mode=0o644, slices=set(owners), sha256=sha256 if hashed else "",
-                     size=size if hashed else 0, mtime=epoch))
+    report.add(
+        Entry(
+            path=path,
+            kind="file",
+            mode=0o644,
+            slices=set(owners),
+            sha256=sha256 if hashed else "",
+            size=size if hashed else 0,
+            mtime=epoch,
+        )
+    )
 
 
 def _remove_if_empty(root: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         root.rmdir()
-    except OSError:
-        pass
 
 
 # -- lock files and summaries -----------------------------------------------------
@@ -278,8 +275,14 @@ def write_lock(path: Path, release: Release, selection: Selection, records: dict
         "arch": selection.arch,
         "slices": sorted(str(slice_.key) for slice_ in selection.slices),
         "packages": {
-            name: {"version": r.version, "sha256": r.sha256, "archive": r.archive, "suite": r.suite,
-                   "filename": r.filename, "size": r.size}
+            name: {
+                "version": r.version,
+                "sha256": r.sha256,
+                "archive": r.archive,
+                "suite": r.suite,
+                "filename": r.filename,
+                "size": r.size,
+            }
             for name, r in sorted(records.items())
         },
     }
@@ -333,24 +336,37 @@ def sbom_packages(records: dict[str, PackageRecord]) -> list:
     from . import sbom
 
     return [
-        sbom.SbomPackage(r.name, r.version, r.arch, r.sha256, _stanza_field(r.stanza, "Maintainer"),
-                         _stanza_field(r.stanza, "Source"))
+        sbom.SbomPackage(
+            r.name,
+            r.version,
+            r.arch,
+            r.sha256,
+            _stanza_field(r.stanza, "Maintainer"),
+            _stanza_field(r.stanza, "Source"),
+        )
         for r in records.values()
     ]
 
 
-def write_sbom(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord],
-               report: Report, root: Path) -> None:
+def write_sbom(
+    path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report, root: Path
+) -> None:
     """An SPDX 2.3 document of the packages and files this cut shipped."""
     from . import sbom  # Only cuts asked for an SBOM need it.
 
-    document = sbom.build_spdx(f"{release.name}-{selection.arch}-{root.name}", sbom_packages(records), report,
-                               distro=release.name, root=root)
+    document = sbom.build_spdx(
+        f"{release.name}-{selection.arch}-{root.name}", sbom_packages(records), report, distro=release.name, root=root
+    )
     sbom.write_spdx(document, path)
 
 
-def summary(release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report,
-            result: rootfs.CommitResult) -> dict:
+def summary(
+    release: Release,
+    selection: Selection,
+    records: dict[str, PackageRecord],
+    report: Report,
+    result: rootfs.CommitResult,
+) -> dict:
     return {
         "release": release.name,
         "arch": selection.arch,

@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from attrs import frozen
 
-from ..errors import ArchiveError, VerificationError
+from .errors import ArchiveError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
 
@@ -177,9 +177,7 @@ class Cache:
                     writer = BlobWriter(file)
                     produce(writer)
                 if size is not None and writer.size != size:
-                    raise VerificationError(
-                        f"{source} is {writer.size} bytes, but its signed index says {size}"
-                    )
+                    raise VerificationError(f"{source} is {writer.size} bytes, but its signed index says {size}")
                 if writer.hexdigest() != sha256:
                     raise VerificationError(
                         f"{source} has SHA256 {writer.hexdigest()}, but its signed index says {sha256}"

@@ -30,6 +30,7 @@ and its data.tar read once.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -39,14 +40,15 @@ from pathlib import Path
 import yaml
 from attrs import define, field, frozen
 
-from .console import Console
-from .cut import ArchiveOptions, CutOptions, build, open_archives, packages_with_content
-from .deps import Item, Listing, PackageContents, find_providers
-from .errors import ReleaseError, SlicerError
-from .extract import PackagePlan, plan
-from .model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
-from .release import default_release_name, load_release
-from .selection import Selection, select
+from ..archive import ArchiveOptions, open_archives
+from ..console import Console
+from ..contents import Item, Listing, PackageContents, find_providers
+from ..cut.extract import PackagePlan, plan
+from ..cut.pipeline import CutOptions, build, packages_with_content
+from ..errors import ReleaseError, SlicerError
+from ..release.load import default_release_name, load_release
+from ..release.model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
+from ..release.selection import Selection, select
 
 CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "cut")
 ARCH_CHECKS = ("copyright", "paths", "libraries", "conflicts", "cut")
@@ -125,11 +127,13 @@ class _StyleReader:
 
     def order(self, node: yaml.MappingNode, ranks: dict[str, int], what: str) -> None:
         known = [(key, ranks[_title(key)]) for key, _ in node.value if _title(key) in ranks]
-        for (first, rank), (second, next_rank) in zip(known, known[1:], strict=False):
+        for (first, rank), (second, next_rank) in itertools.pairwise(known):
             if next_rank < rank:
                 house = ", ".join(dict.fromkeys(name for name in ranks if not name.startswith("v3-")))
-                self.issue(second, f'{what} are out of order: "{_title(second)}" comes after '
-                                   f'"{_title(first)}" (house order: {house})')
+                self.issue(
+                    second,
+                    f'{what} are out of order: "{_title(second)}" comes after "{_title(first)}" (house order: {house})',
+                )
                 return
 
     def indentation(self, node: yaml.Node, column: int) -> None:
@@ -144,8 +148,11 @@ class _StyleReader:
         for parent_column, child in children:
             if isinstance(child, (yaml.MappingNode, yaml.SequenceNode)) and not child.flow_style:
                 if child.start_mark.column != parent_column + INDENT:
-                    self.issue(child, f"indented by {child.start_mark.column - parent_column} spaces under its "
-                                      f"parent; the house style is {INDENT}")
+                    self.issue(
+                        child,
+                        f"indented by {child.start_mark.column - parent_column} spaces under its "
+                        f"parent; the house style is {INDENT}",
+                    )
                     self.indented = True
                     return
                 self.indentation(child, child.start_mark.column)
@@ -157,7 +164,7 @@ class _StyleReader:
             entries = [(_title(item).encode(), item, item) for item in value.value]
         else:
             return
-        pairs = zip(entries, entries[1:], strict=False)
+        pairs = itertools.pairwise(entries)
         unsorted = next(((a, b, node) for (a, _, _), (b, node, _) in pairs if b < a), None)
         if unsorted is None:
             return
@@ -169,8 +176,9 @@ class _StyleReader:
             self.issue(node, f"{message}; cannot fix automatically, as an entry spans several lines")
         else:
             self.issue(node, message)
-            self.blocks.append(_Block(key.start_mark.line + 1,
-                                      tuple((name, node.start_mark.line) for name, node, _ in entries)))
+            self.blocks.append(
+                _Block(key.start_mark.line + 1, tuple((name, node.start_mark.line) for name, node, _ in entries))
+            )
 
     def _one_line_entries(self, key: yaml.Node, entries: list[tuple[bytes, yaml.Node, yaml.Node]]) -> bool:
         """Whether each entry is one line, with only comments or blank lines between entries."""
@@ -180,8 +188,10 @@ class _StyleReader:
             line = node.start_mark.line
             if body.end_mark.line != line:
                 return False
-            if any(lines[between].strip() and not lines[between].lstrip().startswith("#")
-                   for between in range(previous + 1, line)):
+            if any(
+                lines[between].strip() and not lines[between].lstrip().startswith("#")
+                for between in range(previous + 1, line)
+            ):
                 return False
             previous = line
         return True
@@ -247,8 +257,13 @@ class Problem:
     slice: str = ""
 
     def to_json(self) -> dict:
-        return {"package": self.package, "slice": self.slice, "check": self.check, "arch": self.arch,
-                "message": self.message}
+        return {
+            "package": self.package,
+            "slice": self.slice,
+            "check": self.check,
+            "arch": self.arch,
+            "message": self.message,
+        }
 
 
 @define
@@ -327,8 +342,9 @@ def check(options: CheckOptions, console: Console) -> CheckReport:
         return report
     unknown = [name for name in options.packages if name not in release.packages]
     if unknown:
-        raise SlicerError(f"release {release.name} has no slice definitions for "
-                          + ", ".join(f'package "{name}"' for name in unknown))
+        raise SlicerError(
+            f"release {release.name} has no slice definitions for " + ", ".join(f'package "{name}"' for name in unknown)
+        )
     report = CheckReport(release.name, arches, list(dict.fromkeys(options.packages)) or sorted(release.packages))
     for name in report.packages:
         _check_style(release.packages[name], options.fix, report)
@@ -355,13 +371,15 @@ def _check_hints(package: Package, report: CheckReport) -> None:
     for slice_ in package.slices.values():
         reason = hint_issue(slice_.hint)
         if reason:
-            report.add(package.name, "hints", EVERY_ARCH, f'slice {slice_.key} hint "{slice_.hint}" {reason}',
-                       slice_.key)
+            report.add(
+                package.name, "hints", EVERY_ARCH, f'slice {slice_.key} hint "{slice_.hint}" {reason}', slice_.key
+            )
 
 
 def _extracts(slice_: Slice, arch: str) -> bool:
-    return any(info.kind in (PathKind.COPY, PathKind.GLOB) and info.applies_to(arch)
-               for info in slice_.contents.values())
+    return any(
+        info.kind in (PathKind.COPY, PathKind.GLOB) and info.applies_to(arch) for info in slice_.contents.values()
+    )
 
 
 def _ancestors(path: str) -> Iterator[str]:
@@ -388,8 +406,9 @@ def _describe(item: Item) -> str:
 class _ArchCheck:
     """Every archive-backed check of the chosen packages for one architecture."""
 
-    def __init__(self, release: Release, arch: str, report: CheckReport, options: CheckOptions,
-                 console: Console) -> None:
+    def __init__(
+        self, release: Release, arch: str, report: CheckReport, options: CheckOptions, console: Console
+    ) -> None:
         self.release, self.arch, self.report, self.options, self.console = release, arch, report, options, console
         client = open_archives(release, arch, console, options.archives)
         self.contents = PackageContents(release, arch, client, console, options.workers)
@@ -442,18 +461,28 @@ class _ArchCheck:
         for slice_ in package.slices.values():
             closure = self.closures.get(slice_.key)
             if slice_.name != own.slice and closure is not None and own not in {s.key for s in closure.slices}:
-                self.add(package.name, "copyright",
-                         f'slice {slice_.key} does not need {own} on {self.arch}; add "{own}:" to the '
-                         f'essentials of package "{package.name}"', slice_.key)
+                self.add(
+                    package.name,
+                    "copyright",
+                    f'slice {slice_.key} does not need {own} on {self.arch}; add "{own}:" to the '
+                    f'essentials of package "{package.name}"',
+                    slice_.key,
+                )
         notice = f"/usr/share/doc/{package.name}/copyright"
         if listing is None or notice not in listing.items:
             return
-        patterns = [info.info or path if info.kind is PathKind.COPY else path
-                    for path, info in package.slices[own.slice].contents.items()
-                    if info.kind in (PathKind.COPY, PathKind.GLOB) and info.applies_to(self.arch)]
+        patterns = [
+            info.info or path if info.kind is PathKind.COPY else path
+            for path, info in package.slices[own.slice].contents.items()
+            if info.kind in (PathKind.COPY, PathKind.GLOB) and info.applies_to(self.arch)
+        ]
         if not any(notice in listing.matching(pattern) for pattern in patterns):
-            self.add(package.name, "copyright", f'slice {own} does not ship {notice}, which package '
-                                                f'"{package.name}" has on {self.arch}', own)
+            self.add(
+                package.name,
+                "copyright",
+                f'slice {own} does not ship {notice}, which package "{package.name}" has on {self.arch}',
+                own,
+            )
 
     # paths --------------------------------------------------------------------------
 
@@ -488,8 +517,11 @@ class _ArchCheck:
         Paths marked `until: mutate` are left out unless `until` is set.
         """
         for path, info in slice_.contents.items():
-            if info.kind not in (PathKind.COPY, PathKind.GLOB) or not info.applies_to(self.arch) \
-                    or (info.until == "mutate" and not until):
+            if (
+                info.kind not in (PathKind.COPY, PathKind.GLOB)
+                or not info.applies_to(self.arch)
+                or (info.until == "mutate" and not until)
+            ):
                 continue
             if info.kind is PathKind.GLOB:
                 yield from ((found, found) for found in listing.matching(path))
@@ -506,15 +538,17 @@ class _ArchCheck:
             wanted = needs.setdefault(slice_.key, [])
             for source, target in self.shipped(slice_, listing):
                 if source in listing.broken:
-                    self.add(slice_.package, "libraries",
-                             f"slice {slice_.key} ships a file slicer cannot read: {listing.broken[source]}",
-                             slice_.key)
+                    self.add(
+                        slice_.package,
+                        "libraries",
+                        f"slice {slice_.key} ships a file slicer cannot read: {listing.broken[source]}",
+                        slice_.key,
+                    )
                 info = listing.elves.get(source)
                 if info is not None:
                     names = ([info.interpreter.rsplit("/", 1)[-1]] if info.interpreter else []) + list(info.needed)
                     wanted += [(target, name) for name in names]
-        providers = find_providers(self.release, self.contents,
-                                   {name for pairs in needs.values() for _, name in pairs})
+        providers = find_providers(self.release, self.contents, {name for pairs in needs.values() for _, name in pairs})
         for key, pairs in needs.items():
             closure = self.closures.get(key)
             if closure is None:
@@ -528,14 +562,17 @@ class _ArchCheck:
                 if key in by or essentials.intersection(by):
                     continue
                 ships = f"slice {key} ships {targets[0]}" + (
-                    f" (and {len(set(targets)) - 1} more files)" if len(set(targets)) > 1 else "")
+                    f" (and {len(set(targets)) - 1} more files)" if len(set(targets)) > 1 else ""
+                )
                 if not by:
                     message = f"{ships} needing {name}, which no slice of {self.release.name} provides on {self.arch}"
                 elif len(by) == 1:
                     message = f"{ships} needing {name}, provided by {by[0]}, which is not among its essentials"
                 else:
-                    message = (f"{ships} needing {name}, provided by {', '.join(map(str, by))}, none of which is "
-                               "among its essentials")
+                    message = (
+                        f"{ships} needing {name}, provided by {', '.join(map(str, by))}, none of which is "
+                        "among its essentials"
+                    )
                 self.add(key.package, "libraries", message, key)
 
     # conflicts ----------------------------------------------------------------------
@@ -547,8 +584,12 @@ class _ArchCheck:
         whichever comes first (or fails, for a symlink against a directory).
         Compared across the checked packages and their essentials.
         """
-        listed = {path.rstrip("/") for package in self.release.packages.values()
-                  for slice_ in package.slices.values() for path in slice_.contents}
+        listed = {
+            path.rstrip("/")
+            for package in self.release.packages.values()
+            for slice_ in package.slices.values()
+            for path in slice_.contents
+        }
         below: set[str] = set()
         for name, listing in listings.items():
             for slice_ in self.release.packages[name].slices.values():
@@ -565,9 +606,12 @@ class _ArchCheck:
             for name, item in owners.items():
                 other = next(((o, found) for o, found in owners.items() if _shape(found) != _shape(item)), None)
                 if name in checked and other is not None:
-                    self.add(name, "conflicts",
-                             f'path {path}, which slices extract below, is {_describe(item)} in package "{name}" '
-                             f'but {_describe(other[1])} in package "{other[0]}" on {self.arch}')
+                    self.add(
+                        name,
+                        "conflicts",
+                        f'path {path}, which slices extract below, is {_describe(item)} in package "{name}" '
+                        f'but {_describe(other[1])} in package "{other[0]}" on {self.arch}',
+                    )
 
     # cutting each slice alone -------------------------------------------------------
 
@@ -580,16 +624,24 @@ class _ArchCheck:
             needed = packages_with_content(self.plans[slice_.key])
             lacking = [name for name in needed if name in self.contents.missing]
             if lacking:
-                self.add(slice_.package, "cut", f"slice {slice_.key} cannot be cut on {self.arch}: "
-                                                f"{self.contents.missing[lacking[0]]}", slice_.key)
+                self.add(
+                    slice_.package,
+                    "cut",
+                    f"slice {slice_.key} cannot be cut on {self.arch}: {self.contents.missing[lacking[0]]}",
+                    slice_.key,
+                )
                 continue
             jobs.append(selection)
         if not jobs:
             return
-        with (self.console.task(f"Cutting each slice alone for {self.arch}", total=len(jobs), unit="slices") as task,
-              ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool):
-            futures = [(selection, pool.submit(self.cut_alone, selection, self.plans[selection.slices[-1].key]))
-                       for selection in jobs]
+        with (
+            self.console.task(f"Cutting each slice alone for {self.arch}", total=len(jobs), unit="slices") as task,
+            ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool,
+        ):
+            futures = [
+                (selection, pool.submit(self.cut_alone, selection, self.plans[selection.slices[-1].key]))
+                for selection in jobs
+            ]
             for selection, future in futures:
                 error = future.result()
                 key = selection.slices[-1].key
@@ -604,8 +656,9 @@ class _ArchCheck:
         debs = {name: self.contents.debs[name] for name in names}
         quiet = Console(io.StringIO(), quiet=True)
         with tempfile.TemporaryDirectory(prefix="slicer-check-") as folder:
-            options = CutOptions(root=Path(folder) / "root", slices=(str(selection.slices[-1].key),),
-                                 arch=self.arch, workers=1)
+            options = CutOptions(
+                root=Path(folder) / "root", slices=(str(selection.slices[-1].key),), arch=self.arch, workers=1
+            )
             try:
                 build(selection, plans, records, debs, options, quiet)
             except SlicerError as error:
