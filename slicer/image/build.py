@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import os
 import shlex
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -150,16 +151,11 @@ def _cut(options: ImageOptions, arch: str, root: Path, console: Console) -> CutO
     )
 
 
-def build_epoch(cuts: object) -> int:
+def build_epoch(cuts: Iterable[CutOutcome]) -> int:
     """`SOURCE_DATE_EPOCH`, else the newest package file's mtime of every cut."""
     if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
         return source_date_epoch()
-    newest = [
-        entry.mtime
-        for done in cuts
-        for entry in done.report.entries.values()  # type: ignore[attr-defined]
-        if entry.package
-    ]
+    newest = [entry.mtime for done in cuts for entry in done.report.entries.values() if entry.package]
     return max(newest, default=0)
 
 

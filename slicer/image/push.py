@@ -18,6 +18,7 @@ loopback registry (as Docker does for localhost) or with
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import json
 import os
@@ -349,8 +350,8 @@ class Registry:
                     "PATCH",
                     location,
                     what,
-                    body=lambda chunk=chunk: chunk,
-                    ok=(202,),  # type: ignore[misc]
+                    body=functools.partial(bytes, chunk),
+                    ok=(202,),
                     headers={"Content-Type": "application/octet-stream", "Content-Range": f"{start}-{end}"},
                 )
                 location = self._location(response, what)

@@ -44,7 +44,7 @@ class AddDoc:
 class SpecDoc:
     release: str | None = None
     archs: Arches | None = None
-    slices: StrList = field(factory=list)
+    slices: StrList | None = None
     user: str | None = None
     entrypoint: StrList | None = None
     cmd: StrList | None = None
@@ -168,7 +168,7 @@ def load_spec(path: Path) -> ImageSpec:
         path=path,
         release=doc.release,
         archs=tuple(doc.archs or ()),
-        slices=tuple(doc.slices),
+        slices=tuple(doc.slices or ()),
         user=doc.user,
         entrypoint=tuple(doc.entrypoint) if doc.entrypoint is not None else None,
         cmd=tuple(doc.cmd) if doc.cmd is not None else None,
