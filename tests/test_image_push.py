@@ -10,6 +10,7 @@ mid-upload.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.server
 import json
@@ -27,6 +28,7 @@ from attrs import define, field
 
 from slicer.archive.options import ArchiveOptions
 from slicer.console import Console
+from slicer.errors import ImageError
 from slicer.image.build import ImageOptions, build_image
 from slicer.image.push import RegistryOptions, is_loopback
 from tests.helpers.image_fixtures import read_layout
@@ -265,7 +267,7 @@ def test_chunked_uploads(image_release, registry, tmp_path):
 class FaultyRegistry:
     """Speaks enough of the distribution API to start an upload, then fails as told."""
 
-    fail: str  # "deny", "error" or "hang-up"
+    fail: str  # "deny", "error", "hang-up" or "slow"
     requests: list[str] = field(factory=list)
 
     def serve(self) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -301,6 +303,11 @@ class FaultyRegistry:
                     return self._answer(403, body, {"Content-Type": "application/json"})
                 if owner.fail == "error":
                     return self._answer(500, b"oops")
+                if owner.fail == "slow":
+                    time.sleep(2)  # the client has given up by now
+                    with contextlib.suppress(OSError):
+                        self._answer(201)
+                    return None
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return None
 
@@ -343,6 +350,28 @@ def test_a_failing_registry_gives_one_line_and_no_output(fail, expected, image_r
         assert sum(line.startswith("PUT /v2/app/blobs/uploads/1") for line in faulty.requests) == 3  # retried
     assert not any("/manifests/" in line for line in faulty.requests)
     assert not (tmp_path / "img.tar").exists() and not list(tmp_path.glob(".img.tar*"))
+
+
+def test_a_registry_that_does_not_answer_times_out(image_release, tmp_path):
+    faulty = FaultyRegistry("slow")
+    server, address = faulty.serve()
+    options = ImageOptions(
+        slices=SLICES,
+        archs=("amd64",),
+        release=image_release(),
+        push=(f"{address}/app:1",),
+        archives=ArchiveOptions(cache_dir=tmp_path / "cache"),
+        registry=RegistryOptions(timeout=(2.0, 0.3)),
+    )
+    try:
+        with pytest.raises(
+            ImageError, match=r"failed to upload blob sha256:[0-9a-f]+ to app: the connection timed out"
+        ):
+            build_image(options, Console(quiet=True))
+    finally:
+        server.shutdown()
+    assert sum(line.startswith("PUT /v2/app/blobs/uploads/1") for line in faulty.requests) == 3
+    assert not any("/manifests/" in line for line in faulty.requests)
 
 
 def test_plain_http_only_for_loopback_or_when_allowed():

@@ -42,7 +42,7 @@ DOCKER_HUB_API = "registry-1.docker.io"
 CHUNK_SIZE = 16 << 20
 ATTEMPTS = 3
 BACKOFF = 0.5
-TIMEOUT = (15, 120)
+TIMEOUT = (15.0, 120.0)
 _TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
@@ -88,6 +88,7 @@ class RegistryOptions:
     insecure: bool = False
     auth_file: Path | None = None
     chunk_size: int = CHUNK_SIZE
+    timeout: tuple[float, float] = TIMEOUT  # (connect, read) seconds
 
 
 def is_loopback(host: str) -> bool:
@@ -204,7 +205,7 @@ class Registry:
 
     def _ping(self) -> None:
         try:
-            response = self.session.get(f"{self.base}/v2/", timeout=TIMEOUT, verify=self.verify)
+            response = self.session.get(f"{self.base}/v2/", timeout=self.options.timeout, verify=self.verify)
         except requests.exceptions.SSLError:
             raise
         except requests.RequestException as error:
@@ -243,7 +244,12 @@ class Registry:
         auth = self.secret if self.secret else None
         try:
             answer = self.session.get(
-                realm, params=query, auth=auth, timeout=TIMEOUT, verify=self.verify, headers={"Authorization": None}
+                realm,
+                params=query,
+                auth=auth,
+                timeout=self.options.timeout,
+                verify=self.verify,
+                headers={"Authorization": None},
             )  # type: ignore[dict-item]
         except requests.RequestException as error:
             raise RegistryError(f"cannot reach the token service {realm}: {_reason(error)}") from None
@@ -278,7 +284,7 @@ class Registry:
                     url,
                     data=body(),
                     headers=headers,
-                    timeout=TIMEOUT,
+                    timeout=self.options.timeout,
                     verify=self.verify,
                     allow_redirects=method in ("GET", "HEAD"),
                 )
