@@ -16,7 +16,6 @@ import gzip
 import io
 import json
 import tarfile
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from attrs import frozen
 
 from slicer.cli import main
 from tests.helpers.debs import DebSpec, directory, file, hardlink
-from tests.helpers.releases import key_block
+from tests.helpers.releases import chisel_yaml, write_release
 
 SLICES = {
     "base-files.yaml": """\
@@ -105,16 +104,14 @@ def image_release(test_archive, signing_key, tmp_path: Path) -> Callable[..., st
 
     def make(version: str = "1.0") -> str:
         archive = test_archive({"bookworm": debs(version)}, name=f"debian{next(counter)}")
-        root = tmp_path / f"release-{archive.name}"
-        (root / "slices").mkdir(parents=True)
-        (root / "chisel.yaml").write_text(
-            "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
-            f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
-            f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n"
-            + key_block("test-key", signing_key.extract_certificate())
+        cert = signing_key.extract_certificate()
+        archives = (
+            "  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
+            f"    public-keys: [test-key]\n    url: {archive.url}\n"
         )
-        for name, text in SLICES.items():
-            (root / "slices" / name).write_text(textwrap.dedent(text))
+        root = write_release(
+            tmp_path / f"release-{archive.name}", cert, SLICES, release_text=chisel_yaml(cert, archives=archives)
+        )
         return str(root) + "/"
 
     return make
