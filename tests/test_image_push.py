@@ -19,6 +19,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -111,11 +112,12 @@ def make_ca(folder: Path) -> Path:
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Callable[..., RunningRegistry]]:
-    """Factory: registry(tls=False, users=False) -> a docker-registry running on 127.0.0.1."""
+    """Factory: registry(tls=False, users=False, token="") -> a docker-registry running on 127.0.0.1
+    (`token` is an `auth: {token: ...}` line of its config)."""
     binary = tool("docker-registry")
     started: list[subprocess.Popen] = []
 
-    def start(tls: bool = False, users: bool = False) -> RunningRegistry:
+    def start(tls: bool = False, users: bool = False, token: str = "") -> RunningRegistry:
         folder = tmp_path / f"registry{len(started)}"
         (folder / "certs").mkdir(parents=True)
         port = free_port()
@@ -138,6 +140,8 @@ def registry(tmp_path: Path) -> Iterator[Callable[..., RunningRegistry]]:
             ).stdout.strip()
             (folder / "htpasswd").write_text(hashed + "\n")
             config.append(f"auth: {{htpasswd: {{realm: test, path: {folder / 'htpasswd'}}}}}")
+        if token:
+            config.append(token)
         (folder / "config.yml").write_text("\n".join(config) + "\n")
         log = folder / "registry.log"
         with open(log, "wb") as stream:
@@ -258,6 +262,153 @@ def test_chunked_uploads(image_release, registry, tmp_path):
     )
     assert copy.returncode == 0, copy.stderr
     assert read_layout(tmp_path / "back").index["manifests"][0]["digest"] == summary["digest"]
+
+
+# -- a registry that wants Bearer tokens -----------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@define
+class TokenService:
+    """Issues the JWTs docker-registry's `token` auth accepts: RS256, signed by a key whose
+    self-signed certificate the registry trusts (sent in the `x5c` header)."""
+
+    folder: Path
+    scopes: list[str] = field(factory=list)
+    logins: list[str] = field(factory=list)
+
+    def token(self, scopes: list[str]) -> str:
+        cert = subprocess.run(
+            [tool("openssl"), "x509", "-in", str(self.folder / "token.crt"), "-outform", "DER"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(cert).decode()]}
+        now = int(time.time())
+        access = []
+        for scope in scopes:
+            kind, name, actions = scope.split(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        claims = {
+            "iss": "slicer-test-issuer",
+            "sub": USER,
+            "aud": "slicer-test",
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": str(now) + str(len(self.scopes)),
+            "access": access,
+        }
+        signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        signature = subprocess.run(
+            [tool("openssl"), "dgst", "-sha256", "-sign", str(self.folder / "token.key")],
+            input=signing_input.encode(),
+            check=True,
+            capture_output=True,
+        ).stdout
+        return f"{signing_input}.{b64url(signature)}"
+
+    def serve(self) -> tuple[http.server.ThreadingHTTPServer, str]:
+        openssl = tool("openssl")
+        subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "token.key",
+                "-out",
+                "token.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=slicer test tokens",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=self.folder,
+        )
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                owner.scopes.extend(query.get("scope", []))
+                expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                owner.logins.append(self.path)
+                body = json.dumps({"token": owner.token(query.get("scope", []))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server, f"http://127.0.0.1:{server.server_address[1]}/token"
+
+
+def test_push_with_bearer_tokens_and_a_mount(image_release, slicer_image, registry, tmp_path, monkeypatch):
+    skopeo = tool("skopeo")
+    service = TokenService(tmp_path)
+    server, realm = service.serve()
+    try:
+        running = registry(
+            token=f"auth: {{token: {{realm: '{realm}', service: slicer-test, "
+            f"issuer: slicer-test-issuer, rootcertbundle: {tmp_path / 'token.crt'}}}}}"
+        )
+        release = image_release()
+        monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "none.json"))
+        code, _, err = slicer_image(release, "--arch", "amd64", "--push", f"{running.address}/team/app:1", *SLICES)
+        assert code == 1 and err.count("\n") == 1
+        assert f"the token service {realm} refused access to team/app: 401" in err
+        assert "log in or set REGISTRY_AUTH_FILE" in err
+        monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file(tmp_path, running.address)))
+        code, out, err = slicer_image(
+            release,
+            "--arch",
+            "amd64",
+            "--push",
+            f"{running.address}/team/app:1",
+            "--push",
+            f"{running.address}/team/copy:1",
+            "--json",
+            *SLICES,
+        )
+        assert code == 0, err
+    finally:
+        server.shutdown()
+    assert "repository:team/app:pull,push" in service.scopes
+    assert "repository:team/app:pull" in service.scopes  # asked for with the copy's token, to mount
+    assert "mount=sha256" in running.log.read_text()
+    token = service.token(["repository:team/copy:pull"])
+    raw = subprocess.run(
+        [
+            skopeo,
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            f"--registry-token={token}",
+            f"docker://{running.address}/team/copy:1",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == json.loads(out)["digest"]
 
 
 # -- a registry that fails on purpose --------------------------------------------

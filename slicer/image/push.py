@@ -182,40 +182,38 @@ class Registry:
             import urllib3
 
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        self.base = f"https://{self.reference.host}"
-        try:
-            self._ping()
-        except requests.exceptions.SSLError as error:
-            failure = RegistryError(
-                f"cannot reach registry {self.reference.registry} over HTTPS: "
-                f"{_tls_reason(error)} (use --registry-ca FILE for a private CA)"
+        registry = self.reference.registry
+        secure, failure = self._probe("https")
+        if secure is not None and secure.status_code in (200, 401):
+            self._start(secure)
+            return
+        if plain_allowed:
+            plain, _ = self._probe("http")
+            if plain is not None and plain.status_code in (200, 401):
+                self._start(plain)
+                return
+        if secure is not None:
+            raise RegistryError(f"{self.base}/v2/ is not an OCI registry: it answered {_explain(secure)}")
+        if isinstance(failure, requests.exceptions.SSLError):
+            raise RegistryError(
+                f"cannot reach registry {registry} over HTTPS: {_tls_reason(failure)} "
+                "(use --registry-ca FILE for a private CA)"
             )
-            if not plain_allowed:
-                raise failure from None
-            self.base = f"http://{self.reference.host}"
-            try:
-                self._ping()
-            except RegistryError:
-                raise failure from None
-        except requests.RequestException as error:
-            if not plain_allowed:
-                raise RegistryError(f"cannot reach registry {self.reference.registry}: {_reason(error)}") from None
-            self.base = f"http://{self.reference.host}"
-            self._ping()
+        raise RegistryError(f"cannot reach registry {registry}: {_reason(failure or OSError())}")
 
-    def _ping(self) -> None:
+    def _probe(self, scheme: str) -> tuple[requests.Response | None, requests.RequestException | None]:
+        """GET /v2/ over `scheme`: the answer, or the transport failure."""
+        self.base = f"{scheme}://{self.reference.host}"
         try:
-            response = self.session.get(f"{self.base}/v2/", timeout=self.options.timeout, verify=self.verify)
-        except requests.exceptions.SSLError:
-            raise
+            return self.session.get(f"{self.base}/v2/", timeout=self.options.timeout, verify=self.verify), None
         except requests.RequestException as error:
-            if self.base.startswith("https://"):
-                raise
-            raise RegistryError(f"cannot reach registry {self.reference.registry}: {_reason(error)}") from None
+            return None, error
+
+    def _start(self, response: requests.Response) -> None:
+        """Use the scheme that answered, authenticating now if the registry asked."""
+        self.base = response.url.removesuffix("/v2/")
         if response.status_code == 401:
             self._authenticate(response)
-        elif response.status_code != 200:
-            raise RegistryError(f"{self.base}/v2/ is not an OCI registry: it answered {_explain(response)}")
 
     def _authenticate(self, response: requests.Response, extra_scopes: tuple[str, ...] = ()) -> None:
         challenge = response.headers.get("WWW-Authenticate", "")
@@ -440,11 +438,12 @@ def push_image(
     pushed: dict[str, str] = {}  # registry -> a repository that already holds every blob
     for target in targets:
         reference = Reference.parse(target)
-        registry = Registry(reference, options)
-        registry.connect()
         mount_from = pushed.get(reference.registry)
         if mount_from == reference.repository:
             mount_from = None
+        # A token service grants a mount only with pull access to the source repository.
+        registry = Registry(reference, options, scopes={f"repository:{mount_from}:pull"} if mount_from else set())
+        registry.connect()
         with console.task(f"Pushing to {reference}", total=total, unit="bytes") as task:
             for digest, path in blobs:
                 registry.push_blob(digest, path, mount_from, task.advance)
