@@ -530,3 +530,43 @@ def test_gzip_pieces_make_one_deterministic_stream_that_umoci_reads(image_releas
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "bundle/rootfs/usr/bin/hello").read_bytes() == b"\x7fELF hello amd64 1.0\n"
+
+
+def test_locked_builds_take_one_lock_file_per_architecture(image_release, slicer_image, tmp_path):
+    from slicer.cli import main
+
+    release = image_release()
+    cache = Path(release.rstrip("/")).parent / f"cache-{Path(release.rstrip('/')).name}"
+    for arch in ("amd64", "arm64"):
+        lock = tmp_path / f"image-{arch}.lock"
+        root = tmp_path / f"root-{arch}"
+        assert (
+            main(
+                [
+                    "-q",
+                    "cut",
+                    "--release",
+                    release,
+                    "--cache-dir",
+                    str(cache),
+                    "--arch",
+                    arch,
+                    "--root",
+                    str(root),
+                    "--lock",
+                    str(lock),
+                    *SLICES,
+                ]
+            )
+            == 0
+        )
+    locked = str(tmp_path / "image-{arch}.lock")
+    first = _digest(slicer_image, release, tmp_path / "a.tar", "--locked", locked)
+    assert first == _digest(slicer_image, release, tmp_path / "b.tar")
+    lock = tmp_path / "image-arm64.lock"
+    lock.write_text(lock.read_text().replace('"version": "1.0"', '"version": "0.9"', 1))
+    code, _, err = slicer_image(
+        release, "--arch", "amd64,arm64", "--locked", locked, "--output", f"oci:{tmp_path / 'c'}", *SLICES
+    )
+    assert code == 1 and "image-arm64.lock asks for" in err and "0.9" in err
+    assert not (tmp_path / "c").exists()

@@ -78,7 +78,6 @@ class BuiltImage:
     top: oci.Descriptor  # the index (several architectures) or the one manifest
     platforms: tuple[PlatformImage, ...]
     referrers: tuple[oci.Descriptor, ...]
-    epoch: int
 
 
 def build_image(options: ImageOptions, console: Console) -> dict:
@@ -203,7 +202,7 @@ def _assemble(
     if options.output is not None and options.output.form == "docker-archive":
         image = platforms[0]
         layout.add_docker_manifest(image.config, [blob.digest for blob in image.layers], options.name, options.tag)
-    return BuiltImage(top, tuple(platforms), tuple(referrers), epoch)
+    return BuiltImage(top, tuple(platforms), tuple(referrers))
 
 
 def _platform_image(
