@@ -15,10 +15,14 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .console import Console
 from .errors import SlicerError
+
+if TYPE_CHECKING:
+    from .release.model import Release
 
 MACHINE_TO_ARCH = {
     "x86_64": "amd64",
@@ -274,10 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands -------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> Release:
+    from .cache import Cache
     from .release.load import load_release
 
-    return load_release(args.release, args.slices)
+    return load_release(args.release, args.slices, Cache())
 
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
@@ -314,12 +319,13 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
 def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
+    from .cache import Cache
     from .release.load import bundled_names, load_release
 
     today = datetime.date.today()
     rows = []
     for name in bundled_names():
-        release = load_release(name)
+        release = load_release(name, cache=Cache())
         maintenance = release.maintenance
         rows.append(
             {

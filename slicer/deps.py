@@ -20,6 +20,7 @@ from pathlib import Path
 from attrs import define, field, frozen
 
 from .archive import ArchiveOptions, open_archives
+from .cache import Cache
 from .console import Console
 from .contents import PackageContents, find_providers
 from .elf import ElfInfo, read_elf
@@ -95,7 +96,7 @@ def _elf_of(path: Path) -> ElfInfo:
 
 def deps(options: DepsOptions, console: Console) -> DepsReport:
     """Map each file's DT_NEEDED sonames and its loader to the release's slices that ship them."""
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     files = {path: _elf_of(path) for path in options.files}
     by_arch: dict[str, list[Path]] = {}
     for path, info in files.items():

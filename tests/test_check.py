@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from slicer.check.run import hint_issue, review_style
+from slicer.check.style import hint_issue, review_style
 from slicer.cli import main
 from slicer.errors import ReleaseError
 from slicer.release.load import load_release

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from slicer.archive import ArchiveOptions, open_archives
+from slicer.cache import Cache
 from slicer.cli import main
 from slicer.console import Console
 from slicer.contents import PackageContents, Provision, find_providers, read_listing
@@ -179,7 +180,7 @@ def test_globs_provide_only_what_the_real_package_ships(release, tmp_path, capsy
 
 
 def test_double_star_globs_provide_files_but_not_directories(release):
-    loaded = load_release(f"{release}/", cache_dir=release / "cache")
+    loaded = load_release(f"{release}/", cache=Cache(release / "cache"))
     console = Console(io.StringIO())
     client = open_archives(loaded, "amd64", console, ArchiveOptions(cache_dir=release / "cache"))
     contents = PackageContents(loaded, "amd64", client, console)

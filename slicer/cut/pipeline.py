@@ -21,6 +21,7 @@ from attrs import field, frozen
 
 from .. import rootfs
 from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..cache import Cache
 from ..console import Console
 from ..errors import ArchiveError, SlicerError, VerificationError
 from ..release.load import load_release
@@ -68,7 +69,7 @@ def cut(options: CutOptions, console: Console) -> dict:
 
 def run_cut(options: CutOptions, console: Console) -> CutOutcome:
     """Run a whole cut and return what it used and wrote."""
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
     console.info(

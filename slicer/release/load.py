@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import enum
 import functools
 import gc
 import hashlib
@@ -18,13 +19,16 @@ import pickle
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
+
+import attrs
 
 from .. import __version__
 from ..errors import ReleaseError
 from . import model, schema
 from .model import Package, Release
 
-# Classes a cached release may contain; anything else in the file is refused.
+# Classes a cached release may contain: the model's and these; anything else in the file is refused.
 _CACHE_CLASSES = {
     ("pathlib", "PosixPath"),
     ("pathlib", "Path"),
@@ -32,20 +36,20 @@ _CACHE_CLASSES = {
     ("builtins", "set"),
     ("builtins", "frozenset"),
 } | {
-    ("slicer.release.model", name)
-    for name in (
-        "Release",
-        "Archive",
-        "PublicKey",
-        "Package",
-        "Slice",
-        "PathInfo",
-        "PathKind",
-        "Essential",
-        "SliceKey",
-        "Maintenance",
-    )
+    (model.__name__, name)
+    for name, value in vars(model).items()
+    if isinstance(value, type)
+    and value.__module__ == model.__name__
+    and (attrs.has(value) or issubclass(value, enum.Enum))
 }
+
+
+class ParsedStore(Protocol):
+    """Where validated releases are kept between runs (a `cache.Cache`)."""
+
+    def read_parsed(self, key: str) -> bytes | None: ...
+
+    def write_parsed(self, key: str, data: bytes) -> None: ...
 
 
 class _ReleaseUnpickler(pickle.Unpickler):
@@ -158,12 +162,12 @@ def _collector_paused() -> Iterator[None]:
 
 @_collector_paused()
 def load_release(
-    reference: str | None = None, overlays: Sequence[Path | str] = (), cache_dir: Path | None = None
+    reference: str | None = None, overlays: Sequence[Path | str] = (), cache: ParsedStore | None = None
 ) -> Release:
     """Load, parse and validate a release; overlay directories win per package file.
 
-    A validated release is kept in the cache keyed by the digest of every
-    file it was read from, so later commands skip parsing and validation.
+    A validated release is kept in `cache` keyed by the digest of every file
+    it was read from, so later commands skip parsing and validation.
     """
     reference = reference or default_release_name()
     release_file, slice_dirs, user_release, prefix = _locate(reference)
@@ -175,44 +179,30 @@ def load_release(
         # The real location too: `check --fix` writes back to the file a package came from.
         digest.update(f"\0{files[name][0]}\0{files[name][1]}\0{texts[name]}".encode())
     key = f"release-{digest.hexdigest()}"
-    cached = _cached(key, cache_dir)
+    cached = _cached(key, cache) if cache is not None else None
     if cached is not None:
         return cached
     release = _load_uncached(reference, release_file, user_release, prefix, release_text, files, texts)
-    _store(key, release, cache_dir)
+    if cache is not None:
+        _store(key, release, cache)
     return release
 
 
-# The modules that build a release; read as files, since a cached release must not import them.
-_BUILDERS = (
-    "release/load.py",
-    "release/model.py",
-    "release/schema.py",
-    "release/yamldoc.py",
-    "release/validate.py",
-    "release/pathindex.py",
-    "globs.py",
-)
+# The modules that build a release: this package and the globs it matches with.
+_BUILDERS = [*sorted(Path(__file__).parent.glob("*.py")), Path(__file__).parent.parent / "globs.py"]
 
 
 def _code_digest() -> str:
     """Changes to the modules that build a release invalidate cached ones."""
     digest = hashlib.sha256()
-    package = Path(__file__).parent.parent
-    for name in _BUILDERS:
-        digest.update((package / name).read_bytes())
+    for module in _BUILDERS:  # read as files: a release read from the cache must not import them
+        digest.update(module.read_bytes())
     return digest.hexdigest()
 
 
-def _cache(cache_dir: Path | None):
-    from ..cache import Cache
-
-    return Cache(cache_dir)
-
-
-def _cached(key: str, cache_dir: Path | None) -> Release | None:
+def _cached(key: str, cache: ParsedStore) -> Release | None:
     try:
-        data = _cache(cache_dir).read_parsed(key)
+        data = cache.read_parsed(key)
         if data is None:
             return None
         release = _ReleaseUnpickler(io.BytesIO(data)).load()
@@ -221,9 +211,9 @@ def _cached(key: str, cache_dir: Path | None) -> Release | None:
     return release if isinstance(release, model.Release) else None
 
 
-def _store(key: str, release: Release, cache_dir: Path | None) -> None:
+def _store(key: str, release: Release, cache: ParsedStore) -> None:
     with contextlib.suppress(OSError):  # a read-only or full cache only costs speed
-        _cache(cache_dir).write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
+        cache.write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _gather_files(

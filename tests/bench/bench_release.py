@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from slicer import globs
+from slicer.cache import Cache
 from slicer.release.load import load_release
 from tests.helpers.releases import test_cert, write_release
 
@@ -85,10 +86,10 @@ def main() -> None:
             cache = Path(tmp) / f"cache{run}"
             _forget_glob_results()
             started = time.perf_counter()
-            release = load_release(str(root) + "/", cache_dir=cache)
+            release = load_release(str(root) + "/", cache=Cache(cache))
             timings.append(time.perf_counter() - started)
             started = time.perf_counter()
-            load_release(str(root) + "/", cache_dir=cache)
+            load_release(str(root) + "/", cache=Cache(cache))
             warm.append(time.perf_counter() - started)
     slices = sum(len(p.slices) for p in release.packages.values())
     paths = [path for p in release.packages.values() for s in p.slices.values() for path in s.contents]
