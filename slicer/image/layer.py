@@ -30,7 +30,8 @@ from .. import rootfs
 from ..errors import ImageError
 from ..report import Report
 
-GZIP_LEVEL = 6
+# Level 4 costs half the CPU time of zlib's default 6 for layers 2-3 % larger (measured on the cc image).
+GZIP_LEVEL = 4
 # gzip members of this many tar bytes, compressed in parallel, a few at a time.
 GZIP_PIECE = 4 << 20
 GZIP_IN_FLIGHT = 8
@@ -228,6 +229,7 @@ def write_layer(
         with output:
             sink = _Sink(output, compression, pool)
             with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                tar.copybufsize = CHUNK  # fewer, larger writes into the hash and the compressor
                 for entry in entries:
                     info = _tar_info(entry)
                     if entry.source is None:

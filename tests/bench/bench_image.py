@@ -1,8 +1,10 @@
 """`slicer image` of the cc image against the same `slicer cut`, from a warm cache.
 
 Both commands run in-process, alternately, `--rounds` times each after one
-warm-up of each (which fills the cache); the medians and their ratio are
-printed, per compression and per architecture count. The image writes every
+warm-up of each (which fills the cache); the medians of wall-clock and CPU
+time (all threads) and their ratios are printed, per compression and per
+architecture count. CPU time shows the work done even on a loaded machine,
+where wall-clock time mostly measures waiting for a core. The image writes every
 layer (compressed), config, manifest and index on top of the cut.
 
     .venv/bin/python tests/bench/bench_image.py [--release debian-12] [--rounds 5]
@@ -25,11 +27,12 @@ from slicer.image.spec import load_spec
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
-def timed(arguments: list[str]) -> float:
-    started = time.perf_counter()
+def timed(arguments: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one in-process command; CPU counts every thread of the process."""
+    started, cpu = time.perf_counter(), time.process_time()
     if main(["-q", *arguments]):
         raise SystemExit(f"slicer {' '.join(arguments)} failed")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def main_() -> None:
@@ -39,8 +42,8 @@ def main_() -> None:
     args = parser.parse_args()
     slices = list(load_spec(IMAGES / args.release / "cc.yaml").slices)
     cases = [("gzip", "amd64"), ("zstd", "amd64"), ("gzip", "amd64,arm64")]
-    print("| image | archs | slicer cut (s) | slicer image (s) | ratio |")
-    print("|---|---|---:|---:|---:|")
+    print("| image | archs | cut wall (s) | image wall (s) | wall ratio | cut CPU (s) | image CPU (s) | CPU ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         counter = 0
 
@@ -50,12 +53,12 @@ def main_() -> None:
             return str(Path(tmp, f"{name}{counter}"))
 
         for compression, archs in cases:
-            cut_times, image_times = [], []
+            cuts, images = [], []
             for round_ in range(args.rounds + 1):
-                cut = sum(
+                cut = [
                     timed(["cut", "--release", args.release, "--arch", arch, "--root", fresh("root"), *slices])
                     for arch in archs.split(",")
-                )
+                ]
                 image = timed(
                     [
                         "image",
@@ -71,12 +74,13 @@ def main_() -> None:
                     ]
                 )
                 if round_:  # the first round warms the cache
-                    cut_times.append(cut)
-                    image_times.append(image)
-            cut_median, image_median = statistics.median(cut_times), statistics.median(image_times)
+                    cuts.append((sum(wall for wall, _ in cut), sum(cpu for _, cpu in cut)))
+                    images.append(image)
+            cut_wall, cut_cpu = (statistics.median(times) for times in zip(*cuts, strict=True))
+            image_wall, image_cpu = (statistics.median(times) for times in zip(*images, strict=True))
             print(
-                f"| cc {args.release} ({compression}) | {archs} | {cut_median:.2f} | {image_median:.2f} "
-                f"| {image_median / cut_median:.2f}x |",
+                f"| cc {args.release} ({compression}) | {archs} | {cut_wall:.2f} | {image_wall:.2f} "
+                f"| {image_wall / cut_wall:.2f}x | {cut_cpu:.2f} | {image_cpu:.2f} | {image_cpu / cut_cpu:.2f}x |",
                 flush=True,
             )
 
