@@ -192,6 +192,7 @@ def test_push_two_architectures_over_http_and_pull_them_back(image_release, slic
         reference,
         "--push",
         f"{running.address}/other/hello:1.0",
+        "--attach-sbom",
         "--json",
         *SLICES,
     )
@@ -205,6 +206,11 @@ def test_push_two_architectures_over_http_and_pull_them_back(image_release, slic
     for digest in summary["manifests"].values():
         manifest = pushed_raw(skopeo, running, f"{running.address}/team/hello@{digest}")
         assert "sha256:" + hashlib.sha256(manifest).hexdigest() == digest
+    # The SBOM artifacts went along, each referring to its architecture's manifest.
+    assert len(summary["referrers"]) == 2
+    for digest, subject in zip(summary["referrers"], summary["manifests"].values(), strict=True):
+        artifact = json.loads(pushed_raw(skopeo, running, f"{running.address}/other/hello@{digest}"))
+        assert artifact["artifactType"] == "application/spdx+json" and artifact["subject"]["digest"] == subject
     pulled = tmp_path / "pulled"
     copy = subprocess.run(
         [skopeo, *running.skopeo("copy", "--all", f"docker://{reference}", f"oci:{pulled}:1.0")],

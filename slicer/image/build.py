@@ -101,6 +101,7 @@ def build_image(options: ImageOptions, console: Console) -> dict:
         "digest": built.top.digest,
         "media_type": built.top.media_type,
         "manifests": {image.arch: image.manifest.digest for image in built.platforms},
+        "referrers": [referrer.digest for referrer in built.referrers],
         "epoch": epoch,
     }
 
