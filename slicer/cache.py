@@ -261,7 +261,7 @@ class Cache:
     def discard_parsed(self, key: str) -> None:
         (self.directory / "parsed" / key).unlink(missing_ok=True)
 
-    def load_release(self, url: str) -> tuple[bytes, bytes | None] | None:
+    def load_inrelease(self, url: str) -> tuple[bytes, bytes | None] | None:
         """The last verified InRelease (signature None) or Release + signature seen at `url`."""
         path = self.directory / "releases" / _url_key(url)
         try:
@@ -274,7 +274,7 @@ class Cache:
             os.utime(path)
         return data, signature
 
-    def save_release(self, url: str, data: bytes, signature: bytes | None) -> None:
+    def save_inrelease(self, url: str, data: bytes, signature: bytes | None) -> None:
         path = self._area("releases") / _url_key(url)
         signature_path = path.with_suffix(".sig")
         if signature is None:

@@ -16,6 +16,7 @@ import os
 import posixpath
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
@@ -30,6 +31,9 @@ from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
 from . import dpkgstatus, extract, manifest
+
+if TYPE_CHECKING:
+    from . import sbom
 
 LOCK_FORMAT = 1
 
@@ -61,7 +65,7 @@ class CutOutcome:
     result: rootfs.CommitResult
 
 
-def cut(options: CutOptions, console: Console) -> dict:
+def cut(options: CutOptions, console: Console) -> dict[str, Any]:
     """Run a whole cut and return its JSON-ready summary."""
     done = run_cut(options, console)
     return summary(done.release, done.selection, done.records, done.report, done.result)
@@ -213,9 +217,9 @@ def generate(
     if manifest_paths:
         for path, owners in manifest_paths.items():
             _write_generated(staging, report, path, b"", owners, hashed=False)
-        packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
+        manifest_packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
         slices = [str(slice_.key) for slice_ in selection.slices]
-        cut_manifest = manifest.collect(packages, slices, report, sorted(manifest_paths))
+        cut_manifest = manifest.collect(manifest_packages, slices, report, sorted(manifest_paths))
         for path in sorted(manifest_paths):
             existing = _existing(root, path)
             merged = manifest.merge(manifest.read_manifest(existing, path), cut_manifest) if existing else cut_manifest
@@ -238,7 +242,7 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
     if not existing:
         return data
     lines = set(existing.decode().splitlines()) | set(data.decode().splitlines())
-    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1]))
+    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1])).encode()
 
 
 def _write_generated(
@@ -332,7 +336,7 @@ def _stanza_field(stanza: str, name: str) -> str:
     return ""
 
 
-def sbom_packages(records: dict[str, PackageRecord]) -> list:
+def sbom_packages(records: dict[str, PackageRecord]) -> list[sbom.SbomPackage]:
     """The SBOM's view of the packages a cut used."""
     from . import sbom
 
@@ -367,7 +371,7 @@ def summary(
     records: dict[str, PackageRecord],
     report: Report,
     result: rootfs.CommitResult,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "release": release.name,
         "arch": selection.arch,

@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
@@ -80,7 +80,7 @@ class BuiltImage:
     referrers: tuple[oci.Descriptor, ...]
 
 
-def build_image(options: ImageOptions, console: Console) -> dict:
+def build_image(options: ImageOptions, console: Console) -> dict[str, Any]:
     """Build, write and push the image; return a JSON-ready summary."""
     _check(options)
     work, layout = new_layout(options.output)

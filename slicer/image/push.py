@@ -29,12 +29,19 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode, urljoin
 
-import requests
 from attrs import define, field, frozen
 
-from ..archive.http import new_session
+from ..archive.http import (
+    Response,
+    Session,
+    TLSError,
+    TransportError,
+    new_session,
+    quiet_unverified_tls_warnings,
+    reason,
+)
 from ..console import Console
-from ..errors import ImageError
+from ..errors import ImageError, RegistryError
 from . import oci
 
 DOCKER_HUB = "docker.io"
@@ -141,11 +148,7 @@ def credentials(registry: str, files: list[Path]) -> tuple[str, str] | None:
     return None
 
 
-class RegistryError(ImageError):
-    """The registry refused or failed a request."""
-
-
-def _explain(response: requests.Response) -> str:
+def _explain(response: Response) -> str:
     """The registry's own words: the `errors` of its JSON body, else the status line."""
     try:
         errors = response.json().get("errors") or []
@@ -161,7 +164,7 @@ class Registry:
 
     reference: Reference
     options: RegistryOptions
-    session: requests.Session = field(factory=new_session)
+    session: Session = field(factory=new_session)
     base: str = ""
     secret: tuple[str, str] | None = None
     authorization: str | None = None
@@ -179,9 +182,7 @@ class Registry:
         plain_allowed = self.options.insecure or is_loopback(self.reference.host)
         if self.options.insecure:
             self.verify = False
-            import urllib3
-
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            quiet_unverified_tls_warnings()
         registry = self.reference.registry
         secure, failure = self._probe("https")
         if secure is not None and secure.status_code in (200, 401):
@@ -194,28 +195,28 @@ class Registry:
                 return
         if secure is not None:
             raise RegistryError(f"{self.base}/v2/ is not an OCI registry: it answered {_explain(secure)}")
-        if isinstance(failure, requests.exceptions.SSLError):
+        if isinstance(failure, TLSError):
             raise RegistryError(
                 f"cannot reach registry {registry} over HTTPS: {_tls_reason(failure)} "
                 "(use --registry-ca FILE for a private CA)"
             )
-        raise RegistryError(f"cannot reach registry {registry}: {_reason(failure or OSError())}")
+        raise RegistryError(f"cannot reach registry {registry}: {reason(failure or OSError())}")
 
-    def _probe(self, scheme: str) -> tuple[requests.Response | None, requests.RequestException | None]:
+    def _probe(self, scheme: str) -> tuple[Response | None, TransportError | None]:
         """GET /v2/ over `scheme`: the answer, or the transport failure."""
         self.base = f"{scheme}://{self.reference.host}"
         try:
             return self.session.get(f"{self.base}/v2/", timeout=self.options.timeout, verify=self.verify), None
-        except requests.RequestException as error:
+        except TransportError as error:
             return None, error
 
-    def _start(self, response: requests.Response) -> None:
+    def _start(self, response: Response) -> None:
         """Use the scheme that answered, authenticating now if the registry asked."""
         self.base = response.url.removesuffix("/v2/")
         if response.status_code == 401:
             self._authenticate(response)
 
-    def _authenticate(self, response: requests.Response, extra_scopes: tuple[str, ...] = ()) -> None:
+    def _authenticate(self, response: Response, extra_scopes: tuple[str, ...] = ()) -> None:
         challenge = response.headers.get("WWW-Authenticate", "")
         scheme = challenge.split(" ", 1)[0].lower()
         registry = self.reference.registry
@@ -248,9 +249,9 @@ class Registry:
                 timeout=self.options.timeout,
                 verify=self.verify,
                 headers={"Authorization": None},
-            )  # type: ignore[dict-item]
-        except requests.RequestException as error:
-            raise RegistryError(f"cannot reach the token service {realm}: {_reason(error)}") from None
+            )
+        except TransportError as error:
+            raise RegistryError(f"cannot reach the token service {realm}: {reason(error)}") from None
         if answer.status_code != 200:
             hint = "" if self.secret else " (no credentials found; log in or set REGISTRY_AUTH_FILE)"
             raise RegistryError(
@@ -258,9 +259,12 @@ class Registry:
             )
         try:
             body = answer.json()
-            return body.get("token") or body["access_token"]
+            token = body.get("token") or body["access_token"]
         except (ValueError, KeyError, AttributeError):
             raise RegistryError(f"the token service {realm} sent no token") from None
+        if not isinstance(token, str):
+            raise RegistryError(f"the token service {realm} sent no token")
+        return token
 
     def request(
         self,
@@ -271,7 +275,7 @@ class Registry:
         ok: tuple[int, ...] = (200,),
         headers: dict[str, str] | None = None,
         scopes: tuple[str, ...] = (),
-    ) -> requests.Response:
+    ) -> Response:
         """One request, re-authenticated on 401 and retried on transient failures (bounded)."""
         url = urljoin(self.base + "/", url)
         delay, authenticated = BACKOFF, False
@@ -286,10 +290,10 @@ class Registry:
                     verify=self.verify,
                     allow_redirects=method in ("GET", "HEAD"),
                 )
-            except requests.RequestException as error:
+            except TransportError as error:
                 if attempt == ATTEMPTS:
                     raise RegistryError(
-                        f"registry {self.reference.registry} failed to {what}: {_reason(error)}"
+                        f"registry {self.reference.registry} failed to {what}: {reason(error)}"
                     ) from None
             else:
                 if response.status_code == 401 and not authenticated:
@@ -365,7 +369,7 @@ class Registry:
         )
         return "uploaded"
 
-    def _location(self, response: requests.Response, what: str) -> str:
+    def _location(self, response: Response, what: str) -> str:
         location = response.headers.get("Location")
         if not location:
             raise RegistryError(f"registry {self.reference.registry} gave no upload location to {what}")
@@ -390,17 +394,6 @@ class Registry:
 
 def _with_digest(location: str, digest: str) -> str:
     return location + ("&" if "?" in location else "?") + urlencode({"digest": digest})
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, requests.Timeout):
-        return "the connection timed out"
-    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
-    if found:
-        return found.group(1).strip().rstrip(".").lower()
-    if isinstance(error, requests.exceptions.ChunkedEncodingError) or "RemoteDisconnected" in str(error):
-        return "the connection broke off"
-    return "the connection failed"
 
 
 def _tls_reason(error: BaseException) -> str:
