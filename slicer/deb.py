@@ -407,15 +407,14 @@ DATA_COPY = "data.tar.zst"
 DATA_INDEX = f"data.tar.index-{INDEX_FORMAT}.json"
 
 
-def cached_data(deb: Path) -> CachedData | None:
-    """The data.tar of `deb`, a blob of a cache, as that cache keeps it; None outside one.
+def cached_data(deb: Path, cache: Cache | None) -> CachedData | None:
+    """The data.tar of `deb`, a blob of `cache`, as that cache keeps it; None without a cache.
 
     The zstd copy and its index are made on first use from the .deb, which
     the cache verified when the cut fetched it. Both are blobs named by their
     SHA256 and checked on every use: a damaged one is made again. A cache
     that cannot be written to gives none, and the .deb is read instead.
     """
-    cache = Cache.holding(deb)
     if cache is None:
         return None
     try:

@@ -95,6 +95,8 @@ def test_the_layer_holds_the_cut_with_recorded_owners_and_modes(image_release, s
 
     assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()]
     assert not list(tmp_path.glob(".slicer-image-*"))
+    # A layout others can read, whatever the umask of temporary files.
+    assert {path.stat().st_mode & 0o777 for path in (tmp_path / "img").rglob("*")} == {0o644, 0o755}
 
 
 def test_owners_come_from_the_report_not_the_disk(tmp_path):

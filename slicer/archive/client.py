@@ -64,6 +64,14 @@ class PackageRecord:
     stanza: str
 
 
+@frozen
+class FetchedPackage:
+    """A package as the archive offers it, and its .deb: downloaded, verified, a blob of the client's cache."""
+
+    record: PackageRecord
+    deb: Path
+
+
 @define
 class IndexStats:
     """What opening indexes cost: shown by benchmarks, checked by tests."""
@@ -373,6 +381,12 @@ class ArchiveClient:
         )
 
     # Downloading
+
+    def fetch_packages(self, records: Iterable[PackageRecord]) -> dict[str, FetchedPackage]:
+        """name -> the record and its verified .deb, in the order of `records`."""
+        records = list(records)
+        debs = self.fetch(records)
+        return {record.name: FetchedPackage(record, debs[record.name]) for record in records}
 
     def fetch(self, records: Iterable[PackageRecord]) -> dict[str, Path]:
         """name -> verified .deb in the cache; downloads what is not cached, in parallel."""

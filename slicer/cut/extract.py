@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from attrs import define, field
 
 from .. import rootfs
+from ..cache import Cache
 from ..console import Console
 from ..deb import CachedData, Content, Member, cached_data, iter_data
 from ..errors import DebError, ExtractError, RootError, SlicerError
@@ -447,13 +448,15 @@ def extract_all(
     console: Console,
     workers: int = 4,
     plans: dict[str, PackagePlan] | None = None,
+    cache: Cache | None = None,
 ) -> None:
     """Extract every selected package into `staging`, one after the other in selection order.
 
     The order makes the result independent of thread timing: a symlink
     shipped by an earlier package is followed by a later one's paths. Threads
     only make the zstd copies of packages stored in a cache, on their first use.
-    `plans` is `plan(selection)` when the caller made it already.
+    `plans` is `plan(selection)` when the caller made it already; `debs` are
+    blobs of `cache` when one is given.
     """
     plans = {name: current for name, current in (plans or plan(selection)).items() if current.wants()}
     missing = [name for name in plans if name not in debs]
@@ -463,7 +466,7 @@ def extract_all(
         console.task("Extracting packages", total=len(plans), unit="packages") as task,
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):
-        copies = {name: pool.submit(cached_data, debs[name]) for name in plans}
+        copies = {name: pool.submit(cached_data, debs[name], cache) for name in plans}
         try:
             groups = 0
             for name, current in plans.items():

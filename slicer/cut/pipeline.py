@@ -11,20 +11,17 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
-import os
 import posixpath
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
 from .. import rootfs
-from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..archive import ArchiveClient, ArchiveOptions, FetchedPackage, PackageRecord, open_archives
 from ..cache import Cache
 from ..console import Console
-from ..errors import ArchiveError, SlicerError, VerificationError
+from ..errors import SlicerError
 from ..release.load import load_release
 from ..release.model import Generate, PathKind, Release
 from ..release.schema import generate_kind
@@ -34,8 +31,6 @@ from . import dpkgstatus, extract, manifest
 
 if TYPE_CHECKING:
     from . import sbom
-
-LOCK_FORMAT = 1
 
 
 @frozen
@@ -81,16 +76,20 @@ def run_cut(options: CutOptions, console: Console) -> CutOutcome:
         f"from {release.name} for {options.arch}"
     )
     plans = extract.plan(selection)
-    records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
+    client = open_archives(release, selection.arch, console, options.archives)
+    packages = fetch_packages(client, release, selection, packages_with_content(plans), options)
+    records = {name: package.record for name, package in packages.items()}
     root_existed = options.root.exists()
     try:
-        report, result = build(selection, plans, records, debs, options, console)
+        report, result = build(selection, plans, packages, client.cache, options, console)
     except BaseException:
         if not root_existed:
             _remove_if_empty(options.root)
         raise
     if options.lock:
-        write_lock(options.lock, release, selection, records)
+        from . import lock  # Only cuts asked for a lock file need it (and cattrs).
+
+        lock.write_lock(options.lock, lock.LockFile.of(release, selection, records))
     if options.sbom:
         write_sbom(options.sbom, release, selection, records, report, options.root)
     console.info(
@@ -119,16 +118,16 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
 
 
 def fetch_packages(
-    release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
-) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
+    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
+) -> dict[str, FetchedPackage]:
     """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
-    client = open_archives(release, selection.arch, console, options.archives)
     if options.locked:
-        records = locked_records(options.locked, release, selection, needed, client)
+        from . import lock  # Only cuts from a lock file need it (and cattrs).
+
+        records = lock.locked_records(options.locked, release, selection, needed, client)
     else:
         records = client.resolve(needed)
-    debs = client.fetch(records.values())
-    return records, debs
+    return client.fetch_packages(records.values())
 
 
 def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
@@ -143,15 +142,20 @@ def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
 def build(
     selection: Selection,
     plans: dict[str, extract.PackagePlan],
-    records: dict[str, PackageRecord],
-    debs: dict[str, Path],
+    packages: dict[str, FetchedPackage],
+    cache: Cache,
     options: CutOptions,
     console: Console,
 ) -> tuple[Report, rootfs.CommitResult]:
+    """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it."""
+    records = {name: package.record for name, package in packages.items()}
+    debs = {name: package.deb for name, package in packages.items()}
     report = Report()
     with rootfs.staging_area(options.root) as staging:
         extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-        extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans)
+        extract.extract_all(
+            selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache
+        )
         extract.create_inline(selection, staging, report)
         run_scripts(selection, staging, report, console)
         extract.remove_until(selection, staging, report)
@@ -270,62 +274,7 @@ def _remove_if_empty(root: Path) -> None:
         root.rmdir()
 
 
-# -- lock files and summaries -----------------------------------------------------
-
-
-def write_lock(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord]) -> None:
-    lock = {
-        "slicer-lock": LOCK_FORMAT,
-        "release": release.name,
-        "arch": selection.arch,
-        "slices": sorted(str(slice_.key) for slice_ in selection.slices),
-        "packages": {
-            name: {
-                "version": r.version,
-                "sha256": r.sha256,
-                "archive": r.archive,
-                "suite": r.suite,
-                "filename": r.filename,
-                "size": r.size,
-            }
-            for name, r in sorted(records.items())
-        },
-    }
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(lock, indent=2) + "\n")
-    os.replace(temporary, path)
-
-
-def locked_records(
-    path: Path, release: Release, selection: Selection, needed: Iterable[str], client: ArchiveClient
-) -> dict[str, PackageRecord]:
-    """Exactly the versions and .deb hashes a lock file names, or a clear error."""
-    try:
-        lock = json.loads(path.read_text())
-        packages = lock["packages"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise SlicerError(f"cannot read lock file {path}: {error}") from None
-    if lock.get("arch") != selection.arch:
-        raise SlicerError(f"lock file {path} is for {lock.get('arch')}, not {selection.arch}")
-    if lock.get("release") != release.name:
-        raise SlicerError(f"lock file {path} is for release {lock.get('release')}, not {release.name}")
-    absent = [name for name in needed if name not in packages]
-    if absent:
-        raise SlicerError(f"lock file {path} has no entry for {', '.join(absent)}; cut with --lock to update it")
-    records = {}
-    for name in needed:
-        entry = packages[name]
-        try:
-            record = client.find(name, entry["version"])
-        except ArchiveError as error:
-            raise ArchiveError(f"lock file {path} asks for {name} {entry['version']}: {error}") from None
-        if record.sha256 != entry["sha256"]:
-            raise VerificationError(
-                f"lock file {path} asks for {name} {entry['version']} with SHA-256 {entry['sha256']}, "
-                f"but the archive offers {record.sha256}"
-            )
-        records[name] = record
-    return records
+# -- SBOM and summary --------------------------------------------------------------
 
 
 def _stanza_field(stanza: str, name: str) -> str:

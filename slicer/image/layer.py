@@ -16,17 +16,17 @@ import hashlib
 import os
 import stat
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 import zstandard
 from attrs import frozen
 
 from .. import rootfs
+from ..atomic import write_atomic
 from ..errors import ImageError
 from ..report import Report
 
@@ -220,31 +220,29 @@ def write_layer(
 ) -> LayerBlob:
     """Write the layer of `entries` as a blob in `directory` (named by its digest);
     `pool` runs the gzip compression of pieces of the stream in parallel."""
+    sinks: list[_Sink] = []
+
+    def write(output: BinaryIO) -> Path:
+        sink = _Sink(output, compression, pool)
+        sinks.append(sink)
+        with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+            tar.copybufsize = CHUNK  # fewer, larger writes into the hash and the compressor
+            for entry in entries:
+                info = _tar_info(entry)
+                if entry.source is None:
+                    tar.addfile(info)
+                    continue
+                with open(entry.source, "rb") as content:
+                    if os.fstat(content.fileno()).st_size != entry.size:
+                        raise ImageError(f"{entry.source} changed while the layer was written")
+                    tar.addfile(info, content)
+        sink.close()
+        return directory / sink.blob_digest.hexdigest()
+
     try:
-        output = tempfile.NamedTemporaryFile(dir=directory, prefix=".layer-", delete=False)  # noqa: SIM115 - closed below
+        final = write_atomic(directory, ".layer-", write, 0o644)
     except OSError as error:
         raise ImageError(f"cannot write a layer in {directory}: {error.strerror or error}") from None
-    temporary = Path(output.name)
-    try:
-        with output:
-            sink = _Sink(output, compression, pool)
-            with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-                tar.copybufsize = CHUNK  # fewer, larger writes into the hash and the compressor
-                for entry in entries:
-                    info = _tar_info(entry)
-                    if entry.source is None:
-                        tar.addfile(info)
-                        continue
-                    with open(entry.source, "rb") as content:
-                        if os.fstat(content.fileno()).st_size != entry.size:
-                            raise ImageError(f"{entry.source} changed while the layer was written")
-                        tar.addfile(info, content)
-            sink.close()
-        digest = "sha256:" + sink.blob_digest.hexdigest()
-        final = directory / sink.blob_digest.hexdigest()
-        os.replace(temporary, final)
-    except OSError as error:
-        raise ImageError(f"cannot write a layer in {directory}: {error.strerror or error}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
+    sink = sinks[0]
+    digest = "sha256:" + sink.blob_digest.hexdigest()
     return LayerBlob(final, digest, sink.size, "sha256:" + sink.tar_digest.hexdigest(), MEDIA_TYPES[compression])

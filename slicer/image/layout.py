@@ -17,10 +17,12 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from attrs import frozen
 
 from .. import rootfs
+from ..atomic import write_atomic, write_bytes_atomic
 from ..errors import ImageError
 from . import oci
 
@@ -74,9 +76,7 @@ class Layout:
         descriptor = oci.describe(media_type, data, **extra)
         target = self.blobs / descriptor.digest.removeprefix("sha256:")
         if not target.exists():
-            temporary = target.with_name(f".{target.name}.tmp")
-            temporary.write_bytes(data)
-            os.replace(temporary, target)
+            write_bytes_atomic(target, data, 0o644)
         return descriptor
 
     def blob(self, digest: str) -> Path:
@@ -129,32 +129,25 @@ def _replace_directory(built: Path, target: Path) -> None:
 
 def _archive(built: Path, target: Path, epoch: int) -> None:
     """A tar of the layout: sorted, numeric owners 0, fixed mtimes, so it is reproducible too."""
-    temporary = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            dir=target.absolute().parent, prefix=f".{target.name}.", delete=False
-        ) as stream:
-            temporary = stream.name
-            with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for path in sorted(built.rglob("*"), key=lambda path: path.relative_to(built).parts):
-                    name = path.relative_to(built).as_posix()
-                    info = tarfile.TarInfo(name + "/" if path.is_dir() else name)
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = ""
-                    info.mtime = epoch
-                    if path.is_dir():
-                        info.type, info.mode = tarfile.DIRTYPE, 0o755
-                        tar.addfile(info)
-                    else:
-                        info.mode, info.size = 0o644, path.stat().st_size
-                        with open(path, "rb") as content:
-                            tar.addfile(info, content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-        temporary = None
-    finally:
-        if temporary is not None:
-            os.unlink(temporary)
+
+    def write(stream: BinaryIO) -> Path:
+        with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path in sorted(built.rglob("*"), key=lambda path: path.relative_to(built).parts):
+                name = path.relative_to(built).as_posix()
+                info = tarfile.TarInfo(name + "/" if path.is_dir() else name)
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = epoch
+                if path.is_dir():
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                else:
+                    info.mode, info.size = 0o644, path.stat().st_size
+                    with open(path, "rb") as content:
+                        tar.addfile(info, content)
+        return target
+
+    write_atomic(target.absolute().parent, f".{target.name}.", write, 0o644)
 
 
 def new_layout(output: Output | None) -> tuple[Path, Layout]:
