@@ -27,7 +27,7 @@ from attrs import field, frozen
 from .. import __version__
 from ..archive.options import ArchiveOptions
 from ..console import Console
-from ..cut.extract import source_date_epoch
+from ..cut.epoch import source_date_epoch
 from ..cut.pipeline import CutOptions, CutOutcome, run_cut
 from ..errors import ImageError
 from . import layer, oci
