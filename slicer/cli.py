@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     deps.add_argument("--json", action="store_true", help="print JSON on stdout")
     deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
 
+    _add_image_parser(commands, common)
+
     commands.add_parser(
         "version",
         parents=[common],
@@ -486,6 +488,177 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+# -- slicer image -----------------------------------------------------------------
+
+
+def _add_image_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    image = commands.add_parser(
+        "image",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="build an OCI image from slices, without a container engine",
+        description="Cut the slices for each architecture and write them as an OCI image: one layer for the "
+        "cut (owners from the packages and slices, mtimes clamped to SOURCE_DATE_EPOCH, by default "
+        "the newest package date, so rebuilding the same locked inputs gives the same digest), one "
+        "for --add files, and a config with user, env, entrypoint. Several architectures give one "
+        "multi-architecture index. Options override the fields of an image spec file (-f).",
+        epilog=_examples("""
+            slicer image --release debian-12 --output oci:static base-files_base base-passwd_nonroot
+            slicer image -f docs/images/debian-12/cc.yaml --arch amd64,arm64 --output oci-archive:cc.tar
+            slicer image -f docs/images/debian-12/static.yaml --add build/server:/server:0755 --entrypoint /server \\
+                --user 65532 --output docker-archive:app.tar --tag app:1.0   # then: docker load -i app.tar
+            slicer image -f docs/images/debian-12/base.yaml --arch amd64,arm64 --push registry.example:5000/base:12
+            skopeo inspect oci:static:latest     # read back; umoci unpack --image static:latest bundle
+        """),
+    )
+    image.add_argument("-f", "--file", metavar="SPEC", type=Path, help="image spec file (YAML; see docs/images/)")
+    _add_release_options(image)
+    image.add_argument(
+        "--arch",
+        metavar="A[,B]",
+        action="append",
+        default=[],
+        help="Debian architectures, comma-separated or repeated (default: the spec's, else the host's)",
+    )
+    _add_archive_options(image)
+    image.add_argument(
+        "--output",
+        metavar="FORM:PATH",
+        help="oci:DIR (an OCI layout), oci-archive:FILE (a tar of one) or docker-archive:FILE "
+        "(for docker load / podman load; one architecture)",
+    )
+    image.add_argument("--tag", metavar="NAME:TAG", help="name and tag recorded in the output (default: image:latest)")
+    image.add_argument(
+        "--push",
+        metavar="REF",
+        action="append",
+        default=[],
+        help="push to REGISTRY/REPOSITORY[:TAG] (repeatable; later pushes to the same registry "
+        "mount blobs from the first)",
+    )
+    image.add_argument("--registry-ca", metavar="FILE", type=Path, help="CA certificates to verify the registry with")
+    image.add_argument(
+        "--insecure-registry",
+        action="store_true",
+        help="allow plain HTTP and unverified TLS (always allowed for a loopback registry's HTTP)",
+    )
+    image.add_argument("--user", metavar="U", help='user to run as, e.g. 65532 or "65532:65532"')
+    image.add_argument("--entrypoint", metavar="CMD", help='entrypoint: a JSON array \'["/app", "-v"]\' or words')
+    image.add_argument("--cmd", metavar="CMD", help="default arguments: a JSON array or words")
+    image.add_argument("--env", metavar="K=V", action="append", default=[], help="environment variable (repeatable)")
+    image.add_argument("--workdir", metavar="DIR", help="working directory")
+    image.add_argument("--label", metavar="K=V", action="append", default=[], help="config label (repeatable)")
+    image.add_argument(
+        "--annotation", metavar="K=V", action="append", default=[], help="manifest annotation (repeatable)"
+    )
+    image.add_argument(
+        "--add",
+        metavar="SRC:DEST[:MODE[:UID:GID]]",
+        action="append",
+        default=[],
+        help="host file or folder put at DEST in a layer of its own (repeatable; MODE octal, owner default 0:0)",
+    )
+    image.add_argument(
+        "--locked",
+        metavar="FILE",
+        help="use exactly the versions of a `slicer cut --lock` file; write {arch} in the name "
+        "for several architectures",
+    )
+    image.add_argument("--compression", choices=["gzip", "zstd"], help="layer compression (default gzip)")
+    image.add_argument(
+        "--sbom",
+        metavar="FILE",
+        type=Path,
+        help="write the SPDX 2.3 SBOM beside the image (FILE.<arch>.json for several architectures)",
+    )
+    image.add_argument(
+        "--attach-sbom",
+        action="store_true",
+        help="store the SBOM in the image as an OCI artifact referring to its manifest",
+    )
+    image.add_argument(
+        "--ignore",
+        metavar="CONDITION",
+        action="append",
+        default=[],
+        choices=["unmaintained", "unstable"],
+        help="build even if the release is unmaintained or unstable",
+    )
+    image.add_argument("--json", action="store_true", help="print the digests as JSON on stdout")
+    image.add_argument("slices_requested", metavar="SLICE", nargs="*", help="slices, added to the spec's")
+
+
+def _command_words(value: str | None, flag: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value.lstrip().startswith("["):
+        try:
+            words = json.loads(value)
+        except ValueError:
+            words = None
+        if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+            raise UsageError(f"{flag} expects a JSON array of strings or plain words, got {value!r}")
+        return tuple(words)
+    import shlex
+
+    return tuple(shlex.split(value))
+
+
+def cmd_image(args: argparse.Namespace, console: Console) -> int:
+    from .errors import ImageError
+    from .image.build import ImageOptions, build_image
+    from .image.layout import Output
+    from .image.oci import RuntimeConfig
+    from .image.push import RegistryOptions
+    from .image.spec import ImageSpec, load_spec, parse_add, parse_pairs
+
+    spec = load_spec(args.file) if args.file else ImageSpec()
+    archs = tuple(arch for value in args.arch for arch in value.split(",") if arch) or spec.archs or (host_arch(),)
+    slices = (*spec.slices, *args.slices_requested)
+    if not slices:
+        raise UsageError("no slices to cut: name some, or give a spec file (-f) that lists them")
+    env = {**spec.env, **parse_pairs(args.env, "--env")}
+    name, _, tag = (args.tag or spec.tag or "image:latest").rpartition(":")
+    if not name or not tag or "/" in tag:
+        raise ImageError(f"--tag expects NAME:TAG, got {args.tag or spec.tag!r}")
+    entrypoint = _command_words(args.entrypoint, "--entrypoint")
+    cmd = _command_words(args.cmd, "--cmd")
+    runtime = RuntimeConfig(
+        user=args.user or spec.user or "",
+        env=tuple(f"{key}={value}" for key, value in env.items()),
+        entrypoint=entrypoint if entrypoint is not None else spec.entrypoint,
+        cmd=cmd if cmd is not None else spec.cmd,
+        workdir=args.workdir or spec.workdir or "",
+        labels=tuple({**spec.labels, **parse_pairs(args.label, "--label")}.items()),
+    )
+    options = ImageOptions(
+        slices=slices,
+        archs=archs,
+        release=args.release or spec.release,
+        overlays=tuple(args.slices),
+        runtime=runtime,
+        annotations={**spec.annotations, **parse_pairs(args.annotation, "--annotation")},
+        add=(*spec.add, *(parse_add(value) for value in args.add)),
+        compression=args.compression or spec.compression or "gzip",
+        name=name,
+        tag=tag,
+        output=Output.parse(args.output) if args.output else None,
+        push=tuple(args.push),
+        locked=args.locked,
+        sbom=args.sbom,
+        attach_sbom=args.attach_sbom,
+        archives=_archive_options(args),
+        ignore=frozenset(args.ignore),
+        registry=RegistryOptions(ca_file=args.registry_ca, insecure=args.insecure_registry),
+    )
+    summary = build_image(options, console)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _archive_options(args: argparse.Namespace) -> ArchiveOptions:
     """The options of `_add_archive_options`, for cut, check and deps."""
     from .archive import ArchiveOptions
@@ -517,6 +690,7 @@ COMMANDS = {
     "cache": cmd_cache,
     "check": cmd_check,
     "deps": cmd_deps,
+    "image": cmd_image,
 }
 
 

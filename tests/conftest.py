@@ -7,6 +7,7 @@ from tests.helpers.releases import test_cert, write_release
 pytest_plugins = [
     "tests.helpers.archive_fixtures",
     "tests.helpers.tree_fixtures",
+    "tests.helpers.image_fixtures",
 ]
 
 

@@ -25,6 +25,7 @@ LAYERS = {
     "find": 4,
     "deps": 4,
     "check": 4,
+    "image": 4,
     "cut": 3,
     "contents": 3,
     "release": 2,

@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import posixpath
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
@@ -30,6 +30,9 @@ from ..report import Entry, Report
 from . import dpkgstatus, extract, inline, keystore, manifest
 from .epoch import source_date_epoch
 from .plan import PackagePlan, plan
+
+if TYPE_CHECKING:
+    from . import sbom
 
 
 @frozen
@@ -48,8 +51,25 @@ class CutOptions:
     workers: int = 4
 
 
+@frozen
+class CutOutcome:
+    """What a finished cut used and wrote, for commands that build on a cut (`image`)."""
+
+    release: Release
+    selection: Selection
+    records: dict[str, PackageRecord]
+    report: Report
+    result: rootfs.CommitResult
+
+
 def cut(options: CutOptions, console: Console) -> dict[str, Any]:
     """Run a whole cut and return its JSON-ready summary."""
+    done = run_cut(options, console)
+    return summary(done.release, done.selection, done.records, done.report, done.result)
+
+
+def run_cut(options: CutOptions, console: Console) -> CutOutcome:
+    """Run a whole cut and return what it used and wrote."""
     release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
@@ -80,7 +100,7 @@ def cut(options: CutOptions, console: Console) -> dict[str, Any]:
         f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
         f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present"
     )
-    return summary(release, selection, records, report, result)
+    return CutOutcome(release, selection, records, report, result)
 
 
 def check_maintenance(release: Release, ignore: frozenset[str], console: Console) -> None:
@@ -280,13 +300,11 @@ def _stanza_field(stanza: str, name: str) -> str:
     return ""
 
 
-def write_sbom(
-    path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report, root: Path
-) -> None:
-    """An SPDX 2.3 document of the packages and files this cut shipped."""
-    from . import sbom  # Only cuts asked for an SBOM need it.
+def sbom_packages(records: dict[str, PackageRecord]) -> list[sbom.SbomPackage]:
+    """The SBOM's view of the packages a cut used."""
+    from . import sbom
 
-    packages = [
+    return [
         sbom.SbomPackage(
             r.name,
             r.version,
@@ -297,8 +315,16 @@ def write_sbom(
         )
         for r in records.values()
     ]
+
+
+def write_sbom(
+    path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report, root: Path
+) -> None:
+    """An SPDX 2.3 document of the packages and files this cut shipped."""
+    from . import sbom  # Only cuts asked for an SBOM need it.
+
     document = sbom.build_spdx(
-        f"{release.name}-{selection.arch}-{root.name}", packages, report, distro=release.name, root=root
+        f"{release.name}-{selection.arch}-{root.name}", sbom_packages(records), report, distro=release.name, root=root
     )
     sbom.write_spdx(document, path)
 
