@@ -171,6 +171,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print JSON on stdout")
     check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
 
+    draft = commands.add_parser(
+        "draft", parents=[common], formatter_class=HelpFormatter,
+        help="propose slice definitions from the real package",
+        description="Write <PKG>.yaml for each package, in the repository's style, from the package's real "
+                    "files on each architecture: conventional slices, essentials from ELF needs and script "
+                    "interpreters, '# review:' comments where a person must decide. Then run every check "
+                    "of 'slicer check' on the drafts.",
+        epilog=_examples("""
+            slicer draft --release debian-12 libpq5
+            slicer draft --release debian-13 --output /tmp/drafts curl libcurl4t64
+            slicer draft --release debian-12 --diff zlib1g
+        """),
+    )
+    _add_release_options(draft)
+    draft.add_argument("--arch", metavar="A", action="append", default=[],
+                       help="architecture to draft and check (repeatable; default: amd64 and arm64)")
+    draft.add_argument("--output", metavar="DIR", type=Path,
+                       help="folder to write into (default: the release's own slice folder)")
+    draft.add_argument("--force", action="store_true", help="overwrite existing files")
+    draft.add_argument("--diff", action="store_true",
+                       help="for a package that has a file already, print the paths the draft adds to it")
+    _add_archive_options(draft)
+    draft.add_argument("packages", metavar="PKG", nargs="+", help="binary package names")
+
     deps = commands.add_parser(
         "deps", parents=[common], formatter_class=HelpFormatter, help="find the slices that provide an ELF file's libraries",
         description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
@@ -345,6 +369,41 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_draft(args: argparse.Namespace, console: Console) -> int:
+    from .draft import DEFAULT_ARCHES, DraftOptions, draft
+    from .release import slice_folder
+
+    arches = tuple(args.arch) or DEFAULT_ARCHES
+    output = args.output or slice_folder(args.release)
+    drafts = draft(DraftOptions(packages=tuple(args.packages), release=args.release, overlays=tuple(args.slices),
+                                arches=arches, archives=_archive_options(args)), console)
+    written = []
+    for proposed in drafts:
+        target = output / f"{proposed.package}.yaml"
+        if target.exists() and not args.force:
+            if args.diff:
+                print(f"# {target}: {len(proposed.added)} paths of {proposed.package} {proposed.version} "
+                      "no slice selects")
+                for slice_name, path in proposed.added:
+                    print(f"+ {proposed.package}_{slice_name} {path}")
+                continue
+            raise SlicerError(f"{target} exists; pass --force to replace it, or --diff to see what a draft adds")
+        output.mkdir(parents=True, exist_ok=True)
+        target.write_text(proposed.text)
+        written.append(proposed.package)
+        reviews = len(proposed.reviews)
+        console.info(f"Wrote {target}" + (f" with {reviews} '# review:' question{'s' * (reviews > 1)}"
+                                          if reviews else ""))
+    if not written:
+        return 0
+    # The drafts go through every check of `slicer check`, read from where they were written.
+    check_args = argparse.Namespace(**vars(args))
+    check_args.packages, check_args.fix, check_args.json = written, False, False
+    check_args.slices = [*args.slices, output] if args.output else args.slices
+    check_args.arch = list(arches)
+    return cmd_check(check_args, console)
+
+
 def cmd_deps(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -427,6 +486,7 @@ COMMANDS = {
     "cache": cmd_cache,
     "check": cmd_check,
     "deps": cmd_deps,
+    "draft": cmd_draft,
 }
 
 

@@ -356,18 +356,29 @@ def iter_data(deb: Path, cached: CachedData | None = None, keep: Callable[[str],
                 yield member
 
 
-def read_control(deb: Path) -> str:
-    """The package's control paragraph, as dpkg-deb would print it."""
+def read_control_files(deb: Path) -> dict[str, bytes]:
+    """Every regular file of the control.tar member (control, conffiles, postinst ...) by name."""
+    return _control_member(deb)[1]
+
+
+def _control_member(deb: Path) -> tuple[str, dict[str, bytes]]:
+    files: dict[str, bytes] = {}
     with _tar(deb, "control.tar") as (name, tar, _):
         try:
             for info in tar:
-                if info.isreg() and info.name.removeprefix("./") == "control":
-                    data = tar.extractfile(info).read()  # type: ignore[union-attr]
-                    break
-            else:
-                raise DebError(f"{deb} has no control file in its {name} member")
+                if info.isreg():
+                    files[info.name.removeprefix("./")] = tar.extractfile(info).read()  # type: ignore[union-attr]
         except _STREAM_ERRORS as error:
             raise _corrupt(deb, name, error) from None
+    return name, files
+
+
+def read_control(deb: Path) -> str:
+    """The package's control paragraph, as dpkg-deb would print it."""
+    member, files = _control_member(deb)
+    data = files.get("control")
+    if data is None:
+        raise DebError(f"{deb} has no control file in its {member} member")
     try:
         return data.decode()
     except UnicodeDecodeError:
