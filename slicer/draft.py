@@ -65,7 +65,10 @@ LEFT_OUT = {
                               "/usr/lib/tmpfiles.d/", "/usr/lib/sysusers.d/", "/etc/cron.", "/etc/logrotate.d/",
                               "/usr/share/apport/", "/usr/share/menu/", "/usr/share/applications/",
                               "/usr/share/pixmaps/", "/usr/share/icons/"),
-    "development files": ("/usr/include/", "/usr/share/pkgconfig/", "/usr/share/aclocal/", "/usr/share/gdb/"),
+    "development files": ("/usr/include/", "/usr/share/pkgconfig/", "/usr/share/aclocal/", "/usr/share/gdb/",
+                          "/usr/share/systemtap/"),
+    "install-time hooks": ("/usr/lib/mime/packages/", "/usr/share/debconf/", "/usr/share/initramfs-tools/",
+                           "/usr/share/doc-base/", "/usr/lib/dpkg/", "/usr/share/dpkg/"),
 }
 # Slices in the order a file lists them; the package's own ones in between, copyright last.
 ORDER = ("libs", "modules", "bins", "scripts", "config", "data")
@@ -245,16 +248,17 @@ def _generic(path: str) -> str:
     return "/".join(TRIPLET_GLOB if TRIPLET.match(part) else part for part in path.split("/"))
 
 
-def _left_out(path: str, package: str) -> str:
-    """Which group of left-out files `path` belongs to, or ""."""
+def _left_out(path: str, package: str, kind: str = "") -> str:
+    """Which group of left-out files `path` (an entry of that `kind`) belongs to, or ""."""
     if path.startswith("/usr/share/doc/"):
         return "" if path in (f"/usr/share/doc/{package}/copyright", f"/usr/share/doc/{package}") else "documentation"
     for group, prefixes in LEFT_OUT.items():
         if path.startswith(prefixes):
             return group
     base = posixpath.basename(path)
-    if base.endswith((".a", ".la", ".pc", ".h")) or (".so" in base and base.endswith(".so")
-                                                       and path.startswith(LIB_FOLDERS)):
+    folder = _library_folder(path)
+    if base.endswith((".a", ".la", ".pc", ".h")) or (
+            kind == "symlink" and base.endswith(".so") and folder and "/" not in path[len(folder):]):
         return "development files"
     return ""
 
@@ -287,7 +291,7 @@ def _kind(package: _Package, path: str, generic: str) -> str:
         rest = generic[len(folder):]
         if "/" not in rest.rstrip("/"):
             return "libs" if ".so" in rest or elf else "data"
-        return "modules"
+        return "modules" if folder.endswith(TRIPLET_GLOB + "/") or elf else "data"
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
 
 
@@ -298,7 +302,7 @@ def _place(package: _Package, release: Release) -> None:
     for arch, listing in package.listings.items():
         for path, item in listing.items.items():
             generic = _generic(path)
-            group = _left_out(generic.rstrip("/"), package.name)
+            group = _left_out(generic.rstrip("/"), package.name, item.kind)
             if group:
                 package.left_out.add(group)
                 continue
@@ -315,7 +319,7 @@ def _place(package: _Package, release: Release) -> None:
             generic = _generic(path)
             if item.kind == "dir" and generic not in folders and not _left_out(generic, package.name) \
                     and generic.count("/") > 2:
-                entry = entries.setdefault(generic, _Entry("config" if generic.startswith("/etc/") else "data"))
+                entry = entries.setdefault(generic, _Entry(_kind(package, path, generic)))
                 entry.arches.add(arch)
                 entry.real.setdefault(arch, []).append(path)
     entries = _version_globs(entries)
@@ -351,10 +355,10 @@ def _version_globs(entries: dict[str, _Entry]) -> dict[str, _Entry]:
 def _private_folder(path: str) -> str:
     """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ..."""
     parts = path.split("/")
-    for depth, roots in ((3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/")),
-                         (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/"))):
+    for depth, roots in ((4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/")),
+                         (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/"))):
         folder = "/".join(parts[:depth + 1]) + "/"
-        if len(parts) > depth + 1 and any(folder.startswith(root) and folder.count("/") == root.count("/") + 1
+        if len(parts) > depth + 1 and parts[depth] != TRIPLET_GLOB and any(folder.startswith(root) and folder.count("/") == root.count("/") + 1
                                           for root in roots):
             return folder
     return ""
@@ -447,8 +451,9 @@ def _essentials(package: _Package, release: Release, contents: dict[str, Package
     """Each slice's essentials from the loader, libraries and interpreters its files need."""
     depends = _relations(package.fields.get("Pre-Depends", "")) + _relations(package.fields.get("Depends", ""))
     explained: set[str] = set()
+    unprovided: dict[str, dict[str, set[str]]] = {}  # slice -> name -> arches
     for arch, listing in package.listings.items():
-        needs: dict[str, dict[str, list[str]]] = {}  # slice -> name -> [paths]
+        needs: dict[str, dict[str, list[str]]] = {}  # slice -> name -> [paths needing it]
         for slice_ in package.slices.values():
             for entry in slice_.contents.values():
                 for path in entry.real.get(arch, []):
@@ -458,22 +463,26 @@ def _essentials(package: _Package, release: Release, contents: dict[str, Package
         for slice_name, wanted in needs.items():
             slice_ = package.slices[slice_name]
             own = f"{package.name}_{slice_name}"
-            for name, paths in wanted.items():
+            for name in wanted:
                 choices = _choices(name, arch, providers.get(name, []), provided)
                 if own in choices:
                     continue
                 if not choices:
-                    slice_.reviews.append(f"{paths[0]} needs {name} on {arch}, which no slice of "
-                                          f"{release.name} provides: draft the package that ships it too")
+                    unprovided.setdefault(slice_name, {}).setdefault(name, set()).add(arch)
                     continue
                 chosen = next((choice for choice in choices if choice.split("_")[0] in depends), choices[0])
                 explained.add(chosen.split("_")[0])
                 slice_.essentials.setdefault(chosen, set()).add(arch)
                 if len(choices) > 1:
                     slice_.reviews.append(f"{name} is provided by {', '.join(choices)}; {chosen} was chosen")
+    for slice_name, names in unprovided.items():
+        needed = ", ".join(f"{name} ({', '.join(sorted(arches))})" for name, arches in names.items())
+        package.slices[slice_name].reviews.append(
+            f"its files need {needed}, which no slice of {release.name} provides: draft the packages that ship "
+            "them in the same run, or add their slices")
     for slice_name in ("bins", "scripts"):
         if slice_name in package.slices:
-            for own in ("config", "data"):
+            for own in ("modules", "config", "data"):
                 if own in package.slices:
                     package.slices[slice_name].essentials[f"{package.name}_{own}"] = set(package.listings)
     unexplained = [name for name in dict.fromkeys(depends)
