@@ -87,10 +87,9 @@ INSTALL_TIME = frozenset({"debconf", "dpkg", "adduser", "init-system-helpers", "
                           "debconf-2.0", "install-info", "libc-bin"})
 # Commands in maintainer scripts that change the system at install time.
 INSTALL_EFFECTS = re.compile(
-    r"^\s*(update-alternatives\s+--install|ln\s|mkdir\s|install\s+-d|touch\s|cp\s|mv\s|chmod\s|chown\s"
+    r"\s*(update-alternatives\s+--install|ln\s|mkdir\s|install\s+-d|touch\s|cp\s|mv\s|chmod\s|chown\s"
     r"|dpkg-statoverride\s+--add|adduser\s|addgroup\s|useradd\s|groupadd\s|systemd-sysusers|systemd-tmpfiles"
-    r"|update-ca-certificates|ucf\s|dpkg-maintscript-helper\s+(?:symlink_to_dir|dir_to_symlink))",
-    re.MULTILINE)
+    r"|update-ca-certificates|ucf\s|dpkg-maintscript-helper\s+(?:symlink_to_dir|dir_to_symlink))")
 ALTERNATIVE = re.compile(r"update-alternatives\s+--install\s+(\S+)\s+(\S+)\s+(\S+)")
 SHEBANG = re.compile(rb"^#!\s*(\S+)(?:\s+(\S+))?")
 
@@ -412,7 +411,7 @@ def _review_places(package: _Package) -> None:
             entry.review = "a program outside the bin folders: keep it in bins or give it its own slice?"
     for script in ("preinst", "postinst"):
         text = package.controls.get(script, b"").decode("utf-8", "replace")
-        effects = [line.strip() for line in INSTALL_EFFECTS.findall(text)]
+        effects = [line.strip() for line in text.splitlines() if INSTALL_EFFECTS.match(line)]
         for link, name, target in ALTERNATIVE.findall(text):
             package.reviews.append(f"{script} makes {link} an alternative ({name}) pointing to {target}; add "
                                    f"'{link}: {{symlink: {target}}}' if programs call it by that name")
