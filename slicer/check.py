@@ -47,6 +47,7 @@ from .extract import PackagePlan, plan
 from .model import KNOWN_ARCHES, Package, PathKind, Release, Slice, SliceKey
 from .release import default_release_name, load_release
 from .selection import Selection, select
+from .suggest import did_you_mean
 
 CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "cut")
 ARCH_CHECKS = ("copyright", "paths", "libraries", "conflicts", "cut")
@@ -328,7 +329,7 @@ def check(options: CheckOptions, console: Console) -> CheckReport:
     unknown = [name for name in options.packages if name not in release.packages]
     if unknown:
         raise SlicerError(f"release {release.name} has no slice definitions for "
-                          + ", ".join(f'package "{name}"' for name in unknown))
+                          + ", ".join(f'package "{name}"' + did_you_mean(name, release.packages) for name in unknown))
     report = CheckReport(release.name, arches, list(dict.fromkeys(options.packages)) or sorted(release.packages))
     for name in report.packages:
         _check_style(release.packages[name], options.fix, report)

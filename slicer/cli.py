@@ -240,10 +240,15 @@ def _load(args: argparse.Namespace):
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
     from .info import info
 
-    output, missing = info(_load(args), args.queries)
+    from .suggest import did_you_mean
+
+    release = _load(args)
+    output, missing = info(release, args.queries)
     sys.stdout.write(output)
     if missing:
-        raise SlicerError("no slice definitions found for: " + ", ".join(f'"{query}"' for query in missing))
+        known = [*release.packages, *(str(s.key) for p in release.packages.values() for s in p.slices.values())]
+        raise SlicerError("no slice definitions found for: "
+                          + ", ".join(f'"{query}"' + did_you_mean(query, known) for query in missing))
     return 0
 
 
@@ -252,12 +257,17 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
 
     from .find import find_slices
 
-    found = find_slices(_load(args), args.terms)
+    from .suggest import suggest
+
+    release = _load(args)
+    found = find_slices(release, args.terms)
     if args.json:
         print(json.dumps([{"slice": str(s.key), "hint": s.hint} for s in found], indent=2))
         return 0
     if not found:
-        console.info(f'No matching slices for "{" ".join(args.terms)}"')
+        close = list(dict.fromkeys(name for term in args.terms for name in suggest(term.strip("_*?"), release.packages)))
+        console.info(f'No matching slices for "{" ".join(args.terms)}"'
+                     + (f"; did you mean {' or '.join(close)}?" if close else ""))
         return 0
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("Slice", no_wrap=True)

@@ -3,7 +3,8 @@
 Two kinds of near names: a package renamed between releases keeps its stem
 and changes its version digits or gains the `t64` suffix of Debian's 64-bit
 time transition (`libssl3` -> `libssl3t64`, `libicu72` -> `libicu76`), so
-names with the same stem come first; then typos, by similarity.
+names with the same stem are the answer when there are any; else typos, by
+similarity.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import difflib
 import re
 from collections.abc import Iterable
 
-_VERSIONISH = re.compile(r"t64$|[0-9]+")
+_VERSIONISH = re.compile(r"t64(?=_|$)|[0-9]+")
 
 
 def stem(name: str) -> str:
@@ -29,11 +30,10 @@ def renamed(name: str, known: Iterable[str]) -> list[str]:
 
 
 def suggest(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
-    """Up to `limit` known names close to `name`, renamed ones first."""
+    """Up to `limit` known names close to `name`: the renamed ones if any, else the most similar."""
     names = list(dict.fromkeys(known))
-    found = renamed(name, names)
-    found += [other for other in difflib.get_close_matches(name, names, n=limit + len(found), cutoff=0.75)
-              if other not in found and other != name]
+    found = renamed(name, names) or [other for other in difflib.get_close_matches(name, names, n=limit + 1, cutoff=0.8)
+                                     if other != name]
     return found[:limit]
 
 
