@@ -18,6 +18,7 @@ import json
 import lzma
 import tarfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -167,6 +168,37 @@ def _member_stream(deb: Path, prefix: str) -> Iterator[tuple[str, IO[bytes]]]:
         raise DebError(f"{deb} has no {prefix} member")
 
 
+class _Decompressed:
+    """Cached data.tar copies kept decompressed in this process, the least recently used dropped past
+    `limit` bytes: `slicer check` cuts each slice alone, and most cuts read the same few packages."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held: OrderedDict[Path, bytes] = OrderedDict()
+        self.size = 0
+
+    def get(self, path: Path, file: BinaryIO) -> bytes:
+        data = self.held.pop(path, None)
+        if data is None:
+            # One whole read verifies the frames' checksums, as reading a stream to its end does.
+            with zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
+                data = stream.read()
+            self.size += len(data)
+        self.held[path] = data
+        while self.size > self.limit and len(self.held) > 1:
+            self.size -= len(self.held.popitem(last=False)[1])
+        return data
+
+
+_decompressed: _Decompressed | None = None
+
+
+def keep_decompressed(limit: int) -> None:
+    """From now on, keep up to `limit` bytes of cached data.tar copies decompressed in this process."""
+    global _decompressed
+    _decompressed = _Decompressed(limit)
+
+
 @contextmanager
 def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
     """The decompressed stream of a zstd-compressed tar file (a cached copy of a data.tar)."""
@@ -174,8 +206,15 @@ def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
         file = open(path, "rb")
     except OSError as error:
         raise DebError(f"cannot open {path}: {error.strerror}") from None
-    with file, zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
-        yield "data.tar.zst", stream
+    with file:
+        if _decompressed is not None:
+            try:
+                yield "data.tar.zst", io.BytesIO(_decompressed.get(path, file))
+            except zstandard.ZstdError as error:
+                raise _corrupt(path, "data.tar.zst", error) from None
+            return
+        with zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
+            yield "data.tar.zst", stream
 
 
 def _open_tar(source: Path, name: str, stream: IO[bytes]) -> tarfile.TarFile:

@@ -16,6 +16,7 @@ checks too.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import posixpath
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from attrs import define, field, frozen
 
-from .archive import ArchiveClient, PackageRecord
+from .archive import ArchiveClient, Cache, PackageRecord
 from .console import Console
 from .cut import ArchiveOptions, open_archives
 from .deb import READ_SIZE, iter_data
@@ -111,6 +112,45 @@ def read_listing(package: str, version: str, deb: Path) -> Listing:
     return Listing(package, version, items, elves, broken)
 
 
+# The cache's derived blob holding a package's listing; the number changes with its layout.
+LISTING = "listing-1.json"
+
+
+def cached_listing(package: str, version: str, deb: Path) -> Listing:
+    """The listing of a .deb, kept in its cache as JSON so that later runs skip the data.tar.
+
+    Like every derived blob it is named by its SHA256 and checked on use; a
+    .deb outside a cache, or a cache that cannot be written, is listed anew.
+    """
+    cache = Cache.holding(deb)
+    if cache is None:
+        return read_listing(package, version, deb)
+    try:
+        blob = cache.derived(deb.name, LISTING) or cache.derive(
+            deb.name, LISTING, lambda out: out.write(_listing_json(read_listing(package, version, deb))))
+        return _listing_from_json(package, version, json.loads(blob.read_bytes()))
+    except (OSError, ArchiveError, ValueError, KeyError, TypeError):
+        return read_listing(package, version, deb)
+
+
+def _listing_json(listing: Listing) -> bytes:
+    return json.dumps({
+        "items": {path: [item.kind, item.mode, item.link, item.size, item.sha256] for path, item in listing.items.items()},
+        "elves": {path: [info.elf_class, info.endianness, info.machine, info.flags, info.needed, info.soname,
+                         info.interpreter, info.rpath, info.runpath] for path, info in listing.elves.items()},
+        "broken": listing.broken,
+    }, separators=(",", ":")).encode()
+
+
+def _listing_from_json(package: str, version: str, data: dict) -> Listing:
+    items = {path: Item(*row) for path, row in data["items"].items()}
+    elves = {path: ElfInfo(elf_class, endianness, machine, flags, tuple(needed), soname, interpreter, tuple(rpath),
+                           tuple(runpath))
+             for path, (elf_class, endianness, machine, flags, needed, soname, interpreter, rpath, runpath)
+             in data["elves"].items()}
+    return Listing(package, version, items, elves, dict(data["broken"]))
+
+
 class PackageContents:
     """A release's packages for one architecture: each resolved, fetched and listed at most once."""
 
@@ -149,7 +189,7 @@ class PackageContents:
         if unread:
             with (self.console.task(f"Reading packages for {self.arch}", total=len(unread), unit="packages") as task,
                   ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool):
-                futures = {name: pool.submit(read_listing, name, self.records[name].version, self.debs[name])
+                futures = {name: pool.submit(cached_listing, name, self.records[name].version, self.debs[name])
                            for name in unread}
                 for name, future in futures.items():
                     self._listings[name] = future.result()
