@@ -30,6 +30,7 @@ and its data.tar read once.
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import re
 import tempfile
@@ -265,6 +266,8 @@ class CheckReport:
     skipped: dict[tuple[str, str, str], str] = field(factory=dict)
     # Files --fix rewrote.
     fixed: list[str] = field(factory=list)
+    # Package -> (its file as shown, its text): where problems are annotated.
+    files: dict[str, tuple[str, str]] = field(factory=dict)
 
     def add(self, package: str, check: str, arch: str, message: str, slice_: SliceKey | None = None) -> None:
         self.problems.append(Problem(package, check, arch, message, str(slice_) if slice_ else ""))
@@ -284,11 +287,32 @@ class CheckReport:
                     rows.append((check, arch, "ok", []))
         return rows
 
+    def location(self, problem: Problem) -> dict:
+        """`file`, `line` and `severity` of a problem, for a CI system's annotations.
+
+        The line is the one the message names (a style issue's `file:line:`), else the
+        first path of the message that is a key of the file, else the slice's key, else 1.
+        """
+        display, text = self.files.get(problem.package, ("", ""))
+        if not display:
+            return {"file": "", "line": 0, "severity": "error"}
+        lines = text.splitlines()
+        named = re.match(rf"{re.escape(display)}:(\d+):", problem.message)
+        line = int(named.group(1)) if named else 0
+        for token in ([] if line else re.findall(r"/[^\s,;:()\"]*", problem.message)):
+            line = next((number for number, row in enumerate(lines, 1) if row.strip().startswith(f"{token}:")), 0)
+            if line:
+                break
+        if not line and problem.slice:
+            name = problem.slice.split("_", 1)[1]
+            line = next((number for number, row in enumerate(lines, 1) if row.startswith(f"  {name}:")), 0)
+        return {"file": display, "line": line or 1, "severity": "error"}
+
     def to_json(self) -> dict:
         return {
             "release": self.release,
             "arches": list(self.arches),
-            "problems": [problem.to_json() for problem in self.problems],
+            "problems": [{**problem.to_json(), **self.location(problem)} for problem in self.problems],
             "packages": {package: [_row_json(*row) for row in self.rows(package)] for package in self.packages},
             "fixed": self.fixed,
         }
@@ -335,7 +359,9 @@ def check(options: CheckOptions, console: Console) -> CheckReport:
                           + ", ".join(f'package "{name}"' + did_you_mean(name, release.packages) for name in unknown))
     report = CheckReport(release.name, arches, list(dict.fromkeys(options.packages)) or sorted(release.packages))
     for name in report.packages:
-        _check_style(release.packages[name], options.fix, report)
+        package = release.packages[name]
+        report.files[name] = (package.display or str(package.path), package.text)
+        _check_style(package, options.fix, report)
         _check_hints(release.packages[name], report)
         if "copyright" not in release.packages[name].slices:
             report.add(name, "copyright", EVERY_ARCH, f'package "{name}" has no copyright slice')
@@ -630,9 +656,14 @@ def _start_worker(work: _CutWork) -> None:
 
 
 def _cut_pool(work: _CutWork, workers: int) -> ProcessPoolExecutor:
-    """Processes that cut slices alone: cutting is CPU-bound Python, so threads would share one core."""
+    """Processes that cut slices alone: cutting is CPU-bound Python, so threads would share one core.
+
+    They are spawned, not forked: a fork copies whatever locks this process's
+    other threads (downloads, progress) hold at that moment.
+    """
     count = max(1, min(workers, os.cpu_count() or 1))
-    return ProcessPoolExecutor(max_workers=count, initializer=_start_worker, initargs=(work,))
+    return ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(work,))
 
 
 def _cut_alone(key: SliceKey) -> str | None:

@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
             slicer check --release ./my-release --arch amd64 hello
             slicer check --fix --release debian-13 tzdata
             slicer check --json --release debian-12 > check.json
+            slicer check --release debian-13 --changed
+            slicer check --release debian-13 --changed=origin/main
         """),
     )
     _add_release_options(check)
@@ -169,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true",
                        help="rewrite slice files whose contents or essentials are unsorted")
     check.add_argument("--json", action="store_true", help="print JSON on stdout")
+    check.add_argument("--changed", metavar="GIT_REF", nargs="?", const="",
+                       help="check the packages whose slice files changed since GIT_REF (default: the merge base "
+                            "with the main branch) and the packages that need their slices; write --changed=REF")
     check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
 
     draft = commands.add_parser(
@@ -343,11 +348,23 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
     from .check import DEFAULT_ARCHES, CheckOptions, check
 
+    packages = list(args.packages)
+    if getattr(args, "changed", None) is not None:
+        from .changes import changed_packages, with_dependents
+        from .release import slice_folder
+
+        changed = changed_packages(slice_folder(args.release), args.changed or None)
+        packages += with_dependents(_load(args), changed)
+        if not packages:
+            console.info("No slice definition files changed")
+            if args.json:
+                print(json.dumps({"release": args.release, "problems": [], "packages": {}}, indent=2))
+            return 0
     options = CheckOptions(
         release=args.release,
         overlays=tuple(args.slices),
         arches=tuple(args.arch) or DEFAULT_ARCHES,
-        packages=tuple(args.packages),
+        packages=tuple(dict.fromkeys(packages)),
         archives=_archive_options(args),
         fix=args.fix,
     )

@@ -126,11 +126,18 @@ def cached_listing(package: str, version: str, deb: Path) -> Listing:
     if cache is None:
         return read_listing(package, version, deb)
     try:
-        blob = cache.derived(deb.name, LISTING) or cache.derive(
-            deb.name, LISTING, lambda out: out.write(_listing_json(read_listing(package, version, deb))))
-        return _listing_from_json(package, version, json.loads(blob.read_bytes()))
-    except (OSError, ArchiveError, ValueError, KeyError, TypeError):
-        return read_listing(package, version, deb)
+        blob = cache.derived(deb.name, LISTING)
+        if blob is not None:
+            return _listing_from_json(package, version, json.loads(blob.read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    # Listed before the cache's lock on the .deb is taken: listing derives the data.tar copy under it.
+    listing = read_listing(package, version, deb)
+    try:
+        cache.derive(deb.name, LISTING, lambda out: out.write(_listing_json(listing)))
+    except (OSError, ArchiveError):
+        pass  # a cache that cannot be written: the next run lists the package again
+    return listing
 
 
 def _listing_json(listing: Listing) -> bytes:
