@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 from .errors import SlicerError
-from .model import Release
+from .release.model import Release
 
 MAIN_LINES = ("origin/main", "main", "origin/master", "master")
 

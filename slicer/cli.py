@@ -15,14 +15,27 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .console import Console
-from .errors import SlicerError
+from .errors import SlicerError, UsageError
+
+if TYPE_CHECKING:
+    from .archive import ArchiveOptions
+    from .release.model import Release
 
 MACHINE_TO_ARCH = {
-    "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "armhf",
-    "armv8l": "armhf", "i686": "i386", "i386": "i386", "ppc64le": "ppc64el", "s390x": "s390x",
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "armhf",
+    "armv8l": "armhf",
+    "i686": "i386",
+    "i386": "i386",
+    "ppc64le": "ppc64el",
+    "s390x": "s390x",
     "riscv64": "riscv64",
 }
 
@@ -41,29 +54,44 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def _add_release_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--release", metavar="R",
+        "--release",
+        metavar="R",
         help="bundled release name (debian-12, debian-13) or a chisel release directory "
-             "(a value containing /); default: the host's Debian release if bundled, else the newest",
+        "(a value containing /); default: the host's Debian release if bundled, else the newest",
     )
     parser.add_argument(
-        "--slices", metavar="DIR", action="append", default=[], type=Path,
+        "--slices",
+        metavar="DIR",
+        action="append",
+        default=[],
+        type=Path,
         help="extra slice definitions overlaid on the release; a package file here replaces the "
-             "release's file of the same package (repeatable)",
+        "release's file of the same package (repeatable)",
     )
 
 
 def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--mirror", metavar="ARCHIVE=URL", action="append", default=[],
+        "--mirror",
+        metavar="ARCHIVE=URL",
+        action="append",
+        default=[],
         help="base URL for an archive of the release, e.g. debian-security=https://mirror.example/debian-security "
-             "(repeatable; else SLICER_MIRROR_<ARCHIVE>, then the host's apt sources)",
+        "(repeatable; else SLICER_MIRROR_<ARCHIVE>, then the host's apt sources)",
     )
-    parser.add_argument("--cache-dir", metavar="DIR", type=Path,
-                        help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)")
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        type=Path,
+        help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)",
+    )
     parser.add_argument("--offline", action="store_true", help="use only the cache; fail naming anything missing")
-    parser.add_argument("--ignore-valid-until", action="store_true",
-                        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
-                             "or dated later than this machine's clock")
+    parser.add_argument(
+        "--ignore-valid-until",
+        action="store_true",
+        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
+        "or dated later than this machine's clock",
+    )
 
 
 def _examples(text: str) -> str:
@@ -94,9 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     cut = commands.add_parser(
-        "cut", parents=[common], formatter_class=HelpFormatter, help="cut slices into a root directory",
+        "cut",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="cut slices into a root directory",
         description="Resolve the slices and their essentials, download and verify the packages, and write "
-                    "exactly the selected paths under --root. Nothing is written unless everything verifies.",
+        "exactly the selected paths under --root. Nothing is written unless everything verifies.",
         epilog=_examples("""
             slicer cut --release debian-12 --root /rootfs base-files_base libc6_libs
             slicer cut --root /rootfs --lock slicer.lock ca-certificates_data tzdata_zoneinfo
@@ -106,19 +137,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_release_options(cut)
     cut.add_argument("--arch", metavar="A", help="Debian architecture (default: the host's)")
-    cut.add_argument("--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)")
+    cut.add_argument(
+        "--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)"
+    )
     _add_archive_options(cut)
     cut.add_argument("--lock", metavar="FILE", type=Path, help="write the exact package versions and .deb hashes used")
     cut.add_argument("--locked", metavar="FILE", type=Path, help="use exactly the versions and hashes of a lock file")
     cut.add_argument("--overwrite", action="store_true", help="replace existing different content in the root")
-    cut.add_argument("--ignore", metavar="CONDITION", action="append", default=[], choices=["unmaintained", "unstable"],
-                     help="cut even if the release is unmaintained or unstable (repeatable)")
+    cut.add_argument(
+        "--ignore",
+        metavar="CONDITION",
+        action="append",
+        default=[],
+        choices=["unmaintained", "unstable"],
+        help="cut even if the release is unmaintained or unstable (repeatable)",
+    )
     cut.add_argument("--sbom", metavar="FILE", type=Path, help="write an SPDX 2.3 JSON SBOM of the cut to FILE")
     cut.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     cut.add_argument("slices_requested", metavar="SLICE", nargs="+", help="package_slice names, e.g. libc6_libs")
 
     info = commands.add_parser(
-        "info", parents=[common], formatter_class=HelpFormatter, help="show slice definitions as YAML",
+        "info",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="show slice definitions as YAML",
         description="Print the definitions of packages or single slices, with package essentials merged in.",
         epilog=_examples("""
             slicer info libc6
@@ -129,9 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("queries", metavar="PKG|PKG_SLICE", nargs="+")
 
     find = commands.add_parser(
-        "find", parents=[common], formatter_class=HelpFormatter, help="search slices by fuzzy name",
+        "find",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="search slices by fuzzy name",
         description="Every term must match: '_name' matches slice names, 'pkg_slice' whole names, other terms "
-                    "package names; one typo is forgiven, '*' and '?' are wildcards.",
+        "package names; one typo is forgiven, '*' and '?' are wildcards.",
         epilog=_examples("""
             slicer find libc
             slicer find _config
@@ -143,18 +188,24 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("terms", metavar="QUERY", nargs="+")
 
     releases = commands.add_parser(
-        "releases", parents=[common], formatter_class=HelpFormatter, help="list bundled releases and their maintenance state",
+        "releases",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="list bundled releases and their maintenance state",
         epilog=_examples("slicer releases\nslicer releases --json"),
     )
     releases.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     check = commands.add_parser(
-        "check", parents=[common], formatter_class=HelpFormatter, help="prove slice definitions against the real archive",
+        "check",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="prove slice definitions against the real archive",
         description="What a slice pull request must pass: house style (sorted contents and essentials, key "
-                    "order, 2-space indent), valid names and hints, every path and glob present in the real "
-                    "package on every checked architecture, a copyright slice every slice needs, essentials "
-                    "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
-                    "paths, and every slice cutting on its own. Exits 1 on any problem.",
+        "order, 2-space indent), valid names and hints, every path and glob present in the real "
+        "package on every checked architecture, a copyright slice every slice needs, essentials "
+        "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
+        "paths, and every slice cutting on its own. Exits 1 on any problem.",
         epilog=_examples("""
             slicer check --release debian-12 libc6 base-files
             slicer check --release ./my-release --arch amd64 hello
@@ -165,24 +216,37 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(check)
-    check.add_argument("--arch", metavar="A", action="append", default=[],
-                       help="architecture to check (repeatable; default: amd64 and arm64)")
+    check.add_argument(
+        "--arch",
+        metavar="A",
+        action="append",
+        default=[],
+        help="architecture to check (repeatable; default: amd64 and arm64)",
+    )
     _add_archive_options(check)
-    check.add_argument("--fix", action="store_true",
-                       help="rewrite slice files whose contents or essentials are unsorted")
+    check.add_argument(
+        "--fix", action="store_true", help="rewrite slice files whose contents or essentials are unsorted"
+    )
     check.add_argument("--json", action="store_true", help="print JSON on stdout")
-    check.add_argument("--changed", metavar="GIT_REF", nargs="?", const="",
-                       help="check the packages whose slice files changed since GIT_REF (default: the merge base "
-                            "with the main branch) and the packages that need their slices; write --changed=REF")
+    check.add_argument(
+        "--changed",
+        metavar="GIT_REF",
+        nargs="?",
+        const="",
+        help="check the packages whose slice files changed since GIT_REF (default: the merge base "
+        "with the main branch) and the packages that need their slices; write --changed=REF",
+    )
     check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
 
     draft = commands.add_parser(
-        "draft", parents=[common], formatter_class=HelpFormatter,
+        "draft",
+        parents=[common],
+        formatter_class=HelpFormatter,
         help="propose slice definitions from the real package",
         description="Write <PKG>.yaml for each package, in the repository's style, from the package's real "
-                    "files on each architecture: conventional slices, essentials from ELF needs and script "
-                    "interpreters, '# review:' comments where a person must decide. Then run every check "
-                    "of 'slicer check' on the drafts.",
+        "files on each architecture: conventional slices, essentials from ELF needs and script "
+        "interpreters, '# review:' comments where a person must decide. Then run every check "
+        "of 'slicer check' on the drafts.",
         epilog=_examples("""
             slicer draft --release debian-12 libpq5
             slicer draft --release debian-13 --output /tmp/drafts curl libcurl4t64
@@ -190,21 +254,33 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(draft)
-    draft.add_argument("--arch", metavar="A", action="append", default=[],
-                       help="architecture to draft and check (repeatable; default: amd64 and arm64)")
-    draft.add_argument("--output", metavar="DIR", type=Path,
-                       help="folder to write into (default: the release's own slice folder)")
+    draft.add_argument(
+        "--arch",
+        metavar="A",
+        action="append",
+        default=[],
+        help="architecture to draft and check (repeatable; default: amd64 and arm64)",
+    )
+    draft.add_argument(
+        "--output", metavar="DIR", type=Path, help="folder to write into (default: the release's own slice folder)"
+    )
     draft.add_argument("--force", action="store_true", help="overwrite existing files")
-    draft.add_argument("--diff", action="store_true",
-                       help="for a package that has a file already, print the paths the draft adds to it")
+    draft.add_argument(
+        "--diff",
+        action="store_true",
+        help="for a package that has a file already, print the paths the draft adds to it",
+    )
     _add_archive_options(draft)
     draft.add_argument("packages", metavar="PKG", nargs="+", help="binary package names")
 
     deps = commands.add_parser(
-        "deps", parents=[common], formatter_class=HelpFormatter, help="find the slices that provide an ELF file's libraries",
+        "deps",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="find the slices that provide an ELF file's libraries",
         description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
-                    "slices of the release that ship them, looking into the real packages where slices use "
-                    "globs. Exits 1 when some library has no providing slice.",
+        "slices of the release that ship them, looking into the real packages where slices use "
+        "globs. Exits 1 when some library has no providing slice.",
         epilog=_examples("""
             slicer deps ./myserver
             slicer deps --release debian-13 --arch arm64 build/arm64/app
@@ -217,34 +293,44 @@ def build_parser() -> argparse.ArgumentParser:
     deps.add_argument("--json", action="store_true", help="print JSON on stdout")
     deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
 
-    commands.add_parser("version", parents=[common], formatter_class=HelpFormatter, help="print the version",
-                        description="Print slicer's version.", epilog=_examples("slicer version"))
+    commands.add_parser(
+        "version",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="print the version",
+        description="Print slicer's version.",
+        epilog=_examples("slicer version"),
+    )
 
     cache = commands.add_parser(
-        "cache", parents=[common], formatter_class=HelpFormatter, help="inspect or prune the download cache",
+        "cache",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="inspect or prune the download cache",
         epilog=_examples("slicer cache info\nslicer cache prune --older-than 30"),
     )
     cache.add_argument("--cache-dir", metavar="DIR", type=Path, help="cache directory (default: see slicer cut --help)")
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     cache_commands.add_parser("info", help="where the cache is and how big")
     prune = cache_commands.add_parser("prune", help="delete cached files")
-    prune.add_argument("--older-than", metavar="DAYS", type=float,
-                       help="only files not used for this many days (default: everything)")
+    prune.add_argument(
+        "--older-than", metavar="DAYS", type=float, help="only files not used for this many days (default: everything)"
+    )
     return parser
 
 
 # -- commands -------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace):
-    from .release import load_release
+def _load(args: argparse.Namespace) -> Release:
+    from .cache import Cache
+    from .release.load import load_release
 
-    return load_release(args.release, args.slices)
+    return load_release(args.release, args.slices, Cache())
 
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
     from .info import info
-
     from .suggest import did_you_mean
 
     release = _load(args)
@@ -252,8 +338,10 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
     sys.stdout.write(output)
     if missing:
         known = [*release.packages, *(str(s.key) for p in release.packages.values() for s in p.slices.values())]
-        raise SlicerError("no slice definitions found for: "
-                          + ", ".join(f'"{query}"' + did_you_mean(query, known) for query in missing))
+        raise SlicerError(
+            "no slice definitions found for: "
+            + ", ".join(f'"{query}"' + did_you_mean(query, known) for query in missing)
+        )
     return 0
 
 
@@ -261,7 +349,6 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from .find import find_slices
-
     from .suggest import suggest
 
     release = _load(args)
@@ -270,9 +357,13 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps([{"slice": str(s.key), "hint": s.hint} for s in found], indent=2))
         return 0
     if not found:
-        close = list(dict.fromkeys(name for term in args.terms for name in suggest(term.strip("_*?"), release.packages)))
-        console.info(f'No matching slices for "{" ".join(args.terms)}"'
-                     + (f"; did you mean {' or '.join(close)}?" if close else ""))
+        close = list(
+            dict.fromkeys(name for term in args.terms for name in suggest(term.strip("_*?"), release.packages))
+        )
+        console.info(
+            f'No matching slices for "{" ".join(args.terms)}"'
+            + (f"; did you mean {' or '.join(close)}?" if close else "")
+        )
         return 0
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("Slice", no_wrap=True)
@@ -286,23 +377,28 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
 def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from .release import bundled_names, load_release
+    from .cache import Cache
+    from .release.load import bundled_names, load_release
 
     today = datetime.date.today()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in bundled_names():
-        release = load_release(name)
+        release = load_release(name, cache=Cache())
         maintenance = release.maintenance
-        rows.append({
-            "release": name,
-            "codename": release.codename,
-            "state": maintenance.state(today) if maintenance else "unknown",
-            "released": maintenance.standard.isoformat() if maintenance else None,
-            "regular-support-until": (maintenance.expanded or maintenance.end_of_life).isoformat() if maintenance else None,
-            "end-of-life": maintenance.end_of_life.isoformat() if maintenance else None,
-            "packages": len(release.packages),
-            "slices": sum(len(p.slices) for p in release.packages.values()),
-        })
+        rows.append(
+            {
+                "release": name,
+                "codename": release.codename,
+                "state": maintenance.state(today) if maintenance else "unknown",
+                "released": maintenance.standard.isoformat() if maintenance else None,
+                "regular-support-until": (maintenance.expanded or maintenance.end_of_life).isoformat()
+                if maintenance
+                else None,
+                "end-of-life": maintenance.end_of_life.isoformat() if maintenance else None,
+                "packages": len(release.packages),
+                "slices": sum(len(p.slices) for p in release.packages.values()),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -310,8 +406,15 @@ def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     for column in ("Release", "Codename", "State", "Released", "Regular support until", "End of life", "Slices"):
         table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(row["release"], row["codename"], row["state"], row["released"] or "-",
-                      row["regular-support-until"] or "-", row["end-of-life"] or "-", str(row["slices"]))
+        table.add_row(
+            row["release"],
+            row["codename"],
+            row["state"],
+            row["released"] or "-",
+            row["regular-support-until"] or "-",
+            row["end-of-life"] or "-",
+            str(row["slices"]),
+        )
     console.table(table)
     return 0
 
@@ -322,7 +425,7 @@ def cmd_version(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_cut(args: argparse.Namespace, console: Console) -> int:
-    from .cut import CutOptions, cut
+    from .cut.pipeline import CutOptions, cut
 
     options = CutOptions(
         release=args.release,
@@ -346,12 +449,12 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from .check import DEFAULT_ARCHES, CheckOptions, check
+    from .check.run import DEFAULT_ARCHES, CheckOptions, check
 
     packages = list(args.packages)
     if getattr(args, "changed", None) is not None:
         from .changes import changed_packages, with_dependents
-        from .release import slice_folder
+        from .release.load import slice_folder
 
         changed = changed_packages(slice_folder(args.release), args.changed or None)
         packages += with_dependents(_load(args), changed)
@@ -375,12 +478,13 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(report.to_json(), indent=2))
         return 1 if report.problems else 0
     styles = {"ok": "green", "problems": "red", "skipped": "yellow"}
-    for package in ([""] if not report.packages else report.packages):
+    for package in [""] if not report.packages else report.packages:
         table = Table(title=package or f"release {report.release}", title_justify="left")
         for column in ("Check", "Arch", "Result"):
             table.add_column(column, no_wrap=column != "Result")
-        rows = report.rows(package) if package else [
-            (p.check, p.arch, "problems", [p.message]) for p in report.problems]
+        rows = (
+            report.rows(package) if package else [(p.check, p.arch, "problems", [p.message]) for p in report.problems]
+        )
         for name, arch, result, messages in rows:
             table.add_row(name, arch, "\n".join(messages) or result, style=styles[result])
         console.table(table)
@@ -389,8 +493,10 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         return 1
     if report.problems:
         failing = {problem.package for problem in report.problems}
-        console.info(f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} in {len(failing)} "
-                     f"of {len(report.packages)} packages")
+        console.info(
+            f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} in {len(failing)} "
+            f"of {len(report.packages)} packages"
+        )
         return 1
     console.info(f"All checks passed for {len(report.packages)} packages on {', '.join(report.arches)}")
     return 0
@@ -398,19 +504,28 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_draft(args: argparse.Namespace, console: Console) -> int:
     from .draft import DEFAULT_ARCHES, DraftOptions, draft
-    from .release import slice_folder
+    from .release.load import slice_folder
 
     arches = tuple(args.arch) or DEFAULT_ARCHES
     output = args.output or slice_folder(args.release)
-    drafts = draft(DraftOptions(packages=tuple(args.packages), release=args.release, overlays=tuple(args.slices),
-                                arches=arches, archives=_archive_options(args)), console)
+    drafts = draft(
+        DraftOptions(
+            packages=tuple(args.packages),
+            release=args.release,
+            overlays=tuple(args.slices),
+            arches=arches,
+            archives=_archive_options(args),
+        ),
+        console,
+    )
     written = []
     for proposed in drafts:
         target = output / f"{proposed.package}.yaml"
         if target.exists() and not args.force:
             if args.diff:
-                print(f"# {target}: {len(proposed.added)} paths of {proposed.package} {proposed.version} "
-                      "no slice selects")
+                print(
+                    f"# {target}: {len(proposed.added)} paths of {proposed.package} {proposed.version} no slice selects"
+                )
                 for slice_name, path in proposed.added:
                     print(f"+ {proposed.package}_{slice_name} {path}")
                 continue
@@ -419,8 +534,9 @@ def cmd_draft(args: argparse.Namespace, console: Console) -> int:
         target.write_text(proposed.text)
         written.append(proposed.package)
         reviews = len(proposed.reviews)
-        console.info(f"Wrote {target}" + (f" with {reviews} '# review:' question{'s' * (reviews > 1)}"
-                                          if reviews else ""))
+        console.info(
+            f"Wrote {target}" + (f" with {reviews} '# review:' question{'s' * (reviews > 1)}" if reviews else "")
+        )
     if not written:
         return 0
     # The drafts go through every check of `slicer check`, read from where they were written.
@@ -451,22 +567,30 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
         for column in ("File", "Arch", "Needs", "Provided by"):
             table.add_column(column, no_wrap=True)
         for need in report.needs:
-            table.add_row(need.file, need.arch, need.name + (" (loader)" if need.kind == "interpreter" else ""),
-                          " ".join(map(str, need.providers)) or "no slice")
+            table.add_row(
+                need.file,
+                need.arch,
+                need.name + (" (loader)" if need.kind == "interpreter" else ""),
+                " ".join(map(str, need.providers)) or "no slice",
+            )
         for path in report.standalone:
             table.add_row(path, "", "nothing", "")
         console.table(table)
         if report.slices():
             print(" ".join(report.slices()))
     if report.missing:
-        console.warn("no slice of release " + report.release + " provides "
-                     + ", ".join(dict.fromkeys(need.name for need in report.missing)))
+        console.warn(
+            "no slice of release "
+            + report.release
+            + " provides "
+            + ", ".join(dict.fromkeys(need.name for need in report.missing))
+        )
         return 1
     return 0
 
 
 def cmd_cache(args: argparse.Namespace, console: Console) -> int:
-    from .archive import Cache
+    from .cache import Cache
 
     cache = Cache(args.cache_dir)
     if args.cache_command == "info":
@@ -478,9 +602,9 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _archive_options(args: argparse.Namespace):
+def _archive_options(args: argparse.Namespace) -> ArchiveOptions:
     """The options of `_add_archive_options`, for cut, check and deps."""
-    from .cut import ArchiveOptions
+    from .archive import ArchiveOptions
 
     return ArchiveOptions(
         mirrors=_parse_mirrors(args.mirror),
@@ -498,10 +622,6 @@ def _parse_mirrors(values: Sequence[str]) -> dict[str, str]:
             raise UsageError(f"--mirror expects ARCHIVE=URL, got {value!r}")
         mirrors[archive] = url
     return mirrors
-
-
-class UsageError(SlicerError):
-    """Bad command-line usage found after parsing; exits 2."""
 
 
 COMMANDS = {
@@ -539,10 +659,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one sentence unless --debug
         if args.debug or os.environ.get("SLICER_DEBUG"):
             raise
-        print(f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(please report it; --debug shows the traceback)", file=sys.stderr)
+        print(
+            f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(please report it; --debug shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
-    return 0
 
 
 if __name__ == "__main__":

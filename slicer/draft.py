@@ -34,17 +34,16 @@ from pathlib import Path
 
 from attrs import define, evolve, field, frozen
 
-from .archive import ArchiveClient
+from .archive import ArchiveClient, ArchiveOptions, open_archives
 from .archive.deb822 import parse
+from .cache import Cache
 from .console import Console
-from .deps import Listing, PackageContents, Provision, find_providers
-from .cut import ArchiveOptions, open_archives
-from .deb import iter_data, read_control_files
+from .contents import Listing, PackageContents, Provision, find_providers
+from .deb import cached_data, iter_data, read_control_files
 from .errors import ArchiveError, MirrorError, OfflineError, SlicerError, VerificationError
 from .globs import match
-from .model import KNOWN_ARCHES, Package, PathKind, Release
-from .release import load_release
-from .extract import cached_data
+from .release.load import load_release
+from .release.model import KNOWN_ARCHES, Package, PathKind, Release
 from .suggest import did_you_mean
 
 DEFAULT_ARCHES = ("amd64", "arm64")
@@ -59,16 +58,42 @@ LEFT_OUT = {
     "translations": ("/usr/share/locale/",),
     "lintian overrides": ("/usr/share/lintian/",),
     "bug-report hooks": ("/usr/share/bug/",),
-    "shell completions": ("/usr/share/bash-completion/", "/usr/share/zsh/", "/usr/share/fish/",
-                          "/etc/bash_completion.d/"),
-    "service-manager files": ("/lib/systemd/", "/usr/lib/systemd/", "/etc/init.d/", "/etc/init/",
-                              "/usr/lib/tmpfiles.d/", "/usr/lib/sysusers.d/", "/etc/cron.", "/etc/logrotate.d/",
-                              "/usr/share/apport/", "/usr/share/menu/", "/usr/share/applications/",
-                              "/usr/share/pixmaps/", "/usr/share/icons/"),
-    "development files": ("/usr/include/", "/usr/share/pkgconfig/", "/usr/share/aclocal/", "/usr/share/gdb/",
-                          "/usr/share/systemtap/"),
-    "install-time hooks": ("/usr/lib/mime/packages/", "/usr/share/debconf/", "/usr/share/initramfs-tools/",
-                           "/usr/share/doc-base/", "/usr/lib/dpkg/", "/usr/share/dpkg/"),
+    "shell completions": (
+        "/usr/share/bash-completion/",
+        "/usr/share/zsh/",
+        "/usr/share/fish/",
+        "/etc/bash_completion.d/",
+    ),
+    "service-manager files": (
+        "/lib/systemd/",
+        "/usr/lib/systemd/",
+        "/etc/init.d/",
+        "/etc/init/",
+        "/usr/lib/tmpfiles.d/",
+        "/usr/lib/sysusers.d/",
+        "/etc/cron.",
+        "/etc/logrotate.d/",
+        "/usr/share/apport/",
+        "/usr/share/menu/",
+        "/usr/share/applications/",
+        "/usr/share/pixmaps/",
+        "/usr/share/icons/",
+    ),
+    "development files": (
+        "/usr/include/",
+        "/usr/share/pkgconfig/",
+        "/usr/share/aclocal/",
+        "/usr/share/gdb/",
+        "/usr/share/systemtap/",
+    ),
+    "install-time hooks": (
+        "/usr/lib/mime/packages/",
+        "/usr/share/debconf/",
+        "/usr/share/initramfs-tools/",
+        "/usr/share/doc-base/",
+        "/usr/lib/dpkg/",
+        "/usr/share/dpkg/",
+    ),
 }
 # Slices in the order a file lists them; the package's own ones in between, copyright last.
 ORDER = ("libs", "modules", "bins", "scripts", "config", "data")
@@ -82,14 +107,31 @@ HINTS = {
 # A private folder with more files than this becomes one `**` glob.
 COLLAPSE_OVER = 8
 # Depends that serve maintainer scripts only, never a program in an image.
-INSTALL_TIME = frozenset({"debconf", "dpkg", "adduser", "init-system-helpers", "lsb-base", "sensible-utils",
-                          "ucf", "passwd", "systemd", "systemd-sysv", "sysvinit-utils", "cdebconf",
-                          "debconf-2.0", "install-info", "libc-bin"})
+INSTALL_TIME = frozenset(
+    {
+        "debconf",
+        "dpkg",
+        "adduser",
+        "init-system-helpers",
+        "lsb-base",
+        "sensible-utils",
+        "ucf",
+        "passwd",
+        "systemd",
+        "systemd-sysv",
+        "sysvinit-utils",
+        "cdebconf",
+        "debconf-2.0",
+        "install-info",
+        "libc-bin",
+    }
+)
 # Commands in maintainer scripts that change the system at install time.
 INSTALL_EFFECTS = re.compile(
     r"\s*(update-alternatives\s+--install|ln\s|mkdir\s|install\s+-d|touch\s|cp\s|mv\s|chmod\s|chown\s"
     r"|dpkg-statoverride\s+--add|adduser\s|addgroup\s|useradd\s|groupadd\s|systemd-sysusers|systemd-tmpfiles"
-    r"|update-ca-certificates|ucf\s|dpkg-maintscript-helper\s+(?:symlink_to_dir|dir_to_symlink))")
+    r"|update-ca-certificates|ucf\s|dpkg-maintscript-helper\s+(?:symlink_to_dir|dir_to_symlink))"
+)
 ALTERNATIVE = re.compile(r"update-alternatives\s+--install\s+(\S+)\s+(\S+)\s+(\S+)")
 SHEBANG = re.compile(rb"^#!\s*(\S+)(?:\s+(\S+))?")
 
@@ -161,9 +203,11 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
         if arch not in KNOWN_ARCHES:
             raise SlicerError(f"invalid package architecture: {arch} (known: {', '.join(KNOWN_ARCHES)})")
     arches = tuple(dict.fromkeys(options.arches)) or DEFAULT_ARCHES
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
-    contents = {arch: PackageContents(release, arch, open_archives(release, arch, console, options.archives),
-                                      console) for arch in arches}
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
+    contents = {
+        arch: PackageContents(release, arch, open_archives(release, arch, console, options.archives), console)
+        for arch in arches
+    }
     names = list(dict.fromkeys(options.packages))
     _resolve(names, contents)
     packages = [_read(name, contents) for name in names]
@@ -187,7 +231,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
 
 def _resolve(names: list[str], contents: dict[str, PackageContents]) -> None:
     """Fetch every package on every architecture, or say clearly why one cannot be drafted."""
-    for arch, listing in contents.items():
+    for _arch, listing in contents.items():
         listing.fetch(names)
     for name in names:
         lacking = [arch for arch, found in contents.items() if name in found.missing]
@@ -195,8 +239,10 @@ def _resolve(names: list[str], contents: dict[str, PackageContents]) -> None:
             continue
         having = [arch for arch in contents if arch not in lacking]
         if having:
-            raise DraftError(f'package "{name}" is not built for {", ".join(lacking)} (it is for '
-                             f'{", ".join(having)}); draft it with --arch {" --arch ".join(having)}')
+            raise DraftError(
+                f'package "{name}" is not built for {", ".join(lacking)} (it is for '
+                f"{', '.join(having)}); draft it with --arch {' --arch '.join(having)}"
+            )
         raise _unknown(name, contents[lacking[0]].client)
 
 
@@ -208,32 +254,39 @@ def _unknown(name: str, client: ArchiveClient) -> DraftError:
     except (MirrorError, OfflineError, VerificationError, ArchiveError) as error:
         return DraftError(f'release {release} has no package "{name}" for {client.arch} ({error})')
     if providers:
-        return DraftError(f'"{name}" is a virtual package in release {release}, provided by '
-                          f"{', '.join(providers)}; draft one of those")
-    return DraftError(f'release {release} has no package "{name}" for {client.arch}'
-                      + did_you_mean(name, known))
+        return DraftError(
+            f'"{name}" is a virtual package in release {release}, provided by '
+            f"{', '.join(providers)}; draft one of those"
+        )
+    return DraftError(f'release {release} has no package "{name}" for {client.arch}' + did_you_mean(name, known))
 
 
 def _read(name: str, contents: dict[str, PackageContents]) -> _Package:
     first = next(iter(contents.values()))
-    record = first.records[name]
+    record = first.fetched[name].record
     paragraphs = parse(record.stanza, f'the index entry of "{name}"')
-    fields = {key: paragraphs[0].get(key) or "" for key in ("Description", "Depends", "Pre-Depends")} \
-        if paragraphs else {}
+    fields = (
+        {key: paragraphs[0].get(key) or "" for key in ("Description", "Depends", "Pre-Depends")} if paragraphs else {}
+    )
     listings = {arch: found.listings([name])[name] for arch, found in contents.items()}
-    shebangs = {arch: _first_lines(found.debs[name], listings[arch]) for arch, found in contents.items()}
-    return _Package(name, record.version, fields, read_control_files(first.debs[name]), listings, shebangs)
+    shebangs = {
+        arch: _first_lines(found.fetched[name].deb, listings[arch], found.client.cache)
+        for arch, found in contents.items()
+    }
+    return _Package(name, record.version, fields, read_control_files(first.fetched[name].deb), listings, shebangs)
 
 
-def _first_lines(deb: Path, listing: Listing) -> dict[str, bytes]:
+def _first_lines(deb: Path, listing: Listing, cache: Cache) -> dict[str, bytes]:
     """The first line of each executable regular file that is not ELF: where a script names its interpreter."""
-    scripts = {path for path, item in listing.items.items()
-               if item.kind == "file" and item.mode & 0o111 and path not in listing.elves
-               and path not in listing.broken}
+    scripts = {
+        path
+        for path, item in listing.items.items()
+        if item.kind == "file" and item.mode & 0o111 and path not in listing.elves and path not in listing.broken
+    }
     if not scripts:
         return {}
     found: dict[str, bytes] = {}
-    for member in iter_data(deb, cached_data(deb), keep=scripts.__contains__):
+    for member in iter_data(deb, cached_data(deb, cache), keep=scripts.__contains__):
         if member.path in scripts and member.stream is not None:
             found[member.path] = member.stream.read(256).split(b"\n", 1)[0]
     return found
@@ -257,7 +310,8 @@ def _left_out(path: str, package: str, kind: str = "") -> str:
     base = posixpath.basename(path)
     folder = _library_folder(path)
     if base.endswith((".a", ".la", ".pc", ".h")) or (
-            kind == "symlink" and base.endswith(".so") and folder and "/" not in path[len(folder):]):
+        kind == "symlink" and base.endswith(".so") and folder and "/" not in path[len(folder) :]
+    ):
         return "development files"
     return ""
 
@@ -266,7 +320,7 @@ def _library_folder(path: str) -> str:
     """The library folder `path` lies in (`/usr/lib/*-linux-*/`), or ""."""
     for folder in LIB_FOLDERS:
         if path.startswith(folder):
-            rest = path[len(folder):]
+            rest = path[len(folder) :]
             if rest.startswith(TRIPLET_GLOB + "/"):
                 return folder + TRIPLET_GLOB + "/"
             return folder
@@ -287,7 +341,7 @@ def _kind(package: _Package, path: str, generic: str) -> str:
         return "scripts"
     folder = _library_folder(generic)
     if folder:
-        rest = generic[len(folder):]
+        rest = generic[len(folder) :]
         if "/" not in rest.rstrip("/"):
             return "libs" if ".so" in rest or elf else "data"
         return "modules" if folder.endswith(TRIPLET_GLOB + "/") or elf else "data"
@@ -316,8 +370,12 @@ def _place(package: _Package, release: Release) -> None:
     for arch, listing in package.listings.items():
         for path, item in listing.items.items():
             generic = _generic(path)
-            if item.kind == "dir" and generic not in folders and not _left_out(generic, package.name) \
-                    and generic.count("/") > 2:
+            if (
+                item.kind == "dir"
+                and generic not in folders
+                and not _left_out(generic, package.name)
+                and generic.count("/") > 2
+            ):
                 entry = entries.setdefault(generic, _Entry(_kind(package, path, generic)))
                 entry.arches.add(arch)
                 entry.real.setdefault(arch, []).append(path)
@@ -327,8 +385,10 @@ def _place(package: _Package, release: Release) -> None:
     for path, entry in sorted(entries.items()):
         other = claimed.get(path)
         if other:
-            package.reviews.append(f"{path} is listed by slice {other} too, so it is left out here; "
-                                   "share it through that slice or add it with prefer")
+            package.reviews.append(
+                f"{path} is listed by slice {other} too, so it is left out here; "
+                "share it through that slice or add it with prefer"
+            )
             continue
         slice_ = package.slices.setdefault(entry.slice, _Slice(entry.slice))
         slice_.contents[path] = entry
@@ -340,9 +400,18 @@ def _version_globs(entries: dict[str, _Entry]) -> dict[str, _Entry]:
     result: dict[str, _Entry] = {}
     for path, entry in entries.items():
         folder, base = posixpath.split(path)
-        soname = next((other for other in entries if entry.slice == "libs" and other != path
-                       and posixpath.dirname(other) == folder and base.startswith(posixpath.basename(other) + ".")
-                       and ".so." in posixpath.basename(other)), None)
+        soname = next(
+            (
+                other
+                for other in entries
+                if entry.slice == "libs"
+                and other != path
+                and posixpath.dirname(other) == folder
+                and base.startswith(posixpath.basename(other) + ".")
+                and ".so." in posixpath.basename(other)
+            ),
+            None,
+        )
         key = f"{soname}.*" if soname else path
         merged = result.setdefault(key, _Entry(entry.slice))
         merged.arches |= entry.arches
@@ -354,11 +423,16 @@ def _version_globs(entries: dict[str, _Entry]) -> dict[str, _Entry]:
 def _private_folder(path: str) -> str:
     """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ..."""
     parts = path.split("/")
-    for depth, roots in ((4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/")),
-                         (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/"))):
-        folder = "/".join(parts[:depth + 1]) + "/"
-        if len(parts) > depth + 1 and parts[depth] != TRIPLET_GLOB and any(folder.startswith(root) and folder.count("/") == root.count("/") + 1
-                                          for root in roots):
+    for depth, roots in (
+        (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/")),
+        (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/")),
+    ):
+        folder = "/".join(parts[: depth + 1]) + "/"
+        if (
+            len(parts) > depth + 1
+            and parts[depth] != TRIPLET_GLOB
+            and any(folder.startswith(root) and folder.count("/") == root.count("/") + 1 for root in roots)
+        ):
             return folder
     return ""
 
@@ -370,8 +444,13 @@ def _collapse(entries: dict[str, _Entry], package: _Package, release: Release) -
         folder = _private_folder(path)
         if folder and folder != f"/usr/share/doc/{package.name}/":
             by_folder.setdefault(folder, []).append(path)
-    others = [path for other in release.packages.values() if other.name != package.name
-              for slice_ in other.slices.values() for path in slice_.contents]
+    others = [
+        path
+        for other in release.packages.values()
+        if other.name != package.name
+        for slice_ in other.slices.values()
+        for path in slice_.contents
+    ]
     result = dict(entries)
     for folder, paths in by_folder.items():
         kinds = {entries[path].slice for path in paths}
@@ -404,8 +483,10 @@ def _review_places(package: _Package) -> None:
     """Questions about where paths go, and about what maintainer scripts do at install time."""
     slices = package.slices
     if "config" in slices and "libs" in slices:
-        slices["config"].reviews.append("do the libraries read this configuration? If so, add "
-                                        f"{package.name}_config to the essentials of {package.name}_libs")
+        slices["config"].reviews.append(
+            "do the libraries read this configuration? If so, add "
+            f"{package.name}_config to the essentials of {package.name}_libs"
+        )
     for entry_path, entry in slices.get("bins", _Slice("bins")).contents.items():
         if not entry_path.startswith(BIN_FOLDERS):
             entry.review = "a program outside the bin folders: keep it in bins or give it its own slice?"
@@ -413,15 +494,21 @@ def _review_places(package: _Package) -> None:
         text = package.controls.get(script, b"").decode("utf-8", "replace")
         effects = [line.strip() for line in text.splitlines() if INSTALL_EFFECTS.match(line)]
         for link, name, target in ALTERNATIVE.findall(text):
-            package.reviews.append(f"{script} makes {link} an alternative ({name}) pointing to {target}; add "
-                                   f"'{link}: {{symlink: {target}}}' if programs call it by that name")
+            package.reviews.append(
+                f"{script} makes {link} an alternative ({name}) pointing to {target}; add "
+                f"'{link}: {{symlink: {target}}}' if programs call it by that name"
+            )
         others = sorted({effect for effect in effects if not effect.startswith("update-alternatives")})
         if others:
-            package.reviews.append(f"{script} changes the system at install time ({', '.join(others)}); "
-                                   "recreate with make:, symlink:, text: or mutate: what a program needs")
+            package.reviews.append(
+                f"{script} changes the system at install time ({', '.join(others)}); "
+                "recreate with make:, symlink:, text: or mutate: what a program needs"
+            )
     if "copyright" not in slices:
-        package.reviews.append(f"the package has no /usr/share/doc/{package.name}/copyright; point the "
-                               "copyright slice at the notice it ships")
+        package.reviews.append(
+            f"the package has no /usr/share/doc/{package.name}/copyright; point the "
+            "copyright slice at the notice it ships"
+        )
 
 
 # -- essentials -----------------------------------------------------------------------
@@ -436,17 +523,26 @@ def _own_provisions(packages: list[_Package]) -> dict[tuple[str, str], list[str]
                 for arch, paths in entry.real.items():
                     for path in paths:
                         provided.setdefault((arch, posixpath.basename(path)), []).append(
-                            f"{package.name}_{slice_.name}")
+                            f"{package.name}_{slice_.name}"
+                        )
     return provided
 
 
 def _relations(value: str) -> list[str]:
-    return [alternative.split("(")[0].strip().split(":")[0]
-            for part in value.split(",") for alternative in part.split("|") if alternative.strip()]
+    return [
+        alternative.split("(")[0].strip().split(":")[0]
+        for part in value.split(",")
+        for alternative in part.split("|")
+        if alternative.strip()
+    ]
 
 
-def _essentials(package: _Package, release: Release, contents: dict[str, PackageContents],
-                provided: dict[tuple[str, str], list[str]]) -> None:
+def _essentials(
+    package: _Package,
+    release: Release,
+    contents: dict[str, PackageContents],
+    provided: dict[tuple[str, str], list[str]],
+) -> None:
     """Each slice's essentials from the loader, libraries and interpreters its files need."""
     depends = _relations(package.fields.get("Pre-Depends", "")) + _relations(package.fields.get("Depends", ""))
     explained: set[str] = set()
@@ -478,17 +574,23 @@ def _essentials(package: _Package, release: Release, contents: dict[str, Package
         needed = ", ".join(f"{name} ({', '.join(sorted(arches))})" for name, arches in names.items())
         package.slices[slice_name].reviews.append(
             f"its files need {needed}, which no slice of {release.name} provides: draft the packages that ship "
-            "them in the same run, or add their slices")
+            "them in the same run, or add their slices"
+        )
     for slice_name in ("bins", "scripts"):
         if slice_name in package.slices:
             for own in ("modules", "config", "data"):
                 if own in package.slices:
                     package.slices[slice_name].essentials[f"{package.name}_{own}"] = set(package.listings)
-    unexplained = [name for name in dict.fromkeys(depends)
-                   if name not in explained and name not in INSTALL_TIME and name != package.name]
+    unexplained = [
+        name
+        for name in dict.fromkeys(depends)
+        if name not in explained and name not in INSTALL_TIME and name != package.name
+    ]
     if unexplained:
-        package.reviews.append(f"Depends also names {', '.join(unexplained)}, which no file here shows a need "
-                               "for; add their slices to the essentials of the slices that use them")
+        package.reviews.append(
+            f"Depends also names {', '.join(unexplained)}, which no file here shows a need "
+            "for; add their slices to the essentials of the slices that use them"
+        )
 
 
 def _needs(listing: Listing, shebangs: dict[str, bytes], path: str) -> list[str]:
@@ -505,12 +607,16 @@ def _needs(listing: Listing, shebangs: dict[str, bytes], path: str) -> list[str]
     return [posixpath.basename(program)]
 
 
-def _choices(name: str, arch: str, provisions: Iterable[Provision],
-             provided: dict[tuple[str, str], list[str]]) -> list[str]:
+def _choices(
+    name: str, arch: str, provisions: Iterable[Provision], provided: dict[tuple[str, str], list[str]]
+) -> list[str]:
     """Slices that can satisfy one need: drafted ones first, then the release's."""
     found = list(provided.get((arch, name), []))
-    found += [str(provision.slice) for provision in provisions
-              if ".so" in name or provision.path.rsplit("/", 2)[-2] in ("bin", "sbin")]
+    found += [
+        str(provision.slice)
+        for provision in provisions
+        if ".so" in name or provision.path.rsplit("/", 2)[-2] in ("bin", "sbin")
+    ]
     return list(dict.fromkeys(found))
 
 
@@ -569,13 +675,16 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
     for review in package.reviews:
         lines += _comment(review, "")
     lines += [f"package: {name}", "essential:", f"  {name}_copyright:", "slices:"]
-    order = [s for s in ORDER if s in package.slices] + sorted(
-        s for s in package.slices if s not in ORDER and s != "copyright") + ["copyright"]
+    order = (
+        [s for s in ORDER if s in package.slices]
+        + sorted(s for s in package.slices if s not in ORDER and s != "copyright")
+        + ["copyright"]
+    )
     selected: dict[str, tuple[str, ...]] = {}
     for slice_name in order:
-        slice_ = package.slices.get(slice_name)
-        if slice_ is None:
+        if slice_name not in package.slices:
             continue
+        slice_ = package.slices[slice_name]
         for review in dict.fromkeys(slice_.reviews):
             lines += _comment(review, "  ")
             reviews.append(review)
@@ -591,8 +700,9 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
                 lines += _comment(entry.review, "      ")
                 reviews.append(entry.review)
             lines.append(f"      {path}:{_arch_value(entry.arches, every)}")
-        selected[slice_name] = tuple(entry_path for entry in slice_.contents.values()
-                                     for entry_path in entry.real.get(every[0], []))
+        selected[slice_name] = tuple(
+            entry_path for entry in slice_.contents.values() for entry_path in entry.real.get(every[0], [])
+        )
     return Draft(name, package.version, "\n".join(lines) + "\n", tuple(reviews)), selected
 
 
@@ -607,8 +717,10 @@ def _copyright(package: _Package, release: Release) -> None:
             if other in release.packages and "copyright" in release.packages[other].slices:
                 slice_.essentials[f"{other}_copyright"] = set(package.listings)
             else:
-                slice_.reviews.append(f"{folder} links to {item.link}: add the copyright slice of the "
-                                      "package that owns it to the essentials")
+                slice_.reviews.append(
+                    f"{folder} links to {item.link}: add the copyright slice of the "
+                    "package that owns it to the essentials"
+                )
             return
     if not slice_.contents:
         slice_.reviews.append(f"the package ships no {folder}/copyright; which file is its notice?")
@@ -619,10 +731,16 @@ def _copyright(package: _Package, release: Release) -> None:
 
 def _drift(existing: Package, selected: dict[str, tuple[str, ...]], listing: Listing) -> list[tuple[str, str]]:
     """(slice, path) the draft selects that no slice of the existing file selects: what a new version added."""
-    patterns = [info.info or path if info.kind is PathKind.COPY else path
-                for slice_ in existing.slices.values() for path, info in slice_.contents.items()
-                if info.kind in (PathKind.COPY, PathKind.GLOB)]
+    patterns = [
+        info.info or path if info.kind is PathKind.COPY else path
+        for slice_ in existing.slices.values()
+        for path, info in slice_.contents.items()
+        if info.kind in (PathKind.COPY, PathKind.GLOB)
+    ]
     covered = {path for pattern in patterns for path in listing.matching(pattern)}
-    return [(slice_name, path) for slice_name, paths in selected.items() for path in paths
-            if path not in covered and not any(match(pattern, path) for pattern in patterns if "*" in pattern)]
-
+    return [
+        (slice_name, path)
+        for slice_name, paths in selected.items()
+        for path in paths
+        if path not in covered and not any(match(pattern, path) for pattern in patterns if "*" in pattern)
+    ]

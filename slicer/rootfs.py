@@ -20,14 +20,17 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import TYPE_CHECKING
 
 from attrs import define, field, frozen
 
 from .errors import RootError
 from .report import Entry, Report
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 # Bound on symlinks followed while resolving one path, as the kernel's ELOOP.
 MAX_SYMLINKS = 40
@@ -137,8 +140,9 @@ def make_dirs(root: Path, path: str) -> list[str]:
             created.append(image_path(root, candidate) + "/")
         except FileExistsError:
             if not candidate.is_dir():
-                raise RootError(f"cannot create directory {path} in {root}: "
-                                f"{image_path(root, candidate)} is not a directory") from None
+                raise RootError(
+                    f"cannot create directory {path} in {root}: {image_path(root, candidate)} is not a directory"
+                ) from None
         except OSError as error:
             raise _failure("create directory", path, root, error) from None
         current = candidate
@@ -165,7 +169,9 @@ def _create(root: Path, path: str, host: Path | str) -> int:
         return os.open(host, flags, 0o600)
 
 
-def write_file(root: Path, path: str, data: bytes | IO[bytes], mode: int, host: str | None = None) -> tuple[str, int]:
+def write_file(
+    root: Path, path: str, data: bytes | SupportsRead[bytes], mode: int, host: str | None = None
+) -> tuple[str, int]:
     """Write a regular file with exactly `mode`; return its sha256 and size.
 
     `host` is where `path` lands when a `Resolver` of `root` already placed it.
@@ -282,7 +288,8 @@ def new_staging(root: Path) -> Path:
 
 def discard(path: Path) -> None:
     """Remove a staging tree, even one holding directories without write permission."""
-    def retry(function, failed, _info) -> None:
+
+    def retry(function: Callable[[str], object], failed: str, _info: object) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(failed), 0o700)
             function(failed)
@@ -329,8 +336,11 @@ def _same(source: Path, have: os.stat_result, target: Path, found: os.stat_resul
         return False
     if stat.S_ISLNK(have.st_mode):
         return os.readlink(source) == os.readlink(target)
-    return (stat.S_IMODE(have.st_mode) == stat.S_IMODE(found.st_mode) and have.st_size == found.st_size
-            and filecmp.cmp(source, target, shallow=False))
+    return (
+        stat.S_IMODE(have.st_mode) == stat.S_IMODE(found.st_mode)
+        and have.st_size == found.st_size
+        and filecmp.cmp(source, target, shallow=False)
+    )
 
 
 @define
@@ -407,11 +417,13 @@ class _Commit:
         self.written += count
         self.written_bytes += size
 
-    def _merge_dir(self, source: Path, have: os.stat_result, target: Path, found: os.stat_result,
-                   path: str) -> None:
+    def _merge_dir(self, source: Path, have: os.stat_result, target: Path, found: os.stat_result, path: str) -> None:
         entry = self.report.entries.get(path)
-        if entry is not None and entry.listed and (
-                stat.S_IMODE(have.st_mode) != stat.S_IMODE(found.st_mode) or _owner_differs(have, found)):
+        if (
+            entry is not None
+            and entry.listed
+            and (stat.S_IMODE(have.st_mode) != stat.S_IMODE(found.st_mode) or _owner_differs(have, found))
+        ):
             self.conflicts.append(path)
             self.modes.append((target, have))
             self.mtimes[target] = have.st_mtime_ns
@@ -443,8 +455,9 @@ class _Commit:
         return CommitResult(self.written, self.written_bytes, self.unchanged)
 
 
-def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
-           replaceable: frozenset[str] = frozenset()) -> CommitResult:
+def commit(
+    staging: Path, root: Path, report: Report, overwrite: bool = False, replaceable: frozenset[str] = frozenset()
+) -> CommitResult:
     """Move the staged cut into `root`, after checking every path it would touch.
 
     A path the root already holds with the same type, mode, content, link
@@ -459,12 +472,12 @@ def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
         work = _Commit(staging, root, report, replaceable, fresh)
         work.check(staging, "/", root)
         if work.conflicts and not overwrite:
-            raise RootError(f"cannot cut into {root}: it already holds different content at "
-                            f"{', '.join(work.conflicts)}")
+            raise RootError(
+                f"cannot cut into {root}: it already holds different content at {', '.join(work.conflicts)}"
+            )
         try:
             return work.apply()
         except OSError as error:
-            raise RootError(f"cannot move the cut into {root}: {error.strerror or error} "
-                            f"({error.filename})") from None
+            raise RootError(f"cannot move the cut into {root}: {error.strerror or error} ({error.filename})") from None
     finally:
         discard(staging)

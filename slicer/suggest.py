@@ -1,4 +1,4 @@
-""""Did you mean": the known names closest to one a user typed.
+""" "Did you mean": the known names closest to one a user typed.
 
 Two kinds of near names: a package renamed between releases keeps its stem
 and changes its version digits or gains the `t64` suffix of Debian's 64-bit
@@ -32,8 +32,9 @@ def renamed(name: str, known: Iterable[str]) -> list[str]:
 def suggest(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
     """Up to `limit` known names close to `name`: the renamed ones if any, else the most similar."""
     names = list(dict.fromkeys(known))
-    found = renamed(name, names) or [other for other in difflib.get_close_matches(name, names, n=limit + 1, cutoff=0.8)
-                                     if other != name]
+    found = renamed(name, names) or [
+        other for other in difflib.get_close_matches(name, names, n=limit + 1, cutoff=0.8) if other != name
+    ]
     return found[:limit]
 
 

@@ -59,12 +59,27 @@ def base(arch: str) -> list[DebSpec]:
     libc = build_elf(machine=machine, soname="libc.so.6", interpreter="")
     shell = build_elf(machine=machine, needed=("libc.so.6",), interpreter=LOADERS[arch])
     return [
-        DebSpec("libc6", "2.36-9", arch, [
-            file(f"./lib/{triplet}/libc.so.6", libc), file(f".{LOADERS[arch]}", libc),
-            file("./usr/share/doc/libc6/copyright", "LGPL\n")], fields={}),
-        DebSpec("dash", "0.5-1", arch, [
-            file("./usr/bin/dash", shell, 0o755), symlink("./bin/sh", "/usr/bin/dash"),
-            file("./usr/share/doc/dash/copyright", "BSD\n")]),
+        DebSpec(
+            "libc6",
+            "2.36-9",
+            arch,
+            [
+                file(f"./lib/{triplet}/libc.so.6", libc),
+                file(f".{LOADERS[arch]}", libc),
+                file("./usr/share/doc/libc6/copyright", "LGPL\n"),
+            ],
+            fields={},
+        ),
+        DebSpec(
+            "dash",
+            "0.5-1",
+            arch,
+            [
+                file("./usr/bin/dash", shell, 0o755),
+                symlink("./bin/sh", "/usr/bin/dash"),
+                file("./usr/share/doc/dash/copyright", "BSD\n"),
+            ],
+        ),
     ]
 
 
@@ -73,15 +88,24 @@ def library(arch: str, needs: tuple[str, ...] = ("libc.so.6",), extra: tuple = (
     triplet, machine = TRIPLETS[arch], MACHINES[arch]
     lib = build_elf(machine=machine, soname="libbar.so.1", needed=needs, interpreter="")
     plugin = build_elf(machine=machine, needed=("libbar.so.1", "libc.so.6"), interpreter="")
-    return DebSpec("libbar1", "1.4-2", arch, [
-        directory("./usr/"), directory(f"./usr/lib/{triplet}/"),
-        file(f"./usr/lib/{triplet}/libbar.so.1.4.0", lib),
-        symlink(f"./usr/lib/{triplet}/libbar.so.1", "libbar.so.1.4.0"),
-        symlink(f"./usr/lib/{triplet}/libbar.so", "libbar.so.1"),
-        file(f"./usr/lib/{triplet}/bar/plugin.so", plugin),
-        file("./usr/share/doc/libbar1/copyright", "MIT\n"), file("./usr/share/doc/libbar1/changelog.gz", "x"),
-        file("./usr/share/lintian/overrides/libbar1", "x"), *extra,
-    ], fields={"Description": "Bar library: runtime files", "Depends": "libc6 (>= 2.36)"})
+    return DebSpec(
+        "libbar1",
+        "1.4-2",
+        arch,
+        [
+            directory("./usr/"),
+            directory(f"./usr/lib/{triplet}/"),
+            file(f"./usr/lib/{triplet}/libbar.so.1.4.0", lib),
+            symlink(f"./usr/lib/{triplet}/libbar.so.1", "libbar.so.1.4.0"),
+            symlink(f"./usr/lib/{triplet}/libbar.so", "libbar.so.1"),
+            file(f"./usr/lib/{triplet}/bar/plugin.so", plugin),
+            file("./usr/share/doc/libbar1/copyright", "MIT\n"),
+            file("./usr/share/doc/libbar1/changelog.gz", "x"),
+            file("./usr/share/lintian/overrides/libbar1", "x"),
+            *extra,
+        ],
+        fields={"Description": "Bar library: runtime files", "Depends": "libc6 (>= 2.36)"},
+    )
 
 
 def program(arch: str) -> DebSpec:
@@ -89,14 +113,25 @@ def program(arch: str) -> DebSpec:
     machine = MACHINES[arch]
     binary = build_elf(machine=machine, needed=("libbar.so.1", "libc.so.6"), interpreter=LOADERS[arch])
     data = [file(f"./usr/share/bar/table{n}.txt", f"{n}\n") for n in range(12)]
-    return DebSpec("bar", "1.4-2", arch, [
-        file("./usr/bin/bar", binary, 0o755), file("./usr/bin/bar-report", "#!/bin/sh\necho\n", 0o755),
-        file("./etc/bar.conf", "x=1\n"), *data, file("./usr/share/man/man1/bar.1.gz", "x"),
-        file("./usr/share/doc/bar/copyright", "MIT\n"),
-    ], fields={"Description": "The bar tool - reads and writes bars", "Depends": "libbar1, debconf, bar-data"},
-        control_files={"conffiles": b"/etc/bar.conf\n",
-                       "postinst": b"#!/bin/sh\nset -e\nupdate-alternatives --install /usr/bin/pub pub "
-                                   b"/usr/bin/bar 10\nmkdir -p /var/cache/bar\n"})
+    return DebSpec(
+        "bar",
+        "1.4-2",
+        arch,
+        [
+            file("./usr/bin/bar", binary, 0o755),
+            file("./usr/bin/bar-report", "#!/bin/sh\necho\n", 0o755),
+            file("./etc/bar.conf", "x=1\n"),
+            *data,
+            file("./usr/share/man/man1/bar.1.gz", "x"),
+            file("./usr/share/doc/bar/copyright", "MIT\n"),
+        ],
+        fields={"Description": "The bar tool - reads and writes bars", "Depends": "libbar1, debconf, bar-data"},
+        control_files={
+            "conffiles": b"/etc/bar.conf\n",
+            "postinst": b"#!/bin/sh\nset -e\nupdate-alternatives --install /usr/bin/pub pub "
+            b"/usr/bin/bar 10\nmkdir -p /var/cache/bar\n",
+        },
+    )
 
 
 @pytest.fixture
@@ -108,8 +143,10 @@ def local(test_archive, signing_key, tmp_path) -> Callable[..., Path]:
         archive = test_archive({"bookworm": debs})
         root = tmp_path / "release"
         (root / "slices").mkdir(parents=True)
-        archives = ("  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
-                    f"    public-keys: [test-key]\n    url: {archive.url}\n")
+        archives = (
+            "  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
+            f"    public-keys: [test-key]\n    url: {archive.url}\n"
+        )
         (root / "chisel.yaml").write_text(chisel_yaml(cert, archives=archives))
         for name, text in {"libc6.yaml": LIBC6, "dash.yaml": DASH, **(slices or {})}.items():
             (root / "slices" / name).write_text(textwrap.dedent(text))
@@ -158,8 +195,12 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
     document = yaml.safe_load(bar)
     slices = document["slices"]
     assert list(slices) == ["bins", "scripts", "config", "data", "copyright"]
-    assert slices["bins"]["essential"] == {"bar_config": None, "bar_data": None, "libbar1_libs": None,
-                                           "libc6_libs": None}
+    assert slices["bins"]["essential"] == {
+        "bar_config": None,
+        "bar_data": None,
+        "libbar1_libs": None,
+        "libc6_libs": None,
+    }
     assert list(slices["bins"]["contents"]) == ["/usr/bin/bar"]
     # The script's #! interpreter maps to the slice shipping /bin/sh.
     assert slices["scripts"]["essential"] == {"bar_config": None, "bar_data": None, "dash_bins": None}
@@ -188,7 +229,7 @@ def test_a_path_on_one_architecture_carries_arch(local, capsys):
 
 def test_a_library_no_slice_provides_is_a_review_question_and_check_fails(local, capsys):
     release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch, ("libqux.so.3",)))])
-    code, out, err = draft(release, capsys, "libbar1")
+    code, out, _err = draft(release, capsys, "libbar1")
     text = (release / "slices" / "libbar1.yaml").read_text()
     assert "# review: its files need libqux.so.3 (amd64, arm64), which no slice of" in text
     assert code == 1
@@ -210,11 +251,19 @@ def test_a_path_another_package_lists_is_left_out_with_a_question(local, capsys)
             contents:
               /usr/share/doc/bar-common/copyright:
         """)
-    common = [DebSpec("bar-common", "1-1", arch, [file("./etc/bar.conf", "x=1\n"),
-                                                   file("./usr/share/doc/bar-common/copyright", "MIT\n")])
-              for arch in TRIPLETS]
-    release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))] + common,
-                    {"bar-common.yaml": other})
+    common = [
+        DebSpec(
+            "bar-common",
+            "1-1",
+            arch,
+            [file("./etc/bar.conf", "x=1\n"), file("./usr/share/doc/bar-common/copyright", "MIT\n")],
+        )
+        for arch in TRIPLETS
+    ]
+    release = local(
+        [spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))] + common,
+        {"bar-common.yaml": other},
+    )
     code, out, err = draft(release, capsys, "libbar1", "bar")
     text = (release / "slices" / "bar.yaml").read_text()
     assert "# review: /etc/bar.conf is listed by slice bar-common_config too, so it is left out here" in text
@@ -226,31 +275,50 @@ def test_an_existing_file_is_kept_and_diff_shows_what_a_new_version_adds(local, 
     release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch))])
     assert draft(release, capsys, "libbar1")[0] == 0
     written = release / "slices" / "libbar1.yaml"
-    old = written.read_text().replace("      /usr/lib/*-linux-*/bar/plugin.so:\n", "      /usr/lib/*-linux-*/bar/x.so:\n")
+    old = written.read_text().replace(
+        "      /usr/lib/*-linux-*/bar/plugin.so:\n", "      /usr/lib/*-linux-*/bar/x.so:\n"
+    )
     written.write_text(old)
     code, out, err = draft(release, capsys, "libbar1")
     assert (code, out) == (1, "")
     assert err == f"error: {written} exists; pass --force to replace it, or --diff to see what a draft adds\n"
     code, out, err = draft(release, capsys, "--diff", "--arch", "amd64", "libbar1")
     assert code == 0
-    assert out == (f"# {written}: 1 paths of libbar1 1.4-2 no slice selects\n"
-                   "+ libbar1_modules /usr/lib/x86_64-linux-gnu/bar/plugin.so\n")
+    assert out == (
+        f"# {written}: 1 paths of libbar1 1.4-2 no slice selects\n"
+        "+ libbar1_modules /usr/lib/x86_64-linux-gnu/bar/plugin.so\n"
+    )
     assert written.read_text() == old
     assert draft(release, capsys, "--force", "libbar1")[0] == 0
     assert "bar/plugin.so" in written.read_text()
 
 
 def test_unknown_virtual_and_other_architecture_packages_are_refused_clearly(local, capsys):
-    provider = [DebSpec("bar-mta", "1-1", arch, [file("./usr/share/doc/bar-mta/copyright", "MIT\n")],
-                        fields={"Provides": "mail-transport-agent"}) for arch in TRIPLETS]
+    provider = [
+        DebSpec(
+            "bar-mta",
+            "1-1",
+            arch,
+            [file("./usr/share/doc/bar-mta/copyright", "MIT\n")],
+            fields={"Provides": "mail-transport-agent"},
+        )
+        for arch in TRIPLETS
+    ]
     release = local([*base("amd64"), *base("arm64"), library("amd64"), *provider])
     code, _, err = draft(release, capsys, "libbar2")
-    assert (code, err) == (1, f'error: release {release.name} has no package "libbar2" for amd64 '
-                              '(did you mean "libbar1"?)\n')
+    assert (code, err) == (
+        1,
+        f'error: release {release.name} has no package "libbar2" for amd64 (did you mean "libbar1"?)\n',
+    )
     code, _, err = draft(release, capsys, "mail-transport-agent")
-    assert (code, err) == (1, f'error: "mail-transport-agent" is a virtual package in release {release.name}, '
-                              "provided by bar-mta; draft one of those\n")
+    assert (code, err) == (
+        1,
+        f'error: "mail-transport-agent" is a virtual package in release {release.name}, '
+        "provided by bar-mta; draft one of those\n",
+    )
     code, _, err = draft(release, capsys, "libbar1")
-    assert (code, err) == (1, 'error: package "libbar1" is not built for arm64 (it is for amd64); '
-                              "draft it with --arch amd64\n")
+    assert (code, err) == (
+        1,
+        'error: package "libbar1" is not built for arm64 (it is for amd64); draft it with --arch amd64\n',
+    )
     assert draft(release, capsys, "--arch", "amd64", "libbar1")[0] == 0

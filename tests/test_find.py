@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slicer.find import distance, find_slices
-from slicer.model import Package, Release, Slice
+from slicer.release.model import Package, Release, Slice
 
 SLICES = {
     "python3.10": ["bins", "config", "core", "libs"],
@@ -59,12 +59,19 @@ def test_two_edits_away_is_no_match(release):
 
 def test_prefix_and_substring_match_exact_and_prefix_first(release):
     assert found(release, "python3.") == [
-        "python3.10_bins", "python3.10_config", "python3.10_core", "python3.10_libs",
-        "python3.11_bins", "python3.11_core", "python3.11_libs",
+        "python3.10_bins",
+        "python3.10_config",
+        "python3.10_core",
+        "python3.10_libs",
+        "python3.11_bins",
+        "python3.11_core",
+        "python3.11_libs",
     ]
     # Exact, then prefix, then substring; among prefixes the closer name first.
     assert found(release, "openssl") == [
-        "openssl_bins", "openssl_config", "openssl-provider-legacy_libs",
+        "openssl_bins",
+        "openssl_config",
+        "openssl-provider-legacy_libs",
     ]
     assert found(release, "ssl") == ["openssl_bins", "openssl_config", "openssl-provider-legacy_libs"]
 
@@ -92,10 +99,21 @@ def test_question_mark_and_trailing_star(release):
 def test_several_terms_match_any_and_slices_matching_more_come_first(release):
     assert found(release, "python3.1", "_lib")[:2] == ["python3.10_libs", "python3.11_libs"]
     assert found(release, "base-files", "libc6") == [
-        "base-files_base", "base-files_release-info", "libc6_config", "libc6_libs"]
+        "base-files_base",
+        "base-files_release-info",
+        "libc6_config",
+        "libc6_libs",
+    ]
     assert found(release, "python3.1", "_data") == [
-        "python3-pkg_data", "python3.10_bins", "python3.10_config", "python3.10_core", "python3.10_libs",
-        "python3.11_bins", "python3.11_core", "python3.11_libs"]
+        "python3-pkg_data",
+        "python3.10_bins",
+        "python3.10_config",
+        "python3.10_core",
+        "python3.10_libs",
+        "python3.11_bins",
+        "python3.11_core",
+        "python3.11_libs",
+    ]
 
 
 def test_results_sort_by_the_full_name_not_by_package_first(release):
@@ -140,7 +158,7 @@ def test_distance_is_capped_one_above_the_limit():
     assert distance("abc", "abcdefgh", limit=2) == 3
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference(text: str, pattern: str) -> int:
     """The definition, recursively: edits on plain characters, free star runs."""
     if not pattern:

@@ -1,4 +1,4 @@
-""""Did you mean" and `find` on the repository's own releases: renames between releases and typos."""
+""" "Did you mean" and `find` on the repository's own releases: renames between releases and typos."""
 
 from __future__ import annotations
 
@@ -28,9 +28,16 @@ def test_stem_drops_versions_and_the_time64_suffix():
     assert stem("python3.13") == stem("python3.11") == "python."
 
 
-@pytest.mark.parametrize(("old", "new"), [("libssl3", "libssl3t64"), ("libcurl4", "libcurl4t64"),
-                                          ("libicu72", "libicu76"), ("python3.11", "python3.13"),
-                                          ("libreadline8", "libreadline8t64")])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("libssl3", "libssl3t64"),
+        ("libcurl4", "libcurl4t64"),
+        ("libicu72", "libicu76"),
+        ("python3.11", "python3.13"),
+        ("libreadline8", "libreadline8t64"),
+    ],
+)
 def test_a_package_renamed_in_trixie_is_pointed_to(bookworm, trixie, old, new):
     assert old in bookworm.packages and old not in trixie.packages
     assert suggest(old, trixie.packages)[0] == new
@@ -53,7 +60,9 @@ def test_find_matches_substrings_and_package_names(bookworm, trixie):
 
 
 def test_cut_names_the_renamed_package(trixie):
-    with pytest.raises(SelectionError, match=r'^slices of package "libssl3" not found \(did you mean "libssl3t64"\?\)$'):
+    with pytest.raises(
+        SelectionError, match=r'^slices of package "libssl3" not found \(did you mean "libssl3t64"\?\)$'
+    ):
         select(trixie, [SliceKey("libssl3", "libs")], "amd64")
     with pytest.raises(SelectionError, match=r'^slice libssl3t64_lib not found \(did you mean "libssl3t64_libs"\?\)$'):
         select(trixie, [SliceKey("libssl3t64", "lib")], "amd64")
@@ -61,8 +70,10 @@ def test_cut_names_the_renamed_package(trixie):
 
 def test_info_and_check_suggest_too(capsys):
     assert main(["info", "--release", "debian-13", "libssl3_libs"]) == 1
-    assert capsys.readouterr().err == ('error: no slice definitions found for: "libssl3_libs" '
-                                       '(did you mean "libssl3t64_libs"?)\n')
+    assert capsys.readouterr().err == (
+        'error: no slice definitions found for: "libssl3_libs" (did you mean "libssl3t64_libs"?)\n'
+    )
     assert main(["-q", "check", "--release", "debian-13", "libcurl4"]) == 1
-    assert capsys.readouterr().err == ('error: release debian-13 has no slice definitions for package "libcurl4" '
-                                       '(did you mean "libcurl4t64"?)\n')
+    assert capsys.readouterr().err == (
+        'error: release debian-13 has no slice definitions for package "libcurl4" (did you mean "libcurl4t64"?)\n'
+    )

@@ -37,13 +37,13 @@ FRAME_SIZE = 64 * 1024
 _PREAMBLE = struct.Struct("<IQ")  # crc32 of header and records, header length
 
 # version, architecture, filename, size, sha256, frame, start, end
-Entry = tuple[str, str, str, int, str, int, int, int]
+IndexEntry = tuple[str, str, str, int, str, int, int, int]
 
 
 class _Names:
     """Sorted names joined by newlines, as a sequence that `bisect` can search."""
 
-    def __init__(self, joined: str, starts: array.array) -> None:
+    def __init__(self, joined: str, starts: array.array[int]) -> None:
         self.joined = joined
         self.starts = starts  # where each name starts, then one past the end of the last
 
@@ -58,7 +58,7 @@ class _Names:
         return len(self.starts) - 1
 
     def __getitem__(self, position: int) -> str:
-        return self.joined[self.starts[position]:self.starts[position + 1] - 1]
+        return self.joined[self.starts[position] : self.starts[position + 1] - 1]
 
 
 class PackageIndex:
@@ -68,19 +68,25 @@ class PackageIndex:
     are unmarshalled only when asked for, so loading costs no per-name work.
     """
 
-    def __init__(self, names: _Names, record_offsets: array.array, records: bytes | memoryview,
-                 frame_offsets: array.array, frames: bytes | memoryview) -> None:
+    def __init__(
+        self,
+        names: _Names,
+        record_offsets: array.array[int],
+        records: bytes | memoryview,
+        frame_offsets: array.array[int],
+        frames: bytes | memoryview,
+    ) -> None:
         self._names = names
         self._record_offsets = record_offsets
         self._records = records
         self._frame_offsets = frame_offsets
         self._frames = frames
-        self._decoded: dict[str, list[Entry]] = {}
+        self._decoded: dict[str, list[IndexEntry]] = {}
 
     @classmethod
     def build(cls, text: bytes) -> PackageIndex:
         """Parse a decompressed Packages file."""
-        grouped: dict[str, list[Entry]] = {}
+        grouped: dict[str, list[IndexEntry]] = {}
         frame_starts = [0]
         for name, version, arch, filename, size, sha256, start, end in scan_packages(text):
             if start - frame_starts[-1] >= FRAME_SIZE:
@@ -96,8 +102,14 @@ class PackageIndex:
         return cls(_Names.of(names), _offsets(records), b"".join(records), _offsets(frames), b"".join(frames))
 
     def to_bytes(self) -> bytes:
-        header = marshal.dumps((self._names.joined, self._names.starts.tobytes(), self._record_offsets.tobytes(),
-                                self._frame_offsets.tobytes()))
+        header = marshal.dumps(
+            (
+                self._names.joined,
+                self._names.starts.tobytes(),
+                self._record_offsets.tobytes(),
+                self._frame_offsets.tobytes(),
+            )
+        )
         checksum = zlib.crc32(self._records, zlib.crc32(header))
         return b"".join((MAGIC, _PREAMBLE.pack(checksum, len(header)), header, self._records, self._frames))
 
@@ -110,20 +122,20 @@ class PackageIndex:
         """
         view = memoryview(blob)
         start = len(MAGIC) + _PREAMBLE.size
-        if len(view) < start or view[:len(MAGIC)] != MAGIC:
+        if len(view) < start or view[: len(MAGIC)] != MAGIC:
             return None
         checksum, length = _PREAMBLE.unpack_from(view, len(MAGIC))
         try:
-            joined, start_bytes, record_bytes, frame_bytes = marshal.loads(view[start:start + length])
+            joined, start_bytes, record_bytes, frame_bytes = marshal.loads(view[start : start + length])
         except (EOFError, ValueError, TypeError):
             return None
         names = _Names(joined, array.array("Q", start_bytes))
         record_offsets, frame_offsets = array.array("Q", record_bytes), array.array("Q", frame_bytes)
-        records = view[start + length:start + length + record_offsets[-1]]
-        frames = view[start + length + record_offsets[-1]:]
+        records = view[start + length : start + length + record_offsets[-1]]
+        frames = view[start + length + record_offsets[-1] :]
         if len(records) != record_offsets[-1] or len(frames) != frame_offsets[-1]:
             return None
-        if zlib.crc32(records, zlib.crc32(view[start:start + length])) != checksum:
+        if zlib.crc32(records, zlib.crc32(view[start : start + length])) != checksum:
             return None
         return cls(names, record_offsets, records, frame_offsets, frames)
 
@@ -137,12 +149,14 @@ class PackageIndex:
     def __contains__(self, name: str) -> bool:
         return self._position(name) is not None
 
-    def entries(self, name: str) -> list[Entry]:
+    def entries(self, name: str) -> list[IndexEntry]:
         found = self._decoded.get(name)
         if found is None:
             position = self._position(name)
-            found = [] if position is None else marshal.loads(
-                self._records[self._record_offsets[position]:self._record_offsets[position + 1]]
+            found = (
+                []
+                if position is None
+                else marshal.loads(self._records[self._record_offsets[position] : self._record_offsets[position + 1]])
             )
             self._decoded[name] = found
         return found
@@ -155,18 +169,18 @@ class PackageIndex:
         """The index's paragraphs, frame by frame: a whole-index scan, for rare questions."""
         decompressor = zstandard.ZstdDecompressor()
         for frame, start in enumerate(self._frame_offsets[:-1]):
-            text = decompressor.decompress(self._frames[start:self._frame_offsets[frame + 1]])
+            text = decompressor.decompress(self._frames[start : self._frame_offsets[frame + 1]])
             yield from text.decode("utf-8", "replace").split("\n\n")
 
-    def stanza(self, entry: Entry) -> str:
+    def stanza(self, entry: IndexEntry) -> str:
         """The full paragraph of `entry`, as the archive wrote it."""
         frame, start, end = entry[5], entry[6], entry[7]
-        compressed = self._frames[self._frame_offsets[frame]:self._frame_offsets[frame + 1]]
+        compressed = self._frames[self._frame_offsets[frame] : self._frame_offsets[frame + 1]]
         text = zstandard.ZstdDecompressor().decompress(compressed)
         return text[start:end].decode("utf-8", "replace")
 
 
-def _offsets(parts: list[bytes]) -> array.array:
+def _offsets(parts: list[bytes]) -> array.array[int]:
     """Start offsets of `parts` laid end to end, plus the total length."""
     offsets = array.array("Q", [0])
     for part in parts:

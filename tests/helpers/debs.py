@@ -98,8 +98,13 @@ def _ar_member(name: str, data: bytes) -> bytes:
 
 
 def control_text(package: str, version: str, arch: str, **extra: str) -> str:
-    fields = {"Package": package, "Version": version, "Architecture": arch,
-              "Maintainer": "Test <test@example.invalid>", "Description": f"test package {package}"}
+    fields = {
+        "Package": package,
+        "Version": version,
+        "Architecture": arch,
+        "Maintainer": "Test <test@example.invalid>",
+        "Description": f"test package {package}",
+    }
     fields.update({key.replace("_", "-"): value for key, value in extra.items()})
     return "".join(f"{key}: {value}\n" for key, value in fields.items())
 
@@ -118,8 +123,10 @@ def make_deb(
     if not leading_dot:
         for entry in entries:
             entry.path = entry.path.removeprefix("./")
-    extra = [file(f"./{name}", data, 0o755 if name.endswith(("inst", "rm")) else 0o644)
-             for name, data in (control_files or {}).items()]
+    extra = [
+        file(f"./{name}", data, 0o755 if name.endswith(("inst", "rm")) else 0o644)
+        for name, data in (control_files or {}).items()
+    ]
     control_tar = make_tar([file("./control", control or control_text(package, version, arch)), *extra])
     control_suffix, control_data = compress(control_tar, "xz")
     data_suffix, data = compress(make_tar(entries), compression)
@@ -148,7 +155,12 @@ class DebSpec:
         return control_text(self.name, self.version, self.arch, **self.fields)
 
     def build(self) -> bytes:
-        return make_deb(self.entries, self.name, self.version, self.arch, self.compression, control=self.control(),
-                        control_files=self.control_files)
-
-
+        return make_deb(
+            self.entries,
+            self.name,
+            self.version,
+            self.arch,
+            self.compression,
+            control=self.control(),
+            control_files=self.control_files,
+        )

@@ -1,0 +1,312 @@
+"""Orchestrate a cut: plan -> fetch -> verify -> extract -> mutate -> generate -> commit.
+
+Everything that can fail (selection, mirrors, signatures, hashes, missing
+content, scripts, conflicts with the root) fails before the root is touched:
+the cut is built in a staging tree inside the root and moved into place only
+when it is complete and consistent with what the root already holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from .. import rootfs
+from ..archive import ArchiveClient, ArchiveOptions, FetchedPackage, PackageRecord, open_archives
+from ..cache import Cache
+from ..console import Console
+from ..errors import SlicerError
+from ..release.load import load_release
+from ..release.model import Generate, PathKind, Release
+from ..release.schema import generate_kind
+from ..release.selection import Selection, parse_keys, select
+from ..report import Entry, Report
+from . import dpkgstatus, extract, manifest
+
+
+@frozen
+class CutOptions:
+    root: Path
+    slices: tuple[str, ...]
+    arch: str
+    release: str | None = None
+    overlays: tuple[Path, ...] = ()
+    archives: ArchiveOptions = field(factory=ArchiveOptions)
+    lock: Path | None = None
+    locked: Path | None = None
+    overwrite: bool = False
+    ignore: frozenset[str] = frozenset()
+    sbom: Path | None = None
+    workers: int = 4
+
+
+def cut(options: CutOptions, console: Console) -> dict[str, Any]:
+    """Run a whole cut and return its JSON-ready summary."""
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
+    check_maintenance(release, options.ignore, console)
+    selection = select(release, parse_keys(options.slices), options.arch)
+    console.info(
+        f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
+        f"from {release.name} for {options.arch}"
+    )
+    plans = extract.plan(selection)
+    client = open_archives(release, selection.arch, console, options.archives)
+    packages = fetch_packages(client, release, selection, packages_with_content(plans), options)
+    records = {name: package.record for name, package in packages.items()}
+    root_existed = options.root.exists()
+    try:
+        report, result = build(selection, plans, packages, client.cache, options, console)
+    except BaseException:
+        if not root_existed:
+            _remove_if_empty(options.root)
+        raise
+    if options.lock:
+        from . import lock  # Only cuts asked for a lock file need it (and cattrs).
+
+        lock.write_lock(options.lock, lock.LockFile.of(release, selection, records))
+    if options.sbom:
+        write_sbom(options.sbom, release, selection, records, report, options.root)
+    console.info(
+        f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
+        f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present"
+    )
+    return summary(release, selection, records, report, result)
+
+
+def check_maintenance(release: Release, ignore: frozenset[str], console: Console) -> None:
+    """Refuse releases that are not yet released or past their end of life, unless ignored."""
+    if release.maintenance is None:
+        return
+    state = release.maintenance.state(datetime.date.today())
+    if state == "unstable" and "unstable" not in ignore:
+        raise SlicerError(
+            f'release {release.name} is not released yet ("unstable"); pass --ignore unstable to cut it anyway'
+        )
+    if state == "end-of-life" and "unmaintained" not in ignore:
+        raise SlicerError(
+            f"release {release.name} reached its end of life on {release.maintenance.end_of_life} and gets no "
+            "security updates; pass --ignore unmaintained to cut it anyway"
+        )
+    if state in ("unstable", "end-of-life"):
+        console.warn(f"release {release.name} is {state}")
+
+
+def fetch_packages(
+    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
+) -> dict[str, FetchedPackage]:
+    """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
+    if options.locked:
+        from . import lock  # Only cuts from a lock file need it (and cattrs).
+
+        records = lock.locked_records(options.locked, release, selection, needed, client)
+    else:
+        records = client.resolve(needed)
+    return client.fetch_packages(records.values())
+
+
+def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
+    """Packages the cut reads (`plans` from `extract.plan`): those it extracts from, and those
+    whose directories give the modes of the parents of inline content (as chisel fetches them)."""
+    return [name for name, wanted in plans.items() if wanted.wants()]
+
+
+# -- building the tree ------------------------------------------------------------
+
+
+def build(
+    selection: Selection,
+    plans: dict[str, extract.PackagePlan],
+    packages: dict[str, FetchedPackage],
+    cache: Cache | None,
+    options: CutOptions,
+    console: Console,
+) -> tuple[Report, rootfs.CommitResult]:
+    """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it."""
+    records = {name: package.record for name, package in packages.items()}
+    debs = {name: package.deb for name, package in packages.items()}
+    report = Report()
+    with rootfs.staging_area(options.root) as staging:
+        extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
+        extract.extract_all(
+            selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache
+        )
+        extract.create_inline(selection, staging, report)
+        run_scripts(selection, staging, report, console)
+        extract.remove_until(selection, staging, report)
+        replaceable = generate(selection, records, staging, report, options.root)
+        result = rootfs.commit(staging, options.root, report, options.overwrite, frozenset(replaceable))
+    return report, result
+
+
+def run_scripts(selection: Selection, staging: Path, report: Report, console: Console) -> None:
+    with_scripts = [slice_ for slice_ in selection.slices if slice_.mutate]
+    if not with_scripts:
+        return
+    from .. import scripts  # Starlark loads only for selections with mutate scripts.
+
+    known, patterns, mutable = set(), [], set()
+    for slice_ in selection.slices:
+        for path, info in slice_.contents.items():
+            if not info.applies_to(selection.arch):
+                continue
+            if info.kind == PathKind.GLOB:
+                patterns.append(path)
+            elif info.kind != PathKind.GENERATE:
+                known.add(path)
+            if info.mutable:
+                mutable.add(path)
+    hardlinks = {entry.path for entry in report.entries.values() if entry.inode}
+    access = scripts.ScriptAccess(staging, known, tuple(patterns), mutable, hardlinks)
+
+    def on_write(path: str, data: bytes) -> None:
+        entry = report.entries.get(path)
+        if entry is not None:
+            entry.final_sha256 = hashlib.sha256(data).hexdigest()
+            entry.size = len(data)
+
+    with console.task("Running mutate scripts", total=len(with_scripts), unit="scripts") as task:
+        for slice_ in with_scripts:
+            scripts.run_mutate(str(slice_.key), slice_.mutate, access, on_write)
+            task.advance()
+
+
+def generate(
+    selection: Selection, records: dict[str, PackageRecord], staging: Path, report: Report, root: Path
+) -> set[str]:
+    """Write `generate:` outputs (dpkg status entries, then the manifest); returns their paths."""
+    targets: dict[Generate, dict[str, set[str]]] = {kind: {} for kind in Generate}
+    for slice_ in selection.slices:
+        for path, info in slice_.contents.items():
+            if info.kind == PathKind.GENERATE and info.applies_to(selection.arch):
+                kind = generate_kind(info.info)
+                if kind is not None:
+                    targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
+    written: set[str] = set()
+    for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
+        packages = [
+            dpkgstatus.StatusPackage(name, records[name].stanza) for name in selection.packages if name in records
+        ]
+        files = dpkgstatus.status_files(packages, report, staging, directory)
+        for path, data in sorted(files.items()):
+            data = _merge_md5sums(root, path, data) if path.endswith(".md5sums") else data
+            _write_generated(staging, report, path, data, owners)
+            written.add(path)
+    manifest_paths = {f"{directory}manifest.wall": owners for directory, owners in targets[Generate.MANIFEST].items()}
+    if manifest_paths:
+        for path, owners in manifest_paths.items():
+            _write_generated(staging, report, path, b"", owners, hashed=False)
+        manifest_packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
+        slices = [str(slice_.key) for slice_ in selection.slices]
+        cut_manifest = manifest.collect(manifest_packages, slices, report, sorted(manifest_paths))
+        for path in sorted(manifest_paths):
+            existing = _existing(root, path)
+            merged = manifest.merge(manifest.read_manifest(existing, path), cut_manifest) if existing else cut_manifest
+            rootfs.write_file(staging, path, manifest.encode(merged), 0o644)
+            written.add(path)
+    return written
+
+
+def _existing(root: Path, path: str) -> bytes | None:
+    host = rootfs.resolve(root, path)
+    try:
+        return host.read_bytes() if host.is_file() else None
+    except OSError:
+        return None
+
+
+def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
+    """Keep the files an earlier cut into the same root listed for this package."""
+    existing = _existing(root, path)
+    if not existing:
+        return data
+    lines = set(existing.decode().splitlines()) | set(data.decode().splitlines())
+    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1])).encode()
+
+
+def _write_generated(
+    staging: Path, report: Report, path: str, data: bytes, owners: set[str], hashed: bool = True
+) -> None:
+    epoch = extract.source_date_epoch()
+    for directory in rootfs.make_dirs(staging, posixpath.dirname(path)):
+        report.add(Entry(path=directory.rstrip("/") + "/", kind="dir", mode=0o755, mtime=epoch, listed=False))
+    sha256, size = rootfs.write_file(staging, path, data, 0o644)
+    report.add(
+        Entry(
+            path=path,
+            kind="file",
+            mode=0o644,
+            slices=set(owners),
+            sha256=sha256 if hashed else "",
+            size=size if hashed else 0,
+            mtime=epoch,
+        )
+    )
+
+
+def _remove_if_empty(root: Path) -> None:
+    with contextlib.suppress(OSError):
+        root.rmdir()
+
+
+# -- SBOM and summary --------------------------------------------------------------
+
+
+def _stanza_field(stanza: str, name: str) -> str:
+    prefix = f"{name.lower()}:"
+    for line in stanza.splitlines():
+        if line.lower().startswith(prefix):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def write_sbom(
+    path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report, root: Path
+) -> None:
+    """An SPDX 2.3 document of the packages and files this cut shipped."""
+    from . import sbom  # Only cuts asked for an SBOM need it.
+
+    packages = [
+        sbom.SbomPackage(
+            r.name,
+            r.version,
+            r.arch,
+            r.sha256,
+            _stanza_field(r.stanza, "Maintainer"),
+            _stanza_field(r.stanza, "Source"),
+        )
+        for r in records.values()
+    ]
+    document = sbom.build_spdx(
+        f"{release.name}-{selection.arch}-{root.name}", packages, report, distro=release.name, root=root
+    )
+    sbom.write_spdx(document, path)
+
+
+def summary(
+    release: Release,
+    selection: Selection,
+    records: dict[str, PackageRecord],
+    report: Report,
+    result: rootfs.CommitResult,
+) -> dict[str, Any]:
+    return {
+        "release": release.name,
+        "arch": selection.arch,
+        "slices": [str(slice_.key) for slice_ in selection.slices],
+        "packages": [
+            {"name": r.name, "version": r.version, "arch": r.arch, "sha256": r.sha256, "archive": r.archive}
+            for r in records.values()
+        ],
+        "paths": len(report.entries),
+        "files": sum(1 for entry in report.entries.values() if entry.kind == "file"),
+        "bytes": sum(entry.size for entry in report.entries.values() if entry.kind == "file"),
+        "written": result.written,
+        "written_bytes": result.written_bytes,
+        "unchanged": result.unchanged,
+    }

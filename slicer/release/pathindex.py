@@ -1,0 +1,152 @@
+"""Paths and globs indexed so that conflict checks compare only real candidates.
+
+Comparing every glob with every path is what makes chisel's release checks
+slow. Here literal paths sit in a sorted list, and globs are found through
+two keys a matching path must agree with:
+
+- every glob by its literal prefix (the text before its first wildcard): a
+  path can only match a glob whose prefix starts the path;
+- globs without `**` also by (number of components, literal prefix of the
+  last component): such a glob only matches paths of the same depth whose
+  last component starts with that prefix — which separates the many
+  `/usr/lib/*-linux-gnu/libX*` globs from each other.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Generic, TypeVar
+
+from .. import globs
+
+T = TypeVar("T")
+
+
+def _starting_with(order: list[str], prefix: str) -> list[str]:
+    """The strings of the sorted `order` that start with `prefix`."""
+    start = index = bisect.bisect_left(order, prefix)
+    while index < len(order) and order[index].startswith(prefix):
+        index += 1
+    return order[start:index]
+
+
+def _depth_key(path: str) -> tuple[int, str]:
+    """(components, literal prefix of the last component) of a path without `**`."""
+    return path.count("/"), globs.literal_prefix(path.rsplit("/", 1)[-1])
+
+
+class _PrefixTable:
+    """Patterns grouped by a string key; finds keys compatible with a query key
+    (one a prefix of the other) without scanning unrelated ones."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[str]] = {}
+        self._order: list[str] | None = None
+        # The lengths keys come in: a query tries only these as its proper prefixes.
+        self._lengths: list[int] | None = None
+
+    def add(self, key: str, pattern: str) -> None:
+        patterns = self.by_key.get(key)
+        if patterns is None:
+            self.by_key[key] = [pattern]
+            self._order = self._lengths = None
+        else:
+            patterns.append(pattern)
+
+    def extensions(self, key: str) -> list[str]:
+        """Entries whose key starts with `key`."""
+        if self._order is None:
+            self._order = sorted(self.by_key)
+        return [entry for found in _starting_with(self._order, key) for entry in self.by_key[found]]
+
+    def compatible(self, key: str) -> list[str]:
+        """Entries whose key starts with `key` or is a proper prefix of it."""
+        entries = self.extensions(key)
+        if self._lengths is None:
+            self._lengths = sorted({len(found) for found in self.by_key})
+        for length in self._lengths:
+            if length >= len(key):
+                break
+            entries += self.by_key.get(key[:length], ())
+        return entries
+
+
+class PathIndex(Generic[T]):
+    def __init__(self) -> None:
+        self.literals: dict[str, list[T]] = {}
+        self.patterns: dict[str, list[T]] = {}
+        self._sorted_literals: list[str] | None = None
+        # Literals by depth and last component, tabled when a glob first asks.
+        self._literal_depths: dict[int, _PrefixTable] | None = None
+        self._by_prefix = _PrefixTable()  # every glob
+        self._deep = _PrefixTable()  # globs with **
+        self._flat: dict[int, _PrefixTable] = {}  # globs without **, per depth
+
+    def add(self, path: str, item: T) -> None:
+        if not globs.is_glob(path):
+            items = self.literals.get(path)
+            if items is None:
+                self.literals[path] = [item]
+                self._sorted_literals = self._literal_depths = None
+            else:
+                items.append(item)
+            return
+        items = self.patterns.get(path)
+        if items is not None:
+            items.append(item)
+            return
+        self.patterns[path] = [item]
+        prefix = globs.literal_prefix(path)
+        self._by_prefix.add(prefix, path)
+        if "**" in path:
+            self._deep.add(prefix, path)
+        else:
+            depth, last = _depth_key(path)
+            _table(self._flat, depth).add(last, path)
+
+    def _literals_at(self, depth: int) -> _PrefixTable | None:
+        if self._literal_depths is None:
+            self._literal_depths = {}
+            for path in self.literals:
+                _table(self._literal_depths, path.count("/")).add(path[path.rfind("/") + 1 :], path)
+        return self._literal_depths.get(depth)
+
+    def literals_under(self, prefix: str) -> list[str]:
+        """Literal paths that start with `prefix`, in sorted order."""
+        if self._sorted_literals is None:
+            self._sorted_literals = sorted(self.literals)
+        return _starting_with(self._sorted_literals, prefix)
+
+    def patterns_overlapping(self, path: str) -> list[str]:
+        """Globs that can match some path `path` (a literal or a glob) also matches."""
+        if "**" in path:
+            candidates = self._by_prefix.compatible(globs.literal_prefix(path))
+        else:
+            depth, last = _depth_key(path)
+            candidates = self._deep.compatible(globs.literal_prefix(path)) if self._deep.by_key else []
+            flat = self._flat.get(depth)
+            if flat is not None:
+                candidates += flat.compatible(last)
+        # A glob always overlaps itself: no need to walk its tokens to learn it.
+        return [pattern for pattern in candidates if pattern == path or globs.overlap(pattern, path)]
+
+    def matches(self, path: str) -> list[str]:
+        """Every indexed path or glob that overlaps `path`."""
+        if globs.is_glob(path):
+            if "**" in path:
+                literals = self.literals_under(globs.literal_prefix(path))
+            else:
+                depth, last = _depth_key(path)
+                table = self._literals_at(depth)
+                literals = table.extensions(last) if table else []
+            found = [literal for literal in literals if globs.match(path, literal)]
+        else:
+            found = [path] if path in self.literals else []
+        return found + self.patterns_overlapping(path)
+
+
+def _table(tables: dict[int, _PrefixTable], depth: int) -> _PrefixTable:
+    table = tables.get(depth)
+    if table is None:
+        table = tables[depth] = _PrefixTable()
+    return table

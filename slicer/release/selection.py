@@ -1,0 +1,103 @@
+"""Which slices a cut installs, in which order, and who wins a `prefer`d path.
+
+Pure functions over a validated `Release`: the transitive closure of the
+requested slices through `essential` (skipping essentials for other
+architectures), ordered dependencies first and deterministically, and the
+per-path winner among the selected packages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from attrs import field, frozen
+
+from ..errors import SelectionError
+from ..suggest import did_you_mean
+from .model import KNOWN_ARCHES, PathKind, Release, Slice, SliceKey
+from .schema import generate_kind
+
+
+@frozen
+class Selection:
+    release: Release
+    arch: str
+    slices: tuple[Slice, ...]
+    packages: tuple[str, ...] = field(init=False)
+
+    @packages.default
+    def _packages(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(slice_.package for slice_ in self.slices))
+
+    def winner(self, path: str) -> str | None:
+        """The selected package that provides `path` under `prefer`, if the path has any prefer.
+
+        Along a prefer chain A -> B -> C the last selected package wins.
+        """
+        edges = self.release.prefers.get(path)
+        if not edges:
+            return None
+        selected = set(self.packages)
+        targets = set(edges.values())
+        heads = [p for p in edges if p not in targets]
+        current = heads[0] if heads else next(iter(edges))
+        best = current if current in selected else None
+        while current in edges:
+            current = edges[current]
+            if current in selected:
+                best = current
+        return best
+
+
+def parse_keys(names: Iterable[str]) -> list[SliceKey]:
+    keys = []
+    for name in names:
+        key = SliceKey.parse(name)
+        if key is None:
+            raise SelectionError(f'invalid slice reference: "{name}" (expected package_slice, e.g. libc6_libs)')
+        keys.append(key)
+    return keys
+
+
+def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Selection:
+    """The essential closure of `requested` for `arch`, dependencies first."""
+    if arch not in KNOWN_ARCHES:
+        raise SelectionError(f"invalid package architecture: {arch} (known: {', '.join(KNOWN_ARCHES)})")
+    order: list[Slice] = []
+    state: dict[SliceKey, str] = {}  # "visiting" or "done"
+
+    def visit(key: SliceKey, required_by: SliceKey | None) -> None:
+        if state.get(key) == "done":
+            return
+        if state.get(key) == "visiting":
+            raise SelectionError(f"essential loop detected through {key}")
+        slice_ = release.slice(key)
+        if slice_ is None:
+            if required_by is not None:
+                raise SelectionError(f"{required_by} requires {key}, but slice is missing")
+            if key.package not in release.packages:
+                raise SelectionError(
+                    f'slices of package "{key.package}" not found' + did_you_mean(key.package, release.packages)
+                )
+            raise SelectionError(
+                f"slice {key} not found"
+                + did_you_mean(str(key), [str(other.key) for other in release.packages[key.package].slices.values()])
+            )
+        state[key] = "visiting"
+        for essential in sorted(slice_.essential, key=lambda e: e.key):
+            if essential.applies_to(arch):
+                visit(essential.key, key)
+        state[key] = "done"
+        order.append(slice_)
+
+    for key in sorted(set(requested)):
+        visit(key, None)
+    _check_generate(order)
+    return Selection(release, arch, tuple(order))
+
+
+def _check_generate(slices: list[Slice]) -> None:
+    for slice_ in slices:
+        for path, info in slice_.contents.items():
+            if info.kind == PathKind.GENERATE and generate_kind(info.info) is None:
+                raise SelectionError(f"slice {slice_.key} has invalid 'generate' for path {path}: \"{info.info}\"")
