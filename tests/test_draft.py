@@ -322,3 +322,47 @@ def test_unknown_virtual_and_other_architecture_packages_are_refused_clearly(loc
         'error: package "libbar1" is not built for arm64 (it is for amd64); draft it with --arch amd64\n',
     )
     assert draft(release, capsys, "--arch", "amd64", "libbar1")[0] == 0
+
+
+# Real packages not in the repository, drafted together where one needs another's library: a plain C
+# library, a tool with its libraries, a runtime with private modules. Each set passes every check on
+# amd64 and arm64 with no hand edits.
+REAL = {
+    "debian-12": [("libyaml-0-2",), ("jq", "libjq1", "libonig5"), ("perl-base",)],
+    "debian-13": [("libyaml-0-2",), ("jq", "libjq1", "libonig5")],
+}
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(("name", "packages"), [(name, sets) for name, all_sets in REAL.items() for sets in all_sets])
+def test_real_packages_draft_into_files_that_pass_every_check(
+    name, packages, host_mirrors, network_cache, tmp_path, capsys
+):
+    from slicer.cache import Cache
+    from slicer.release.load import load_release
+
+    host_mirrors(load_release(name, (), Cache(network_cache.directory)))  # skips when the host names no mirror
+    code = main(
+        [
+            "-q",
+            "draft",
+            "--release",
+            name,
+            "--output",
+            str(tmp_path),
+            "--cache-dir",
+            str(network_cache.directory),
+            *packages,
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    for package in packages:
+        document = yaml.safe_load((tmp_path / f"{package}.yaml").read_text())
+        assert document["package"] == package
+        assert list(document["slices"])[-1] == "copyright"
+        assert not any(
+            "/usr/share/man/" in path or ("/usr/share/doc/" in path and not path.endswith("/copyright"))
+            for slice_ in document["slices"].values()
+            for path in slice_["contents"]
+        )
