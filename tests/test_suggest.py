@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from slicer.cache import Cache
 from slicer.cli import main
 from slicer.errors import SelectionError
 from slicer.find import find_slices
-from slicer.model import SliceKey
-from slicer.release import load_release
-from slicer.selection import select
+from slicer.release.load import load_release
+from slicer.release.model import SliceKey
+from slicer.release.selection import select
 from slicer.suggest import did_you_mean, stem, suggest
 
 
 @pytest.fixture(scope="module")
 def bookworm():
-    return load_release("debian-12")
+    return load_release("debian-12", (), Cache())
 
 
 @pytest.fixture(scope="module")
 def trixie():
-    return load_release("debian-13")
+    return load_release("debian-13", (), Cache())
 
 
 def test_stem_drops_versions_and_the_time64_suffix():
