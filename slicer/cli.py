@@ -453,7 +453,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
     packages = list(args.packages)
     if getattr(args, "changed", None) is not None:
-        from .changes import changed_packages, with_dependents
+        from .check.changes import changed_packages, with_dependents
         from .release.load import slice_folder
 
         changed = changed_packages(slice_folder(args.release), args.changed or None)

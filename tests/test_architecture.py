@@ -25,6 +25,7 @@ LAYERS = {
     "find": 4,
     "deps": 4,
     "check": 4,
+    "draft": 4,
     "cut": 3,
     "contents": 3,
     "release": 2,
@@ -37,6 +38,7 @@ LAYERS = {
     "report": 1,
     "atomic": 1,
     "globs": 1,
+    "suggest": 1,
     "console": 1,
     "errors": 1,
 }

@@ -17,8 +17,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .errors import SlicerError
-from .release.model import Release
+from ..errors import SlicerError
+from ..release.model import Release
 
 MAIN_LINES = ("origin/main", "main", "origin/master", "master")
 
