@@ -26,8 +26,8 @@ from ..archive import ArchiveOptions, FetchedPackage, open_archives
 from ..cache import Cache
 from ..console import Console
 from ..contents import Item, Listing, PackageContents, find_providers
-from ..cut.extract import PackagePlan, plan
 from ..cut.pipeline import CutOptions, build, packages_with_content
+from ..cut.plan import PackagePlan, plan
 from ..deb import keep_decompressed
 from ..errors import SlicerError
 from ..release.model import Package, PathKind, Release, Slice, SliceKey
@@ -79,7 +79,7 @@ class ArchiveChecks:
         self.contents = PackageContents(release, arch, client, console, workers)
         self.packages = [release.packages[name] for name in report.packages]
         self.closures: dict[SliceKey, Selection] = {}
-        # What each closure takes from each package (`extract.plan`), made once.
+        # What each closure takes from each package (`plan.plan`), made once.
         self.plans: dict[SliceKey, dict[str, PackagePlan]] = {}
 
     def slices(self) -> Iterator[Slice]:

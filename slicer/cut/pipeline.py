@@ -27,7 +27,9 @@ from ..release.model import Generate, PathKind, Release
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
-from . import dpkgstatus, extract, manifest
+from . import dpkgstatus, extract, inline, manifest
+from .epoch import source_date_epoch
+from .plan import PackagePlan, plan
 
 
 @frozen
@@ -55,7 +57,7 @@ def cut(options: CutOptions, console: Console) -> dict[str, Any]:
         f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
         f"from {release.name} for {options.arch}"
     )
-    plans = extract.plan(selection)
+    plans = plan(selection)
     client = open_archives(release, selection.arch, console, options.archives)
     packages = fetch_packages(client, release, selection, packages_with_content(plans), options)
     records = {name: package.record for name, package in packages.items()}
@@ -110,8 +112,8 @@ def fetch_packages(
     return client.fetch_packages(records.values())
 
 
-def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
-    """Packages the cut reads (`plans` from `extract.plan`): those it extracts from, and those
+def packages_with_content(plans: dict[str, PackagePlan]) -> list[str]:
+    """Packages the cut reads (`plans` from `plan.plan`): those it extracts from, and those
     whose directories give the modes of the parents of inline content (as chisel fetches them)."""
     return [name for name, wanted in plans.items() if wanted.wants()]
 
@@ -121,7 +123,7 @@ def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
 
 def build(
     selection: Selection,
-    plans: dict[str, extract.PackagePlan],
+    plans: dict[str, PackagePlan],
     packages: dict[str, FetchedPackage],
     cache: Cache | None,
     options: CutOptions,
@@ -132,13 +134,13 @@ def build(
     debs = {name: package.deb for name, package in packages.items()}
     report = Report()
     with rootfs.staging_area(options.root) as staging:
-        extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
+        inline.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
         extract.extract_all(
             selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache
         )
-        extract.create_inline(selection, staging, report)
+        inline.create_inline(selection, staging, report)
         run_scripts(selection, staging, report, console)
-        extract.remove_until(selection, staging, report)
+        inline.remove_until(selection, staging, report)
         replaceable = generate(selection, records, staging, report, options.root)
         result = rootfs.commit(staging, options.root, report, options.overwrite, frozenset(replaceable))
     return report, result
@@ -232,7 +234,7 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
 def _write_generated(
     staging: Path, report: Report, path: str, data: bytes, owners: set[str], hashed: bool = True
 ) -> None:
-    epoch = extract.source_date_epoch()
+    epoch = source_date_epoch()
     for directory in rootfs.make_dirs(staging, posixpath.dirname(path)):
         report.add(Entry(path=directory.rstrip("/") + "/", kind="dir", mode=0o755, mtime=epoch, listed=False))
     sha256, size = rootfs.write_file(staging, path, data, 0o644)
