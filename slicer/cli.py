@@ -211,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
             slicer check --release ./my-release --arch amd64 hello
             slicer check --fix --release debian-13 tzdata
             slicer check --json --release debian-12 > check.json
+            slicer check --release debian-13 --changed
+            slicer check --release debian-13 --changed=origin/main
         """),
     )
     _add_release_options(check)
@@ -226,7 +228,50 @@ def build_parser() -> argparse.ArgumentParser:
         "--fix", action="store_true", help="rewrite slice files whose contents or essentials are unsorted"
     )
     check.add_argument("--json", action="store_true", help="print JSON on stdout")
+    check.add_argument(
+        "--changed",
+        metavar="GIT_REF",
+        nargs="?",
+        const="",
+        help="check the packages whose slice files changed since GIT_REF (default: the merge base "
+        "with the main branch) and the packages that need their slices; write --changed=REF",
+    )
     check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
+
+    draft = commands.add_parser(
+        "draft",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="propose slice definitions from the real package",
+        description="Write <PKG>.yaml for each package, in the repository's style, from the package's real "
+        "files on each architecture: conventional slices, essentials from ELF needs and script "
+        "interpreters, '# review:' comments where a person must decide. Then run every check "
+        "of 'slicer check' on the drafts.",
+        epilog=_examples("""
+            slicer draft --release debian-12 libpq5
+            slicer draft --release debian-13 --output /tmp/drafts curl libcurl4t64
+            slicer draft --release debian-12 --diff zlib1g
+        """),
+    )
+    _add_release_options(draft)
+    draft.add_argument(
+        "--arch",
+        metavar="A",
+        action="append",
+        default=[],
+        help="architecture to draft and check (repeatable; default: amd64 and arm64)",
+    )
+    draft.add_argument(
+        "--output", metavar="DIR", type=Path, help="folder to write into (default: the release's own slice folder)"
+    )
+    draft.add_argument("--force", action="store_true", help="overwrite existing files")
+    draft.add_argument(
+        "--diff",
+        action="store_true",
+        help="for a package that has a file already, print the paths the draft adds to it",
+    )
+    _add_archive_options(draft)
+    draft.add_argument("packages", metavar="PKG", nargs="+", help="binary package names")
 
     deps = commands.add_parser(
         "deps",
@@ -288,11 +333,17 @@ def _load(args: argparse.Namespace) -> Release:
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
     from .info import info
+    from .suggest import did_you_mean
 
-    output, missing = info(_load(args), args.queries)
+    release = _load(args)
+    output, missing = info(release, args.queries)
     sys.stdout.write(output)
     if missing:
-        raise SlicerError("no slice definitions found for: " + ", ".join(f'"{query}"' for query in missing))
+        known = [*release.packages, *(str(s.key) for p in release.packages.values() for s in p.slices.values())]
+        raise SlicerError(
+            "no slice definitions found for: "
+            + ", ".join(f'"{query}"' + did_you_mean(query, known) for query in missing)
+        )
     return 0
 
 
@@ -300,13 +351,21 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from .find import find_slices
+    from .suggest import suggest
 
-    found = find_slices(_load(args), args.terms)
+    release = _load(args)
+    found = find_slices(release, args.terms)
     if args.json:
         print(json.dumps([{"slice": str(s.key), "hint": s.hint} for s in found], indent=2))
         return 0
     if not found:
-        console.info(f'No matching slices for "{" ".join(args.terms)}"')
+        close = list(
+            dict.fromkeys(name for term in args.terms for name in suggest(term.strip("_*?"), release.packages))
+        )
+        console.info(
+            f'No matching slices for "{" ".join(args.terms)}"'
+            + (f"; did you mean {' or '.join(close)}?" if close else "")
+        )
         return 0
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("Slice", no_wrap=True)
@@ -394,11 +453,23 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
     from .check.run import DEFAULT_ARCHES, CheckOptions, check
 
+    packages = list(args.packages)
+    if getattr(args, "changed", None) is not None:
+        from .check.changes import changed_packages, with_dependents
+        from .release.load import slice_folder
+
+        changed = changed_packages(slice_folder(args.release), args.changed or None)
+        packages += with_dependents(_load(args), changed)
+        if not packages:
+            console.info("No slice definition files changed")
+            if args.json:
+                print(json.dumps({"release": args.release, "problems": [], "packages": {}}, indent=2))
+            return 0
     options = CheckOptions(
         release=args.release,
         overlays=tuple(args.slices),
         arches=tuple(args.arch) or DEFAULT_ARCHES,
-        packages=tuple(args.packages),
+        packages=tuple(dict.fromkeys(packages)),
         archives=_archive_options(args),
         fix=args.fix,
     )
@@ -431,6 +502,51 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         return 1
     console.info(f"All checks passed for {len(report.packages)} packages on {', '.join(report.arches)}")
     return 0
+
+
+def cmd_draft(args: argparse.Namespace, console: Console) -> int:
+    from .draft import DEFAULT_ARCHES, DraftOptions, draft
+    from .release.load import slice_folder
+
+    arches = tuple(args.arch) or DEFAULT_ARCHES
+    output = args.output or slice_folder(args.release)
+    drafts = draft(
+        DraftOptions(
+            packages=tuple(args.packages),
+            release=args.release,
+            overlays=tuple(args.slices),
+            arches=arches,
+            archives=_archive_options(args),
+        ),
+        console,
+    )
+    written = []
+    for proposed in drafts:
+        target = output / f"{proposed.package}.yaml"
+        if target.exists() and not args.force:
+            if args.diff:
+                print(
+                    f"# {target}: {len(proposed.added)} paths of {proposed.package} {proposed.version} no slice selects"
+                )
+                for slice_name, path in proposed.added:
+                    print(f"+ {proposed.package}_{slice_name} {path}")
+                continue
+            raise SlicerError(f"{target} exists; pass --force to replace it, or --diff to see what a draft adds")
+        output.mkdir(parents=True, exist_ok=True)
+        target.write_text(proposed.text)
+        written.append(proposed.package)
+        reviews = len(proposed.reviews)
+        console.info(
+            f"Wrote {target}" + (f" with {reviews} '# review:' question{'s' * (reviews > 1)}" if reviews else "")
+        )
+    if not written:
+        return 0
+    # The drafts go through every check of `slicer check`, read from where they were written.
+    check_args = argparse.Namespace(**vars(args))
+    check_args.packages, check_args.fix, check_args.json = written, False, False
+    check_args.slices = [*args.slices, output] if args.output else args.slices
+    check_args.arch = list(arches)
+    return cmd_check(check_args, console)
 
 
 def cmd_deps(args: argparse.Namespace, console: Console) -> int:
@@ -691,6 +807,7 @@ COMMANDS = {
     "check": cmd_check,
     "deps": cmd_deps,
     "image": cmd_image,
+    "draft": cmd_draft,
 }
 
 

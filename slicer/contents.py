@@ -9,11 +9,14 @@ into the real packages for slices whose paths are globs. `slicer deps` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import posixpath
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from attrs import frozen
 
@@ -102,6 +105,64 @@ def read_listing(package: str, version: str, deb: Path, cache: Cache | None = No
     return Listing(package, version, items, elves, broken)
 
 
+# The cache's derived blob holding a package's listing; the number changes with its layout.
+LISTING = "listing-1.json"
+
+
+def cached_listing(package: str, version: str, deb: Path, cache: Cache | None = None) -> Listing:
+    """The listing of a .deb, kept in `cache` as JSON so that later runs skip the data.tar.
+
+    Like every derived blob it is named by its SHA256 and checked on use; a
+    .deb outside a cache, or a cache that cannot be written, is listed anew.
+    """
+    if cache is None:
+        return read_listing(package, version, deb)
+    try:
+        blob = cache.derived(deb.name, LISTING)
+        if blob is not None:
+            return _listing_from_json(package, version, json.loads(blob.read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    # Listed before the cache's lock on the .deb is taken: listing derives the data.tar copy under it.
+    listing = read_listing(package, version, deb, cache)
+    # A cache that cannot be written: the next run lists the package again.
+    with contextlib.suppress(OSError, ArchiveError):
+        cache.derive(deb.name, LISTING, lambda out: out.write(_listing_json(listing)))
+    return listing
+
+
+def _listing_json(listing: Listing) -> bytes:
+    items = {path: [item.kind, item.mode, item.link, item.size, item.sha256] for path, item in listing.items.items()}
+    elves = {
+        path: [
+            info.elf_class,
+            info.endianness,
+            info.machine,
+            info.flags,
+            info.needed,
+            info.soname,
+            info.interpreter,
+            info.rpath,
+            info.runpath,
+        ]
+        for path, info in listing.elves.items()
+    }
+    return json.dumps({"items": items, "elves": elves, "broken": listing.broken}, separators=(",", ":")).encode()
+
+
+def _listing_from_json(package: str, version: str, data: dict[str, Any]) -> Listing:
+    items = {path: Item(*row) for path, row in data["items"].items()}
+    elves = {
+        path: ElfInfo(
+            elf_class, endianness, machine, flags, tuple(needed), soname, interpreter, tuple(rpath), tuple(runpath)
+        )
+        for path, (elf_class, endianness, machine, flags, needed, soname, interpreter, rpath, runpath) in data[
+            "elves"
+        ].items()
+    }
+    return Listing(package, version, items, elves, dict(data["broken"]))
+
+
 class PackageContents:
     """A release's packages for one architecture: each resolved, fetched and listed at most once."""
 
@@ -142,7 +203,11 @@ class PackageContents:
             ):
                 futures = {
                     name: pool.submit(
-                        read_listing, name, self.fetched[name].record.version, self.fetched[name].deb, self.client.cache
+                        cached_listing,
+                        name,
+                        self.fetched[name].record.version,
+                        self.fetched[name].deb,
+                        self.client.cache,
                     )
                     for name in unread
                 }

@@ -18,6 +18,7 @@ import json
 import lzma
 import tarfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -177,6 +178,37 @@ def _member_stream(deb: Path, prefix: str) -> Iterator[tuple[str, IO[bytes]]]:
         raise DebError(f"{deb} has no {prefix} member")
 
 
+class _Decompressed:
+    """Cached data.tar copies kept decompressed in this process, the least recently used dropped past
+    `limit` bytes: `slicer check` cuts each slice alone, and most cuts read the same few packages."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held: OrderedDict[Path, bytes] = OrderedDict()
+        self.size = 0
+
+    def get(self, path: Path, file: BinaryIO) -> bytes:
+        data = self.held.pop(path, None)
+        if data is None:
+            # One whole read verifies the frames' checksums, as reading a stream to its end does.
+            with zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
+                data = stream.read()
+            self.size += len(data)
+        self.held[path] = data
+        while self.size > self.limit and len(self.held) > 1:
+            self.size -= len(self.held.popitem(last=False)[1])
+        return data
+
+
+_decompressed: _Decompressed | None = None
+
+
+def keep_decompressed(limit: int) -> None:
+    """From now on, keep up to `limit` bytes of cached data.tar copies decompressed in this process."""
+    global _decompressed
+    _decompressed = _Decompressed(limit)
+
+
 @contextmanager
 def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
     """The decompressed stream of a zstd-compressed tar file (a cached copy of a data.tar)."""
@@ -184,8 +216,15 @@ def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
         file = open(path, "rb")  # noqa: SIM115 - closed by the `with` below, after the error is mapped
     except OSError as error:
         raise DebError(f"cannot open {path}: {error.strerror}") from None
-    with file, zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
-        yield "data.tar.zst", stream
+    with file:
+        if _decompressed is not None:
+            try:
+                yield "data.tar.zst", io.BytesIO(_decompressed.get(path, file))
+            except zstandard.ZstdError as error:
+                raise _corrupt(path, "data.tar.zst", error) from None
+            return
+        with zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
+            yield "data.tar.zst", stream
 
 
 def _open_tar(source: Path, name: str, stream: IO[bytes]) -> tarfile.TarFile:
@@ -406,18 +445,29 @@ def package_data(
         raise error.of_package(package) from None
 
 
-def read_control(deb: Path) -> str:
-    """The package's control paragraph, as dpkg-deb would print it."""
+def read_control_files(deb: Path) -> dict[str, bytes]:
+    """Every regular file of the control.tar member (control, conffiles, postinst ...) by name."""
+    return _control_member(deb)[1]
+
+
+def _control_member(deb: Path) -> tuple[str, dict[str, bytes]]:
+    files: dict[str, bytes] = {}
     with _tar(deb, "control.tar") as (name, tar, _):
         try:
             for info in tar:
-                if info.isreg() and info.name.removeprefix("./") == "control":
-                    data = tar.extractfile(info).read()  # type: ignore[union-attr]
-                    break
-            else:
-                raise DebError(f"{deb} has no control file in its {name} member")
+                if info.isreg():
+                    files[info.name.removeprefix("./")] = tar.extractfile(info).read()  # type: ignore[union-attr]
         except _STREAM_ERRORS as error:
             raise _corrupt(deb, name, error) from None
+    return name, files
+
+
+def read_control(deb: Path) -> str:
+    """The package's control paragraph, as dpkg-deb would print it."""
+    member, files = _control_member(deb)
+    data = files.get("control")
+    if data is None:
+        raise DebError(f"{deb} has no control file in its {member} member")
     try:
         return data.decode()
     except UnicodeDecodeError:

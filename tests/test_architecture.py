@@ -26,6 +26,7 @@ LAYERS = {
     "deps": 4,
     "check": 4,
     "image": 4,
+    "draft": 4,
     "cut": 3,
     "contents": 3,
     "release": 2,
@@ -38,6 +39,7 @@ LAYERS = {
     "report": 1,
     "atomic": 1,
     "globs": 1,
+    "suggest": 1,
     "console": 1,
     "errors": 1,
 }

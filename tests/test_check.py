@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -350,6 +351,10 @@ def test_missing_paths_and_globs_matching_nothing(local, capsys):
         )
     ]
     assert {p["slice"] for p in report["problems"]} == {"hello_bins"}
+    # Where a CI system annotates them: the file, and the line of the path each names.
+    assert {(p["file"], p["line"], p["severity"]) for p in report["problems"]} == {
+        (f"{release}/slices/hello.yaml", line, "error") for line in (11, 12, 13)
+    }
 
 
 def test_arch_specific_paths_need_an_arch_restriction(local, capsys):
@@ -636,3 +641,33 @@ def test_every_bundled_package_passes_every_check(name, host_mirrors, network_ca
     assert report["problems"] == []
     assert code == 0
     assert sorted(report["packages"]) == sorted(release.packages)
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_changed_checks_changed_packages_and_those_needing_them(local, capsys):
+    release = local()
+    git(release, "init", "-q", "-b", "main")
+    git(release, "add", "chisel.yaml", "slices")
+    git(release, "commit", "-qm", "base")
+    git(release, "checkout", "-qb", "topic")
+    code, report = run(release, "--changed", capsys=capsys)
+    assert (code, report["packages"]) == (0, {})
+    (release / "slices" / "hello.yaml").write_text(HELLO.replace("Hello program", "Hello world program"))
+    code, report = run(release, "--changed", capsys=capsys)
+    assert (code, sorted(report["packages"])) == (0, ["hello"])
+    # hello needs libfoo1_libs: a change to libfoo1 checks both, committed or not.
+    (release / "slices" / "libfoo1.yaml").write_text(LIBFOO.replace("Foo runtime library", "Foo library"))
+    git(release, "commit", "-qam", "change")
+    code, report = run(release, "--changed", capsys=capsys)
+    assert (code, sorted(report["packages"])) == (0, ["hello", "libfoo1"])
+    code, report = run(release, "--changed=HEAD", capsys=capsys)
+    assert (code, report["packages"]) == (0, {})
+    assert main(["-q", "check", "--release", f"{release}/", "--changed=nope"]) == 1
+    assert "git diff --name-only --relative nope -- . in" in capsys.readouterr().err

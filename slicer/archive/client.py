@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import lzma
+import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable
@@ -94,6 +95,15 @@ class _Source:
 
 class _Missing(Exception):
     """An offline run lacks a cached item; collected, then reported together."""
+
+
+_PROVIDES = re.compile(r"^Provides:[ \t]*(.*)$", re.MULTILINE)
+_PACKAGE = re.compile(r"^Package:[ \t]*(\S+)", re.MULTILINE)
+
+
+def _relation_names(value: str) -> set[str]:
+    """The package names of a relation field (`a (= 1), b | c:any`), versions and qualifiers dropped."""
+    return {part.split("(")[0].strip().split(":")[0] for part in re.split(r"[,|]", value) if part.strip()}
 
 
 def _plural(count: int, word: str) -> str:
@@ -384,6 +394,32 @@ class ArchiveClient:
         if pending:
             raise self._missing_packages(pending, searched)
         return {name: chosen[name] for name in names}
+
+    def names(self) -> list[str]:
+        """Every package name the release's archives offer for this architecture, for suggestions."""
+        archives = [archive for group in self._archive_order("") for archive in group]
+        self._open(archives)
+        return sorted(
+            {name for archive in archives for source in self._sources[archive] for name in source.index.names()}
+        )
+
+    def providers(self, name: str) -> list[str]:
+        """Packages whose `Provides` names `name`: what apt offers for a virtual package.
+
+        A scan of every index, made only when a name is not a package.
+        """
+        archives = [archive for group in self._archive_order("") for archive in group]
+        self._open(archives)
+        found: set[str] = set()
+        for archive in archives:
+            for source in self._sources[archive]:
+                for paragraph in source.index.paragraphs():
+                    provides = _PROVIDES.search(paragraph)
+                    if provides and name in _relation_names(provides.group(1)):
+                        package = _PACKAGE.search(paragraph)
+                        if package:
+                            found.add(package.group(1))
+        return sorted(found)
 
     def find(self, name: str, version: str) -> PackageRecord:
         """Exactly `version` of `name`, as a lock file asks for it."""

@@ -14,16 +14,22 @@ and its data.tar read once.
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..archive import ArchiveOptions, open_archives
+from attrs import frozen
+
+from ..archive import ArchiveOptions, FetchedPackage, open_archives
+from ..cache import Cache
 from ..console import Console
 from ..contents import Item, Listing, PackageContents, find_providers
 from ..cut.pipeline import CutOptions, build, packages_with_content
 from ..cut.plan import PackagePlan, plan
+from ..deb import keep_decompressed
 from ..errors import SlicerError
 from ..release.model import Package, PathKind, Release, Slice, SliceKey
 from ..release.selection import Selection, select
@@ -313,31 +319,82 @@ class ArchiveChecks:
             jobs.append(selection)
         if not jobs:
             return
+        keys = [selection.slices[-1].key for selection in jobs]
+        # A cut resolves every selected package, even one it reads nothing from.
+        names = {name for key in keys for name in self.closures[key].packages}
+        work = _CutWork(
+            self.arch,
+            {key: self.closures[key] for key in keys},
+            {key: self.plans[key] for key in keys},
+            {name: self.contents.fetched[name] for name in names},
+            self.contents.client.cache,
+        )
         with (
             self.console.task(f"Cutting each slice alone for {self.arch}", total=len(jobs), unit="slices") as task,
-            ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
+            _cut_pool(work, self.workers) as pool,
         ):
-            futures = [
-                (selection, pool.submit(self.cut_alone, selection, self.plans[selection.slices[-1].key]))
-                for selection in jobs
-            ]
-            for selection, future in futures:
-                error = future.result()
-                key = selection.slices[-1].key
+            for key, error in zip(keys, pool.map(_cut_alone, keys, chunksize=4), strict=True):
                 if error is not None:
                     self.add(key.package, "cut", f"slice {key} does not cut on its own on {self.arch}: {error}", key)
                 task.advance()
 
-    def cut_alone(self, selection: Selection, plans: dict[str, PackagePlan]) -> str | None:
-        """Cut one slice and its essentials into an empty root; the error, if any."""
-        packages = {name: self.contents.fetched[name] for name in selection.packages}
-        quiet = Console(io.StringIO(), quiet=True)
-        with tempfile.TemporaryDirectory(prefix="slicer-check-") as folder:
-            options = CutOptions(
-                root=Path(folder) / "root", slices=(str(selection.slices[-1].key),), arch=self.arch, workers=1
-            )
-            try:
-                build(selection, plans, packages, self.contents.client.cache, options, quiet)
-            except SlicerError as error:
-                return str(error)
-        return None
+
+@frozen
+class _CutWork:
+    """What a process cutting slices alone needs: each slice's closure and extraction plan, and the
+    packages already fetched."""
+
+    arch: str
+    closures: dict[SliceKey, Selection]
+    plans: dict[SliceKey, dict[str, PackagePlan]]
+    packages: dict[str, FetchedPackage]
+    cache: Cache
+
+
+# The work of this process, when it is one of `_cut_pool`'s workers.
+_work: _CutWork | None = None
+# How much of the packages' data a cut worker keeps decompressed between cuts.
+DECOMPRESSED_LIMIT = 512 << 20
+
+
+def _start_worker(work: _CutWork) -> None:
+    global _work
+    _work = work
+    keep_decompressed(DECOMPRESSED_LIMIT)
+
+
+def _cut_pool(work: _CutWork, workers: int) -> ProcessPoolExecutor:
+    """Processes that cut slices alone: cutting is CPU-bound Python, so threads would share one core.
+
+    They are spawned, not forked: a fork copies whatever locks this process's
+    other threads (downloads, progress) hold at that moment.
+    """
+    count = max(1, min(workers, os.cpu_count() or 1))
+    return ProcessPoolExecutor(
+        max_workers=count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(work,),
+    )
+
+
+def _cut_alone(key: SliceKey) -> str | None:
+    """Cut one slice and its essentials into an empty root, on a memory-backed folder when there is
+    one; the error, if any."""
+    assert _work is not None, "a cut worker runs only in the pool"
+    selection, plans = _work.closures[key], _work.plans[key]
+    packages = {name: _work.packages[name] for name in selection.packages}
+    quiet = Console(io.StringIO(), quiet=True)
+    with tempfile.TemporaryDirectory(prefix="slicer-check-", dir=scratch_folder()) as folder:
+        options = CutOptions(root=Path(folder) / "root", slices=(str(key),), arch=_work.arch, workers=1)
+        try:
+            build(selection, plans, packages, _work.cache, options, quiet)
+        except SlicerError as error:
+            return str(error)
+    return None
+
+
+def scratch_folder() -> str | None:
+    """A memory-backed folder for short-lived roots (`/dev/shm`) when this machine has a writable one."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None

@@ -130,6 +130,11 @@ def _locate(reference: str) -> tuple[Path, list[Path], bool, str]:
     return release_file, [root / "slices" / reference], False, ""
 
 
+def slice_folder(reference: str | None = None) -> Path:
+    """Where a release's own slice definition files live (the repository's, in an editable install)."""
+    return _locate(reference or default_release_name())[1][0]
+
+
 def _display(path: Path, base: Path, prefix: str) -> str:
     relative = path.relative_to(base).as_posix()
     return f"{prefix}/{relative}" if prefix else relative

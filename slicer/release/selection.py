@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from attrs import field, frozen
 
 from ..errors import SelectionError
+from ..suggest import did_you_mean
 from .model import KNOWN_ARCHES, PathKind, Release, Slice, SliceKey
 from .schema import generate_kind
 
@@ -75,8 +76,13 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
             if required_by is not None:
                 raise SelectionError(f"{required_by} requires {key}, but slice is missing")
             if key.package not in release.packages:
-                raise SelectionError(f'slices of package "{key.package}" not found')
-            raise SelectionError(f"slice {key} not found")
+                raise SelectionError(
+                    f'slices of package "{key.package}" not found' + did_you_mean(key.package, release.packages)
+                )
+            raise SelectionError(
+                f"slice {key} not found"
+                + did_you_mean(str(key), [str(other.key) for other in release.packages[key.package].slices.values()])
+            )
         state[key] = "visiting"
         for essential in sorted(slice_.essential, key=lambda e: e.key):
             if essential.applies_to(arch):
