@@ -19,19 +19,23 @@ from pathlib import Path
 from . import __version__
 from .console import Console
 from .errors import SlicerError
-
-MACHINE_TO_ARCH = {
-    "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "armhf",
-    "armv8l": "armhf", "i686": "i386", "i386": "i386", "ppc64le": "ppc64el", "s390x": "s390x",
-    "riscv64": "riscv64",
-}
-
+from .humane import plural, size
+from .names import UnknownArchError, debian_arch
 
 def host_arch() -> str:
     machine = os.uname().machine  # what platform.machine() answers on Linux, without importing it
-    if machine not in MACHINE_TO_ARCH:
-        raise SlicerError(f"cannot infer the Debian architecture of this {machine} machine; pass --arch")
-    return MACHINE_TO_ARCH[machine]
+    try:
+        return debian_arch(machine)
+    except UnknownArchError:
+        raise SlicerError(f"cannot infer the Debian architecture of this {machine} machine; pass --arch") from None
+
+
+def arch_argument(value: str) -> str:
+    """`--arch` values: Debian's names, or `uname -m`'s and Docker's, mapped to Debian's."""
+    try:
+        return debian_arch(value)
+    except UnknownArchError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -42,7 +46,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 def _add_release_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--release", metavar="R",
-        help="bundled release name (debian-12, debian-13) or a chisel release directory "
+        help="bundled release (debian-12 or bookworm, debian-13 or trixie) or a chisel release directory "
              "(a value containing /); default: the host's Debian release if bundled, else the newest",
     )
     parser.add_argument(
@@ -105,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(cut)
-    cut.add_argument("--arch", metavar="A", help="Debian architecture (default: the host's)")
+    cut.add_argument("--arch", metavar="A", type=arch_argument,
+                     help="architecture: Debian's name, uname -m's (x86_64, aarch64) or Docker's "
+                          "(amd64, arm/v7); default: the host's")
     cut.add_argument("--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)")
     _add_archive_options(cut)
     cut.add_argument("--lock", metavar="FILE", type=Path, help="write the exact package versions and .deb hashes used")
@@ -163,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(check)
-    check.add_argument("--arch", metavar="A", action="append", default=[],
+    check.add_argument("--arch", metavar="A", action="append", default=[], type=arch_argument,
                        help="architecture to check (repeatable; default: amd64 and arm64)")
     _add_archive_options(check)
     check.add_argument("--fix", action="store_true",
@@ -183,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(deps)
-    deps.add_argument("--arch", metavar="A", help="Debian architecture (default: each file's own)")
+    deps.add_argument("--arch", metavar="A", type=arch_argument,
+                      help="architecture, named as for cut (default: each file's own)")
     _add_archive_options(deps)
     deps.add_argument("--json", action="store_true", help="print JSON on stdout")
     deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
@@ -193,12 +200,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = commands.add_parser(
         "cache", parents=[common], formatter_class=HelpFormatter, help="inspect or prune the download cache",
-        epilog=_examples("slicer cache info\nslicer cache prune --older-than 30"),
+        description="The download and index cache shared by cut, check and deps.",
+        epilog=_examples("""
+            slicer cache info
+            slicer cache info --cache-dir /var/cache/slicer
+            slicer cache prune --older-than 30
+        """),
     )
-    cache.add_argument("--cache-dir", metavar="DIR", type=Path, help="cache directory (default: see slicer cut --help)")
+    cache_dir_help = "cache directory (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)"
+    cache.add_argument("--cache-dir", metavar="DIR", type=Path, help=cache_dir_help)
+    # The same option after the action (`slicer cache info --cache-dir X`); SUPPRESS keeps
+    # the action from resetting a value given before it.
+    cache_common = argparse.ArgumentParser(add_help=False, parents=[common])
+    cache_common.add_argument("--cache-dir", metavar="DIR", type=Path, default=argparse.SUPPRESS, help=cache_dir_help)
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
-    cache_commands.add_parser("info", help="where the cache is and how big")
-    prune = cache_commands.add_parser("prune", help="delete cached files")
+    cache_commands.add_parser(
+        "info", parents=[cache_common], formatter_class=HelpFormatter, help="where the cache is and how big",
+        description="Print the cache directory, how many files it holds and their size.",
+        epilog=_examples("""
+            slicer cache info
+            slicer cache info --cache-dir ./cache
+        """),
+    )
+    prune = cache_commands.add_parser(
+        "prune", parents=[cache_common], formatter_class=HelpFormatter, help="delete cached files",
+        description="Delete cached files, all of them or those no run used for some days. Files another "
+                    "run is writing right now are kept.",
+        epilog=_examples("""
+            slicer cache prune --older-than 30
+            slicer cache prune
+            slicer cache prune --cache-dir ./cache
+        """),
+    )
     prune.add_argument("--older-than", metavar="DAYS", type=float,
                        help="only files not used for this many days (default: everything)")
     return parser
@@ -385,10 +418,11 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     cache = Cache(args.cache_dir)
     if args.cache_command == "info":
         info = cache.info()
-        print(f"{info.path}: {info.blobs} files, {info.bytes / 1e6:.1f} MB")
+        print(f"{info.path}: {plural(info.files, 'file')}, {size(info.bytes)} "
+              f"({info.blobs} downloaded or derived in sha256/)")
         return 0
     result = cache.prune(args.older_than)
-    print(f"removed {result.removed} files, {result.freed / 1e6:.1f} MB")
+    print(f"removed {plural(result.removed, 'file')}, {size(result.freed)}")
     return 0
 
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from slicer import __version__, release as release_module
-from slicer.cli import MACHINE_TO_ARCH, build_parser, host_arch, main
+from slicer.cli import build_parser, host_arch, main
 from slicer.errors import ReleaseError
 from slicer.model import Maintenance
 from tests.helpers.debs import DebSpec, directory, file
@@ -84,17 +84,28 @@ def test_console_script_is_installed():
 # -- help --------------------------------------------------------------------------
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(actions[0].choices) if actions else {}
+
+
 def _commands() -> list[str]:
-    parser = build_parser()
-    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return sorted(action.choices)
+    return sorted(_subcommands(build_parser()))
 
 
+def _command_paths() -> list[str]:
+    """Every command and sub-command, e.g. "cut" and "cache info"."""
+    paths = []
+    for name, parser in sorted(_subcommands(build_parser()).items()):
+        paths.append(name)
+        paths += [f"{name} {action}" for action in sorted(_subcommands(parser))]
+    return paths
 
-@pytest.mark.parametrize("command", _commands())
+
+@pytest.mark.parametrize("command", _command_paths())
 def test_every_command_help_shows_examples(command, capsys):
     with pytest.raises(SystemExit) as exited:
-        main([command, "--help"])
+        main([*command.split(), "--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: slicer {command}")
@@ -310,7 +321,36 @@ def loaded_heavy(*args: str) -> list[str]:
 
 
 def test_host_arch_is_the_debian_name_of_the_machine():
-    assert host_arch() == MACHINE_TO_ARCH[platform.machine()]
+    assert host_arch() == {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
+@pytest.mark.parametrize("given, debian", [
+    ("x86_64", "amd64"), ("aarch64", "arm64"), ("armv7l", "armhf"), ("i686", "i386"), ("ppc64le", "ppc64el"),
+    ("s390x", "s390x"), ("riscv64", "riscv64"), ("amd64", "amd64"), ("arm64/v8", "arm64"), ("arm/v7", "armhf"),
+    ("arm/v6", "armel"), ("386", "i386"), ("linux/arm64", "arm64"), ("amd64/", "amd64"),
+])
+def test_arch_accepts_uname_and_docker_names(given, debian):
+    args = build_parser().parse_args(["cut", "--root", "r", "--arch", given, "libc6_libs"])
+    assert args.arch == debian
+
+
+def test_an_unknown_arch_lists_the_valid_names(tmp_path):
+    result = run("cut", "--root", "r", "--arch", "sparc", "libc6_libs", cwd=tmp_path)
+    assert result.returncode == 2
+    assert 'unknown architecture "sparc"; Debian names: amd64, arm64, armel, armhf, i386' in result.stderr
+    assert "also accepted: 386, aarch64" in result.stderr and "x86_64" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["bookworm", "12", "debian12", "Bookworm"])
+def test_release_accepts_codenames_and_numbers(name, capsys):
+    code, out, _ = call(capsys, "info", "--release", name, "base-files_base")
+    assert code == 0 and out.startswith("package: base-files\n")
+
+
+def test_an_unknown_release_lists_names_and_codenames(capsys):
+    assert call(capsys, "info", "--release", "sid", "libc6") == (1, "", (
+        'error: unknown release "sid" (bundled releases: debian-12 (bookworm), debian-13 (trixie); '
+        "a path containing / names a release directory)\n"))
 
 
 def test_help_and_version_load_no_heavy_library():
@@ -399,14 +439,42 @@ def test_releases_shows_each_maintenance_state(tmp_path, release_cert, monkeypat
 # -- cache ---------------------------------------------------------------------------------
 
 
-def test_cache_info_and_prune(tmp_path, capsys):
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_cache_info_and_prune_count_every_file(where, tmp_path, capsys):
     cache = tmp_path / "cache"
     (cache / "sha256").mkdir(parents=True)
+    (cache / "parsed").mkdir()
     (cache / "sha256" / ("ab" * 32)).write_bytes(b"x" * 2_000_000)
-    assert main(["cache", "--cache-dir", str(cache), "info"]) == 0
-    assert capsys.readouterr().out == f"{cache}: 1 files, 2.0 MB\n"
-    assert main(["cache", "--cache-dir", str(cache), "prune", "--older-than", "30"]) == 0
-    assert capsys.readouterr().out == "removed 0 files, 0.0 MB\n"
-    assert main(["cache", "--cache-dir", str(cache), "prune"]) == 0
-    assert capsys.readouterr().out == "removed 1 files, 2.0 MB\n"
+    (cache / "parsed" / ("cd" * 32)).write_bytes(b"y" * 1000)
+
+    def cache_command(action: str, *options: str) -> list[str]:
+        option = ["--cache-dir", str(cache)]
+        return ["cache", *option, action, *options] if where == "before" else ["cache", action, *option, *options]
+
+    assert main(cache_command("info")) == 0
+    assert capsys.readouterr().out == f"{cache}: 2 files, 2.0 MB (1 downloaded or derived in sha256/)\n"
+    assert main(cache_command("prune", "--older-than", "30")) == 0
+    assert capsys.readouterr().out == "removed 0 files, 0 B\n"
+    (cache / "sha256" / ("ef" * 32)).write_bytes(b"z")
+    assert main(cache_command("prune")) == 0
+    assert capsys.readouterr().out == "removed 3 files, 2.0 MB\n"
     assert not (cache / "sha256" / ("ab" * 32)).exists()
+
+
+def run_as_nobody(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script as user and group 65534 (needs root to switch)."""
+    if os.geteuid() != 0:
+        pytest.skip("switching to another user needs root")
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(SLICER), *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+
+
+def test_cache_directory_without_permission_suggests_another(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    tmp_path.chmod(0o755)
+    result = run_as_nobody("cut", "--release", "debian-12", "--arch", "amd64", "--root", str(tmp_path / "root"),
+                           "--offline", "base-files_base", env={"HOME": str(locked), "SLICER_CACHE_DIR": ""})
+    assert result.returncode == 1
+    assert result.stderr == (f"error: cannot create cache directory {locked}/.cache/slicer/parsed: Permission denied "
+                             "(choose a writable cache with --cache-dir DIR or SLICER_CACHE_DIR=DIR)\n")
