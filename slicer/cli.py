@@ -20,6 +20,7 @@ from . import __version__
 from .console import Console
 from .errors import SlicerError
 from .humane import plural, size
+from .tables import output_width, print_table, shell_command
 from .names import UnknownArchError, debian_arch
 
 def host_arch() -> str:
@@ -257,8 +258,6 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_find(args: argparse.Namespace, console: Console) -> int:
-    from rich.table import Table
-
     from .find import find_slices
 
     found = find_slices(_load(args), args.terms)
@@ -268,18 +267,11 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
     if not found:
         console.info(f'No matching slices for "{" ".join(args.terms)}"')
         return 0
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    table.add_column("Slice", no_wrap=True)
-    table.add_column("Hint")
-    for slice_ in found:
-        table.add_row(str(slice_.key), slice_.hint or "-")
-    console.table(table)
+    print_table(("Slice", "Hint"), [(str(slice_.key), slice_.hint or "-") for slice_ in found])
     return 0
 
 
 def cmd_releases(args: argparse.Namespace, console: Console) -> int:
-    from rich.table import Table
-
     from .release import bundled_names, load_release
 
     today = datetime.date.today()
@@ -300,13 +292,10 @@ def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    for column in ("Release", "Codename", "State", "Released", "Regular support until", "End of life", "Slices"):
-        table.add_column(column, no_wrap=True)
-    for row in rows:
-        table.add_row(row["release"], row["codename"], row["state"], row["released"] or "-",
-                      row["regular-support-until"] or "-", row["end-of-life"] or "-", str(row["slices"]))
-    console.table(table)
+    print_table(("Release", "Codename", "State", "Released", "Regular support until", "End of life", "Slices"),
+                [(row["release"], row["codename"], row["state"], row["released"] or "-",
+                  row["regular-support-until"] or "-", row["end-of-life"] or "-", str(row["slices"]))
+                 for row in rows])
     return 0
 
 
@@ -338,8 +327,6 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    from rich.table import Table
-
     from .check import DEFAULT_ARCHES, CheckOptions, check
 
     options = CheckOptions(
@@ -356,31 +343,25 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
         return 1 if report.problems else 0
-    styles = {"ok": "green", "problems": "red", "skipped": "yellow"}
     for package in ([""] if not report.packages else report.packages):
-        table = Table(title=package or f"release {report.release}", title_justify="left")
-        for column in ("Check", "Arch", "Result"):
-            table.add_column(column, no_wrap=column != "Result")
         rows = report.rows(package) if package else [
             (p.check, p.arch, "problems", [p.message]) for p in report.problems]
-        for name, arch, result, messages in rows:
-            table.add_row(name, arch, "\n".join(messages) or result, style=styles[result])
-        console.table(table)
+        print_table(("Check", "Arch", "Result"),
+                    [(name, arch, "\n".join(messages) or result) for name, arch, result, messages in rows],
+                    title=package or f"release {report.release}")
     if report.problems and not report.packages:
         console.info(f"release {report.release} does not load, so nothing else was checked")
         return 1
     if report.problems:
         failing = {problem.package for problem in report.problems}
-        console.info(f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} in {len(failing)} "
-                     f"of {len(report.packages)} packages")
+        console.info(f"{plural(len(report.problems), 'problem')} in {len(failing)} "
+                     f"of {plural(len(report.packages), 'package')}")
         return 1
-    console.info(f"All checks passed for {len(report.packages)} packages on {', '.join(report.arches)}")
+    console.info(f"All checks passed for {plural(len(report.packages), 'package')} on {', '.join(report.arches)}")
     return 0
 
 
 def cmd_deps(args: argparse.Namespace, console: Console) -> int:
-    from rich.table import Table
-
     from .deps import DepsOptions, deps
 
     options = DepsOptions(
@@ -394,17 +375,12 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        table = Table(box=None, pad_edge=False, show_edge=False)
-        for column in ("File", "Arch", "Needs", "Provided by"):
-            table.add_column(column, no_wrap=True)
-        for need in report.needs:
-            table.add_row(need.file, need.arch, need.name + (" (loader)" if need.kind == "interpreter" else ""),
-                          " ".join(map(str, need.providers)) or "no slice")
-        for path in report.standalone:
-            table.add_row(path, "", "nothing", "")
-        console.table(table)
-        if report.slices():
-            print(" ".join(report.slices()))
+        rows = [(need.file, need.arch, need.name + (" (loader)" if need.kind == "interpreter" else ""),
+                 " ".join(map(str, need.providers)) or "no slice") for need in report.needs]
+        print_table(("File", "Arch", "Needs", "Provided by"), rows + [(path, "", "nothing", "")
+                                                                     for path in report.standalone])
+        for words in report.cut_commands().values():
+            print("\n" + shell_command(words, output_width() or 80))
     if report.missing:
         console.warn("no slice of release " + report.release + " provides "
                      + ", ".join(dict.fromkeys(need.name for need in report.missing)))

@@ -78,15 +78,6 @@ class Console:
         """Whether steps draw progress bars: on a terminal, unless quiet."""
         return not self.quiet and not self._plain and self.rich.is_terminal
 
-    def table(self, table: object) -> None:
-        """Print a rich table on stdout; never truncated when stdout is not a terminal."""
-        from rich.console import Console as RichConsole  # late: see the module docstring
-
-        out = RichConsole(highlight=False, soft_wrap=True)
-        if not out.is_terminal:
-            out = RichConsole(highlight=False, soft_wrap=True, width=1000)
-        out.print(table)
-
     def _line(self, text: str, style: str | None = None) -> None:
         if self._plain:
             with self._lock:
