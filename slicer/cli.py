@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
             slicer cut --root /rootfs --lock slicer.lock ca-certificates_data tzdata_zoneinfo
             slicer cut --root /rootfs --locked slicer.lock ca-certificates_data tzdata_zoneinfo
             slicer cut --mirror debian=file:///srv/mirror/debian --root out libc6_libs
+            slicer cut --dry-run --root /rootfs libc6_libs
         """),
     )
     _add_release_options(cut)
@@ -121,7 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     cut.add_argument("--ignore", metavar="CONDITION", action="append", default=[], choices=["unmaintained", "unstable"],
                      help="cut even if the release is unmaintained or unstable (repeatable)")
     cut.add_argument("--sbom", metavar="FILE", type=Path, help="write an SPDX 2.3 JSON SBOM of the cut to FILE")
-    cut.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    cut.add_argument("--dry-run", action="store_true",
+                     help="print the plan (packages, download size, paths and bytes to write, conflicts with "
+                          "the root) and write nothing to the root; exits 1 if the cut would conflict")
+    cut.add_argument("--json", action="store_true", help="print a JSON summary (or plan) on stdout")
     cut.add_argument("slices_requested", metavar="SLICE", nargs="+", help="package_slice names, e.g. libc6_libs")
 
     info = commands.add_parser(
@@ -319,11 +323,35 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
         overwrite=args.overwrite,
         ignore=frozenset(args.ignore),
         sbom=args.sbom,
+        dry_run=args.dry_run,
     )
     summary = cut(options, console)
     if args.json:
         print(json.dumps(summary, indent=2))
+    elif args.dry_run:
+        print_plan(summary)
+    if args.dry_run and summary["conflicts"] and not summary["overwrite"]:
+        console.warn(f"the cut would fail: {plural(len(summary['conflicts']), 'path')} in {summary['root']} "
+                     "hold different content; pass --overwrite to replace them")
+        return 1
     return 0
+
+
+def print_plan(plan: dict) -> None:
+    """The dry run's plan, for people."""
+    print(f"Dry run: {plural(len(plan['slices']), 'slice')} of {plural(len(plan['packages']), 'package')} "
+          f"from {plan['release']} for {plan['arch']}; nothing was written to {plan['root']}")
+    print_table(("Package", "Version", "Archive", "Size"),
+                [(p["name"], p["version"], f"{p['archive']} ({p['suite']})", size(p["size"]))
+                 for p in plan["packages"]])
+    download = plan["download"]
+    print(f"Download: {plural(len(download['packages']), 'package')}, {size(download['bytes'])} "
+          "(into the cache; the others were cached)")
+    print(f"Paths: {plan['paths']} ({plural(plan['files'], 'file')}, {size(plan['bytes'])}); "
+          f"would write {plural(plan['write'], 'path')} ({size(plan['write_bytes'])}), "
+          f"{plan['unchanged']} already present")
+    conflicts = plan["conflicts"]
+    print(f"Conflicts with the root: {len(conflicts) or 'none'}" + "".join(f"\n  {path}" for path in conflicts))
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
@@ -455,6 +483,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file the user named: one sentence, the file once, no [Errno N]
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -21,6 +21,7 @@ from attrs import field, frozen
 from . import dpkgstatus, extract, manifest, rootfs
 from .archive import ArchiveClient, Cache, PackageRecord, resolve_mirrors
 from .console import Console
+from .humane import plural, size
 from .errors import ArchiveError, SlicerError, VerificationError
 from .model import Generate, PathKind, Release
 from .release import known_suites, load_release
@@ -55,6 +56,8 @@ class CutOptions:
     ignore: frozenset[str] = frozenset()
     sbom: Path | None = None
     workers: int = 4
+    # Resolve, download and stage, then report what the cut would do; the root is not touched.
+    dry_run: bool = False
 
 
 def cut(options: CutOptions, console: Console) -> dict:
@@ -62,9 +65,16 @@ def cut(options: CutOptions, console: Console) -> dict:
     release = load_release(options.release, options.overlays, options.archives.cache_dir)
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
-    console.info(f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
+    console.info(f"Selected {plural(len(selection.slices), 'slice')} of {plural(len(selection.packages), 'package')} "
                  f"from {release.name} for {options.arch}")
+    if os.geteuid() != 0 and not console.quiet:
+        console.warn(f"not running as root: every path in {options.root} will be owned by you, not by the "
+                     "owners the packages and slices give")
     plans = extract.plan(selection)
+    if options.dry_run:
+        from .dryrun import plan_cut  # only dry runs need it
+
+        return plan_cut(release, selection, plans, options, console)
     records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
     root_existed = options.root.exists()
     try:
@@ -77,8 +87,9 @@ def cut(options: CutOptions, console: Console) -> dict:
         write_lock(options.lock, release, selection, records)
     if options.sbom:
         write_sbom(options.sbom, release, selection, records, report, options.root)
-    console.info(f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
-                 f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present")
+    console.info(f"Cut {plural(len(selection.slices), 'slice')} into {options.root}: "
+                 f"{plural(result.written, 'path')} written ({size(result.written_bytes)}), "
+                 f"{result.unchanged} already present")
     return summary(release, selection, records, report, result)
 
 
@@ -102,13 +113,18 @@ def fetch_packages(
     release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
 ) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
     """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
+    client, records = resolve_packages(release, selection, needed, options, console)
+    return records, client.fetch(records.values())
+
+
+def resolve_packages(
+    release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
+) -> tuple[ArchiveClient, dict[str, PackageRecord]]:
+    """The archive client and the version of each package `needed` (from the lock file with --locked)."""
     client = open_archives(release, selection.arch, console, options.archives)
     if options.locked:
-        records = locked_records(options.locked, release, selection, needed, client)
-    else:
-        records = client.resolve(needed)
-    debs = client.fetch(records.values())
-    return records, debs
+        return client, locked_records(options.locked, release, selection, needed, client)
+    return client, client.resolve(needed)
 
 
 def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
@@ -137,16 +153,29 @@ def build(
     options: CutOptions,
     console: Console,
 ) -> tuple[Report, rootfs.CommitResult]:
-    report = Report()
     with rootfs.staging_area(options.root) as staging:
-        extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-        extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans)
-        extract.create_inline(selection, staging, report)
-        run_scripts(selection, staging, report, console)
-        extract.remove_until(selection, staging, report)
-        replaceable = generate(selection, records, staging, report, options.root)
-        result = rootfs.commit(staging, options.root, report, options.overwrite, frozenset(replaceable))
+        report, replaceable = stage(selection, plans, records, debs, staging, options, console)
+        result = rootfs.commit(staging, options.root, report, options.overwrite, replaceable)
     return report, result
+
+
+def stage(
+    selection: Selection,
+    plans: dict[str, extract.PackagePlan],
+    records: dict[str, PackageRecord],
+    debs: dict[str, Path],
+    staging: Path,
+    options: CutOptions,
+    console: Console,
+) -> tuple[Report, frozenset[str]]:
+    """Build the whole cut in `staging`: its report, and the generated paths that may replace the root's."""
+    report = Report()
+    extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
+    extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans)
+    extract.create_inline(selection, staging, report)
+    run_scripts(selection, staging, report, console)
+    extract.remove_until(selection, staging, report)
+    return report, frozenset(generate(selection, records, staging, report, options.root))
 
 
 def run_scripts(selection: Selection, staging: Path, report: Report, console: Console) -> None:
@@ -278,8 +307,10 @@ def locked_records(
     try:
         lock = json.loads(path.read_text())
         packages = lock["packages"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise SlicerError(f"cannot read lock file {path}: {error}") from None
+    except OSError as error:
+        raise SlicerError(f"cannot read lock file {path}: {error.strerror or error}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise SlicerError(f"cannot read lock file {path}: it is not a slicer lock file ({error})") from None
     if lock.get("arch") != selection.arch:
         raise SlicerError(f"lock file {path} is for {lock.get('arch')}, not {selection.arch}")
     if lock.get("release") != release.name:

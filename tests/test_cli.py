@@ -11,8 +11,10 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -303,7 +305,7 @@ def test_cut_json_on_stdout_progress_on_stderr(libfoo_release, tmp_path):
     second = run(*args)
     assert second.returncode == 0
     assert json.loads(second.stdout)["written"] == 0
-    assert "Selected 2 slices of 1 packages" in second.stderr
+    assert "Selected 2 slices of 1 package from" in second.stderr
     assert "0 paths written" in second.stderr
 
 
@@ -469,12 +471,64 @@ def run_as_nobody(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
                           capture_output=True, text=True, timeout=120, env={**os.environ, **env})
 
 
-def test_cache_directory_without_permission_suggests_another(tmp_path):
-    locked = tmp_path / "locked"
+@pytest.fixture
+def shared_dir():
+    """A directory every user can reach (pytest's own are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="slicer-shared-"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_cache_directory_without_permission_suggests_another(shared_dir):
+    locked = shared_dir / "locked"
     locked.mkdir(mode=0o555)
-    tmp_path.chmod(0o755)
-    result = run_as_nobody("cut", "--release", "debian-12", "--arch", "amd64", "--root", str(tmp_path / "root"),
+    result = run_as_nobody("cut", "--release", "debian-12", "--arch", "amd64", "--root", str(shared_dir / "root"),
                            "--offline", "base-files_base", env={"HOME": str(locked), "SLICER_CACHE_DIR": ""})
     assert result.returncode == 1
     assert result.stderr == (f"error: cannot create cache directory {locked}/.cache/slicer/parsed: Permission denied "
                              "(choose a writable cache with --cache-dir DIR or SLICER_CACHE_DIR=DIR)\n")
+
+
+# -- cut --dry-run and non-root cuts ---------------------------------------------------------
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(libfoo_release, tmp_path):
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    args = ["cut", "--release", f"{libfoo_release}/", "--arch", "x86_64", "--root", str(root),
+            "--cache-dir", str(cache), "libfoo1_libs"]
+    planned = run("-q", *args, "--dry-run", "--json")
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    assert not root.exists()
+    assert [(p["name"], p["version"], p["archive"], p["suite"]) for p in plan["packages"]] == [
+        ("libfoo1", "1.0-1", "debian", "bookworm")]
+    assert plan["download"]["packages"] == ["libfoo1"] and plan["download"]["bytes"] == plan["packages"][0]["size"]
+    assert (plan["files"], plan["bytes"], plan["conflicts"]) == (2, 8, [])
+    assert plan["write"] == plan["paths"] and plan["unchanged"] == 0
+    # The real cut writes what the plan said; a second plan finds it all present.
+    cut = run("-q", *args, "--json")
+    assert json.loads(cut.stdout)["written"] == plan["write"]
+    (root / "usr/share/doc/libfoo1/copyright").write_text("changed\n")
+    text = run(*args, "--dry-run")
+    assert text.returncode == 1
+    assert text.stdout.splitlines()[0] == (
+        f"Dry run: 2 slices of 1 package from release for amd64; nothing was written to {root}")
+    assert "Download: 0 packages, 0 B" in text.stdout
+    assert text.stdout.endswith("Conflicts with the root: 1\n  /usr/share/doc/libfoo1/copyright\n")
+    assert "the cut would fail: 1 path in" in text.stderr
+    assert (root / "usr/share/doc/libfoo1/copyright").read_text() == "changed\n"
+
+
+def test_a_non_root_cut_warns_once_about_owners_unless_quiet(libfoo_release, shared_dir):
+    shared = shared_dir
+    shutil.copytree(libfoo_release, shared / "release")
+    args = ["cut", "--release", f"{shared}/release/", "--arch", "amd64", "--cache-dir", str(shared / "cache"),
+            "libfoo1_libs"]
+    loud = run_as_nobody(*args, "--root", str(shared / "one"), env={})
+    assert loud.returncode == 0, loud.stderr
+    assert loud.stderr.count("warning: not running as root: every path in") == 1
+    quiet = run_as_nobody("-q", *args, "--root", str(shared / "two"), env={})
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert (shared / "two/usr/lib/x86_64-linux-gnu/libfoo.so.1.0").stat().st_uid == 65534
+    assert "not running as root" not in run(*args, "--root", str(shared / "three")).stderr

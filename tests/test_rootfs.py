@@ -223,7 +223,8 @@ def test_commit_conflict_names_every_path_and_writes_nothing(root, change):
     staging, report = stage(root, changed)
     with pytest.raises(RootError) as failure:
         rootfs.commit(staging, root, report)
-    assert str(failure.value) == f"cannot cut into {root}: it already holds different content at {next(iter(change))}"
+    assert str(failure.value).startswith(
+        f"cannot cut into {root}: it already holds different content at {next(iter(change))}; pass --overwrite")
     assert listing(root) == before
     assert not staging.exists()
 
@@ -291,3 +292,11 @@ def test_commit_files_meeting_through_a_root_symlink(root):
     with pytest.raises(RootError, match=r"different content at /usr/bin/sh$"):
         rootfs.commit(staging, root, report)
     assert list((root / "usr" / "bin").iterdir()) == []
+
+
+def test_a_conflict_error_names_a_few_paths_counts_the_rest_and_says_the_way_out(tmp_path):
+    conflicts = [f"/etc/file{number}" for number in range(18)]
+    assert rootfs.conflict_message(tmp_path, conflicts) == (
+        f"cannot cut into {tmp_path}: it already holds different content at /etc/file0, /etc/file1, /etc/file2 "
+        "and 15 more paths; pass --overwrite to replace it, or cut into a fresh root (or choose one of the "
+        "slices that ship these paths)")
