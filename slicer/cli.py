@@ -200,6 +200,23 @@ def build_parser() -> argparse.ArgumentParser:
     deps.add_argument("--json", action="store_true", help="print JSON on stdout")
     deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
 
+    inspect = commands.add_parser(
+        "inspect", parents=[common], formatter_class=HelpFormatter, help="show what a cut root holds",
+        description="Read the records a cut left in ROOT (the manifest of base-files_chisel, the status.d "
+                    "entries of base-files_dpkg-status) and print its release, architecture, slices, packages "
+                    "with versions, and paths. --verify compares every recorded path with the disk and exits "
+                    "1 when something was changed, added or removed.",
+        epilog=_examples("""
+            slicer inspect rootfs
+            slicer inspect --verify rootfs
+            slicer inspect --json rootfs
+        """),
+    )
+    inspect.add_argument("--verify", action="store_true",
+                         help="check every recorded file's digest and mode; list what changed, was added or removed")
+    inspect.add_argument("--json", action="store_true", help="print JSON on stdout")
+    inspect.add_argument("root", metavar="ROOT", type=Path)
+
     commands.add_parser("version", parents=[common], formatter_class=HelpFormatter, help="print the version",
                         description="Print slicer's version.", epilog=_examples("slicer version"))
 
@@ -416,6 +433,31 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
+    from .inspect import inspect
+
+    result = inspect(args.root, verify=args.verify)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        summary = result.to_json()
+        print_table(("Root", "Release", "Arch", "Slices", "Packages", "Paths", "Bytes"),
+                    [(str(result.root), result.release, result.arch, str(len(result.slices)),
+                      str(len(result.packages)), str(summary["paths"]), size(summary["bytes"]))])
+        print(f"\nRecords: {', '.join(result.sources)}")
+        if result.slices:
+            print(textwrap.fill(" ".join(result.slices), width=output_width() or 10_000, initial_indent="Slices: ",
+                                subsequent_indent="        ", break_long_words=False, break_on_hyphens=False))
+        print()
+        print_table(("Package", "Version", "Arch"), [(p.name, p.version, p.arch) for p in result.packages])
+        if result.verified:
+            print(f"\nVerified {plural(len(result.paths), 'recorded path')}: {len(result.changed)} changed, "
+                  f"{len(result.added)} added, {len(result.removed)} removed")
+            for label, paths in (("changed", result.changed), ("added", result.added), ("removed", result.removed)):
+                print("".join(f"  {label}: {path}\n" for path in paths), end="")
+    return 1 if result.differs else 0
+
+
 def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     from .archive import Cache
 
@@ -465,6 +507,7 @@ COMMANDS = {
     "cache": cmd_cache,
     "check": cmd_check,
     "deps": cmd_deps,
+    "inspect": cmd_inspect,
 }
 
 
