@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -532,3 +533,55 @@ def test_a_non_root_cut_warns_once_about_owners_unless_quiet(libfoo_release, sha
     assert (quiet.returncode, quiet.stderr) == (0, "")
     assert (shared / "two/usr/lib/x86_64-linux-gnu/libfoo.so.1.0").stat().st_uid == 65534
     assert "not running as root" not in run(*args, "--root", str(shared / "three")).stderr
+
+
+# -- progress ----------------------------------------------------------------------------
+
+
+def run_in_terminal(*args: str, columns: int = 80) -> str:
+    """The console script with stderr on a pseudo-terminal of `columns` columns; what the terminal got."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
+    process = subprocess.Popen([str(SLICER), *args], stdout=subprocess.DEVNULL, stderr=follower, env=env)
+    os.close(follower)
+    received = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        received += chunk
+    os.close(leader)
+    assert process.wait(timeout=120) == 0, received.decode(errors="replace")
+    return received.decode(errors="replace")
+
+
+def test_progress_on_a_terminal_shows_bytes_rate_and_time_left(libfoo_release, tmp_path):
+    shown = run_in_terminal("cut", "--release", f"{libfoo_release}/", "--arch", "amd64", "--root",
+                            str(tmp_path / "root"), "--cache-dir", str(tmp_path / "cache"), "libfoo1_libs")
+    frames = re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown))
+    # The last frame of each bar: the finished step.
+    index_line = [frame for frame in frames if "Reading package indexes" in frame][-1]
+    download_line = [frame for frame in frames if "Downloading" in frame][-1]
+    for line in (index_line, download_line):
+        # Bytes done of total, the rate, and the time left (0:00:00 at the end).
+        assert re.search(r"\d+(\.\d+)?/\d+(\.\d+)? (bytes|kB)", line), line
+        # Then the rate ("?" until rich has two samples: the local archive is fast) and the time left.
+        assert re.search(r"(bytes|kB) (\?|[\d.]+ [kM]?B/s) \d:\d\d:\d\d$", line.rstrip()), line
+
+
+def test_progress_off_a_terminal_is_one_line_per_step_with_sizes(libfoo_release, tmp_path):
+    result = run("cut", "--release", f"{libfoo_release}/", "--arch", "amd64", "--root", str(tmp_path / "root"),
+                 "--cache-dir", str(tmp_path / "cache"), "libfoo1_libs")
+    steps = [line for line in result.stderr.splitlines() if line.startswith(("Reading", "Downloading"))]
+    assert len(steps) == 2
+    assert re.fullmatch(r"Reading package indexes: \d+ B in \d+\.\ds \(\d+(\.\d)? [kM]?B/s\)", steps[0]), steps
+    assert re.fullmatch(r"Downloading: \d+ B in \d+\.\ds \(\d+(\.\d)? [kM]?B/s\)", steps[1]), steps
