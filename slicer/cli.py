@@ -217,6 +217,21 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print JSON on stdout")
     inspect.add_argument("root", metavar="ROOT", type=Path)
 
+    completion = commands.add_parser(
+        "completion", parents=[common], formatter_class=HelpFormatter, help="print a shell completion script",
+        description="Print a script that completes commands, options, releases, architectures, files and "
+                    "slice names (read from the release named by --release on the command line).",
+        epilog=_examples("""
+            slicer completion bash > /etc/bash_completion.d/slicer
+            slicer completion zsh > "${fpath[1]}/_slicer"
+            slicer completion fish > ~/.config/fish/completions/slicer.fish
+        """),
+    )
+    completion.add_argument("shell", metavar="SHELL", nargs="?", choices=("bash", "zsh", "fish"),
+                            help="bash, zsh or fish")
+    completion.add_argument("--list-slices", action="store_true", help=argparse.SUPPRESS)
+    _add_release_options(completion)
+
     commands.add_parser("version", parents=[common], formatter_class=HelpFormatter, help="print the version",
                         description="Print slicer's version.", epilog=_examples("slicer version"))
 
@@ -458,6 +473,20 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     return 1 if result.differs else 0
 
 
+def cmd_completion(args: argparse.Namespace, console: Console) -> int:
+    if args.list_slices:  # what the scripts run to complete slice names
+        release = _load(args)
+        print("\n".join(sorted(str(key) for package in release.packages.values() for key in
+                                (slice_.key for slice_ in package.slices.values()))))
+        return 0
+    if args.shell is None:
+        raise UsageError("name a shell: bash, zsh or fish")
+    from .completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     from .archive import Cache
 
@@ -508,6 +537,7 @@ COMMANDS = {
     "check": cmd_check,
     "deps": cmd_deps,
     "inspect": cmd_inspect,
+    "completion": cmd_completion,
 }
 
 

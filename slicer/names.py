@@ -9,7 +9,6 @@ Dockerfile can pass `$TARGETARCH/$TARGETVARIANT` or `$(uname -m)` as it is.
 from __future__ import annotations
 
 from .errors import SlicerError
-from .model import KNOWN_ARCHES
 
 # Other names of each Debian architecture: `uname -m`, then Docker's
 # TARGETARCH[/TARGETVARIANT] where it differs from Debian's.
@@ -24,6 +23,9 @@ ARCH_ALIASES: dict[str, tuple[str, ...]] = {
     "riscv64": (),
     "s390x": (),
 }
+
+# Debian architecture names slicer accepts (chisel's list plus Debian's own ports).
+KNOWN_ARCHES = tuple(ARCH_ALIASES)
 
 _TO_DEBIAN = {alias: arch for arch, aliases in ARCH_ALIASES.items() for alias in (arch, *aliases)}
 
