@@ -377,8 +377,10 @@ def print_plan(plan: dict) -> None:
                 [(p["name"], p["version"], f"{p['archive']} ({p['suite']})", size(p["size"]))
                  for p in plan["packages"]])
     download = plan["download"]
-    print(f"Download: {plural(len(download['packages']), 'package')}, {size(download['bytes'])} "
-          "(into the cache; the others were cached)")
+    if download["packages"]:
+        print(f"Download: {plural(len(download['packages']), 'package')}, {size(download['bytes'])} (into the cache)")
+    else:
+        print(f"Download: nothing ({plural(len(plan['packages']), 'package')} cached)")
     print(f"Paths: {plan['paths']} ({plural(plan['files'], 'file')}, {size(plan['bytes'])}); "
           f"would write {plural(plan['write'], 'path')} ({size(plan['write_bytes'])}), "
           f"{plan['unchanged']} already present")

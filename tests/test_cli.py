@@ -515,7 +515,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(libfoo_release, tmp_path):
     assert text.returncode == 1
     assert text.stdout.splitlines()[0] == (
         f"Dry run: 2 slices of 1 package from release for amd64; nothing was written to {root}")
-    assert "Download: 0 packages, 0 B" in text.stdout
+    assert "Download: nothing (1 package cached)\n" in text.stdout
     assert text.stdout.endswith("Conflicts with the root: 1\n  /usr/share/doc/libfoo1/copyright\n")
     assert "the cut would fail: 1 path in" in text.stderr
     assert (root / "usr/share/doc/libfoo1/copyright").read_text() == "changed\n"
