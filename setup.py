@@ -33,10 +33,11 @@ def write_man_page() -> None:
     """Generate the page from the parser in this tree (importing it needs only the standard library)."""
     sys.path.insert(0, str(HERE))
     try:
+        from slicer.cli import build_parser
         from slicer.manpage import write
     finally:
         sys.path.pop(0)
-    write(HERE / MAN_PAGE)
+    write(HERE / MAN_PAGE, build_parser())
 
 
 write_man_page()

@@ -15,13 +15,18 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .console import Console
 from .errors import SlicerError
 from .humane import plural, size
-from .tables import output_width, print_table, shell_command
 from .names import UnknownArchError, debian_arch
+from .tables import output_width, print_table, shell_command
+
+if TYPE_CHECKING:
+    from .release.model import Release
+
 
 def host_arch() -> str:
     machine = os.uname().machine  # what platform.machine() answers on Linux, without importing it
@@ -42,33 +47,51 @@ def arch_argument(value: str) -> str:
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
+        # argparse measures command names one indent short; this room keeps "completion" and
+        # its help on one line.
+        self._action_max_length = 16
 
 
 def _add_release_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--release", metavar="R",
+        "--release",
+        metavar="R",
         help="bundled release (debian-12 or bookworm, debian-13 or trixie) or a chisel release directory "
-             "(a value containing /); default: the host's Debian release if bundled, else the newest",
+        "(a value containing /); default: the host's Debian release if bundled, else the newest",
     )
     parser.add_argument(
-        "--slices", metavar="DIR", action="append", default=[], type=Path,
+        "--slices",
+        metavar="DIR",
+        action="append",
+        default=[],
+        type=Path,
         help="extra slice definitions overlaid on the release; a package file here replaces the "
-             "release's file of the same package (repeatable)",
+        "release's file of the same package (repeatable)",
     )
 
 
 def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--mirror", metavar="ARCHIVE=URL", action="append", default=[],
+        "--mirror",
+        metavar="ARCHIVE=URL",
+        action="append",
+        default=[],
         help="base URL for an archive of the release, e.g. debian-security=https://mirror.example/debian-security "
-             "(repeatable; else SLICER_MIRROR_<ARCHIVE>, then the host's apt sources)",
+        "(repeatable; else SLICER_MIRROR_<ARCHIVE>, then the host's apt sources)",
     )
-    parser.add_argument("--cache-dir", metavar="DIR", type=Path,
-                        help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)")
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        type=Path,
+        help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)",
+    )
     parser.add_argument("--offline", action="store_true", help="use only the cache; fail naming anything missing")
-    parser.add_argument("--ignore-valid-until", action="store_true",
-                        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
-                             "or dated later than this machine's clock")
+    parser.add_argument(
+        "--ignore-valid-until",
+        action="store_true",
+        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
+        "or dated later than this machine's clock",
+    )
 
 
 def _examples(text: str) -> str:
@@ -99,9 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     cut = commands.add_parser(
-        "cut", parents=[common], formatter_class=HelpFormatter, help="cut slices into a root directory",
+        "cut",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="cut slices into a root directory",
         description="Resolve the slices and their essentials, download and verify the packages, and write "
-                    "exactly the selected paths under --root. Nothing is written unless everything verifies.",
+        "exactly the selected paths under --root. Nothing is written unless everything verifies.",
         epilog=_examples("""
             slicer cut --release debian-12 --root /rootfs base-files_base libc6_libs
             slicer cut --root /rootfs --lock slicer.lock ca-certificates_data tzdata_zoneinfo
@@ -111,25 +137,43 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(cut)
-    cut.add_argument("--arch", metavar="A", type=arch_argument,
-                     help="architecture: Debian's name, uname -m's (x86_64, aarch64) or Docker's "
-                          "(amd64, arm/v7); default: the host's")
-    cut.add_argument("--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)")
+    cut.add_argument(
+        "--arch",
+        metavar="A",
+        type=arch_argument,
+        help="architecture: Debian's name, uname -m's (x86_64, aarch64) or Docker's "
+        "(amd64, arm/v7); default: the host's",
+    )
+    cut.add_argument(
+        "--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)"
+    )
     _add_archive_options(cut)
     cut.add_argument("--lock", metavar="FILE", type=Path, help="write the exact package versions and .deb hashes used")
     cut.add_argument("--locked", metavar="FILE", type=Path, help="use exactly the versions and hashes of a lock file")
     cut.add_argument("--overwrite", action="store_true", help="replace existing different content in the root")
-    cut.add_argument("--ignore", metavar="CONDITION", action="append", default=[], choices=["unmaintained", "unstable"],
-                     help="cut even if the release is unmaintained or unstable (repeatable)")
+    cut.add_argument(
+        "--ignore",
+        metavar="CONDITION",
+        action="append",
+        default=[],
+        choices=["unmaintained", "unstable"],
+        help="cut even if the release is unmaintained or unstable (repeatable)",
+    )
     cut.add_argument("--sbom", metavar="FILE", type=Path, help="write an SPDX 2.3 JSON SBOM of the cut to FILE")
-    cut.add_argument("--dry-run", action="store_true",
-                     help="print the plan (packages, download size, paths and bytes to write, conflicts with "
-                          "the root) and write nothing to the root; exits 1 if the cut would conflict")
+    cut.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (packages, download size, paths and bytes to write, conflicts with "
+        "the root) and write nothing to the root; exits 1 if the cut would conflict",
+    )
     cut.add_argument("--json", action="store_true", help="print a JSON summary (or plan) on stdout")
     cut.add_argument("slices_requested", metavar="SLICE", nargs="+", help="package_slice names, e.g. libc6_libs")
 
     info = commands.add_parser(
-        "info", parents=[common], formatter_class=HelpFormatter, help="show slice definitions as YAML",
+        "info",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="show slice definitions as YAML",
         description="Print the definitions of packages or single slices, with package essentials merged in.",
         epilog=_examples("""
             slicer info libc6
@@ -140,9 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("queries", metavar="PKG|PKG_SLICE", nargs="+")
 
     find = commands.add_parser(
-        "find", parents=[common], formatter_class=HelpFormatter, help="search slices by fuzzy name",
+        "find",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="search slices by fuzzy name",
         description="Every term must match: '_name' matches slice names, 'pkg_slice' whole names, other terms "
-                    "package names; one typo is forgiven, '*' and '?' are wildcards.",
+        "package names; one typo is forgiven, '*' and '?' are wildcards.",
         epilog=_examples("""
             slicer find libc
             slicer find _config
@@ -154,18 +201,24 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("terms", metavar="QUERY", nargs="+")
 
     releases = commands.add_parser(
-        "releases", parents=[common], formatter_class=HelpFormatter, help="list bundled releases and their maintenance state",
+        "releases",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="list bundled releases and their maintenance state",
         epilog=_examples("slicer releases\nslicer releases --json"),
     )
     releases.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     check = commands.add_parser(
-        "check", parents=[common], formatter_class=HelpFormatter, help="prove slice definitions against the real archive",
+        "check",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="prove slice definitions against the real archive",
         description="What a slice pull request must pass: house style (sorted contents and essentials, key "
-                    "order, 2-space indent), valid names and hints, every path and glob present in the real "
-                    "package on every checked architecture, a copyright slice every slice needs, essentials "
-                    "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
-                    "paths, and every slice cutting on its own. Exits 1 on any problem.",
+        "order, 2-space indent), valid names and hints, every path and glob present in the real "
+        "package on every checked architecture, a copyright slice every slice needs, essentials "
+        "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
+        "paths, and every slice cutting on its own. Exits 1 on any problem.",
         epilog=_examples("""
             slicer check --release debian-12 libc6 base-files
             slicer check --release ./my-release --arch amd64 hello
@@ -174,19 +227,29 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(check)
-    check.add_argument("--arch", metavar="A", action="append", default=[], type=arch_argument,
-                       help="architecture to check (repeatable; default: amd64 and arm64)")
+    check.add_argument(
+        "--arch",
+        metavar="A",
+        action="append",
+        default=[],
+        type=arch_argument,
+        help="architecture to check (repeatable; default: amd64 and arm64)",
+    )
     _add_archive_options(check)
-    check.add_argument("--fix", action="store_true",
-                       help="rewrite slice files whose contents or essentials are unsorted")
+    check.add_argument(
+        "--fix", action="store_true", help="rewrite slice files whose contents or essentials are unsorted"
+    )
     check.add_argument("--json", action="store_true", help="print JSON on stdout")
     check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
 
     deps = commands.add_parser(
-        "deps", parents=[common], formatter_class=HelpFormatter, help="find the slices that provide an ELF file's libraries",
+        "deps",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="find the slices that provide an ELF file's libraries",
         description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
-                    "slices of the release that ship them, looking into the real packages where slices use "
-                    "globs. Exits 1 when some library has no providing slice.",
+        "slices of the release that ship them, looking into the real packages where slices use "
+        "globs. Exits 1 when some library has no providing slice.",
         epilog=_examples("""
             slicer deps ./myserver
             slicer deps --release debian-13 --arch arm64 build/arm64/app
@@ -194,49 +257,69 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(deps)
-    deps.add_argument("--arch", metavar="A", type=arch_argument,
-                      help="architecture, named as for cut (default: each file's own)")
+    deps.add_argument(
+        "--arch", metavar="A", type=arch_argument, help="architecture, named as for cut (default: each file's own)"
+    )
     _add_archive_options(deps)
     deps.add_argument("--json", action="store_true", help="print JSON on stdout")
     deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
 
     inspect = commands.add_parser(
-        "inspect", parents=[common], formatter_class=HelpFormatter, help="show what a cut root holds",
+        "inspect",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="show what a cut root holds",
         description="Read the records a cut left in ROOT (the manifest of base-files_chisel, the status.d "
-                    "entries of base-files_dpkg-status) and print its release, architecture, slices, packages "
-                    "with versions, and paths. --verify compares every recorded path with the disk and exits "
-                    "1 when something was changed, added or removed.",
+        "entries of base-files_dpkg-status) and print its release, architecture, slices, packages "
+        "with versions, and paths. --verify compares every recorded path with the disk and exits "
+        "1 when something was changed, added or removed.",
         epilog=_examples("""
             slicer inspect rootfs
             slicer inspect --verify rootfs
             slicer inspect --json rootfs
         """),
     )
-    inspect.add_argument("--verify", action="store_true",
-                         help="check every recorded file's digest and mode; list what changed, was added or removed")
+    inspect.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every recorded file's digest and mode; list what changed, was added or removed",
+    )
     inspect.add_argument("--json", action="store_true", help="print JSON on stdout")
     inspect.add_argument("root", metavar="ROOT", type=Path)
 
     completion = commands.add_parser(
-        "completion", parents=[common], formatter_class=HelpFormatter, help="print a shell completion script",
+        "completion",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="print a shell completion script",
         description="Print a script that completes commands, options, releases, architectures, files and "
-                    "slice names (read from the release named by --release on the command line).",
+        "slice names (read from the release named by --release on the command line).",
         epilog=_examples("""
             slicer completion bash > /etc/bash_completion.d/slicer
             slicer completion zsh > "${fpath[1]}/_slicer"
             slicer completion fish > ~/.config/fish/completions/slicer.fish
         """),
     )
-    completion.add_argument("shell", metavar="SHELL", nargs="?", choices=("bash", "zsh", "fish"),
-                            help="bash, zsh or fish")
+    completion.add_argument(
+        "shell", metavar="SHELL", nargs="?", choices=("bash", "zsh", "fish"), help="bash, zsh or fish"
+    )
     completion.add_argument("--list-slices", action="store_true", help=argparse.SUPPRESS)
     _add_release_options(completion)
 
-    commands.add_parser("version", parents=[common], formatter_class=HelpFormatter, help="print the version",
-                        description="Print slicer's version.", epilog=_examples("slicer version"))
+    commands.add_parser(
+        "version",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="print the version",
+        description="Print slicer's version.",
+        epilog=_examples("slicer version"),
+    )
 
     cache = commands.add_parser(
-        "cache", parents=[common], formatter_class=HelpFormatter, help="inspect or prune the download cache",
+        "cache",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="inspect or prune the download cache",
         description="The download and index cache shared by cut, check and deps.",
         epilog=_examples("""
             slicer cache info
@@ -252,7 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     cache_common.add_argument("--cache-dir", metavar="DIR", type=Path, default=argparse.SUPPRESS, help=cache_dir_help)
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     cache_commands.add_parser(
-        "info", parents=[cache_common], formatter_class=HelpFormatter, help="where the cache is and how big",
+        "info",
+        parents=[cache_common],
+        formatter_class=HelpFormatter,
+        help="where the cache is and how big",
         description="Print the cache directory, how many files it holds and their size.",
         epilog=_examples("""
             slicer cache info
@@ -260,27 +346,32 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     prune = cache_commands.add_parser(
-        "prune", parents=[cache_common], formatter_class=HelpFormatter, help="delete cached files",
+        "prune",
+        parents=[cache_common],
+        formatter_class=HelpFormatter,
+        help="delete cached files",
         description="Delete cached files, all of them or those no run used for some days. Files another "
-                    "run is writing right now are kept.",
+        "run is writing right now are kept.",
         epilog=_examples("""
             slicer cache prune --older-than 30
             slicer cache prune
             slicer cache prune --cache-dir ./cache
         """),
     )
-    prune.add_argument("--older-than", metavar="DAYS", type=float,
-                       help="only files not used for this many days (default: everything)")
+    prune.add_argument(
+        "--older-than", metavar="DAYS", type=float, help="only files not used for this many days (default: everything)"
+    )
     return parser
 
 
 # -- commands -------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace):
-    from .release import load_release
+def _load(args: argparse.Namespace) -> Release:
+    from .cache import Cache
+    from .release.load import load_release
 
-    return load_release(args.release, args.slices)
+    return load_release(args.release, args.slices, Cache())
 
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
@@ -308,30 +399,49 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_releases(args: argparse.Namespace, console: Console) -> int:
-    from .release import bundled_names, load_release
+    from .cache import Cache
+    from .release.load import bundled_names, load_release
 
     today = datetime.date.today()
     rows = []
     for name in bundled_names():
-        release = load_release(name)
+        release = load_release(name, cache=Cache())
         maintenance = release.maintenance
-        rows.append({
-            "release": name,
-            "codename": release.codename,
-            "state": maintenance.state(today) if maintenance else "unknown",
-            "released": maintenance.standard.isoformat() if maintenance else None,
-            "regular-support-until": (maintenance.expanded or maintenance.end_of_life).isoformat() if maintenance else None,
-            "end-of-life": maintenance.end_of_life.isoformat() if maintenance else None,
-            "packages": len(release.packages),
-            "slices": sum(len(p.slices) for p in release.packages.values()),
-        })
+        rows.append(
+            {
+                "release": name,
+                "codename": release.codename,
+                "state": maintenance.state(today) if maintenance else "unknown",
+                "released": maintenance.standard.isoformat() if maintenance else None,
+                "regular-support-until": (maintenance.expanded or maintenance.end_of_life).isoformat()
+                if maintenance
+                else None,
+                "end-of-life": maintenance.end_of_life.isoformat() if maintenance else None,
+                "packages": len(release.packages),
+                "slices": sum(len(p.slices) for p in release.packages.values()),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print_table(("Release", "Codename", "State", "Released", "Regular support until", "End of life", "Slices"),
-                [(row["release"], row["codename"], row["state"], row["released"] or "-",
-                  row["regular-support-until"] or "-", row["end-of-life"] or "-", str(row["slices"]))
-                 for row in rows])
+    print_table(
+        ("Release", "Codename", "State", "Released", "Regular support until", "End of life", "Slices"),
+        [
+            tuple(
+                str(row[key] or "-")
+                for key in (
+                    "release",
+                    "codename",
+                    "state",
+                    "released",
+                    "regular-support-until",
+                    "end-of-life",
+                    "slices",
+                )
+            )
+            for row in rows
+        ],
+    )
     return 0
 
 
@@ -341,7 +451,7 @@ def cmd_version(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_cut(args: argparse.Namespace, console: Console) -> int:
-    from .cut import CutOptions, cut
+    from .cut.pipeline import CutOptions, cut
 
     options = CutOptions(
         release=args.release,
@@ -363,33 +473,40 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
     elif args.dry_run:
         print_plan(summary)
     if args.dry_run and summary["conflicts"] and not summary["overwrite"]:
-        console.warn(f"the cut would fail: {plural(len(summary['conflicts']), 'path')} in {summary['root']} "
-                     "hold different content; pass --overwrite to replace them")
+        console.warn(
+            f"the cut would fail: {plural(len(summary['conflicts']), 'path')} in {summary['root']} "
+            "hold different content; pass --overwrite to replace them"
+        )
         return 1
     return 0
 
 
 def print_plan(plan: dict) -> None:
     """The dry run's plan, for people."""
-    print(f"Dry run: {plural(len(plan['slices']), 'slice')} of {plural(len(plan['packages']), 'package')} "
-          f"from {plan['release']} for {plan['arch']}; nothing was written to {plan['root']}")
-    print_table(("Package", "Version", "Archive", "Size"),
-                [(p["name"], p["version"], f"{p['archive']} ({p['suite']})", size(p["size"]))
-                 for p in plan["packages"]])
+    print(
+        f"Dry run: {plural(len(plan['slices']), 'slice')} of {plural(len(plan['packages']), 'package')} "
+        f"from {plan['release']} for {plan['arch']}; nothing was written to {plan['root']}"
+    )
+    print_table(
+        ("Package", "Version", "Archive", "Size"),
+        [(p["name"], p["version"], f"{p['archive']} ({p['suite']})", size(p["size"])) for p in plan["packages"]],
+    )
     download = plan["download"]
     if download["packages"]:
         print(f"Download: {plural(len(download['packages']), 'package')}, {size(download['bytes'])} (into the cache)")
     else:
         print(f"Download: nothing ({plural(len(plan['packages']), 'package')} cached)")
-    print(f"Paths: {plan['paths']} ({plural(plan['files'], 'file')}, {size(plan['bytes'])}); "
-          f"would write {plural(plan['write'], 'path')} ({size(plan['write_bytes'])}), "
-          f"{plan['unchanged']} already present")
+    print(
+        f"Paths: {plan['paths']} ({plural(plan['files'], 'file')}, {size(plan['bytes'])}); "
+        f"would write {plural(plan['write'], 'path')} ({size(plan['write_bytes'])}), "
+        f"{plan['unchanged']} already present"
+    )
     conflicts = plan["conflicts"]
     print(f"Conflicts with the root: {len(conflicts) or 'none'}" + "".join(f"\n  {path}" for path in conflicts))
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    from .check import DEFAULT_ARCHES, CheckOptions, check
+    from .check.run import DEFAULT_ARCHES, CheckOptions, check
 
     options = CheckOptions(
         release=args.release,
@@ -405,19 +522,23 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
         return 1 if report.problems else 0
-    for package in ([""] if not report.packages else report.packages):
-        rows = report.rows(package) if package else [
-            (p.check, p.arch, "problems", [p.message]) for p in report.problems]
-        print_table(("Check", "Arch", "Result"),
-                    [(name, arch, "\n".join(messages) or result) for name, arch, result, messages in rows],
-                    title=package or f"release {report.release}")
+    for package in [""] if not report.packages else report.packages:
+        rows = (
+            report.rows(package) if package else [(p.check, p.arch, "problems", [p.message]) for p in report.problems]
+        )
+        print_table(
+            ("Check", "Arch", "Result"),
+            [(name, arch, "\n".join(messages) or result) for name, arch, result, messages in rows],
+            title=package or f"release {report.release}",
+        )
     if report.problems and not report.packages:
         console.info(f"release {report.release} does not load, so nothing else was checked")
         return 1
     if report.problems:
         failing = {problem.package for problem in report.problems}
-        console.info(f"{plural(len(report.problems), 'problem')} in {len(failing)} "
-                     f"of {plural(len(report.packages), 'package')}")
+        console.info(
+            f"{plural(len(report.problems), 'problem')} in {len(failing)} of {plural(len(report.packages), 'package')}"
+        )
         return 1
     console.info(f"All checks passed for {plural(len(report.packages), 'package')} on {', '.join(report.arches)}")
     return 0
@@ -437,15 +558,27 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        rows = [(need.file, need.arch, need.name + (" (loader)" if need.kind == "interpreter" else ""),
-                 " ".join(map(str, need.providers)) or "no slice") for need in report.needs]
-        print_table(("File", "Arch", "Needs", "Provided by"), rows + [(path, "", "nothing", "")
-                                                                     for path in report.standalone])
+        rows = [
+            (
+                need.file,
+                need.arch,
+                need.name + (" (loader)" if need.kind == "interpreter" else ""),
+                " ".join(map(str, need.providers)) or "no slice",
+            )
+            for need in report.needs
+        ]
+        print_table(
+            ("File", "Arch", "Needs", "Provided by"), rows + [(path, "", "nothing", "") for path in report.standalone]
+        )
         for words in report.cut_commands().values():
             print("\n" + shell_command(words, output_width() or 80))
     if report.missing:
-        console.warn("no slice of release " + report.release + " provides "
-                     + ", ".join(dict.fromkeys(need.name for need in report.missing)))
+        console.warn(
+            "no slice of release "
+            + report.release
+            + " provides "
+            + ", ".join(dict.fromkeys(need.name for need in report.missing))
+        )
         return 1
     return 0
 
@@ -458,18 +591,39 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(result.to_json(), indent=2))
     else:
         summary = result.to_json()
-        print_table(("Root", "Release", "Arch", "Slices", "Packages", "Paths", "Bytes"),
-                    [(str(result.root), result.release, result.arch, str(len(result.slices)),
-                      str(len(result.packages)), str(summary["paths"]), size(summary["bytes"]))])
+        print_table(
+            ("Root", "Release", "Arch", "Slices", "Packages", "Paths", "Bytes"),
+            [
+                (
+                    str(result.root),
+                    result.release,
+                    result.arch,
+                    str(len(result.slices)),
+                    str(len(result.packages)),
+                    str(summary["paths"]),
+                    size(summary["bytes"]),
+                )
+            ],
+        )
         print(f"\nRecords: {', '.join(result.sources)}")
         if result.slices:
-            print(textwrap.fill(" ".join(result.slices), width=output_width() or 10_000, initial_indent="Slices: ",
-                                subsequent_indent="        ", break_long_words=False, break_on_hyphens=False))
+            print(
+                textwrap.fill(
+                    " ".join(result.slices),
+                    width=output_width() or 10_000,
+                    initial_indent="Slices: ",
+                    subsequent_indent="        ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
         print()
         print_table(("Package", "Version", "Arch"), [(p.name, p.version, p.arch) for p in result.packages])
         if result.verified:
-            print(f"\nVerified {plural(len(result.paths), 'recorded path')}: {len(result.changed)} changed, "
-                  f"{len(result.added)} added, {len(result.removed)} removed")
+            print(
+                f"\nVerified {plural(len(result.paths), 'recorded path')}: {len(result.changed)} changed, "
+                f"{len(result.added)} added, {len(result.removed)} removed"
+            )
             for label, paths in (("changed", result.changed), ("added", result.added), ("removed", result.removed)):
                 print("".join(f"  {label}: {path}\n" for path in paths), end="")
     return 1 if result.differs else 0
@@ -478,8 +632,15 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
 def cmd_completion(args: argparse.Namespace, console: Console) -> int:
     if args.list_slices:  # what the scripts run to complete slice names
         release = _load(args)
-        print("\n".join(sorted(str(key) for package in release.packages.values() for key in
-                                (slice_.key for slice_ in package.slices.values()))))
+        print(
+            "\n".join(
+                sorted(
+                    str(key)
+                    for package in release.packages.values()
+                    for key in (slice_.key for slice_ in package.slices.values())
+                )
+            )
+        )
         return 0
     if args.shell is None:
         raise UsageError("name a shell: bash, zsh or fish")
@@ -490,13 +651,15 @@ def cmd_completion(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_cache(args: argparse.Namespace, console: Console) -> int:
-    from .archive import Cache
+    from .cache import Cache
 
     cache = Cache(args.cache_dir)
     if args.cache_command == "info":
         info = cache.info()
-        print(f"{info.path}: {plural(info.files, 'file')}, {size(info.bytes)} "
-              f"({info.blobs} downloaded or derived in sha256/)")
+        print(
+            f"{info.path}: {plural(info.files, 'file')}, {size(info.bytes)} "
+            f"({info.blobs} downloaded or derived in sha256/)"
+        )
         return 0
     result = cache.prune(args.older_than)
     print(f"removed {plural(result.removed, 'file')}, {size(result.freed)}")
@@ -505,7 +668,7 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
 
 def _archive_options(args: argparse.Namespace):
     """The options of `_add_archive_options`, for cut, check and deps."""
-    from .cut import ArchiveOptions
+    from .archive import ArchiveOptions
 
     return ArchiveOptions(
         mirrors=_parse_mirrors(args.mirror),
@@ -571,8 +734,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one sentence unless --debug
         if args.debug or os.environ.get("SLICER_DEBUG"):
             raise
-        print(f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(please report it; --debug shows the traceback)", file=sys.stderr)
+        print(
+            f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(please report it; --debug shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -26,7 +26,8 @@ from typing import IO, BinaryIO
 import zstandard
 from attrs import frozen
 
-from .errors import DebError
+from .cache import Cache
+from .errors import ArchiveError, DebError
 
 AR_MAGIC = b"!<arch>\n"
 AR_HEADER_SIZE = 60
@@ -171,7 +172,7 @@ def _member_stream(deb: Path, prefix: str) -> Iterator[tuple[str, IO[bytes]]]:
 def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
     """The decompressed stream of a zstd-compressed tar file (a cached copy of a data.tar)."""
     try:
-        file = open(path, "rb")
+        file = open(path, "rb")  # noqa: SIM115 - closed by the `with` below, after the error is mapped
     except OSError as error:
         raise DebError(f"cannot open {path}: {error.strerror}") from None
     with file, zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
@@ -263,8 +264,20 @@ def _members(source: Path, name: str, decompressed: IO[bytes], deb: Path) -> Ite
 def write_index(deb: Path, copy: Path, out: IO[bytes]) -> None:
     """Write the index of the zstd copy `copy` of the data.tar of `deb`: one JSON row per member."""
     with _zstd_stream(copy) as (name, decompressed):
-        rows = [[member.path, member.kind, member.mode, member.uid, member.gid, member.mtime, member.size,
-                 member.link, offset] for member, offset in _members(copy, name, decompressed, deb)]
+        rows = [
+            [
+                member.path,
+                member.kind,
+                member.mode,
+                member.uid,
+                member.gid,
+                member.mtime,
+                member.size,
+                member.link,
+                offset,
+            ]
+            for member, offset in _members(copy, name, decompressed, deb)
+        ]
     out.write(json.dumps({"slicer-data-index": INDEX_FORMAT, "members": rows}, separators=(",", ":")).encode())
 
 
@@ -340,7 +353,9 @@ def _everything(path: str) -> bool:
     return True
 
 
-def iter_data(deb: Path, cached: CachedData | None = None, keep: Callable[[str], bool] = _everything) -> Iterator[Member]:
+def iter_data(
+    deb: Path, cached: CachedData | None = None, keep: Callable[[str], bool] = _everything
+) -> Iterator[Member]:
     """Every entry of the package's data.tar, in tar order, streamed.
 
     `cached` is the data.tar as a cache keeps it, read instead of the .deb
@@ -372,3 +387,29 @@ def read_control(deb: Path) -> str:
         return data.decode()
     except UnicodeDecodeError:
         raise DebError(f"{deb} has a control file that is not UTF-8") from None
+
+
+# Names of the derived blobs a cache keeps for a .deb.
+DATA_COPY = "data.tar.zst"
+DATA_INDEX = f"data.tar.index-{INDEX_FORMAT}.json"
+
+
+def cached_data(deb: Path) -> CachedData | None:
+    """The data.tar of `deb`, a blob of a cache, as that cache keeps it; None outside one.
+
+    The zstd copy and its index are made on first use from the .deb, which
+    the cache verified when the cut fetched it. Both are blobs named by their
+    SHA256 and checked on every use: a damaged one is made again. A cache
+    that cannot be written to gives none, and the .deb is read instead.
+    """
+    cache = Cache.holding(deb)
+    if cache is None:
+        return None
+    try:
+        copy = cache.derived(deb.name, DATA_COPY) or cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
+        index = cache.derived(deb.name, DATA_INDEX) or cache.derive(
+            deb.name, DATA_INDEX, lambda out: write_index(deb, copy, out)
+        )
+    except (OSError, ArchiveError):
+        return None
+    return CachedData(copy, index)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from slicer.model import Release, Slice
+from slicer.release.model import Release, Slice
 
 # The largest edit distance at which a term still matches.
 MAX_DISTANCE = 1

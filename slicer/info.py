@@ -9,11 +9,11 @@ mappings with octal modes; keys sorted, four-space indent.
 from __future__ import annotations
 
 import json
-
-import yaml
 from collections.abc import Iterable
 
-from .model import Package, PathInfo, PathKind, Release, Slice, SliceKey
+import yaml
+
+from .release.model import Package, PathInfo, PathKind, Release, Slice, SliceKey
 
 
 def _scalar(value: str) -> str:
@@ -61,7 +61,8 @@ def _slice_yaml(slice_: Slice) -> list[str]:
     body: dict[str, list[str]] = {}
     if slice_.contents:
         body["contents"] = [
-            f"            {_scalar(path)}: {_path_flow(path, slice_.contents[path])}" for path in sorted(slice_.contents)
+            f"            {_scalar(path)}: {_path_flow(path, slice_.contents[path])}"
+            for path in sorted(slice_.contents)
         ]
     if slice_.essential:
         entries = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from attrs import define, field, frozen
 
-from . import manifest as manifest_module
+from .cut import manifest as manifest_module
 from .errors import SlicerError
 from .rootfs import image_path, resolve
 
@@ -100,9 +100,15 @@ def _from_manifest(data: bytes) -> tuple[list[Package], list[str], dict[str, Rec
         kind = "dir" if entry.path.endswith("/") else "symlink" if entry.link else "file"
         # The manifest cannot hash itself: its record has neither hash nor size.
         unhashed = entry.path == MANIFEST_PATH
-        paths[entry.path] = RecordedPath(entry.path, kind, entry.mode, entry.size,
-                                         "" if unhashed else entry.final_sha256 or entry.sha256,
-                                         link=entry.link, slices=entry.slices)
+        paths[entry.path] = RecordedPath(
+            entry.path,
+            kind,
+            entry.mode,
+            entry.size,
+            "" if unhashed else entry.final_sha256 or entry.sha256,
+            link=entry.link,
+            slices=entry.slices,
+        )
     return packages, sorted(manifest.slices), paths
 
 
@@ -163,15 +169,23 @@ def inspect(root: Path, verify: bool = False) -> Inspection:
         packages, slices, recorded = _from_manifest(data)
         # The manifest knows more of each path; status.d adds the md5 of files it lists.
         paths = {path: recorded[path] for path in sorted(set(recorded) | set(paths)) if path in recorded} | {
-            path: entry for path, entry in paths.items() if path not in recorded}
+            path: entry for path, entry in paths.items() if path not in recorded
+        }
     if not sources:
         raise NoRecordsError(
             f"{root} holds no records of a cut (neither {MANIFEST_PATH} nor {STATUS_DIRECTORY}); cut the slice "
             "base-files_chisel (or base-files_dpkg-status) into it to record what it holds"
         )
     arches = sorted({p.arch for p in packages if p.arch and p.arch != "all"})
-    result = Inspection(root, _release(root, packages), ",".join(arches) or "all", sources, packages, slices,
-                        dict(sorted(paths.items())))
+    result = Inspection(
+        root,
+        _release(root, packages),
+        ",".join(arches) or "all",
+        sources,
+        packages,
+        slices,
+        dict(sorted(paths.items())),
+    )
     if verify:
         _verify(result)
     return result
@@ -216,8 +230,7 @@ def _verify(result: Inspection) -> None:
             result.changed.append(f"{entry.path} ({reason})")
     # Added: anything on disk that is neither recorded nor a parent of something recorded.
     parents = {path.rstrip("/").rsplit("/", 1)[0] + "/" for path in result.paths}
-    parents |= {"/".join(path.split("/")[:depth]) + "/" for path in parents
-                for depth in range(1, path.count("/"))}
+    parents |= {"/".join(path.split("/")[:depth]) + "/" for path in parents for depth in range(1, path.count("/"))}
     for folder, dirs, files in os.walk(result.root):
         descend = []
         for name in sorted(dirs) + sorted(files):

@@ -1,7 +1,7 @@
 """The slicer(1) man page, generated from the argument parser so it cannot drift.
 
-setup.py calls `write` at build time; the page is installed as
-share/man/man1/slicer.1. Importing this module (and slicer.cli) needs no
+setup.py calls `write` with the command line's parser at build time; the
+page is installed as share/man/man1/slicer.1. Importing this module (and slicer.cli) needs no
 third-party package, so the build needs nothing beyond setuptools.
 """
 
@@ -16,8 +16,11 @@ from . import __version__
 
 ENVIRONMENT = (
     ("SLICER_CACHE_DIR", "The download and index cache (else $XDG_CACHE_HOME/slicer, else ~/.cache/slicer)."),
-    ("SLICER_MIRROR_<ARCHIVE>", "The mirror of an archive, e.g. SLICER_MIRROR_DEBIAN_SECURITY, when --mirror "
-                                "does not name one; else the host's apt sources."),
+    (
+        "SLICER_MIRROR_<ARCHIVE>",
+        "The mirror of an archive, e.g. SLICER_MIRROR_DEBIAN_SECURITY, when --mirror "
+        "does not name one; else the host's apt sources.",
+    ),
     ("SOURCE_DATE_EPOCH", "The modification time of what slicer creates, and the SBOM's creation time."),
     ("HTTP_PROXY, HTTPS_PROXY, NO_PROXY", "Proxies, as for every Python tool."),
     ("REQUESTS_CA_BUNDLE", "The CA bundle for an HTTPS mirror or a TLS-inspecting proxy."),
@@ -25,8 +28,11 @@ ENVIRONMENT = (
 
 EXIT_STATUS = (
     ("0", "Success."),
-    ("1", "An error slicer explains on stderr; also check finding a problem, deps finding a library no slice "
-          "provides, inspect --verify finding a difference, and a dry run that would conflict."),
+    (
+        "1",
+        "An error slicer explains on stderr; also check finding a problem, deps finding a library no slice "
+        "provides, inspect --verify finding a difference, and a dry run that would conflict.",
+    ),
     ("2", "A usage error."),
     ("130", "Interrupted."),
 )
@@ -80,13 +86,20 @@ def _sections(parser: argparse.ArgumentParser, name: str) -> list[str]:
 
 def render(parser: argparse.ArgumentParser) -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
-    day = (datetime.datetime.fromtimestamp(int(epoch), datetime.UTC).date() if epoch.isdigit()
-           else datetime.date(2025, 1, 1))
+    day = (
+        datetime.datetime.fromtimestamp(int(epoch), datetime.UTC).date()
+        if epoch.isdigit()
+        else datetime.date(2025, 1, 1)
+    )
     lines = [
         f'.TH SLICER 1 "{day.isoformat()}" "slicer {__version__}" "User Commands"',
-        ".SH NAME", "slicer \\- " + _escape(parser.description or ""),
-        ".SH SYNOPSIS", ".B slicer", "[\\fIOPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]",
-        ".SH OPTIONS", *_options(parser),
+        ".SH NAME",
+        "slicer \\- " + _escape(parser.description or ""),
+        ".SH SYNOPSIS",
+        ".B slicer",
+        "[\\fIOPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]",
+        ".SH OPTIONS",
+        *_options(parser),
         ".SH COMMANDS",
     ]
     for name, sub in _subparsers(parser).items():
@@ -101,8 +114,6 @@ def render(parser: argparse.ArgumentParser) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(path: Path) -> None:
-    from .cli import build_parser
-
+def write(path: Path, parser: argparse.ArgumentParser) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(build_parser()))
+    path.write_text(render(parser))

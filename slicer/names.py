@@ -4,11 +4,11 @@
 and `arm`, with `TARGETVARIANT` `v7`; Debian says `amd64`, `arm64` and
 `armhf`. Every command that takes `--arch` accepts all of them, so a
 Dockerfile can pass `$TARGETARCH/$TARGETVARIANT` or `$(uname -m)` as it is.
+
+A leaf module: the release model takes its list of architectures from here.
 """
 
 from __future__ import annotations
-
-from .errors import SlicerError
 
 # Other names of each Debian architecture: `uname -m`, then Docker's
 # TARGETARCH[/TARGETVARIANT] where it differs from Debian's.
@@ -30,8 +30,8 @@ KNOWN_ARCHES = tuple(ARCH_ALIASES)
 _TO_DEBIAN = {alias: arch for arch, aliases in ARCH_ALIASES.items() for alias in (arch, *aliases)}
 
 
-class UnknownArchError(SlicerError):
-    """An architecture name slicer cannot map to Debian's."""
+class UnknownArchError(ValueError):
+    """An architecture name slicer cannot map to Debian's (a usage error: the CLI reports it)."""
 
 
 def debian_arch(name: str) -> str:

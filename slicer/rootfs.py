@@ -137,8 +137,9 @@ def make_dirs(root: Path, path: str) -> list[str]:
             created.append(image_path(root, candidate) + "/")
         except FileExistsError:
             if not candidate.is_dir():
-                raise RootError(f"cannot create directory {path} in {root}: "
-                                f"{image_path(root, candidate)} is not a directory") from None
+                raise RootError(
+                    f"cannot create directory {path} in {root}: {image_path(root, candidate)} is not a directory"
+                ) from None
         except OSError as error:
             raise _failure("create directory", path, root, error) from None
         current = candidate
@@ -282,6 +283,7 @@ def new_staging(root: Path) -> Path:
 
 def discard(path: Path) -> None:
     """Remove a staging tree, even one holding directories without write permission."""
+
     def retry(function, failed, _info) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(failed), 0o700)
@@ -329,8 +331,11 @@ def _same(source: Path, have: os.stat_result, target: Path, found: os.stat_resul
         return False
     if stat.S_ISLNK(have.st_mode):
         return os.readlink(source) == os.readlink(target)
-    return (stat.S_IMODE(have.st_mode) == stat.S_IMODE(found.st_mode) and have.st_size == found.st_size
-            and filecmp.cmp(source, target, shallow=False))
+    return (
+        stat.S_IMODE(have.st_mode) == stat.S_IMODE(found.st_mode)
+        and have.st_size == found.st_size
+        and filecmp.cmp(source, target, shallow=False)
+    )
 
 
 @define
@@ -407,11 +412,13 @@ class _Commit:
         self.written += count
         self.written_bytes += size
 
-    def _merge_dir(self, source: Path, have: os.stat_result, target: Path, found: os.stat_result,
-                   path: str) -> None:
+    def _merge_dir(self, source: Path, have: os.stat_result, target: Path, found: os.stat_result, path: str) -> None:
         entry = self.report.entries.get(path)
-        if entry is not None and entry.listed and (
-                stat.S_IMODE(have.st_mode) != stat.S_IMODE(found.st_mode) or _owner_differs(have, found)):
+        if (
+            entry is not None
+            and entry.listed
+            and (stat.S_IMODE(have.st_mode) != stat.S_IMODE(found.st_mode) or _owner_differs(have, found))
+        ):
             self.conflicts.append(path)
             self.modes.append((target, have))
             self.mtimes[target] = have.st_mtime_ns
@@ -452,8 +459,10 @@ def conflict_message(root: Path, conflicts: list[str]) -> str:
     shown = ", ".join(conflicts[:SHOWN_CONFLICTS])
     more = len(conflicts) - SHOWN_CONFLICTS
     where = f"{shown} and {more} more path{'s' if more > 1 else ''}" if more > 0 else shown
-    return (f"cannot cut into {root}: it already holds different content at {where}; pass --overwrite to "
-            "replace it, or cut into a fresh root (or choose one of the slices that ship these paths)")
+    return (
+        f"cannot cut into {root}: it already holds different content at {where}; pass --overwrite to "
+        "replace it, or cut into a fresh root (or choose one of the slices that ship these paths)"
+    )
 
 
 def compare(staging: Path, root: Path, report: Report, replaceable: frozenset[str] = frozenset()) -> _Commit:
@@ -465,8 +474,9 @@ def compare(staging: Path, root: Path, report: Report, replaceable: frozenset[st
     return work
 
 
-def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
-           replaceable: frozenset[str] = frozenset()) -> CommitResult:
+def commit(
+    staging: Path, root: Path, report: Report, overwrite: bool = False, replaceable: frozenset[str] = frozenset()
+) -> CommitResult:
     """Move the staged cut into `root`, after checking every path it would touch.
 
     A path the root already holds with the same type, mode, content, link
@@ -482,7 +492,6 @@ def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
         try:
             return work.apply()
         except OSError as error:
-            raise RootError(f"cannot move the cut into {root}: {error.strerror or error} "
-                            f"({error.filename})") from None
+            raise RootError(f"cannot move the cut into {root}: {error.strerror or error} ({error.filename})") from None
     finally:
         discard(staging)

@@ -35,13 +35,18 @@ def _cell_lines(value: str) -> list[str]:
 
 def columns_layout(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Aligned columns under a header line; a cell with several lines takes several lines."""
-    widths = [max(len(line) for cell in [header, *(row[i] for row in rows)] for line in _cell_lines(cell))
-              for i, header in enumerate(headers)]
+    widths = [
+        max(len(line) for cell in [header, *(row[i] for row in rows)] for line in _cell_lines(cell))
+        for i, header in enumerate(headers)
+    ]
     lines = []
     for row in [list(headers), *rows]:
         cells = [_cell_lines(cell) for cell in row]
         for depth in range(max(len(cell) for cell in cells)):
-            parts = [(cell[depth] if depth < len(cell) else "").ljust(width) for cell, width in zip(cells, widths)]
+            parts = [
+                (cell[depth] if depth < len(cell) else "").ljust(width)
+                for cell, width in zip(cells, widths, strict=True)
+            ]
             lines.append(GAP.join(parts).rstrip())
     return lines
 
@@ -54,21 +59,24 @@ def list_layout(headers: Sequence[str], rows: Sequence[Sequence[str]], width: in
         if lines:
             lines.append("")
         lines.append(row[0])
-        for header, value in zip(headers[1:], row[1:]):
+        for header, value in zip(headers[1:], row[1:], strict=True):
             if not value:
                 continue
             label = f"  {header + ':':<{label_width}}"
             room = max(20, width - len(label))
-            wrapped = [piece for line in _cell_lines(value)
-                       for piece in textwrap.wrap(line, room, break_long_words=False, break_on_hyphens=False)
-                       or [""]]
+            wrapped = [
+                piece
+                for line in _cell_lines(value)
+                for piece in textwrap.wrap(line, room, break_long_words=False, break_on_hyphens=False) or [""]
+            ]
             lines.append(label + wrapped[0])
             lines += [" " * len(label) + piece for piece in wrapped[1:]]
     return lines
 
 
-def render(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None = None,
-           title: str | None = None) -> str:
+def render(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None = None, title: str | None = None
+) -> str:
     """The table as text: columns when they fit `width` (or no width is set), else the list layout."""
     lines = columns_layout(headers, rows)
     if width is not None and max(len(line) for line in lines) > width:

@@ -56,9 +56,7 @@ def test_retries_are_bounded_and_reported(served: str, archive_server: ArchiveSe
     archive_server.inject("/file.bin", testarchive.status(503, times=None))
     with pytest.raises(ArchiveError) as error:
         _http().get(served)
-    assert str(error.value) == (
-        f"cannot download {served}: HTTP 503 Service Unavailable (gave up after 4 attempts)"
-    )
+    assert str(error.value) == (f"cannot download {served}: HTTP 503 Service Unavailable (gave up after 4 attempts)")
     assert len(archive_server.requests("/file.bin")) == 4
 
 
@@ -166,8 +164,9 @@ def test_truncated_body_of_unknown_size_is_fetched_again(served: str, archive_se
     assert [request.range for request in archive_server.requests("/file.bin")] == [None, "bytes=30000-"]
 
 
-def test_proxy_from_the_environment_is_used(served: str, archive_server: ArchiveServer,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_proxy_from_the_environment_is_used(
+    served: str, archive_server: ArchiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", archive_server.url)

@@ -88,5 +88,5 @@ def test_damaged_or_foreign_data_is_rejected() -> None:
     damaged[header_end] ^= 0x40
     assert PackageIndex.from_bytes(bytes(damaged)) is None
     assert PackageIndex.from_bytes(bytes(blob[:-10])) is None
-    assert PackageIndex.from_bytes(b"slicer-packages-0\n" + bytes(blob[len(packages.MAGIC):])) is None
+    assert PackageIndex.from_bytes(b"slicer-packages-0\n" + bytes(blob[len(packages.MAGIC) :])) is None
     assert PackageIndex.from_bytes(b"") is None

@@ -20,23 +20,34 @@ def complete(words: str, tmp_path: Path) -> list[str]:
     completion = subprocess.run([str(SLICER), "completion", "bash"], capture_output=True, text=True, timeout=60)
     assert completion.returncode == 0, completion.stderr
     (tmp_path / "slicer.bash").write_text(completion.stdout)
-    driver = (f"source {tmp_path / 'slicer.bash'}\n"
-              f"COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n"
-              "_slicer; printf '%s\\n' \"${COMPREPLY[@]}\"\n")
-    result = subprocess.run(["bash", "-c", driver], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                            env={"PATH": f"{SLICER.parent}:/usr/bin:/bin", "HOME": str(tmp_path)})
+    driver = (
+        f"source {tmp_path / 'slicer.bash'}\n"
+        f"COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n"
+        "_slicer; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
+    )
+    result = subprocess.run(
+        ["bash", "-c", driver],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"PATH": f"{SLICER.parent}:/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr
     return sorted(line for line in result.stdout.splitlines() if line)
 
 
-@pytest.mark.parametrize("words, offered", [
-    ("slicer c", ["cache", "check", "completion", "cut"]),
-    ("slicer cut --ro", ["--root"]),
-    ("slicer cut --arch aarch", ["aarch64"]),
-    ("slicer cut --release book", ["bookworm"]),
-    ("slicer cache p", ["prune"]),
-    ("slicer --debug inspect --ver", ["--verify"]),
-])
+@pytest.mark.parametrize(
+    "words, offered",
+    [
+        ("slicer c", ["cache", "check", "completion", "cut"]),
+        ("slicer cut --ro", ["--root"]),
+        ("slicer cut --arch aarch", ["aarch64"]),
+        ("slicer cut --release book", ["bookworm"]),
+        ("slicer cache p", ["prune"]),
+        ("slicer --debug inspect --ver", ["--verify"]),
+    ],
+)
 def test_bash_completes_commands_options_and_names(words, offered, tmp_path):
     assert complete(words, tmp_path) == offered
 
@@ -57,8 +68,11 @@ def test_bash_completes_files_for_commands_that_take_files(tmp_path):
 def test_every_script_names_every_command_and_option(shell):
     parser = build_parser()
     text = script(shell, parser)
-    (commands,) = [action for action in parser._actions if hasattr(action, "choices") and action.choices
-                   and "cut" in action.choices]
+    (commands,) = [
+        action
+        for action in parser._actions
+        if hasattr(action, "choices") and action.choices and "cut" in action.choices
+    ]
     for name, sub in commands.choices.items():
         assert name in text
         for action in sub._actions:

@@ -72,15 +72,19 @@ def test_a_download_off_a_terminal_shows_size_and_rate(monkeypatch):
         task.advance(3_000_000)
     with console.task("Reading package indexes", unit="bytes"):
         pass
-    assert stream.getvalue() == ("Downloading: 3.0 MB in 2.0s (1.5 MB/s)\n"
-                                 "Reading package indexes: nothing to download, 0.5s\n")
+    assert stream.getvalue() == (
+        "Downloading: 3.0 MB in 2.0s (1.5 MB/s)\nReading package indexes: nothing to download, 0.5s\n"
+    )
 
 
-@pytest.mark.parametrize(("environment", "interactive"), [
-    ({"FORCE_COLOR": "1"}, True),
-    ({"TTY_COMPATIBLE": "1"}, True),
-    ({"FORCE_COLOR": "1", "TTY_COMPATIBLE": "0"}, False),
-])
+@pytest.mark.parametrize(
+    ("environment", "interactive"),
+    [
+        ({"FORCE_COLOR": "1"}, True),
+        ({"TTY_COMPATIBLE": "1"}, True),
+        ({"FORCE_COLOR": "1", "TTY_COMPATIBLE": "0"}, False),
+    ],
+)
 def test_variables_that_force_a_terminal_are_rich_s_to_judge(environment, interactive, monkeypatch):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from slicer.cli import build_parser
-from slicer.model import SliceKey
-from slicer.release import load_release
+from slicer.release.load import load_release
+from slicer.release.model import SliceKey
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DOCUMENTS = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]
@@ -62,7 +62,7 @@ def slicer_commands(path: Path) -> list[list[str]]:
             if words and Path(words[0]).name == "slicer":
                 arguments = words[1:]
                 if ">" in arguments:
-                    arguments = arguments[:arguments.index(">")]
+                    arguments = arguments[: arguments.index(">")]
                 found.append(arguments)
     return found
 
@@ -73,7 +73,17 @@ ALL_COMMANDS = [(path.name, " ".join(arguments)) for path in DOCUMENTS for argum
 def test_the_documents_show_commands():
     assert len(ALL_COMMANDS) > 25
     assert {command.split()[0] for _, command in ALL_COMMANDS if command} >= {
-        "cut", "inspect", "info", "find", "releases", "cache", "deps", "check", "completion", "version"}
+        "cut",
+        "inspect",
+        "info",
+        "find",
+        "releases",
+        "cache",
+        "deps",
+        "check",
+        "completion",
+        "version",
+    }
 
 
 @pytest.mark.parametrize("document, command", ALL_COMMANDS)

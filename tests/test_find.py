@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slicer.find import distance, find_slices
-from slicer.model import Package, Release, Slice
+from slicer.release.model import Package, Release, Slice
 
 SLICES = {
     "python3.10": ["bins", "config", "core", "libs"],
@@ -124,7 +124,7 @@ def test_distance_is_capped_one_above_the_limit():
     assert distance("abc", "abcdefgh", limit=2) == 3
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference(text: str, pattern: str) -> int:
     """The definition, recursively: edits on plain characters, free star runs."""
     if not pattern:

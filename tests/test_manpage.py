@@ -20,8 +20,11 @@ def test_the_page_documents_every_command_and_option():
     parser = build_parser()
     page = render(parser)
     assert page.startswith('.TH SLICER 1 "')
-    (commands,) = [action for action in parser._actions if hasattr(action, "choices") and action.choices
-                   and "cut" in action.choices]
+    (commands,) = [
+        action
+        for action in parser._actions
+        if hasattr(action, "choices") and action.choices and "cut" in action.choices
+    ]
     for name, sub in commands.choices.items():
         assert f".SS {name}\n" in page
         for action in sub._actions:
@@ -36,15 +39,24 @@ def test_man_renders_the_page_without_warnings(tmp_path):
         pytest.skip("man is not installed")
     path = tmp_path / "slicer.1"
     path.write_text(render(build_parser()))
-    result = subprocess.run(["man", "--warnings", "-l", str(path)], capture_output=True, text=True, timeout=60,
-                            env={"PATH": "/usr/bin:/bin", "MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat"})
+    result = subprocess.run(
+        ["man", "--warnings", "-l", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat"},
+    )
     assert (result.returncode, result.stderr) == (0, "")
     assert "slicer inspect [-h]" in result.stdout
 
 
 def test_the_wheel_installs_the_page_as_share_man_man1(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(REPOSITORY), "-w", str(tmp_path)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(REPOSITORY), "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (wheel,) = tmp_path.glob("slicer-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         (name,) = [name for name in archive.namelist() if name.endswith("/data/share/man/man1/slicer.1")]

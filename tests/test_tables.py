@@ -41,12 +41,18 @@ def test_a_list_layout_when_columns_do_not_fit_with_values_wrapped_not_cut():
 
 def test_a_title_and_multi_line_cells():
     assert render(("Check", "Result"), [("paths", "first\nsecond")], 80, title="libc6:") == (
-        "libc6:\nCheck  Result\npaths  first\n       second\n")
+        "libc6:\nCheck  Result\npaths  first\n       second\n"
+    )
 
 
 def run_at_80(*args: str) -> str:
-    result = subprocess.run([str(SLICER), *args], capture_output=True, text=True, timeout=120,
-                            env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [str(SLICER), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 

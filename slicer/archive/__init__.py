@@ -1,8 +1,11 @@
-"""Debian archives: mirrors, signed suites, package choice, downloads and the cache.
+"""Debian archives: mirrors, signed suites, package choice and downloads.
 
 Only this package touches the network (through `http.py`). Its modules load
-on first use, so that reading the cache alone does not import the HTTP and
-OpenPGP libraries.
+on first use, so that a command needing only dpkg versions or mirrors does not
+import the HTTP and OpenPGP libraries.
+
+May import `release` (the model), `cache` and the primitives (`errors`,
+`console`); never the cut or a command.
 """
 
 from __future__ import annotations
@@ -11,20 +14,19 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .cache import Cache, CacheInfo, PruneResult
+    from .client import ArchiveClient, PackageRecord
     from .http import Http
-    from .index import ArchiveClient, PackageRecord
     from .mirrors import resolve_mirrors
+    from .options import ArchiveOptions, open_archives
     from .versions import compare_versions
 
 _HOMES = {
-    "ArchiveClient": "index",
-    "Cache": "cache",
-    "CacheInfo": "cache",
+    "ArchiveClient": "client",
+    "ArchiveOptions": "options",
     "Http": "http",
-    "PackageRecord": "index",
-    "PruneResult": "cache",
+    "PackageRecord": "client",
     "compare_versions": "versions",
+    "open_archives": "options",
     "resolve_mirrors": "mirrors",
 }
 

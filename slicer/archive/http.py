@@ -147,9 +147,7 @@ class Http:
                     while chunk := response.raw.read1(CHUNK, decode_content=False):
                         received += len(chunk)
                         if size is not None and received > size:
-                            raise VerificationError(
-                                f"{url} is larger than the {size} bytes its signed index lists"
-                            )
+                            raise VerificationError(f"{url} is larger than the {size} bytes its signed index lists")
                         sink.write(chunk)
                         progress(len(chunk))
                     if size is not None and received < size:
@@ -175,4 +173,3 @@ class Http:
         except OSError as error:
             raise ArchiveError(f"cannot read {url}: {error.strerror or error}") from None
         return True
-

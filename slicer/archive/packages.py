@@ -57,7 +57,7 @@ class _Names:
         return len(self.starts) - 1
 
     def __getitem__(self, position: int) -> str:
-        return self.joined[self.starts[position]:self.starts[position + 1] - 1]
+        return self.joined[self.starts[position] : self.starts[position + 1] - 1]
 
 
 class PackageIndex:
@@ -67,8 +67,14 @@ class PackageIndex:
     are unmarshalled only when asked for, so loading costs no per-name work.
     """
 
-    def __init__(self, names: _Names, record_offsets: array.array, records: bytes | memoryview,
-                 frame_offsets: array.array, frames: bytes | memoryview) -> None:
+    def __init__(
+        self,
+        names: _Names,
+        record_offsets: array.array,
+        records: bytes | memoryview,
+        frame_offsets: array.array,
+        frames: bytes | memoryview,
+    ) -> None:
         self._names = names
         self._record_offsets = record_offsets
         self._records = records
@@ -95,8 +101,14 @@ class PackageIndex:
         return cls(_Names.of(names), _offsets(records), b"".join(records), _offsets(frames), b"".join(frames))
 
     def to_bytes(self) -> bytes:
-        header = marshal.dumps((self._names.joined, self._names.starts.tobytes(), self._record_offsets.tobytes(),
-                                self._frame_offsets.tobytes()))
+        header = marshal.dumps(
+            (
+                self._names.joined,
+                self._names.starts.tobytes(),
+                self._record_offsets.tobytes(),
+                self._frame_offsets.tobytes(),
+            )
+        )
         checksum = zlib.crc32(self._records, zlib.crc32(header))
         return b"".join((MAGIC, _PREAMBLE.pack(checksum, len(header)), header, self._records, self._frames))
 
@@ -109,20 +121,20 @@ class PackageIndex:
         """
         view = memoryview(blob)
         start = len(MAGIC) + _PREAMBLE.size
-        if len(view) < start or view[:len(MAGIC)] != MAGIC:
+        if len(view) < start or view[: len(MAGIC)] != MAGIC:
             return None
         checksum, length = _PREAMBLE.unpack_from(view, len(MAGIC))
         try:
-            joined, start_bytes, record_bytes, frame_bytes = marshal.loads(view[start:start + length])
+            joined, start_bytes, record_bytes, frame_bytes = marshal.loads(view[start : start + length])
         except (EOFError, ValueError, TypeError):
             return None
         names = _Names(joined, array.array("Q", start_bytes))
         record_offsets, frame_offsets = array.array("Q", record_bytes), array.array("Q", frame_bytes)
-        records = view[start + length:start + length + record_offsets[-1]]
-        frames = view[start + length + record_offsets[-1]:]
+        records = view[start + length : start + length + record_offsets[-1]]
+        frames = view[start + length + record_offsets[-1] :]
         if len(records) != record_offsets[-1] or len(frames) != frame_offsets[-1]:
             return None
-        if zlib.crc32(records, zlib.crc32(view[start:start + length])) != checksum:
+        if zlib.crc32(records, zlib.crc32(view[start : start + length])) != checksum:
             return None
         return cls(names, record_offsets, records, frame_offsets, frames)
 
@@ -140,8 +152,10 @@ class PackageIndex:
         found = self._decoded.get(name)
         if found is None:
             position = self._position(name)
-            found = [] if position is None else marshal.loads(
-                self._records[self._record_offsets[position]:self._record_offsets[position + 1]]
+            found = (
+                []
+                if position is None
+                else marshal.loads(self._records[self._record_offsets[position] : self._record_offsets[position + 1]])
             )
             self._decoded[name] = found
         return found
@@ -149,7 +163,7 @@ class PackageIndex:
     def stanza(self, entry: Entry) -> str:
         """The full paragraph of `entry`, as the archive wrote it."""
         frame, start, end = entry[5], entry[6], entry[7]
-        compressed = self._frames[self._frame_offsets[frame]:self._frame_offsets[frame + 1]]
+        compressed = self._frames[self._frame_offsets[frame] : self._frame_offsets[frame + 1]]
         text = zstandard.ZstdDecompressor().decompress(compressed)
         return text[start:end].decode("utf-8", "replace")
 

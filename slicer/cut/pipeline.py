@@ -8,6 +8,7 @@ when it is complete and consistent with what the root already holds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -18,28 +19,20 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from . import dpkgstatus, extract, manifest, rootfs
-from .archive import ArchiveClient, Cache, PackageRecord, resolve_mirrors
-from .console import Console
-from .humane import plural, size
-from .errors import ArchiveError, SlicerError, VerificationError
-from .model import Generate, PathKind, Release
-from .release import known_suites, load_release
-from .report import Entry, Report
-from .schema import generate_kind
-from .selection import Selection, parse_keys, select
+from .. import rootfs
+from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..cache import Cache
+from ..console import Console
+from ..errors import ArchiveError, SlicerError, VerificationError
+from ..humane import plural, size
+from ..release.load import load_release
+from ..release.model import Generate, PathKind, Release
+from ..release.schema import generate_kind
+from ..release.selection import Selection, parse_keys, select
+from ..report import Entry, Report
+from . import dpkgstatus, extract, manifest
 
 LOCK_FORMAT = 1
-
-
-@frozen
-class ArchiveOptions:
-    """How a command reaches the archives; `cut`, `check` and `deps` share it."""
-
-    mirrors: dict[str, str] = field(factory=dict)
-    cache_dir: Path | None = None
-    offline: bool = False
-    check_valid_until: bool = True
 
 
 @frozen
@@ -62,14 +55,18 @@ class CutOptions:
 
 def cut(options: CutOptions, console: Console) -> dict:
     """Run a whole cut and return its JSON-ready summary."""
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
-    console.info(f"Selected {plural(len(selection.slices), 'slice')} of {plural(len(selection.packages), 'package')} "
-                 f"from {release.name} for {options.arch}")
+    console.info(
+        f"Selected {plural(len(selection.slices), 'slice')} of {plural(len(selection.packages), 'package')} "
+        f"from {release.name} for {options.arch}"
+    )
     if os.geteuid() != 0 and not console.quiet:
-        console.warn(f"not running as root: every path in {options.root} will be owned by you, not by the "
-                     "owners the packages and slices give")
+        console.warn(
+            f"not running as root: every path in {options.root} will be owned by you, not by the "
+            "owners the packages and slices give"
+        )
     plans = extract.plan(selection)
     if options.dry_run:
         from .dryrun import plan_cut  # only dry runs need it
@@ -87,9 +84,11 @@ def cut(options: CutOptions, console: Console) -> dict:
         write_lock(options.lock, release, selection, records)
     if options.sbom:
         write_sbom(options.sbom, release, selection, records, report, options.root)
-    console.info(f"Cut {plural(len(selection.slices), 'slice')} into {options.root}: "
-                 f"{plural(result.written, 'path')} written ({size(result.written_bytes)}), "
-                 f"{result.unchanged} already present")
+    console.info(
+        f"Cut {plural(len(selection.slices), 'slice')} into {options.root}: "
+        f"{plural(result.written, 'path')} written ({size(result.written_bytes)}), "
+        f"{result.unchanged} already present"
+    )
     return summary(release, selection, records, report, result)
 
 
@@ -99,7 +98,9 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
         return
     state = release.maintenance.state(datetime.date.today())
     if state == "unstable" and "unstable" not in ignore:
-        raise SlicerError(f'release {release.name} is not released yet ("unstable"); pass --ignore unstable to cut it anyway')
+        raise SlicerError(
+            f'release {release.name} is not released yet ("unstable"); pass --ignore unstable to cut it anyway'
+        )
     if state == "end-of-life" and "unmaintained" not in ignore:
         raise SlicerError(
             f"release {release.name} reached its end of life on {release.maintenance.end_of_life} and gets no "
@@ -125,15 +126,6 @@ def resolve_packages(
     if options.locked:
         return client, locked_records(options.locked, release, selection, needed, client)
     return client, client.resolve(needed)
-
-
-def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
-    """A client for the release's archives, mirrors found by the mirror rule."""
-    return ArchiveClient(
-        release, arch, mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
-        cache=Cache(options.cache_dir), console=console, offline=options.offline,
-        check_valid_until=options.check_valid_until,
-    )
 
 
 def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
@@ -182,7 +174,7 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
     with_scripts = [slice_ for slice_ in selection.slices if slice_.mutate]
     if not with_scripts:
         return
-    from . import scripts  # Starlark loads only for selections with mutate scripts.
+    from .. import scripts  # Starlark loads only for selections with mutate scripts.
 
     known, patterns, mutable = set(), [], set()
     for slice_ in selection.slices:
@@ -223,15 +215,15 @@ def generate(
                     targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
     written: set[str] = set()
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
-        packages = [dpkgstatus.StatusPackage(name, records[name].stanza)
-                    for name in selection.packages if name in records]
+        packages = [
+            dpkgstatus.StatusPackage(name, records[name].stanza) for name in selection.packages if name in records
+        ]
         files = dpkgstatus.status_files(packages, report, staging, directory)
         for path, data in sorted(files.items()):
             data = _merge_md5sums(root, path, data) if path.endswith(".md5sums") else data
             _write_generated(staging, report, path, data, owners)
             written.add(path)
-    manifest_paths = {f"{directory}manifest.wall": owners
-                      for directory, owners in targets[Generate.MANIFEST].items()}
+    manifest_paths = {f"{directory}manifest.wall": owners for directory, owners in targets[Generate.MANIFEST].items()}
     if manifest_paths:
         for path, owners in manifest_paths.items():
             _write_generated(staging, report, path, b"", owners, hashed=False)
@@ -263,21 +255,29 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
     return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1]))
 
 
-def _write_generated(staging: Path, report: Report, path: str, data: bytes, owners: set[str],
-                     hashed: bool = True) -> None:
+def _write_generated(
+    staging: Path, report: Report, path: str, data: bytes, owners: set[str], hashed: bool = True
+) -> None:
     epoch = extract.source_date_epoch()
     for directory in rootfs.make_dirs(staging, posixpath.dirname(path)):
         report.add(Entry(path=directory.rstrip("/") + "/", kind="dir", mode=0o755, mtime=epoch, listed=False))
     sha256, size = rootfs.write_file(staging, path, data, 0o644)
-    report.add(Entry(path=path, kind="file", mode=0o644, slices=set(owners), sha256=sha256 if hashed else "",
-                     size=size if hashed else 0, mtime=epoch))
+    report.add(
+        Entry(
+            path=path,
+            kind="file",
+            mode=0o644,
+            slices=set(owners),
+            sha256=sha256 if hashed else "",
+            size=size if hashed else 0,
+            mtime=epoch,
+        )
+    )
 
 
 def _remove_if_empty(root: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         root.rmdir()
-    except OSError:
-        pass
 
 
 # -- lock files and summaries -----------------------------------------------------
@@ -290,8 +290,14 @@ def write_lock(path: Path, release: Release, selection: Selection, records: dict
         "arch": selection.arch,
         "slices": sorted(str(slice_.key) for slice_ in selection.slices),
         "packages": {
-            name: {"version": r.version, "sha256": r.sha256, "archive": r.archive, "suite": r.suite,
-                   "filename": r.filename, "size": r.size}
+            name: {
+                "version": r.version,
+                "sha256": r.sha256,
+                "archive": r.archive,
+                "suite": r.suite,
+                "filename": r.filename,
+                "size": r.size,
+            }
             for name, r in sorted(records.items())
         },
     }
@@ -342,23 +348,36 @@ def _stanza_field(stanza: str, name: str) -> str:
     return ""
 
 
-def write_sbom(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord],
-               report: Report, root: Path) -> None:
+def write_sbom(
+    path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report, root: Path
+) -> None:
     """An SPDX 2.3 document of the packages and files this cut shipped."""
     from . import sbom  # Only cuts asked for an SBOM need it.
 
     packages = [
-        sbom.SbomPackage(r.name, r.version, r.arch, r.sha256, _stanza_field(r.stanza, "Maintainer"),
-                         _stanza_field(r.stanza, "Source"))
+        sbom.SbomPackage(
+            r.name,
+            r.version,
+            r.arch,
+            r.sha256,
+            _stanza_field(r.stanza, "Maintainer"),
+            _stanza_field(r.stanza, "Source"),
+        )
         for r in records.values()
     ]
-    document = sbom.build_spdx(f"{release.name}-{selection.arch}-{root.name}", packages, report,
-                               distro=release.name, root=root)
+    document = sbom.build_spdx(
+        f"{release.name}-{selection.arch}-{root.name}", packages, report, distro=release.name, root=root
+    )
     sbom.write_spdx(document, path)
 
 
-def summary(release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report,
-            result: rootfs.CommitResult) -> dict:
+def summary(
+    release: Release,
+    selection: Selection,
+    records: dict[str, PackageRecord],
+    report: Report,
+    result: rootfs.CommitResult,
+) -> dict:
     return {
         "release": release.name,
         "arch": selection.arch,

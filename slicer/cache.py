@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 from attrs import frozen
 
-from ..errors import ArchiveError, VerificationError
+from .errors import ArchiveError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
 
@@ -109,8 +109,11 @@ class Cache:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            hint = (" (choose a writable cache with --cache-dir DIR or SLICER_CACHE_DIR=DIR)"
-                    if isinstance(error, PermissionError) or error.errno == errno.EROFS else "")
+            hint = (
+                " (choose a writable cache with --cache-dir DIR or SLICER_CACHE_DIR=DIR)"
+                if isinstance(error, PermissionError) or error.errno == errno.EROFS
+                else ""
+            )
             raise ArchiveError(f"cannot create cache directory {path}: {error.strerror}{hint}") from None
         return path
 
@@ -182,9 +185,7 @@ class Cache:
                     writer = BlobWriter(file)
                     produce(writer)
                 if size is not None and writer.size != size:
-                    raise VerificationError(
-                        f"{source} is {writer.size} bytes, but its signed index says {size}"
-                    )
+                    raise VerificationError(f"{source} is {writer.size} bytes, but its signed index says {size}")
                 if writer.hexdigest() != sha256:
                     raise VerificationError(
                         f"{source} has SHA256 {writer.hexdigest()}, but its signed index says {sha256}"

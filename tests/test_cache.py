@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from slicer.archive.cache import BlobWriter, Cache, default_directory
+from slicer.cache import BlobWriter, Cache, default_directory
 from slicer.errors import VerificationError
 
 DATA = b"some package bytes\n" * 100
@@ -60,12 +60,14 @@ def test_writer_reset_starts_over(tmp_path: Path) -> None:
     assert Cache(tmp_path).obtain(DIGEST, len(DATA), produce, "src").read_bytes() == DATA
 
 
-@pytest.mark.parametrize(("data", "size", "message"), [
-    (DATA[:-1] + b"?", len(DATA), "has SHA256 .*, but its signed index says " + DIGEST),
-    (DATA[:-1], len(DATA), f"is {len(DATA) - 1} bytes, but its signed index says {len(DATA)}"),
-])
-def test_obtain_refuses_wrong_content_and_keeps_nothing(tmp_path: Path, data: bytes, size: int,
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "size", "message"),
+    [
+        (DATA[:-1] + b"?", len(DATA), "has SHA256 .*, but its signed index says " + DIGEST),
+        (DATA[:-1], len(DATA), f"is {len(DATA) - 1} bytes, but its signed index says {len(DATA)}"),
+    ],
+)
+def test_obtain_refuses_wrong_content_and_keeps_nothing(tmp_path: Path, data: bytes, size: int, message: str) -> None:
     cache = Cache(tmp_path)
     with pytest.raises(VerificationError, match=f"^http://x/a.deb {message}"):
         cache.obtain(DIGEST, size, _writer_of(data), "http://x/a.deb")
@@ -89,8 +91,10 @@ def test_damaged_blob_is_deleted_reported_and_fetched_again(tmp_path: Path) -> N
     reports: list[str] = []
     assert cache.lookup(DIGEST, reports.append) is None
     assert not path.exists()
-    assert reports == [f"cached file {path} was damaged (its SHA256 is "
-                       f"{hashlib.sha256(DATA.replace(b'some', b'same', 1)).hexdigest()}); removed it"]
+    assert reports == [
+        f"cached file {path} was damaged (its SHA256 is "
+        f"{hashlib.sha256(DATA.replace(b'some', b'same', 1)).hexdigest()}); removed it"
+    ]
     assert cache.obtain(DIGEST, len(DATA), _writer_of(DATA), "src").read_bytes() == DATA
 
 
@@ -205,8 +209,9 @@ def _obtain_in_process(directory: str, marker: str) -> None:
 def test_concurrent_processes_download_a_blob_once(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_obtain_in_process, args=(str(tmp_path / "cache"), str(marker)))
-                 for _ in range(3)]
+    processes = [
+        context.Process(target=_obtain_in_process, args=(str(tmp_path / "cache"), str(marker))) for _ in range(3)
+    ]
     for process in processes:
         process.start()
     for process in processes:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from . import extract, rootfs
-from .console import Console
-from .cut import CutOptions, packages_with_content, resolve_packages, stage
-from .model import Release
-from .selection import Selection
+from .. import rootfs
+from ..console import Console
+from ..release.model import Release
+from ..release.selection import Selection
+from . import extract
+from .pipeline import CutOptions, packages_with_content, resolve_packages, stage
 
 
-def plan_cut(release: Release, selection: Selection, plans: dict[str, extract.PackagePlan], options: CutOptions,
-             console: Console) -> dict:
+def plan_cut(
+    release: Release, selection: Selection, plans: dict[str, extract.PackagePlan], options: CutOptions, console: Console
+) -> dict:
     """The JSON-ready plan of a cut: packages, downloads, paths and bytes, conflicts with the root."""
     client, records = resolve_packages(release, selection, packages_with_content(plans), options, console)
     to_download = [record for record in records.values() if client.cache.lookup(record.sha256) is None]
@@ -40,8 +42,15 @@ def plan_cut(release: Release, selection: Selection, plans: dict[str, extract.Pa
             "root": str(options.root),
             "slices": [str(slice_.key) for slice_ in selection.slices],
             "packages": [
-                {"name": r.name, "version": r.version, "arch": r.arch, "archive": r.archive, "suite": r.suite,
-                 "size": r.size, "sha256": r.sha256}
+                {
+                    "name": r.name,
+                    "version": r.version,
+                    "arch": r.arch,
+                    "archive": r.archive,
+                    "suite": r.suite,
+                    "size": r.size,
+                    "sha256": r.sha256,
+                }
                 for r in records.values()
             ],
             "download": {"packages": [r.name for r in to_download], "bytes": sum(r.size for r in to_download)},

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from attrs import field, frozen
 
-from .errors import SelectionError
+from ..errors import SelectionError
 from .model import KNOWN_ARCHES, PathKind, Release, Slice, SliceKey
 from .schema import generate_kind
 

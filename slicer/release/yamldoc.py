@@ -18,7 +18,7 @@ import yaml
 from attrs import define
 from cattrs.gen import make_dict_structure_fn, override
 
-from .errors import ReleaseError
+from ..errors import ReleaseError
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
@@ -106,8 +106,9 @@ class _Builder:
                     raise _plain_keys_error(key)
                 data[key.value] = self._scalar(value) if isinstance(value, yaml.ScalarNode) else self.build(value)
         elif node.tag == _SEQ:
-            data = [self._scalar(item) if isinstance(item, yaml.ScalarNode) else self.build(item)
-                    for item in node.value]
+            data = [
+                self._scalar(item) if isinstance(item, yaml.ScalarNode) else self.build(item) for item in node.value
+            ]
         else:
             data = self._loader.construct_object(node, deep=True)
         self._open.discard(id(node))
@@ -239,9 +240,13 @@ def _strict_bool(value: Any, _: type) -> bool:
 
 def _renamed_structure(converter: cattrs.Converter) -> Any:
     """Document classes read `field_name` from the key `field-name`."""
+
     def factory(cls: type) -> Any:
-        renames = {field.name: override(rename=field.name.replace("_", "-"))
-                   for field in attrs.fields(cls) if "_" in field.name}
+        renames = {
+            field.name: override(rename=field.name.replace("_", "-"))
+            for field in attrs.fields(cls)
+            if "_" in field.name
+        }
         return make_dict_structure_fn(cls, converter, **renames)
 
     return factory
@@ -348,5 +353,3 @@ def _describe_cattrs_error(exc: Exception) -> tuple[str, tuple[str, ...]]:
             keys.append(key)
     shown = ".".join(keys) or "document"
     return f"{shown}: {problem}", tuple(keys)
-
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from slicer.errors import SelectionError
-from slicer.release import load_release
-from slicer.selection import parse_keys, select
+from slicer.release.load import load_release
+from slicer.release.selection import parse_keys, select
 
 FILES = {
     "libc6.yaml": """\
@@ -92,11 +92,14 @@ def test_prefer_winner_follows_the_chain(release):
     assert both.winner("/usr/bin/other") is None
 
 
-@pytest.mark.parametrize("request_,message", [
-    ("libc6", 'invalid slice reference: "libc6"'),
-    ("nope_libs", 'slices of package "nope" not found'),
-    ("libc6_nope", "slice libc6_nope not found"),
-])
+@pytest.mark.parametrize(
+    "request_,message",
+    [
+        ("libc6", 'invalid slice reference: "libc6"'),
+        ("nope_libs", 'slices of package "nope" not found'),
+        ("libc6_nope", "slice libc6_nope not found"),
+    ],
+)
 def test_selection_errors(release, request_, message):
     with pytest.raises(SelectionError, match=message):
         select(release, parse_keys([request_]), "amd64")
@@ -108,19 +111,32 @@ def test_unknown_arch(release):
 
 
 def test_invalid_generate_fails_when_selected(make_release):
-    release = load_release(str(make_release({"aa.yaml": """\
+    release = load_release(
+        str(
+            make_release(
+                {
+                    "aa.yaml": """\
         package: aa
         slices:
           gen:
             contents:
               /var/lib/x/**: {generate: sbom}
-        """})) + "/")
-    with pytest.raises(SelectionError, match="slice aa_gen has invalid 'generate' for path /var/lib/x/\\*\\*: \"sbom\""):
+        """
+                }
+            )
+        )
+        + "/"
+    )
+    with pytest.raises(
+        SelectionError, match="slice aa_gen has invalid 'generate' for path /var/lib/x/\\*\\*: \"sbom\""
+    ):
         select(release, parse_keys(["aa_gen"]), "amd64")
 
 
 def test_every_missing_slice_is_reported_in_one_error(release):
     with pytest.raises(SelectionError) as raised:
         select(release, parse_keys(["nope_libs", "libc6_nope", "libc6_other", "app_bins"]), "amd64")
-    assert str(raised.value) == ('3 slices are missing: slice libc6_nope not found; slice libc6_other not found; '
-                                 'slices of package "nope" not found')
+    assert str(raised.value) == (
+        "3 slices are missing: slice libc6_nope not found; slice libc6_other not found; "
+        'slices of package "nope" not found'
+    )

@@ -17,7 +17,7 @@ from typing import TypeVar
 import attrs
 from attrs import field, frozen
 
-from .names import KNOWN_ARCHES  # noqa: F401  (the model's vocabulary; defined with the other names)
+from ..names import KNOWN_ARCHES  # noqa: F401  (the model's vocabulary; defined with the other names)
 
 PACKAGE_NAME = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})$")
 SLICE_NAME = re.compile(r"^[a-z](?:-?[a-z0-9]){2,}$")
