@@ -696,11 +696,12 @@ def run_in_terminal(*args: str, columns: int = 80) -> str:
     return received.decode(errors="replace")
 
 
-def test_progress_on_a_terminal_shows_bytes_rate_and_time_left(libfoo_release, tmp_path):
-    shown = run_in_terminal(
+def cold_cut(release: Path, tmp_path: Path) -> list[str]:
+    """A cut of libfoo1_libs with an empty cache: every step has something to do."""
+    return [
         "cut",
         "--release",
-        f"{libfoo_release}/",
+        f"{release}/",
         "--arch",
         "amd64",
         "--root",
@@ -708,7 +709,11 @@ def test_progress_on_a_terminal_shows_bytes_rate_and_time_left(libfoo_release, t
         "--cache-dir",
         str(tmp_path / "cache"),
         "libfoo1_libs",
-    )
+    ]
+
+
+def test_progress_on_a_terminal_shows_bytes_rate_and_time_left(libfoo_release, tmp_path):
+    shown = run_in_terminal(*cold_cut(libfoo_release, tmp_path))
     frames = re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown))
     # The last frame of each bar: the finished step.
     index_line = [frame for frame in frames if "Reading package indexes" in frame][-1]
@@ -721,18 +726,7 @@ def test_progress_on_a_terminal_shows_bytes_rate_and_time_left(libfoo_release, t
 
 
 def test_progress_off_a_terminal_is_one_line_per_step_with_sizes(libfoo_release, tmp_path):
-    result = run(
-        "cut",
-        "--release",
-        f"{libfoo_release}/",
-        "--arch",
-        "amd64",
-        "--root",
-        str(tmp_path / "root"),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "libfoo1_libs",
-    )
+    result = run(*cold_cut(libfoo_release, tmp_path))
     steps = [line for line in result.stderr.splitlines() if line.startswith(("Reading", "Downloading"))]
     assert len(steps) == 2
     assert re.fullmatch(r"Reading package indexes: \d+ B in \d+\.\ds \(\d+(\.\d)? [kM]?B/s\)", steps[0]), steps
