@@ -22,7 +22,6 @@ import fcntl
 import hashlib
 import mmap
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import BinaryIO
 
 from attrs import frozen
 
+from .atomic import write_atomic, write_bytes_atomic
 from .errors import ArchiveError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
@@ -134,14 +134,7 @@ class Cache:
 
     def _write_atomic(self, target: Path, data: bytes) -> None:
         with self._locked(target.name):
-            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}-")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_bytes_atomic(target, data)
 
     def lookup(self, sha256: str, on_corrupt: Callable[[str], None] | None = None) -> Path | None:
         """The verified blob `sha256`, or None; a damaged blob is deleted and reported."""
@@ -179,29 +172,19 @@ class Cache:
             if found is not None:
                 return found
             target = self._area("sha256") / sha256
-            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{sha256}-")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    writer = BlobWriter(file)
-                    produce(writer)
+
+            def write(file: BinaryIO) -> Path:
+                writer = BlobWriter(file)
+                produce(writer)
                 if size is not None and writer.size != size:
                     raise VerificationError(f"{source} is {writer.size} bytes, but its signed index says {size}")
                 if writer.hexdigest() != sha256:
                     raise VerificationError(
                         f"{source} has SHA256 {writer.hexdigest()}, but its signed index says {sha256}"
                     )
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-            return target
+                return target
 
-    @classmethod
-    def holding(cls, path: Path) -> Cache | None:
-        """The cache that stores the file at `path` as one of its blobs, or None."""
-        if path.parent.name == "sha256" and _is_hex(path.name):
-            return cls(path.parent.parent)
-        return None
+            return write_atomic(target.parent, f".tmp-{sha256}-", write)
 
     def derived(self, source: str, kind: str, on_corrupt: Callable[[str], None] | None = None) -> Path | None:
         """The verified blob made as `kind` from blob `source`, or None when there is none (or it was damaged)."""
@@ -225,18 +208,15 @@ class Cache:
         later use re-checks it. Two runs deriving at once write the same bytes.
         """
         area = self._area("sha256")
+
+        def write(file: BinaryIO) -> Path:
+            writer = BlobWriter(file)
+            produce(writer)
+            return area / writer.hexdigest()
+
         with self._locked(source):
-            fd, temporary = tempfile.mkstemp(dir=area, prefix=f".tmp-{source}-{kind}-")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    writer = BlobWriter(file)
-                    produce(writer)
-                target = area / writer.hexdigest()
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        self._write_atomic(self._area("derived") / f"{source}.{kind}", writer.hexdigest().encode())
+            target = write_atomic(area, f".tmp-{source}-{kind}-", write)
+        self._write_atomic(self._area("derived") / f"{source}.{kind}", target.name.encode())
         return target
 
     def read_parsed(self, key: str) -> bytes | None:
@@ -269,7 +249,7 @@ class Cache:
     def discard_parsed(self, key: str) -> None:
         (self.directory / "parsed" / key).unlink(missing_ok=True)
 
-    def load_release(self, url: str) -> tuple[bytes, bytes | None] | None:
+    def load_inrelease(self, url: str) -> tuple[bytes, bytes | None] | None:
         """The last verified InRelease (signature None) or Release + signature seen at `url`."""
         path = self.directory / "releases" / _url_key(url)
         try:
@@ -282,7 +262,7 @@ class Cache:
             os.utime(path)
         return data, signature
 
-    def save_release(self, url: str, data: bytes, signature: bytes | None) -> None:
+    def save_inrelease(self, url: str, data: bytes, signature: bytes | None) -> None:
         path = self._area("releases") / _url_key(url)
         signature_path = path.with_suffix(".sig")
         if signature is None:

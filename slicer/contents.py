@@ -17,11 +17,12 @@ from pathlib import Path
 
 from attrs import frozen
 
-from .archive import ArchiveClient, PackageRecord
+from .archive import ArchiveClient, FetchedPackage, PackageRecord
+from .cache import Cache
 from .console import Console
 from .deb import READ_SIZE, cached_data, iter_data
 from .elf import MAGIC, ElfInfo, read_elf
-from .errors import ArchiveError, DebError, MirrorError, OfflineError, VerificationError
+from .errors import ArchiveError, ElfError, MirrorError, OfflineError, VerificationError
 from .globs import is_glob, literal_prefix, match
 from .release.model import PathKind, Release, SliceKey
 
@@ -61,16 +62,16 @@ class Listing:
         return [path for path in self.items if path.startswith(prefix) and match(pattern, path)]
 
 
-def read_listing(package: str, version: str, deb: Path) -> Listing:
+def read_listing(package: str, version: str, deb: Path, cache: Cache | None = None) -> Listing:
     """List a .deb's data.tar in one pass, hashing files and reading the ELF ones.
 
-    A .deb in the cache is read through the zstd copy of its data.tar that the
+    A .deb in `cache` is read through the zstd copy of its data.tar that the
     later cuts of `slicer check` use too, so it is decompressed from xz once.
     """
     items: dict[str, Item] = {}
     elves: dict[str, ElfInfo] = {}
     broken: dict[str, str] = {}
-    for member in iter_data(deb, cached_data(deb)):
+    for member in iter_data(deb, cached_data(deb, cache)):
         if member.kind != "file" or member.stream is None:
             items[member.path] = Item(member.kind, member.mode, member.link)
             continue
@@ -82,7 +83,7 @@ def read_listing(package: str, version: str, deb: Path) -> Listing:
             digest.update(data[len(MAGIC) :])
             try:
                 info = read_elf(data, f'{member.path} of package "{package}"')
-            except DebError as error:
+            except ElfError as error:
                 broken[member.path] = str(error)
             else:
                 if info is not None:
@@ -110,38 +111,39 @@ class PackageContents:
         self.client = client
         self.console = console
         self.workers = workers
-        self.records: dict[str, PackageRecord] = {}
+        self.fetched: dict[str, FetchedPackage] = {}
         # Package -> why the archive does not offer it for this architecture.
         self.missing: dict[str, str] = {}
-        self.debs: dict[str, Path] = {}
         self._listings: dict[str, Listing] = {}
 
     def fetch(self, names: Iterable[str]) -> None:
         """Resolve and download `names`; packages the archive lacks are noted in `missing`."""
-        new = [name for name in dict.fromkeys(names) if name not in self.records and name not in self.missing]
+        new = [name for name in dict.fromkeys(names) if name not in self.fetched and name not in self.missing]
+        records: list[PackageRecord] = []
         for name in new:
             try:
-                self.records[name] = self.client.resolve([name])[name]
+                records.append(self.client.resolve([name])[name])
             except (MirrorError, OfflineError, VerificationError):
                 raise
             except ArchiveError as error:
                 self.missing[name] = str(error)
-        wanted = [self.records[name] for name in new if name in self.records and name not in self.debs]
-        if wanted:
-            self.debs.update(self.client.fetch(wanted))
+        if records:
+            self.fetched.update(self.client.fetch_packages(records))
 
     def listings(self, names: Iterable[str]) -> dict[str, Listing]:
         """The listing of each of `names` the archive offers, reading new ones in parallel."""
         names = list(dict.fromkeys(names))
         self.fetch(names)
-        unread = [name for name in names if name in self.debs and name not in self._listings]
+        unread = [name for name in names if name in self.fetched and name not in self._listings]
         if unread:
             with (
                 self.console.task(f"Reading packages for {self.arch}", total=len(unread), unit="packages") as task,
                 ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
             ):
                 futures = {
-                    name: pool.submit(read_listing, name, self.records[name].version, self.debs[name])
+                    name: pool.submit(
+                        read_listing, name, self.fetched[name].record.version, self.fetched[name].deb, self.client.cache
+                    )
                     for name in unread
                 }
                 for name, future in futures.items():

@@ -17,6 +17,7 @@ import os
 import posixpath
 import shlex
 from pathlib import Path
+from typing import Any
 
 from attrs import define, field, frozen
 
@@ -78,7 +79,8 @@ class DepsReport:
     def cut_commands(self) -> dict[str, list[str]]:
         """arch -> the words of a `slicer cut` that gives the files of that architecture their libraries."""
         commands = {}
-        for arch in dict.fromkeys(need.arch for need in self.needs) or [None]:
+        arches: list[str | None] = [*dict.fromkeys(need.arch for need in self.needs)] or [None]
+        for arch in arches:
             slices = dict.fromkeys(
                 str(need.providers[0]) for need in self.needs if need.providers and need.arch == arch
             )
@@ -87,7 +89,7 @@ class DepsReport:
             commands[arch or ""] = [*words, "--root", "rootfs", *dict.fromkeys([*self.base, *slices])]
         return commands
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "release": self.release,
             "needs": [

@@ -15,6 +15,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from attrs import define, field, frozen
 
@@ -67,7 +68,7 @@ class Inspection:
     def differs(self) -> bool:
         return bool(self.changed or self.added or self.removed)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         document = {
             "root": str(self.root),
             "release": self.release,

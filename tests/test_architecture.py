@@ -37,6 +37,7 @@ LAYERS = {
     "rootfs": 2,
     "cache": 2,
     "report": 1,
+    "atomic": 1,
     "globs": 1,
     "console": 1,
     "errors": 1,

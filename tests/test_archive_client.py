@@ -310,7 +310,7 @@ def test_offline_expired_cached_inrelease(
     )
     archive_client(archive.release()).resolve(["libc6"])
     # The cached copy has since expired: replace it with one whose Valid-Until is past.
-    Cache(cache_dir).save_release(
+    Cache(cache_dir).save_inrelease(
         f"{archive.url}/dists/bookworm", archive.inrelease("bookworm", Valid_Until=testarchive._http_date(past)), None
     )
     with pytest.raises(VerificationError) as error:

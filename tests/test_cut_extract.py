@@ -44,13 +44,19 @@ def link(target: str, **kw) -> PathInfo:
 
 
 def cut(
-    tmp_path: Path, chosen, debs: dict[str, Path], workers: int = 4, until: bool = False, name: str = "root"
+    tmp_path: Path,
+    chosen,
+    debs: dict[str, Path],
+    workers: int = 4,
+    until: bool = False,
+    name: str = "root",
+    cache: Cache | None = None,
 ) -> tuple[Path, Report]:
-    """Run the extraction steps of a cut into a fresh root and commit it."""
+    """Run the extraction steps of a cut into a fresh root and commit it; `debs` are blobs of `cache` if given."""
     root = tmp_path / name
     report = Report()
     with rootfs.staging_area(root) as staging:
-        extract.extract_all(chosen, debs, staging, report, QUIET, workers=workers)
+        extract.extract_all(chosen, debs, staging, report, QUIET, workers=workers, cache=cache)
         extract.create_inline(chosen, staging, report)
         if until:
             extract.remove_until(chosen, staging, report)
@@ -606,12 +612,12 @@ def test_cached_copies_give_the_same_tree_and_later_cuts_read_only_them(tmp_path
     cache = Cache(tmp_path / "cache")
     stored = cached_debs(cache, debs)
     plain = cut(tmp_path, chosen, debs, name="plain")
-    first = cut(tmp_path, chosen, stored, name="first")
+    first = cut(tmp_path, chosen, stored, name="first", cache=cache)
     copies = [cache.derived(deb.name, DATA_COPY) for deb in stored.values()]
     assert all(copy is not None for copy in copies)
     for deb in stored.values():
         deb.write_bytes(b"no longer a package")
-    second = cut(tmp_path, chosen, stored, name="second", workers=1)
+    second = cut(tmp_path, chosen, stored, name="second", workers=1, cache=cache)
     assert listing(first[0]) == listing(second[0]) == listing(plain[0])
     assert list(first[1].entries.values()) == list(second[1].entries.values()) == list(plain[1].entries.values())
 
@@ -622,11 +628,11 @@ def test_a_damaged_copy_or_index_is_made_again_from_the_package(tmp_path, write_
     chosen = selection({"p_x": {"/srv/f": None, "/srv/g": None}})
     cache = Cache(tmp_path / "cache")
     stored = cached_debs(cache, debs)
-    cut(tmp_path, chosen, stored, name="first")
+    cut(tmp_path, chosen, stored, name="first", cache=cache)
     blob = cache.derived(stored["p"].name, kind)
     good = blob.read_bytes()
     blob.write_bytes(good[:-10])
-    root, _ = cut(tmp_path, chosen, stored, name="second")
+    root, _ = cut(tmp_path, chosen, stored, name="second", cache=cache)
     assert listing(root) == listing(tmp_path / "first")
     remade = cache.derived(stored["p"].name, kind)
     assert remade is not None and remade.read_bytes() == good
@@ -637,7 +643,7 @@ def test_a_cache_that_cannot_keep_copies_still_serves_its_packages(tmp_path, wri
     cache = Cache(tmp_path / "cache")
     stored = cached_debs(cache, debs)
     (tmp_path / "cache" / "derived").write_text("a file where the cache wants a directory")
-    root, _ = cut(tmp_path, selection({"p_x": {"/srv/f": None}}), stored)
+    root, _ = cut(tmp_path, selection({"p_x": {"/srv/f": None}}), stored, cache=cache)
     assert (root / "srv/f").read_text() == "content"
 
 

@@ -196,7 +196,7 @@ def test_double_star_globs_provide_files_but_not_directories(release):
         "libdir.so.2": [],
         "libpriv.so.1": [Provision(SliceKey("libpriv1", "libs"), "/usr/lib/priv/sub/libpriv.so.1")],
     }
-    assert sorted(contents.debs) == ["libc6", "libpriv1"]
+    assert sorted(contents.fetched) == ["libc6", "libpriv1"]
 
 
 def test_files_that_cannot_be_mapped_are_one_sentence_errors(release, tmp_path, capsys):

@@ -311,15 +311,14 @@ class ArchiveChecks:
     def cut_alone(self, selection: Selection, plans: dict[str, PackagePlan]) -> str | None:
         """Cut one slice and its essentials into an empty root; the error, if any."""
         names = packages_with_content(plans)
-        records = {name: self.contents.records[name] for name in names}
-        debs = {name: self.contents.debs[name] for name in names}
+        packages = {name: self.contents.fetched[name] for name in names}
         quiet = Console(io.StringIO(), quiet=True)
         with tempfile.TemporaryDirectory(prefix="slicer-check-") as folder:
             options = CutOptions(
                 root=Path(folder) / "root", slices=(str(selection.slices[-1].key),), arch=self.arch, workers=1
             )
             try:
-                build(selection, plans, records, debs, options, quiet)
+                build(selection, plans, packages, self.contents.client.cache, options, quiet)
             except SlicerError as error:
                 return str(error)
         return None

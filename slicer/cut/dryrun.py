@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .. import rootfs
+from ..archive import ArchiveClient
 from ..console import Console
 from ..release.model import Release
 from ..release.selection import Selection
@@ -20,16 +22,21 @@ from .pipeline import CutOptions, packages_with_content, resolve_packages, stage
 
 
 def plan_cut(
-    release: Release, selection: Selection, plans: dict[str, extract.PackagePlan], options: CutOptions, console: Console
-) -> dict:
+    client: ArchiveClient,
+    release: Release,
+    selection: Selection,
+    plans: dict[str, extract.PackagePlan],
+    options: CutOptions,
+    console: Console,
+) -> dict[str, Any]:
     """The JSON-ready plan of a cut: packages, downloads, paths and bytes, conflicts with the root."""
-    client, records = resolve_packages(release, selection, packages_with_content(plans), options, console)
+    records = resolve_packages(client, release, selection, packages_with_content(plans), options)
     to_download = [record for record in records.values() if client.cache.lookup(record.sha256) is None]
-    debs = client.fetch(records.values())
+    packages = client.fetch_packages(records.values())
     with tempfile.TemporaryDirectory(prefix="slicer-dry-run-") as temporary:
         staging = Path(temporary) / "staging"
         staging.mkdir()
-        report, replaceable = stage(selection, plans, records, debs, staging, options, console)
+        report, replaceable = stage(selection, plans, packages, client.cache, staging, options, console)
         # A root that does not exist yet compares like an empty one.
         root = options.root if options.root.is_dir() else Path(temporary) / "empty-root"
         root.mkdir(exist_ok=True)

@@ -11,19 +11,18 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
 import os
 import posixpath
-from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from attrs import field, frozen
 
 from .. import rootfs
-from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..archive import ArchiveClient, ArchiveOptions, FetchedPackage, PackageRecord, open_archives
 from ..cache import Cache
 from ..console import Console
-from ..errors import ArchiveError, SlicerError, VerificationError
+from ..errors import SlicerError
 from ..humane import plural, size
 from ..release.load import load_release
 from ..release.model import Generate, PathKind, Release
@@ -31,8 +30,6 @@ from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
 from . import dpkgstatus, extract, manifest
-
-LOCK_FORMAT = 1
 
 
 @frozen
@@ -53,7 +50,7 @@ class CutOptions:
     dry_run: bool = False
 
 
-def cut(options: CutOptions, console: Console) -> dict:
+def cut(options: CutOptions, console: Console) -> dict[str, Any]:
     """Run a whole cut and return its JSON-ready summary."""
     release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     check_maintenance(release, options.ignore, console)
@@ -68,20 +65,24 @@ def cut(options: CutOptions, console: Console) -> dict:
             "owners the packages and slices give"
         )
     plans = extract.plan(selection)
+    client = open_archives(release, selection.arch, console, options.archives)
     if options.dry_run:
         from .dryrun import plan_cut  # only dry runs need it
 
-        return plan_cut(release, selection, plans, options, console)
-    records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
+        return plan_cut(client, release, selection, plans, options, console)
+    packages = fetch_packages(client, release, selection, packages_with_content(plans), options)
+    records = {name: package.record for name, package in packages.items()}
     root_existed = options.root.exists()
     try:
-        report, result = build(selection, plans, records, debs, options, console)
+        report, result = build(selection, plans, packages, client.cache, options, console)
     except BaseException:
         if not root_existed:
             _remove_if_empty(options.root)
         raise
     if options.lock:
-        write_lock(options.lock, release, selection, records)
+        from . import lock  # Only cuts asked for a lock file need it (and cattrs).
+
+        lock.write_lock(options.lock, lock.LockFile.of(release, selection, records))
     if options.sbom:
         write_sbom(options.sbom, release, selection, records, report, options.root)
     console.info(
@@ -111,21 +112,21 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
 
 
 def fetch_packages(
-    release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
-) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
+    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
+) -> dict[str, FetchedPackage]:
     """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
-    client, records = resolve_packages(release, selection, needed, options, console)
-    return records, client.fetch(records.values())
+    return client.fetch_packages(resolve_packages(client, release, selection, needed, options).values())
 
 
 def resolve_packages(
-    release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
-) -> tuple[ArchiveClient, dict[str, PackageRecord]]:
-    """The archive client and the version of each package `needed` (from the lock file with --locked)."""
-    client = open_archives(release, selection.arch, console, options.archives)
+    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
+) -> dict[str, PackageRecord]:
+    """The version of each package `needed`: the newest, or the lock file's with --locked."""
     if options.locked:
-        return client, locked_records(options.locked, release, selection, needed, client)
-    return client, client.resolve(needed)
+        from . import lock  # Only cuts from a lock file need it (and cattrs).
+
+        return lock.locked_records(options.locked, release, selection, needed, client)
+    return client.resolve(needed)
 
 
 def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
@@ -140,13 +141,14 @@ def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
 def build(
     selection: Selection,
     plans: dict[str, extract.PackagePlan],
-    records: dict[str, PackageRecord],
-    debs: dict[str, Path],
+    packages: dict[str, FetchedPackage],
+    cache: Cache,
     options: CutOptions,
     console: Console,
 ) -> tuple[Report, rootfs.CommitResult]:
+    """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it."""
     with rootfs.staging_area(options.root) as staging:
-        report, replaceable = stage(selection, plans, records, debs, staging, options, console)
+        report, replaceable = stage(selection, plans, packages, cache, staging, options, console)
         result = rootfs.commit(staging, options.root, report, options.overwrite, replaceable)
     return report, result
 
@@ -154,16 +156,18 @@ def build(
 def stage(
     selection: Selection,
     plans: dict[str, extract.PackagePlan],
-    records: dict[str, PackageRecord],
-    debs: dict[str, Path],
+    packages: dict[str, FetchedPackage],
+    cache: Cache,
     staging: Path,
     options: CutOptions,
     console: Console,
 ) -> tuple[Report, frozenset[str]]:
     """Build the whole cut in `staging`: its report, and the generated paths that may replace the root's."""
+    records = {name: package.record for name, package in packages.items()}
+    debs = {name: package.deb for name, package in packages.items()}
     report = Report()
     extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-    extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans)
+    extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache)
     extract.create_inline(selection, staging, report)
     run_scripts(selection, staging, report, console)
     extract.remove_until(selection, staging, report)
@@ -227,9 +231,9 @@ def generate(
     if manifest_paths:
         for path, owners in manifest_paths.items():
             _write_generated(staging, report, path, b"", owners, hashed=False)
-        packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
+        manifest_packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
         slices = [str(slice_.key) for slice_ in selection.slices]
-        cut_manifest = manifest.collect(packages, slices, report, sorted(manifest_paths))
+        cut_manifest = manifest.collect(manifest_packages, slices, report, sorted(manifest_paths))
         for path in sorted(manifest_paths):
             existing = _existing(root, path)
             merged = manifest.merge(manifest.read_manifest(existing, path), cut_manifest) if existing else cut_manifest
@@ -252,7 +256,7 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
     if not existing:
         return data
     lines = set(existing.decode().splitlines()) | set(data.decode().splitlines())
-    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1]))
+    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1])).encode()
 
 
 def _write_generated(
@@ -280,64 +284,7 @@ def _remove_if_empty(root: Path) -> None:
         root.rmdir()
 
 
-# -- lock files and summaries -----------------------------------------------------
-
-
-def write_lock(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord]) -> None:
-    lock = {
-        "slicer-lock": LOCK_FORMAT,
-        "release": release.name,
-        "arch": selection.arch,
-        "slices": sorted(str(slice_.key) for slice_ in selection.slices),
-        "packages": {
-            name: {
-                "version": r.version,
-                "sha256": r.sha256,
-                "archive": r.archive,
-                "suite": r.suite,
-                "filename": r.filename,
-                "size": r.size,
-            }
-            for name, r in sorted(records.items())
-        },
-    }
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(lock, indent=2) + "\n")
-    os.replace(temporary, path)
-
-
-def locked_records(
-    path: Path, release: Release, selection: Selection, needed: Iterable[str], client: ArchiveClient
-) -> dict[str, PackageRecord]:
-    """Exactly the versions and .deb hashes a lock file names, or a clear error."""
-    try:
-        lock = json.loads(path.read_text())
-        packages = lock["packages"]
-    except OSError as error:
-        raise SlicerError(f"cannot read lock file {path}: {error.strerror or error}") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise SlicerError(f"cannot read lock file {path}: it is not a slicer lock file ({error})") from None
-    if lock.get("arch") != selection.arch:
-        raise SlicerError(f"lock file {path} is for {lock.get('arch')}, not {selection.arch}")
-    if lock.get("release") != release.name:
-        raise SlicerError(f"lock file {path} is for release {lock.get('release')}, not {release.name}")
-    absent = [name for name in needed if name not in packages]
-    if absent:
-        raise SlicerError(f"lock file {path} has no entry for {', '.join(absent)}; cut with --lock to update it")
-    records = {}
-    for name in needed:
-        entry = packages[name]
-        try:
-            record = client.find(name, entry["version"])
-        except ArchiveError as error:
-            raise ArchiveError(f"lock file {path} asks for {name} {entry['version']}: {error}") from None
-        if record.sha256 != entry["sha256"]:
-            raise VerificationError(
-                f"lock file {path} asks for {name} {entry['version']} with SHA-256 {entry['sha256']}, "
-                f"but the archive offers {record.sha256}"
-            )
-        records[name] = record
-    return records
+# -- SBOM and summary --------------------------------------------------------------
 
 
 def _stanza_field(stanza: str, name: str) -> str:
@@ -377,7 +324,7 @@ def summary(
     records: dict[str, PackageRecord],
     report: Report,
     result: rootfs.CommitResult,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "release": release.name,
         "arch": selection.arch,

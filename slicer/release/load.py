@@ -19,7 +19,7 @@ import pickle
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -55,7 +55,7 @@ class ParsedStore(Protocol):
 class _ReleaseUnpickler(pickle.Unpickler):
     """Loads only model classes, so a tampered cache file cannot run code."""
 
-    def find_class(self, module: str, name: str) -> type:
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _CACHE_CLASSES:
             raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cached release")
         return super().find_class(module, name)

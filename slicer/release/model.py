@@ -17,14 +17,14 @@ from typing import TypeVar
 import attrs
 from attrs import field, frozen
 
-from ..names import KNOWN_ARCHES  # noqa: F401  (the model's vocabulary; defined with the other names)
+from ..names import KNOWN_ARCHES as KNOWN_ARCHES  # the model's vocabulary, defined with the other names
 
 PACKAGE_NAME = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})$")
 SLICE_NAME = re.compile(r"^[a-z](?:-?[a-z0-9]){2,}$")
 SLICE_REF = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})_([a-z](?:-?[a-z0-9]){2,})$")
 
 
-_T = TypeVar("_T")
+_T = TypeVar("_T", bound=attrs.AttrsInstance)
 
 
 def _pickled_as_calls(cls: type[_T]) -> type[_T]:
@@ -41,7 +41,7 @@ def _pickled_as_calls(cls: type[_T]) -> type[_T]:
     # attrgetter of one name gives the value itself, not a 1-tuple.
     values = operator.attrgetter(*names) if len(names) > 1 else lambda self: (getattr(self, names[0]),)
 
-    def __reduce__(self: _T) -> tuple[type[_T], tuple]:
+    def __reduce__(self: _T) -> tuple[type[_T], tuple[object, ...]]:
         return cls, values(self)
 
     cls.__reduce__ = __reduce__  # type: ignore[method-assign, assignment]
