@@ -1,5 +1,5 @@
-"""Extraction: plans, fidelity, hard links, parents, inline content, until,
-determinism and safety against hostile packages."""
+"""Extraction, through the cut's build step: plans, fidelity, hard links, parents, inline
+content, until, determinism and safety against hostile packages."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from slicer.release.load import load_release
 from slicer.release.model import PathInfo, PathKind, SliceKey
 from slicer.release.selection import select
 from slicer.report import Report
+from tests.helpers.cuts import build_from_debs
 from tests.helpers.debs import Entry, directory, file, hardlink, make_deb, symlink
 from tests.helpers.tree_fixtures import copy, glob, listing, selection, untouched
 
@@ -48,20 +49,12 @@ def cut(
     chosen,
     debs: dict[str, Path],
     workers: int = 4,
-    until: bool = False,
     name: str = "root",
     cache: Cache | None = None,
 ) -> tuple[Path, Report]:
-    """Run the extraction steps of a cut into a fresh root and commit it; `debs` are blobs of `cache` if given."""
+    """Build `chosen` from `debs` into a fresh root through the cut pipeline; `debs` are blobs of `cache` if given."""
     root = tmp_path / name
-    report = Report()
-    with rootfs.staging_area(root) as staging:
-        extract.extract_all(chosen, debs, staging, report, QUIET, workers=workers, cache=cache)
-        extract.create_inline(chosen, staging, report)
-        if until:
-            extract.remove_until(chosen, staging, report)
-        rootfs.commit(staging, root, report)
-    return root, report
+    return root, build_from_debs(root, chosen, debs, cache, workers=workers)
 
 
 def mode(path: Path) -> int:
@@ -246,10 +239,8 @@ def test_diverging_implicit_parent_modes_are_reported(tmp_path, write_debs):
         }
     )
     stream = io.StringIO()
-    with rootfs.staging_area(tmp_path / "root") as staging:
-        extract.extract_all(
-            selection({"a_x": {"/srv/a": None}, "b_x": {"/srv/b": None}}), debs, staging, Report(), Console(stream)
-        )
+    chosen = selection({"a_x": {"/srv/a": None}, "b_x": {"/srv/b": None}})
+    build_from_debs(tmp_path / "root", chosen, debs, console=Console(stream))
     assert (
         "warning: directory /srv/ has mode 0750 in package a and 0700 in package b; keeping 0750" in stream.getvalue()
     )
@@ -499,10 +490,19 @@ def test_make_wins_over_an_implicit_parent(tmp_path, write_debs):
     assert mode(root / "srv") == 0o700
 
 
+def test_inline_symlinks_come_first_and_package_content_lands_through_them(tmp_path, write_debs):
+    debs = write_debs({"p": [directory("./lib/"), file("./lib/x", "x")]})
+    root, _ = cut(tmp_path, selection({"p_x": {"/lib/x": None}, "q_links": {"/lib": link("usr/lib")}}), debs)
+    assert os.readlink(root / "lib") == "usr/lib"
+    assert (root / "usr/lib/x").read_text() == "x"
+
+
 def test_inline_symlink_over_something_else_fails(tmp_path, write_debs):
     debs = write_debs({"p": [directory("./lib/"), file("./lib/x", "x")]})
-    with pytest.raises(RootError, match=r"^cannot create /lib for slice q_links: a different dir is already there$"):
+    root, _ = cut(tmp_path, selection({"p_x": {"/lib/x": None}}), debs)
+    with pytest.raises(RootError, match=rf"^cannot cut into {root}: it already holds different content at /lib$"):
         cut(tmp_path, selection({"p_x": {"/lib/x": None}, "q_links": {"/lib": link("usr/lib")}}), debs)
+    assert not (root / "lib").is_symlink() and (root / "lib/x").read_text() == "x"
 
 
 def test_source_date_epoch_must_be_a_number(tmp_path, write_debs, monkeypatch):
@@ -544,7 +544,7 @@ def test_until_removes_only_what_every_listing_slice_marks(tmp_path, write_debs)
             "p_keep": {"/usr/share/keep/a": None},
         }
     )
-    root, report = cut(tmp_path, chosen, debs, until=True)
+    root, report = cut(tmp_path, chosen, debs)
     assert not (root / "usr/share/base").exists() and (root / "usr/share").is_dir()
     assert sorted(p.name for p in (root / "usr/share/keep").iterdir()) == ["a"]
     assert "/usr/share/keep/" in report.entries and "/usr/share/keep/b" not in report.entries
@@ -681,11 +681,7 @@ def test_a_package_lands_through_an_inline_link_and_names_its_parents_as_it_ship
             "libc6_x": {"/lib/x86_64-linux-gnu/libc.so.6": None, "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so": None},
         }
     )
-    root, report = tmp_path / "root", Report()
-    with rootfs.staging_area(root) as staging:
-        extract.create_inline(chosen, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-        extract.extract_all(chosen, debs, staging, report, QUIET)
-        rootfs.commit(staging, root, report)
+    root, report = cut(tmp_path, chosen, debs)
     assert os.readlink(root / "lib") == "usr/lib"
     assert (root / "usr/lib/x86_64-linux-gnu/libc.so.6").read_text() == "libc"
     assert (root / "usr/lib/x86_64-linux-gnu/gconv/UTF-16.so").read_text() == "gconv"

@@ -142,7 +142,7 @@ def build(
     selection: Selection,
     plans: dict[str, extract.PackagePlan],
     packages: dict[str, FetchedPackage],
-    cache: Cache,
+    cache: Cache | None,
     options: CutOptions,
     console: Console,
 ) -> tuple[Report, rootfs.CommitResult]:
