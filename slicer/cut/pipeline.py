@@ -157,7 +157,7 @@ def stage(
     selection: Selection,
     plans: dict[str, extract.PackagePlan],
     packages: dict[str, FetchedPackage],
-    cache: Cache,
+    cache: Cache | None,
     staging: Path,
     options: CutOptions,
     console: Console,
