@@ -17,7 +17,7 @@ from slicer import rootfs
 from slicer.archive import ArchiveClient
 from slicer.cache import Cache
 from slicer.console import Console
-from slicer.cut import extract
+from slicer.cut.plan import plan
 from slicer.deb import DATA_COPY, DATA_INDEX
 from slicer.errors import DebError, ExtractError, RootError
 from slicer.release.load import load_release
@@ -82,7 +82,7 @@ def test_plan_requests_per_package():
         },
         prefers={"/shared": {"a": "b"}},
     )
-    plans = extract.plan(chosen)
+    plans = plan(chosen)
     a, b = plans["a"], plans["b"]
     assert {source: [(t.path, t.slices) for t in targets] for source, targets in a.literals.items()} == {
         "/usr/bin/a": [("/usr/bin/a", {"a_one", "a_two"})],

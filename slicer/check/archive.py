@@ -21,8 +21,8 @@ from pathlib import Path
 from ..archive import ArchiveOptions, open_archives
 from ..console import Console
 from ..contents import Item, Listing, PackageContents, find_providers
-from ..cut.extract import PackagePlan, plan
 from ..cut.pipeline import CutOptions, build, packages_with_content
+from ..cut.plan import PackagePlan, plan
 from ..errors import SlicerError
 from ..release.model import Package, PathKind, Release, Slice, SliceKey
 from ..release.selection import Selection, select
@@ -73,7 +73,7 @@ class ArchiveChecks:
         self.contents = PackageContents(release, arch, client, console, workers)
         self.packages = [release.packages[name] for name in report.packages]
         self.closures: dict[SliceKey, Selection] = {}
-        # What each closure takes from each package (`extract.plan`), made once.
+        # What each closure takes from each package (`plan.plan`), made once.
         self.plans: dict[SliceKey, dict[str, PackagePlan]] = {}
 
     def slices(self) -> Iterator[Slice]:

@@ -17,15 +17,15 @@ from ..archive import ArchiveClient
 from ..console import Console
 from ..release.model import Release
 from ..release.selection import Selection
-from . import extract
 from .pipeline import CutOptions, packages_with_content, resolve_packages, stage
+from .plan import PackagePlan
 
 
 def plan_cut(
     client: ArchiveClient,
     release: Release,
     selection: Selection,
-    plans: dict[str, extract.PackagePlan],
+    plans: dict[str, PackagePlan],
     options: CutOptions,
     console: Console,
 ) -> dict[str, Any]:

@@ -29,7 +29,9 @@ from ..release.model import Generate, PathKind, Release
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
-from . import dpkgstatus, extract, manifest
+from . import dpkgstatus, extract, inline, manifest
+from .epoch import source_date_epoch
+from .plan import PackagePlan, plan
 
 
 @frozen
@@ -64,7 +66,7 @@ def cut(options: CutOptions, console: Console) -> dict[str, Any]:
             f"not running as root: every path in {options.root} will be owned by you, not by the "
             "owners the packages and slices give"
         )
-    plans = extract.plan(selection)
+    plans = plan(selection)
     client = open_archives(release, selection.arch, console, options.archives)
     if options.dry_run:
         from .dryrun import plan_cut  # only dry runs need it
@@ -129,8 +131,8 @@ def resolve_packages(
     return client.resolve(needed)
 
 
-def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
-    """Packages the cut reads (`plans` from `extract.plan`): those it extracts from, and those
+def packages_with_content(plans: dict[str, PackagePlan]) -> list[str]:
+    """Packages the cut reads (`plans` from `plan.plan`): those it extracts from, and those
     whose directories give the modes of the parents of inline content (as chisel fetches them)."""
     return [name for name, wanted in plans.items() if wanted.wants()]
 
@@ -140,7 +142,7 @@ def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
 
 def build(
     selection: Selection,
-    plans: dict[str, extract.PackagePlan],
+    plans: dict[str, PackagePlan],
     packages: dict[str, FetchedPackage],
     cache: Cache | None,
     options: CutOptions,
@@ -155,7 +157,7 @@ def build(
 
 def stage(
     selection: Selection,
-    plans: dict[str, extract.PackagePlan],
+    plans: dict[str, PackagePlan],
     packages: dict[str, FetchedPackage],
     cache: Cache | None,
     staging: Path,
@@ -166,11 +168,11 @@ def stage(
     records = {name: package.record for name, package in packages.items()}
     debs = {name: package.deb for name, package in packages.items()}
     report = Report()
-    extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
+    inline.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
     extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache)
-    extract.create_inline(selection, staging, report)
+    inline.create_inline(selection, staging, report)
     run_scripts(selection, staging, report, console)
-    extract.remove_until(selection, staging, report)
+    inline.remove_until(selection, staging, report)
     return report, frozenset(generate(selection, records, staging, report, options.root))
 
 
@@ -262,7 +264,7 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
 def _write_generated(
     staging: Path, report: Report, path: str, data: bytes, owners: set[str], hashed: bool = True
 ) -> None:
-    epoch = extract.source_date_epoch()
+    epoch = source_date_epoch()
     for directory in rootfs.make_dirs(staging, posixpath.dirname(path)):
         report.add(Entry(path=directory.rstrip("/") + "/", kind="dir", mode=0o755, mtime=epoch, listed=False))
     sha256, size = rootfs.write_file(staging, path, data, 0o644)

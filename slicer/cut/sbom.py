@@ -32,7 +32,7 @@ from ..atomic import write_bytes_atomic
 from ..errors import SlicerError
 from ..report import Report
 from .dpkgstatus import file_digests
-from .extract import source_date_epoch
+from .epoch import source_date_epoch
 
 NAMESPACE_BASE = "https://spdx.org/spdxdocs/slicer"
 NOASSERTION = "NOASSERTION"

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from slicer.cache import Cache
 from slicer.cli import main as slicer_main
 from slicer.cut import extract
+from slicer.cut.plan import plan
 from slicer.deb import cached_data
 from slicer.release.load import load_release
 from slicer.release.selection import parse_keys, select
@@ -79,7 +80,7 @@ def profile_extraction(
     release_name: str, slices: tuple[str, ...], arch: str, debs: dict[str, Path], cache: Cache, scratch: Path
 ) -> None:
     """Each package's extraction on this thread, timed next to `dpkg-deb -x` of the same package, then profiled."""
-    plans = extract.plan(select(load_release(release_name), parse_keys(slices), arch))
+    plans = plan(select(load_release(release_name), parse_keys(slices), arch))
 
     def extract_into(name: str, target: Path) -> int:
         target.mkdir()

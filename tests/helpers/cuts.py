@@ -8,8 +8,8 @@ from pathlib import Path
 from slicer.archive import FetchedPackage, PackageRecord
 from slicer.cache import Cache
 from slicer.console import Console
-from slicer.cut import extract
 from slicer.cut.pipeline import CutOptions, build
+from slicer.cut.plan import plan
 from slicer.release.selection import Selection
 from slicer.report import Report
 
@@ -37,5 +37,5 @@ def build_from_debs(
     generated files, commit) for `selection` from `debs` into `root`; the report of what it wrote."""
     packages = {name: local_package(name, deb, selection.arch) for name, deb in debs.items()}
     options = CutOptions(root=root, slices=(), arch=selection.arch, workers=workers)
-    report, _ = build(selection, extract.plan(selection), packages, cache, options, console)
+    report, _ = build(selection, plan(selection), packages, cache, options, console)
     return report
