@@ -17,6 +17,7 @@ what has not been used for a while.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import mmap
@@ -46,6 +47,8 @@ def default_directory(environ: Mapping[str, str] = os.environ) -> Path:
 @frozen
 class CacheInfo:
     path: Path
+    # Every file, and those of them in sha256/ (downloads and what was made from them).
+    files: int
     blobs: int
     bytes: int
 
@@ -106,7 +109,12 @@ class Cache:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise ArchiveError(f"cannot create cache directory {path}: {error.strerror}") from None
+            hint = (
+                " (choose a writable cache with --cache-dir DIR or SLICER_CACHE_DIR=DIR)"
+                if isinstance(error, PermissionError) or error.errno == errno.EROFS
+                else ""
+            )
+            raise ArchiveError(f"cannot create cache directory {path}: {error.strerror}{hint}") from None
         return path
 
     @contextlib.contextmanager
@@ -270,13 +278,14 @@ class Cache:
                 yield from (path for path in folder.iterdir() if path.is_file())
 
     def info(self) -> CacheInfo:
-        blobs = total = 0
+        files = blobs = total = 0
         for path in self._files():
             with contextlib.suppress(FileNotFoundError):
                 total += path.stat().st_size
+                files += 1
                 if path.parent.name == "sha256" and not path.name.startswith("."):
                     blobs += 1
-        return CacheInfo(self.directory, blobs, total)
+        return CacheInfo(self.directory, files, blobs, total)
 
     def prune(self, older_than_days: float | None) -> PruneResult:
         """Delete what was last used before the cutoff (everything when None).

@@ -455,6 +455,30 @@ class _Commit:
         return CommitResult(self.written, self.written_bytes, self.unchanged)
 
 
+# How many conflicting paths an error names; the rest are counted.
+SHOWN_CONFLICTS = 3
+
+
+def conflict_message(root: Path, conflicts: list[str]) -> str:
+    """A few of the paths, how many there are, and the ways out."""
+    shown = ", ".join(conflicts[:SHOWN_CONFLICTS])
+    more = len(conflicts) - SHOWN_CONFLICTS
+    where = f"{shown} and {more} more path{'s' if more > 1 else ''}" if more > 0 else shown
+    return (
+        f"cannot cut into {root}: it already holds different content at {where}; pass --overwrite to "
+        "replace it, or cut into a fresh root (or choose one of the slices that ship these paths)"
+    )
+
+
+def compare(staging: Path, root: Path, report: Report, replaceable: frozenset[str] = frozenset()) -> _Commit:
+    """What moving the staged cut into `root` would write, leave alone and conflict with; nothing moves."""
+    apply_metadata(staging, report.entries.values())
+    fresh = all(item.name.startswith(STAGING_PREFIX) for item in os.scandir(root))
+    work = _Commit(staging, root, report, replaceable, fresh)
+    work.check(staging, "/", root)
+    return work
+
+
 def commit(
     staging: Path, root: Path, report: Report, overwrite: bool = False, replaceable: frozenset[str] = frozenset()
 ) -> CommitResult:
@@ -467,14 +491,9 @@ def commit(
     merged manifest). The staging directory is removed either way.
     """
     try:
-        apply_metadata(staging, report.entries.values())
-        fresh = all(item.name.startswith(STAGING_PREFIX) for item in os.scandir(root))
-        work = _Commit(staging, root, report, replaceable, fresh)
-        work.check(staging, "/", root)
+        work = compare(staging, root, report, replaceable)
         if work.conflicts and not overwrite:
-            raise RootError(
-                f"cannot cut into {root}: it already holds different content at {', '.join(work.conflicts)}"
-            )
+            raise RootError(conflict_message(root, work.conflicts))
         try:
             return work.apply()
         except OSError as error:

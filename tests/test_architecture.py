@@ -27,6 +27,8 @@ LAYERS = {
     "check": 4,
     "image": 4,
     "draft": 4,
+    "inspect": 4,
+    "completion": 4,
     "cut": 3,
     "contents": 3,
     "release": 2,
@@ -42,6 +44,10 @@ LAYERS = {
     "suggest": 1,
     "console": 1,
     "errors": 1,
+    "names": 1,
+    "humane": 1,
+    "tables": 1,
+    "manpage": 1,
 }
 COMMANDS = {stage for stage, layer in LAYERS.items() if layer == 4}
 MAX_DEPTH = 6

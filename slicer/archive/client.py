@@ -26,7 +26,7 @@ import zstandard
 from attrs import define, frozen
 
 from ..cache import BlobWriter, Cache
-from ..console import Console
+from ..console import Console, Task
 from ..errors import ArchiveError, MirrorError, OfflineError
 from ..release.model import Release
 from . import signed
@@ -189,15 +189,15 @@ class ArchiveClient:
         jobs = [(name, suite) for name in wanted for suite in self.release.archives[name].suites]
         missing: list[str] = []
         opened: dict[tuple[str, str], list[_Source]] = {}
+        # Counted in bytes: the indexes to download are what takes time on a cold cache.
         with (
-            self.console.task("Reading package indexes", total=len(jobs)) as task,
+            self.console.task("Reading package indexes", unit="bytes") as task,
             ThreadPoolExecutor(max_workers=INDEX_WORKERS) as pool,
         ):
-            futures = {job: pool.submit(self._open_suite, *job) for job in jobs}
+            futures = {job: pool.submit(self._open_suite, *job, task) for job in jobs}
             for job, future in futures.items():
                 opened[job], gaps = future.result()
                 missing += gaps
-                task.advance()
         if missing:
             raise OfflineError(f"offline, and the cache lacks {', '.join(missing)}; run once online to fill it")
         for name in wanted:
@@ -215,7 +215,7 @@ class ArchiveClient:
         with self._lock:
             setattr(self.stats, field, getattr(self.stats, field) + 1)
 
-    def _open_suite(self, archive: str, suite: str) -> tuple[list[_Source], list[str]]:
+    def _open_suite(self, archive: str, suite: str, task: Task) -> tuple[list[_Source], list[str]]:
         """The indexes of one suite, and what an offline run lacks to open them."""
         url = f"{self.mirrors[archive]}/dists/{suite}"
         try:
@@ -225,7 +225,7 @@ class ArchiveClient:
         sources, missing = [], []
         for component in self.release.archives[archive].components:
             try:
-                sources.append(_Source(archive, suite, component, self._package_index(info, component)))
+                sources.append(_Source(archive, suite, component, self._package_index(info, component, task)))
             except _Missing as gap:
                 missing.append(str(gap))
         return sources, missing
@@ -265,7 +265,7 @@ class ArchiveClient:
             self.cache.save_inrelease(url, data, signature)
         return info
 
-    def _package_index(self, info: signed.InRelease, component: str) -> PackageIndex:
+    def _package_index(self, info: signed.InRelease, component: str, task: Task) -> PackageIndex:
         base = f"{component}/binary-{self.arch}/Packages"
         choice = next(
             ((suffix, decompress) for suffix, decompress in _COMPRESSIONS if base + suffix in info.files), None
@@ -292,7 +292,7 @@ class ArchiveClient:
             blob = self.cache.obtain(
                 listed.sha256,
                 listed.size,
-                lambda writer: self._download_index(info, listed, writer),
+                lambda writer: self._download_index(info, listed, writer, task),
                 url,
                 self.console.warn,
             )
@@ -307,15 +307,16 @@ class ArchiveClient:
         self.cache.write_parsed(key, index.to_bytes())
         return index
 
-    def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter) -> None:
+    def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter, task: Task) -> None:
         """By-hash first when the archive offers it: it cannot change under us mid-update."""
+        task.grow(listed.size)
         if info.by_hash:
             folder = listed.path.rsplit("/", 1)[0]
             by_hash = f"{info.url}/{folder}/by-hash/SHA256/{listed.sha256}"
-            if self.http.download(by_hash, writer, size=listed.size, missing_ok=True):
+            if self.http.download(by_hash, writer, size=listed.size, progress=task.advance, missing_ok=True):
                 self._count("indexes_downloaded")
                 return
-        self.http.download(f"{info.url}/{listed.path}", writer, size=listed.size)
+        self.http.download(f"{info.url}/{listed.path}", writer, size=listed.size, progress=task.advance)
         self._count("indexes_downloaded")
 
     # Choosing packages

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import os
 import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from ..archive import ArchiveClient, ArchiveOptions, FetchedPackage, PackageReco
 from ..cache import Cache
 from ..console import Console
 from ..errors import SlicerError
+from ..humane import plural, size
 from ..release.load import load_release
 from ..release.model import Generate, PathKind, Release
 from ..release.schema import generate_kind
@@ -49,6 +51,8 @@ class CutOptions:
     ignore: frozenset[str] = frozenset()
     sbom: Path | None = None
     workers: int = 4
+    # Resolve, download and stage, then report what the cut would do; the root is not touched.
+    dry_run: bool = False
 
 
 @frozen
@@ -62,23 +66,52 @@ class CutOutcome:
     result: rootfs.CommitResult
 
 
+@frozen
+class _Prepared:
+    """A cut up to its downloads: the release, the selection, its plans and the open archives."""
+
+    release: Release
+    selection: Selection
+    plans: dict[str, PackagePlan]
+    client: ArchiveClient
+
+
 def cut(options: CutOptions, console: Console) -> dict[str, Any]:
-    """Run a whole cut and return its JSON-ready summary."""
-    done = run_cut(options, console)
+    """Run a whole cut (or, with `dry_run`, plan it) and return its JSON-ready summary."""
+    prepared = _prepare(options, console)
+    if options.dry_run:
+        from .dryrun import plan_cut  # only dry runs need it
+
+        return plan_cut(prepared.client, prepared.release, prepared.selection, prepared.plans, options, console)
+    done = _finish(prepared, options, console)
     return summary(done.release, done.selection, done.records, done.report, done.result)
 
 
 def run_cut(options: CutOptions, console: Console) -> CutOutcome:
     """Run a whole cut and return what it used and wrote."""
+    return _finish(_prepare(options, console), options, console)
+
+
+def _prepare(options: CutOptions, console: Console) -> _Prepared:
     release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     check_maintenance(release, options.ignore, console)
     selection = select(release, parse_keys(options.slices), options.arch)
     console.info(
-        f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
+        f"Selected {plural(len(selection.slices), 'slice')} of {plural(len(selection.packages), 'package')} "
         f"from {release.name} for {options.arch}"
     )
-    plans = plan(selection)
-    client = open_archives(release, selection.arch, console, options.archives)
+    if os.geteuid() != 0 and not console.quiet:
+        console.warn(
+            f"not running as root: every path in {options.root} will be owned by you, not by the "
+            "owners the packages and slices give"
+        )
+    return _Prepared(
+        release, selection, plan(selection), open_archives(release, selection.arch, console, options.archives)
+    )
+
+
+def _finish(prepared: _Prepared, options: CutOptions, console: Console) -> CutOutcome:
+    release, selection, plans, client = prepared.release, prepared.selection, prepared.plans, prepared.client
     # Every selected package, as chisel fetches them: one whose slices only create content
     # is recorded in the manifest, lock file and SBOM too.
     packages = fetch_packages(client, release, selection, list(selection.packages), options)
@@ -97,8 +130,9 @@ def run_cut(options: CutOptions, console: Console) -> CutOutcome:
     if options.sbom:
         write_sbom(options.sbom, release, selection, records, report, options.root)
     console.info(
-        f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
-        f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present"
+        f"Cut {plural(len(selection.slices), 'slice')} into {options.root}: "
+        f"{plural(result.written, 'path')} written ({size(result.written_bytes)}), "
+        f"{result.unchanged} already present"
     )
     return CutOutcome(release, selection, records, report, result)
 
@@ -125,13 +159,18 @@ def fetch_packages(
     client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
 ) -> dict[str, FetchedPackage]:
     """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
+    return client.fetch_packages(resolve_packages(client, release, selection, needed, options).values())
+
+
+def resolve_packages(
+    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
+) -> dict[str, PackageRecord]:
+    """The version of each package `needed`: the newest, or the lock file's with --locked."""
     if options.locked:
         from . import lock  # Only cuts from a lock file need it (and cattrs).
 
-        records = lock.locked_records(options.locked, release, selection, needed, client)
-    else:
-        records = client.resolve(needed)
-    return client.fetch_packages(records.values())
+        return lock.locked_records(options.locked, release, selection, needed, client)
+    return client.resolve(needed)
 
 
 def packages_with_content(plans: dict[str, PackagePlan]) -> list[str]:
@@ -152,20 +191,31 @@ def build(
     console: Console,
 ) -> tuple[Report, rootfs.CommitResult]:
     """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it."""
+    with rootfs.staging_area(options.root) as staging:
+        report, replaceable = stage(selection, plans, packages, cache, staging, options, console)
+        result = rootfs.commit(staging, options.root, report, options.overwrite, replaceable)
+    return report, result
+
+
+def stage(
+    selection: Selection,
+    plans: dict[str, PackagePlan],
+    packages: dict[str, FetchedPackage],
+    cache: Cache | None,
+    staging: Path,
+    options: CutOptions,
+    console: Console,
+) -> tuple[Report, frozenset[str]]:
+    """Build the whole cut in `staging`: its report, and the generated paths that may replace the root's."""
     records = {name: package.record for name, package in packages.items()}
     debs = {name: package.deb for name, package in packages.items()}
     report = Report()
-    with rootfs.staging_area(options.root) as staging:
-        inline.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-        extract.extract_all(
-            selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache
-        )
-        inline.create_inline(selection, staging, report)
-        run_scripts(selection, staging, report, console)
-        inline.remove_until(selection, staging, report)
-        replaceable = generate(selection, records, staging, report, options.root)
-        result = rootfs.commit(staging, options.root, report, options.overwrite, frozenset(replaceable))
-    return report, result
+    inline.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
+    extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache)
+    inline.create_inline(selection, staging, report)
+    run_scripts(selection, staging, report, console)
+    inline.remove_until(selection, staging, report)
+    return report, frozenset(generate(selection, records, staging, report, options.root))
 
 
 def run_scripts(selection: Selection, staging: Path, report: Report, console: Console) -> None:

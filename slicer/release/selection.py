@@ -65,6 +65,7 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
         raise SelectionError(f"invalid package architecture: {arch} (known: {', '.join(KNOWN_ARCHES)})")
     order: list[Slice] = []
     state: dict[SliceKey, str] = {}  # "visiting" or "done"
+    missing: list[str] = []
 
     def visit(key: SliceKey, required_by: SliceKey | None) -> None:
         if state.get(key) == "done":
@@ -73,16 +74,21 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
             raise SelectionError(f"essential loop detected through {key}")
         slice_ = release.slice(key)
         if slice_ is None:
+            state[key] = "done"
             if required_by is not None:
-                raise SelectionError(f"{required_by} requires {key}, but slice is missing")
-            if key.package not in release.packages:
-                raise SelectionError(
+                missing.append(f"{required_by} requires {key}, but slice is missing")
+            elif key.package not in release.packages:
+                missing.append(
                     f'slices of package "{key.package}" not found' + did_you_mean(key.package, release.packages)
                 )
-            raise SelectionError(
-                f"slice {key} not found"
-                + did_you_mean(str(key), [str(other.key) for other in release.packages[key.package].slices.values()])
-            )
+            else:
+                missing.append(
+                    f"slice {key} not found"
+                    + did_you_mean(
+                        str(key), [str(other.key) for other in release.packages[key.package].slices.values()]
+                    )
+                )
+            return
         state[key] = "visiting"
         for essential in sorted(slice_.essential, key=lambda e: e.key):
             if essential.applies_to(arch):
@@ -92,6 +98,10 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
 
     for key in sorted(set(requested)):
         visit(key, None)
+    if len(missing) == 1:
+        raise SelectionError(missing[0])
+    if missing:
+        raise SelectionError(f"{len(missing)} slices are missing: " + "; ".join(missing))
     _check_generate(order)
     return Selection(release, arch, tuple(order))
 

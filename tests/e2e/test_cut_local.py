@@ -492,3 +492,72 @@ def test_implicit_parents_with_diverging_modes_are_warned_about(release_of, tmp_
         in capsys.readouterr().err
     )
     assert stat.S_IMODE((tmp_path / "root/parent").stat().st_mode) == 0o766
+
+
+# -- slicer inspect: what a cut root holds ------------------------------------------------
+
+
+def inspect(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["inspect", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_inspect_reads_the_manifest_and_verify_finds_every_difference(local_release, tmp_path, capsys):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "hello_bins", "base-files_chisel", "base-files_status") == 0
+    code, out, _ = inspect(capsys, "--json", "--verify", str(root))
+    assert code == 0
+    found = json.loads(out)
+    assert (found["release"], found["arch"]) == ("debian-12", "amd64")
+    assert found["records"] == ["/var/lib/chisel/manifest.wall", "/var/lib/dpkg/status.d/"]
+    assert found["packages"] == [
+        {"name": "base-files", "version": "12.4", "arch": "amd64"},
+        {"name": "hello", "version": "2.10-3", "arch": "amd64"},
+    ]
+    assert "hello_bins" in found["slices"] and "base-files_chisel" in found["slices"]
+    assert (found["changed"], found["added"], found["removed"]) == ([], [], [])
+    (root / "usr/share/hello/data").write_text("changed\n")
+    (root / "usr/bin/hello").chmod(0o700)
+    (root / "usr/bin/hello-again").unlink()
+    (root / "etc/extra").write_text("x")
+    (root / "opt/new").mkdir(parents=True)
+    code, out, _ = inspect(capsys, "--verify", str(root))
+    assert code == 1
+    assert out.splitlines()[-6:] == [
+        f"Verified {found['paths']} recorded paths: 2 changed, 2 added, 1 removed",
+        "  changed: /usr/bin/hello (mode)",
+        "  changed: /usr/share/hello/data (content)",
+        "  added: /etc/extra",
+        "  added: /opt/",
+        "  removed: /usr/bin/hello-again",
+    ]
+
+
+def test_inspect_reads_status_entries_alone(local_release, tmp_path, capsys, monkeypatch):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "hello_bins", "base-files_status") == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = inspect(capsys, str(root))
+    assert code == 0
+    lines = out.splitlines()
+    # The root's long path does not fit 80 columns with the rest: the summary is a list.
+    assert lines[:3] == [str(root), "  Release:  debian-12", "  Arch:     amd64"]
+    assert "Records: /var/lib/dpkg/status.d/" in lines
+    assert lines[-3:] == ["Package     Version  Arch", "base-files  12.4     amd64", "hello       2.10-3   amd64"]
+    (root / "usr/share/hello/data").write_text("changed\n")
+    code, out, _ = inspect(capsys, "--verify", "--json", str(root))
+    assert code == 1 and json.loads(out)["changed"] == ["/usr/share/hello/data (content)"]
+
+
+def test_inspect_without_records_names_the_slices_that_add_them(tmp_path, capsys):
+    (tmp_path / "etc").mkdir()
+    code, _, err = inspect(capsys, str(tmp_path))
+    assert code == 1
+    assert err == (
+        f"error: {tmp_path} holds no records of a cut (neither /var/lib/chisel/manifest.wall nor "
+        "/var/lib/dpkg/status.d/); cut the slice base-files_chisel (or base-files_dpkg-status) into it "
+        "to record what it holds\n"
+    )
