@@ -20,7 +20,13 @@ DOCUMENTS = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"
 SLICER = Path(sys.executable).parent / "slicer"
 
 # Values the examples' variables take when checked (Docker's build arguments, uname -m).
-SAMPLE_VALUES = {"$TARGETARCH": "arm64", "$TARGETVARIANT": "", "$(uname -m)": "x86_64", "$(mktemp -d)": "/tmp/root"}
+SAMPLE_VALUES = {
+    "$TARGETARCH": "arm64",
+    "$TARGETVARIANT": "",
+    "$(uname -m)": "x86_64",
+    "$(mktemp -d)": "/tmp/root",
+    "$(slices)": "base-files_base libc6_libs",
+}
 # Named build contexts the recipes pass with `docker build --build-context`.
 BUILD_CONTEXTS = {"slicer-src"}
 
@@ -55,8 +61,16 @@ def slicer_commands(path: Path) -> list[list[str]]:
     for line in shell_lines(path):
         for name, value in SAMPLE_VALUES.items():
             line = line.replace(name, value)
-        for part in re.split(r"&&|;|\|", line):
-            words = shlex.split(part, comments=True)
+        lexer = shlex.shlex(line, posix=True, punctuation_chars="&;|")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        parts: list[list[str]] = [[]]
+        for token in lexer:  # commands apart at &&, ; and | outside quotes
+            if token in ("&&", ";", "|", "||"):
+                parts.append([])
+            else:
+                parts[-1].append(token)
+        for words in parts:
             while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
                 words.pop(0)
             if words and Path(words[0]).name == "slicer":
