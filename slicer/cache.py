@@ -7,11 +7,15 @@ Layout under the cache directory:
   derived/<hex>.<kind>  the SHA256 of a blob made from blob <hex> (e.g. its
                    data.tar recompressed), itself stored under sha256/
   locks/<xx>       lock stripes, so concurrent runs download a blob once
+  key              the cache's secret key (mode 0600), see `cachetrust`
 
 Writes go to a temporary file in the same directory and are renamed into
 place. Blobs are hashed again on every read: a damaged one is deleted and
-fetched again, never used. Every use touches the file, so `prune` can drop
-what has not been used for a while.
+fetched again, never used. What is derived from blobs (the `derived/`
+mappings, parsed entries) carries an HMAC under the cache's key that binds it
+to its source; one that fails is ignored and made again. A cache folder
+someone else could write is refused (`cachetrust`). Every use touches the
+file, so `prune` can drop what has not been used for a while.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import mmap
 import os
 import tempfile
@@ -29,9 +34,11 @@ from typing import BinaryIO
 
 from attrs import frozen
 
+from . import cachetrust
 from .errors import ArchiveError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
+_FOLDERS = (*_AREAS, "locks")
 
 
 def default_directory(environ: Mapping[str, str] = os.environ) -> Path:
@@ -100,14 +107,28 @@ class Cache:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_directory()
+        self._key: bytes | None = None
+
+    def _ready(self) -> bytes:
+        """Check (making them if missing) the cache's folders, then load its key; once per instance."""
+        if self._key is None:
+            cachetrust.check_ancestors(self.directory)
+            cachetrust.make_folder(self.directory)
+            for name in _FOLDERS:
+                cachetrust.make_folder(self.directory / name)
+            self._key = cachetrust.load_key(self.directory)
+        return self._key
 
     def _area(self, name: str) -> Path:
-        path = self.directory / name
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ArchiveError(f"cannot create cache directory {path}: {error.strerror}") from None
-        return path
+        self._ready()
+        return self.directory / name
+
+    def _mac(self, purpose: str, *parts: bytes | memoryview) -> bytes:
+        return cachetrust.mac(self._ready(), purpose, *parts)
+
+    def parsed_key(self, key: str) -> bytes:
+        """The key that seals the parsed entry `key`, for formats that check their own seal."""
+        return cachetrust.subkey(self._ready(), f"parsed {key}")
 
     @contextlib.contextmanager
     def _locked(self, key: str, blocking: bool = True) -> Iterator[bool]:
@@ -137,7 +158,7 @@ class Cache:
 
     def lookup(self, sha256: str, on_corrupt: Callable[[str], None] | None = None) -> Path | None:
         """The verified blob `sha256`, or None; a damaged blob is deleted and reported."""
-        path = self.directory / "sha256" / sha256
+        path = self._area("sha256") / sha256
         try:
             actual = file_sha256(path)
         except FileNotFoundError:
@@ -199,12 +220,14 @@ class Cache:
 
     def derived(self, source: str, kind: str, on_corrupt: Callable[[str], None] | None = None) -> Path | None:
         """The verified blob made as `kind` from blob `source`, or None when there is none (or it was damaged)."""
-        mapping = self.directory / "derived" / f"{source}.{kind}"
+        mapping = self._area("derived") / f"{source}.{kind}"
         try:
-            key = mapping.read_text().strip()
+            key, _, seal = mapping.read_text().partition(" ")
         except (FileNotFoundError, UnicodeDecodeError):
             return None
-        found = self.lookup(key, on_corrupt) if _is_hex(key) else None
+        proven = _is_hex(key) and seal.strip() == self._mac("derived", source.encode(), kind.encode(),
+                                                            key.encode()).hex()
+        found = self.lookup(key, on_corrupt) if proven else None
         if found is None:
             mapping.unlink(missing_ok=True)
             return None
@@ -230,22 +253,35 @@ class Cache:
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
-        self._write_atomic(self._area("derived") / f"{source}.{kind}", writer.hexdigest().encode())
+        digest = writer.hexdigest()
+        seal = self._mac("derived", source.encode(), kind.encode(), digest.encode()).hex()
+        self._write_atomic(self._area("derived") / f"{source}.{kind}", f"{digest} {seal}".encode())
         return target
 
-    def read_parsed(self, key: str) -> bytes | None:
-        path = self.directory / "parsed" / key
+    def read_sealed(self, key: str) -> bytes | None:
+        """The parsed entry `key` written by `write_sealed`; None when absent or not sealed by this cache."""
+        path = self._area("parsed") / key
         try:
-            data = path.read_bytes()
+            stored = path.read_bytes()
         except FileNotFoundError:
+            return None
+        seal, data = stored[:cachetrust.MAC_SIZE], stored[cachetrust.MAC_SIZE:]
+        if not hmac.compare_digest(seal, self._mac("parsed", key.encode(), data)):
+            path.unlink(missing_ok=True)
             return None
         with contextlib.suppress(FileNotFoundError):
             os.utime(path)
         return data
 
+    def write_sealed(self, key: str, data: bytes) -> None:
+        self.write_parsed(key, self._mac("parsed", key.encode(), data) + data)
+
     def map_parsed(self, key: str) -> mmap.mmap | None:
-        """The parsed entry `key` mapped read-only, so only the pages a reader touches are read."""
-        path = self.directory / "parsed" / key
+        """The parsed entry `key` mapped read-only, so only the pages a reader touches are read.
+
+        Its reader checks its seal (made with `parsed_key`).
+        """
+        path = self._area("parsed") / key
         try:
             with open(path, "rb") as file:
                 if os.fstat(file.fileno()).st_size == 0:
@@ -265,7 +301,7 @@ class Cache:
 
     def load_release(self, url: str) -> tuple[bytes, bytes | None] | None:
         """The last verified InRelease (signature None) or Release + signature seen at `url`."""
-        path = self.directory / "releases" / _url_key(url)
+        path = self._area("releases") / _url_key(url)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -305,6 +341,7 @@ class Cache:
 
         Blobs being downloaded right now (their lock stripe is held) are kept.
         """
+        self._ready()
         cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
         removed = freed = 0
         for path in list(self._files()):

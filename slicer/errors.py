@@ -48,3 +48,7 @@ class ExtractError(SlicerError):
 
 class ScriptError(SlicerError):
     """A slice's mutate script failed."""
+
+
+class CacheError(SlicerError):
+    """The cache cannot be used safely (a folder others can write, a damaged key) or at all."""

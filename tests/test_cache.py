@@ -173,13 +173,13 @@ def test_release_files_are_kept_per_url(tmp_path: Path) -> None:
     assert cache.load_release("http://m/dists/a") == (b"newer inrelease", None)
 
 
-def test_parsed_entries(tmp_path: Path) -> None:
+def test_sealed_parsed_entries(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
-    assert cache.read_parsed("cd" * 32) is None
-    cache.write_parsed("cd" * 32, b"index")
-    assert cache.read_parsed("cd" * 32) == b"index"
+    assert cache.read_sealed("cd" * 32) is None
+    cache.write_sealed("cd" * 32, b"index")
+    assert cache.read_sealed("cd" * 32) == b"index"
     cache.discard_parsed("cd" * 32)
-    assert cache.read_parsed("cd" * 32) is None
+    assert cache.read_sealed("cd" * 32) is None
 
 
 def test_parsed_entries_mapped(tmp_path: Path) -> None:

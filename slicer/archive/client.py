@@ -236,7 +236,7 @@ class ArchiveClient:
         key = (plain or listed).sha256
         cached = self.cache.map_parsed(key)
         if cached is not None:
-            index = PackageIndex.from_bytes(cached)
+            index = PackageIndex.from_bytes(cached, self.cache.parsed_key(key))
             if index is not None:
                 self._count("indexes_loaded")
                 return index
@@ -258,7 +258,7 @@ class ArchiveClient:
             signed.check_plain(text, plain, url)
         index = PackageIndex.build(text)
         self._count("indexes_parsed")
-        self.cache.write_parsed(key, index.to_bytes())
+        self.cache.write_parsed(key, index.to_bytes(self.cache.parsed_key(key)))
         return index
 
     def _download_index(self, info: signed.SuiteRelease, listed: signed.IndexFile, writer: BlobWriter) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from . import model, schema
-from ..errors import ReleaseError
+from ..errors import CacheError, ReleaseError
 from .model import Package, Release
 
 # Classes a cached release may contain; anything else in the file is refused.
@@ -35,7 +35,11 @@ _CACHE_CLASSES = {
 
 
 class _ReleaseUnpickler(pickle.Unpickler):
-    """Loads only model classes, so a tampered cache file cannot run code."""
+    """Loads only model classes, so a damaged cache file cannot run code.
+
+    The cache reads back only entries sealed with its own key (`Cache.read_sealed`),
+    so a release planted by someone else is never unpickled at all.
+    """
 
     def find_class(self, module: str, name: str) -> type:
         if (module, name) not in _CACHE_CLASSES:
@@ -196,20 +200,20 @@ def _cache(cache_dir: Path | None):
 
 def _cached(key: str, cache_dir: Path | None) -> Release | None:
     try:
-        data = _cache(cache_dir).read_parsed(key)
+        data = _cache(cache_dir).read_sealed(key)
         if data is None:
             return None
         release = _ReleaseUnpickler(io.BytesIO(data)).load()
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+    except (OSError, CacheError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
         return None
     return release if isinstance(release, model.Release) else None
 
 
 def _store(key: str, release: Release, cache_dir: Path | None) -> None:
     try:
-        _cache(cache_dir).write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        pass  # a read-only or full cache only costs speed
+        _cache(cache_dir).write_sealed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
+    except (OSError, CacheError):
+        pass  # a read-only, full or refused cache only costs speed (a cut then explains the refusal)
 
 
 def _gather_files(
