@@ -7,6 +7,7 @@ Layout under the cache directory:
   derived/<hex>.<kind>  the SHA256 of a blob made from blob <hex> (e.g. its
                    data.tar recompressed), itself stored under sha256/
   locks/<xx>       lock stripes, so concurrent runs download a blob once
+  seen/<hex>       the newest signed Date accepted per suite (kept by `prune`)
   key              the cache's secret key (mode 0600), see `cachetrust`
 
 Writes go to a temporary file in the same directory and are renamed into
@@ -38,7 +39,7 @@ from . import cachetrust
 from .errors import ArchiveError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
-_FOLDERS = (*_AREAS, "locks")
+_FOLDERS = (*_AREAS, "locks", "seen")
 
 
 def default_directory(environ: Mapping[str, str] = os.environ) -> Path:
@@ -147,14 +148,7 @@ class Cache:
 
     def _write_atomic(self, target: Path, data: bytes) -> None:
         with self._locked(target.name):
-            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}-")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            self._write_unlocked(target, data)
 
     def lookup(self, sha256: str, on_corrupt: Callable[[str], None] | None = None) -> Path | None:
         """The verified blob `sha256`, or None; a damaged blob is deleted and reported."""
@@ -320,6 +314,31 @@ class Cache:
         else:
             self._write_atomic(signature_path, signature)
         self._write_atomic(path, data)
+
+    @contextlib.contextmanager
+    def release_record(self, identity: str) -> Iterator[tuple[str | None, Callable[[str], None]]]:
+        """The newest signed Date accepted so far for a suite (named by what its signature proves),
+        and the function that records a newer one; held locked while a new Release is checked.
+
+        Records live outside the pruned areas: pruning must not let an old index back in.
+        """
+        path = self._area("seen") / _url_key(identity)
+        with self._locked(path.name):
+            try:
+                newest = path.read_text().strip() or None
+            except FileNotFoundError:
+                newest = None
+            yield newest, lambda date: self._write_unlocked(path, date.encode())
+
+    def _write_unlocked(self, target: Path, data: bytes) -> None:
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}-")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
     def _files(self) -> Iterator[Path]:
         for area in _AREAS:

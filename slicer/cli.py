@@ -64,6 +64,9 @@ def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore-valid-until", action="store_true",
                         help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
                              "or dated later than this machine's clock")
+    parser.add_argument("--allow-older-index", action="store_true",
+                        help="accept a signed index older than the newest one already seen for its suite "
+                             "(a deliberate rollback to a snapshot mirror)")
 
 
 def _examples(text: str) -> str:
@@ -401,6 +404,7 @@ def _archive_options(args: argparse.Namespace):
         cache_dir=args.cache_dir,
         offline=args.offline,
         check_valid_until=not args.ignore_valid_until,
+        allow_older_index=args.allow_older_index,
     )
 
 

@@ -103,6 +103,7 @@ class ArchiveClient:
         console: Console,
         offline: bool = False,
         check_valid_until: bool = True,
+        allow_older_index: bool = False,
         http: Http | None = None,
     ) -> None:
         self.release = release
@@ -112,6 +113,7 @@ class ArchiveClient:
         self.console = console
         self.offline = offline
         self.check_valid_until = check_valid_until
+        self.allow_older_index = allow_older_index
         self._http = http
         self.stats = IndexStats()
         self._certs: dict[str, list[pysequoia.Cert]] = {}
@@ -220,6 +222,12 @@ class ArchiveClient:
                            check_valid_until=self.check_valid_until, cached=self.offline)
         signed.check_offers(info, self.arch, self.release.archives[archive].components,
                             f'suite "{suite}" of archive "{archive}" at {url}')
+        with self.cache.release_record(info.identity) as (newest, record):
+            newest_date = datetime.datetime.fromisoformat(newest) if newest else None
+            if not self.allow_older_index:
+                signed.check_not_older(info, newest_date, what)
+            if info.date is not None and (newest_date is None or info.date > newest_date):
+                record(info.date.isoformat())
         if not self.offline:
             self.cache.save_release(url, data, signature)
         return info

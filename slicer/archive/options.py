@@ -22,7 +22,7 @@ class ArchiveOptions:
     cache_dir: Path | None = None
     offline: bool = False
     check_valid_until: bool = True
-
+    allow_older_index: bool = False
 
 
 def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
@@ -30,5 +30,5 @@ def open_archives(release: Release, arch: str, console: Console, options: Archiv
     return ArchiveClient(
         release, arch, mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
         cache=Cache(options.cache_dir), console=console, offline=options.offline,
-        check_valid_until=options.check_valid_until,
+        check_valid_until=options.check_valid_until, allow_older_index=options.allow_older_index,
     )
