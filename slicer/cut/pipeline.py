@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from attrs import field, frozen
 
 from . import dpkgstatus, extract, manifest
+from .outputs import PendingOutputs
 from .. import rootfs
 from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
 from ..console import Console
@@ -58,16 +58,23 @@ def cut(options: CutOptions, console: Console) -> dict:
     plans = extract.plan(selection)
     records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
     root_existed = options.root.exists()
+    outputs = PendingOutputs()
+
+    def prepare(report: Report, staging: Path) -> None:
+        if options.lock:
+            outputs.prepare("--lock", options.lock, lock_bytes(release, selection, records))
+        if options.sbom:
+            outputs.prepare("--sbom", options.sbom, sbom_bytes(release, selection, records, report, staging,
+                                                                options.root.name))
+
     try:
-        report, result = build(selection, plans, records, debs, options, console)
+        report, result = build(selection, plans, records, debs, options, console, prepare)
     except BaseException:
+        outputs.discard()
         if not root_existed:
             _remove_if_empty(options.root)
         raise
-    if options.lock:
-        write_lock(options.lock, release, selection, records)
-    if options.sbom:
-        write_sbom(options.sbom, release, selection, records, report, options.root)
+    outputs.publish()
     console.info(f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
                  f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present")
     return summary(release, selection, records, report, result)
@@ -118,7 +125,9 @@ def build(
     debs: dict[str, Path],
     options: CutOptions,
     console: Console,
+    prepare: Callable[[Report, Path], None] | None = None,
 ) -> tuple[Report, rootfs.CommitResult]:
+    """Build the cut in a staging tree and commit it; `prepare` writes outputs from the staged tree first."""
     report = Report()
     with rootfs.staging_area(options.root) as staging:
         extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
@@ -126,7 +135,9 @@ def build(
         extract.create_inline(selection, staging, report)
         run_scripts(selection, staging, report, console)
         extract.remove_until(selection, staging, report)
-        replaceable = generate(selection, records, staging, report, options.root)
+        replaceable = generate(selection, records, staging, report, options.root, options.overwrite)
+        if prepare is not None:
+            prepare(report, staging)
         result = rootfs.commit(staging, options.root, report, options.overwrite, frozenset(replaceable))
     return report, result
 
@@ -163,17 +174,41 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
             task.advance()
 
 
+def _generate_targets(selection: Selection, root: Path) -> dict[Generate, dict[str, set[str]]]:
+    """kind -> directory -> owning slices of the `generate:` outputs this cut must write.
+
+    Those of the selected slices, and those an earlier cut left in the root
+    (by any slice of the release): records must describe everything the root
+    holds after this cut too.
+    """
+    selected = {slice_.key for slice_ in selection.slices}
+    targets: dict[Generate, dict[str, set[str]]] = {kind: {} for kind in Generate}
+    for package in selection.release.packages.values():
+        for slice_ in package.slices.values():
+            for path, info in slice_.contents.items():
+                if info.kind != PathKind.GENERATE or not info.applies_to(selection.arch):
+                    continue
+                kind = generate_kind(info.info)
+                directory = path[: -len("**")]
+                if kind is None or (slice_.key not in selected and not _holds_records(root, kind, directory)):
+                    continue
+                targets[kind].setdefault(directory, set()).add(str(slice_.key))
+    return targets
+
+
+def _holds_records(root: Path, kind: Generate, directory: str) -> bool:
+    if kind == Generate.MANIFEST:
+        return _existing(root, f"{directory}manifest.wall") is not None
+    host = rootfs.resolve(root, directory)
+    return host.is_dir() and any(host.iterdir())
+
+
 def generate(
-    selection: Selection, records: dict[str, PackageRecord], staging: Path, report: Report, root: Path
+    selection: Selection, records: dict[str, PackageRecord], staging: Path, report: Report, root: Path,
+    overwrite: bool = False,
 ) -> set[str]:
     """Write `generate:` outputs (dpkg status entries, then the manifest); returns their paths."""
-    targets: dict[Generate, dict[str, set[str]]] = {kind: {} for kind in Generate}
-    for slice_ in selection.slices:
-        for path, info in slice_.contents.items():
-            if info.kind == PathKind.GENERATE and info.applies_to(selection.arch):
-                kind = generate_kind(info.info)
-                if kind is not None:
-                    targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
+    targets = _generate_targets(selection, root)
     written: set[str] = set()
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
         packages = [dpkgstatus.StatusPackage(name, records[name].stanza)
@@ -193,7 +228,8 @@ def generate(
         cut_manifest = manifest.collect(packages, slices, report, sorted(manifest_paths))
         for path in sorted(manifest_paths):
             existing = _existing(root, path)
-            merged = manifest.merge(manifest.read_manifest(existing, path), cut_manifest) if existing else cut_manifest
+            merged = (manifest.merge(manifest.read_manifest(existing, path), cut_manifest, replace=overwrite)
+                      if existing else cut_manifest)
             rootfs.write_file(staging, path, manifest.encode(merged), 0o644)
             written.add(path)
     return written
@@ -212,8 +248,9 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
     existing = _existing(root, path)
     if not existing:
         return data
-    lines = set(existing.decode().splitlines()) | set(data.decode().splitlines())
-    return "".join(f"{line}\n" for line in sorted(lines, key=lambda line: line.split("  ", 1)[-1]))
+    by_path = {line.split("  ", 1)[-1]: line for line in existing.decode(errors="replace").splitlines()}
+    by_path.update({line.split("  ", 1)[-1]: line for line in data.decode().splitlines()})
+    return "".join(f"{by_path[path]}\n" for path in sorted(by_path)).encode()
 
 
 def _write_generated(staging: Path, report: Report, path: str, data: bytes, owners: set[str],
@@ -236,7 +273,8 @@ def _remove_if_empty(root: Path) -> None:
 # -- lock files and summaries -----------------------------------------------------
 
 
-def write_lock(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord]) -> None:
+def lock_bytes(release: Release, selection: Selection, records: dict[str, PackageRecord]) -> bytes:
+    """The lock file of a cut: exact versions and .deb hashes."""
     lock = {
         "slicer-lock": LOCK_FORMAT,
         "release": release.name,
@@ -248,9 +286,7 @@ def write_lock(path: Path, release: Release, selection: Selection, records: dict
             for name, r in sorted(records.items())
         },
     }
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(lock, indent=2) + "\n")
-    os.replace(temporary, path)
+    return (json.dumps(lock, indent=2) + "\n").encode()
 
 
 def locked_records(
@@ -293,9 +329,9 @@ def _stanza_field(stanza: str, name: str) -> str:
     return ""
 
 
-def write_sbom(path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord],
-               report: Report, root: Path) -> None:
-    """An SPDX 2.3 document of the packages and files this cut shipped."""
+def sbom_bytes(release: Release, selection: Selection, records: dict[str, PackageRecord],
+               report: Report, tree: Path, root_name: str) -> bytes:
+    """An SPDX 2.3 document of the packages and files this cut shipped, hashed in `tree` (the staged cut)."""
     from . import sbom  # Only cuts asked for an SBOM need it.
 
     packages = [
@@ -303,9 +339,9 @@ def write_sbom(path: Path, release: Release, selection: Selection, records: dict
                          _stanza_field(r.stanza, "Source"))
         for r in records.values()
     ]
-    document = sbom.build_spdx(f"{release.name}-{selection.arch}-{root.name}", packages, report,
-                               distro=release.name, root=root)
-    sbom.write_spdx(document, path)
+    document = sbom.build_spdx(f"{release.name}-{selection.arch}-{root_name}", packages, report,
+                               distro=release.name, root=tree)
+    return sbom.spdx_bytes(document)
 
 
 def summary(release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report,
