@@ -22,6 +22,7 @@ import fcntl
 import filecmp
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -316,17 +317,36 @@ def discard(path: Path) -> None:
         path.unlink()
 
 
+# Roots this process holds locked, with how many holders: the lock is reentrant within a process.
+_HELD: dict[str, int] = {}
+
+
 @contextlib.contextmanager
 def root_lock(root: Path) -> Iterator[None]:
-    """Hold the root's lock (a lock on the folder itself, so nothing is added to the image)."""
+    """Hold the root's lock (a lock on the folder itself, so nothing is added to the image).
+
+    Creates the root if missing. Reentrant within one process.
+    """
     _make_root(root)
+    key = os.path.realpath(root)
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     try:
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as error:
         raise RootError(f"cannot open the root {root}: {error.strerror or error}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
     finally:
         os.close(fd)
 
@@ -403,6 +423,28 @@ def _same(source: Path, have: os.stat_result, target: Path, found: os.stat_resul
             and filecmp.cmp(source, target, shallow=False))
 
 
+def mount_points(root: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> frozenset[Path]:
+    """Where file systems are mounted inside `root`, as paths under `root`.
+
+    A bind mount of a folder of the same file system has the same device
+    number, yet no rename crosses into it; the kernel's mount table tells.
+    """
+    real = os.path.realpath(root)
+    try:
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return frozenset()
+    found = set()
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda escaped: chr(int(escaped[1], 8)), fields[4])
+        if point.startswith(real.rstrip("/") + "/"):
+            found.add(root / os.path.relpath(point, real))
+    return frozenset(found)
+
+
 @define
 class _Commit:
     """Compares staging with the root first, then moves what is new."""
@@ -429,6 +471,7 @@ class _Commit:
     # Image paths where the root holds another file system: a rename cannot cross into it.
     mounts: list[str] = field(factory=list)
     device: int = field(init=False)
+    mount_points: frozenset[Path] = field(init=False)
     written: int = 0
     written_bytes: int = 0
     unchanged: int = 0
@@ -444,7 +487,7 @@ class _Commit:
             if is_dir and target.is_symlink():
                 target = resolve(self.root, image_path(self.root, target))
             found = _lstat(target)
-            if found is not None and found.st_dev != self.device:
+            if found is not None and (found.st_dev != self.device or target in self.mount_points):
                 self.mounts.append(path)
                 continue
             earlier = self.claimed.get(target)
@@ -475,6 +518,7 @@ class _Commit:
 
     def __attrs_post_init__(self) -> None:
         self.device = os.stat(self.root).st_dev
+        self.mount_points = mount_points(self.root)
 
     def _move(self, source: Path, have: os.stat_result, target: Path) -> None:
         if stat.S_ISDIR(have.st_mode):

@@ -23,7 +23,7 @@ from .. import rootfs
 from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
 from ..console import Console
 from ..errors import ArchiveError, SlicerError, VerificationError
-from ..release.model import Generate, PathKind, Release
+from ..release.model import Generate, PathKind, Release, SliceKey
 from ..release.load import load_release
 from ..report import Entry, Report
 from ..release.schema import generate_kind
@@ -52,23 +52,27 @@ def cut(options: CutOptions, console: Console) -> dict:
     """Run a whole cut and return its JSON-ready summary."""
     release = load_release(options.release, options.overlays, options.archives.cache_dir)
     check_maintenance(release, options.ignore, console)
-    selection = select(release, parse_keys(options.slices), options.arch)
-    console.info(f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
-                 f"from {release.name} for {options.arch}")
-    plans = extract.plan(selection)
-    records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
+    requested = parse_keys(options.slices)
     root_existed = options.root.exists()
     outputs = PendingOutputs()
-
-    def prepare(report: Report, staging: Path) -> None:
-        if options.lock:
-            outputs.prepare("--lock", options.lock, lock_bytes(release, selection, records))
-        if options.sbom:
-            outputs.prepare("--sbom", options.sbom, sbom_bytes(release, selection, records, report, staging,
-                                                                options.root.name))
-
     try:
-        report, result = build(selection, plans, records, debs, options, console, prepare)
+        # The whole cut holds the root: a cut beside it could add records this one must keep true.
+        with rootfs.root_lock(options.root):
+            requested += [key for key in record_slices(release, options.arch, options.root) if key not in requested]
+            selection = select(release, requested, options.arch)
+            console.info(f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
+                         f"from {release.name} for {options.arch}")
+            plans = extract.plan(selection)
+            records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
+
+            def prepare(report: Report, staging: Path) -> None:
+                if options.lock:
+                    outputs.prepare("--lock", options.lock, lock_bytes(release, selection, records))
+                if options.sbom:
+                    outputs.prepare("--sbom", options.sbom, sbom_bytes(release, selection, records, report,
+                                                                        staging, options.root.name))
+
+            report, result = build(selection, plans, records, debs, options, console, prepare)
     except BaseException:
         outputs.discard()
         if not root_existed:
@@ -174,26 +178,23 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
             task.advance()
 
 
-def _generate_targets(selection: Selection, root: Path) -> dict[Generate, dict[str, set[str]]]:
-    """kind -> directory -> owning slices of the `generate:` outputs this cut must write.
+def record_slices(release: Release, arch: str, root: Path) -> list[SliceKey]:
+    """The slices whose `generate:` records (manifest, dpkg status) an earlier cut left in `root`.
 
-    Those of the selected slices, and those an earlier cut left in the root
-    (by any slice of the release): records must describe everything the root
-    holds after this cut too.
+    Every later cut selects them too, so the records describe everything the
+    root holds after it, whatever slices that cut names.
     """
-    selected = {slice_.key for slice_ in selection.slices}
-    targets: dict[Generate, dict[str, set[str]]] = {kind: {} for kind in Generate}
-    for package in selection.release.packages.values():
+    found = []
+    for package in release.packages.values():
         for slice_ in package.slices.values():
             for path, info in slice_.contents.items():
-                if info.kind != PathKind.GENERATE or not info.applies_to(selection.arch):
+                if info.kind != PathKind.GENERATE or not info.applies_to(arch):
                     continue
-                kind = generate_kind(info.info)
-                directory = path[: -len("**")]
-                if kind is None or (slice_.key not in selected and not _holds_records(root, kind, directory)):
-                    continue
-                targets[kind].setdefault(directory, set()).add(str(slice_.key))
-    return targets
+                kind, directory = generate_kind(info.info), path[: -len("**")]
+                if kind is not None and _holds_records(root, kind, directory):
+                    found.append(slice_.key)
+                    break
+    return found
 
 
 def _holds_records(root: Path, kind: Generate, directory: str) -> bool:
@@ -208,7 +209,13 @@ def generate(
     overwrite: bool = False,
 ) -> set[str]:
     """Write `generate:` outputs (dpkg status entries, then the manifest); returns their paths."""
-    targets = _generate_targets(selection, root)
+    targets: dict[Generate, dict[str, set[str]]] = {kind: {} for kind in Generate}
+    for slice_ in selection.slices:
+        for path, info in slice_.contents.items():
+            if info.kind == PathKind.GENERATE and info.applies_to(selection.arch):
+                kind = generate_kind(info.info)
+                if kind is not None:
+                    targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
     written: set[str] = set()
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
         packages = [dpkgstatus.StatusPackage(name, records[name].stanza)

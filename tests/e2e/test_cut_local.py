@@ -96,7 +96,12 @@ def debs() -> list[DebSpec]:
 
 @pytest.fixture
 def local_release(test_archive, signing_key, tmp_path):
-    archive = test_archive({"bookworm": debs()})
+    return make_local_release(test_archive, signing_key, tmp_path)
+
+
+def make_local_release(test_archive, signing_key, tmp_path, extra_debs=(), extra_slices=None):
+    """The archive of `debs()` (plus `extra_debs`) and a release directory of `SLICES` (plus `extra_slices`)."""
+    archive = test_archive({"bookworm": [*debs(), *extra_debs]})
     cert = signing_key.extract_certificate()
     root = tmp_path / "release"
     (root / "slices").mkdir(parents=True)
@@ -105,7 +110,7 @@ def local_release(test_archive, signing_key, tmp_path):
         f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
         f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
     )
-    for name, text in SLICES.items():
+    for name, text in {**SLICES, **(extra_slices or {})}.items():
         (root / "slices" / name).write_text(textwrap.dedent(text))
     return archive, str(root) + "/"
 
