@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from .http import Http
 
 DOWNLOAD_WORKERS = 6
+# No signed suite index comes near this (Debian's largest are a few MB); an endless one stops here.
+MAX_RELEASE_SIZE = 64 << 20
 INDEX_WORKERS = 4
 
 # Index compressions in order of preference, with their decompressors.
@@ -209,11 +211,12 @@ class ArchiveClient:
                 raise _Missing(f'the InRelease of suite "{suite}" ({url})')
             data, signature = cached
         else:
-            found = self.http.get_if_present(f"{url}/InRelease")
+            found = self.http.get_if_present(f"{url}/InRelease", limit=MAX_RELEASE_SIZE)
             if found is not None:
                 data, signature = found, None
             else:
-                data, signature = self.http.get(f"{url}/Release"), self.http.get(f"{url}/Release.gpg")
+                data = self.http.get(f"{url}/Release", limit=MAX_RELEASE_SIZE)
+                signature = self.http.get(f"{url}/Release.gpg", limit=MAX_RELEASE_SIZE)
             self._count("releases_fetched")
         what = f'{"InRelease" if signature is None else "Release"} of suite "{suite}" from {url}'
         text = signed.verify(data, signature, self._certs_of(archive), what, pinned_by)
