@@ -119,6 +119,19 @@ def _locate(reference: str) -> tuple[Path, list[Path], bool, str]:
     return release_file, [root / "slices" / reference], False, ""
 
 
+def _read_text(path: Path, display: str) -> str:
+    """A definition file's text; one that is not UTF-8 is refused naming the line of the first bad byte."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ReleaseError(f"cannot read {display}: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ReleaseError(f"{display}:{line}: byte 0x{data[error.start]:02x} is not UTF-8 text") from None
+
+
 def _display(path: Path, base: Path, prefix: str) -> str:
     relative = path.relative_to(base).as_posix()
     return f"{prefix}/{relative}" if prefix else relative
@@ -163,8 +176,9 @@ def load_release(
     reference = reference or default_release_name()
     release_file, slice_dirs, user_release, prefix = _locate(reference)
     files = _gather_files(slice_dirs, overlays, release_file.parent if user_release else data_root(), prefix)
-    texts = {name: path.read_text() for name, (path, _display) in files.items()}
-    release_text = release_file.read_text()
+    texts = {name: _read_text(path, display) for name, (path, display) in files.items()}
+    release_text = _read_text(release_file, _display(release_file, release_file.parent if user_release
+                                                     else data_root(), prefix))
     digest = hashlib.sha256(f"{__version__}\0{_code_digest()}\0{reference}\0{release_text}".encode())
     for name in sorted(files):
         # The real location too: `check --fix` writes back to the file a package came from.
