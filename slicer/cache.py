@@ -36,7 +36,7 @@ from typing import BinaryIO
 from attrs import frozen
 
 from . import cachetrust
-from .errors import ArchiveError, VerificationError
+from .errors import ArchiveError, CacheError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
 _FOLDERS = (*_AREAS, "locks", "seen")
@@ -186,6 +186,9 @@ class Cache:
             if found is not None:
                 return found
             target = self._area("sha256") / sha256
+            # What a killed run was writing under this same lock is of no use to anyone.
+            for partial in target.parent.glob(f".tmp-{sha256}-*"):
+                partial.unlink(missing_ok=True)
             fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{sha256}-")
             try:
                 with os.fdopen(fd, "wb") as file:
@@ -355,12 +358,31 @@ class Cache:
                     blobs += 1
         return CacheInfo(self.directory, blobs, total)
 
+    @contextlib.contextmanager
+    def _use_lock(self, exclusive: bool) -> Iterator[None]:
+        with open(self._area("locks") / "use", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def in_use(self) -> contextlib.AbstractContextManager[None]:
+        """Held (shared) by a cut from its first look into the cache to its commit: `prune` waits for it."""
+        return self._use_lock(exclusive=False)
+
     def prune(self, older_than_days: float | None) -> PruneResult:
         """Delete what was last used before the cutoff (everything when None).
 
-        Blobs being downloaded right now (their lock stripe is held) are kept.
+        Waits until no cut uses the cache (`in_use`); blobs being downloaded
+        by other commands right now (their lock stripe is held) are kept.
         """
-        self._ready()
+        if older_than_days is not None and not older_than_days >= 0:
+            raise CacheError(f"cannot prune files unused for {older_than_days} days: give zero or more days")
+        with self._use_lock(exclusive=True):
+            return self._prune(older_than_days)
+
+    def _prune(self, older_than_days: float | None) -> PruneResult:
         cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
         removed = freed = 0
         for path in list(self._files()):

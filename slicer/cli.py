@@ -69,6 +69,24 @@ def _add_archive_options(parser: argparse.ArgumentParser) -> None:
                              "(a deliberate rollback to a snapshot mirror)")
 
 
+def _folder_argument(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must name a folder, not an empty string")
+    if "\0" in value:
+        raise argparse.ArgumentTypeError("must not hold a NUL character")
+    return Path(value)
+
+
+def _days_argument(value: str) -> float:
+    try:
+        days = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number of days, not {value!r}") from None
+    if not days >= 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"expects zero or more days, not {value}")
+    return days
+
+
 def _examples(text: str) -> str:
     return "examples:\n" + textwrap.indent(textwrap.dedent(text).strip("\n"), "  ")
 
@@ -109,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_release_options(cut)
     cut.add_argument("--arch", metavar="A", help="Debian architecture (default: the host's)")
-    cut.add_argument("--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)")
+    cut.add_argument("--root", metavar="DIR", type=_folder_argument, required=True,
+                     help="root directory to write (created if missing)")
+    cut.add_argument("--allow-root-dir", action="store_true",
+                     help="allow --root / (this machine's own root folder), e.g. inside a throwaway container")
     _add_archive_options(cut)
     cut.add_argument("--lock", metavar="FILE", type=Path, help="write the exact package versions and .deb hashes used")
     cut.add_argument("--locked", metavar="FILE", type=Path, help="use exactly the versions and hashes of a lock file")
@@ -202,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     cache_commands.add_parser("info", help="where the cache is and how big")
     prune = cache_commands.add_parser("prune", help="delete cached files")
-    prune.add_argument("--older-than", metavar="DAYS", type=float,
+    prune.add_argument("--older-than", metavar="DAYS", type=_days_argument,
                        help="only files not used for this many days (default: everything)")
     return parser
 
@@ -288,6 +309,9 @@ def cmd_version(args: argparse.Namespace, console: Console) -> int:
 def cmd_cut(args: argparse.Namespace, console: Console) -> int:
     from .cut.pipeline import CutOptions, cut
 
+    if os.path.realpath(args.root) == "/" and not args.allow_root_dir:
+        raise UsageError(f"--root {args.root} is this machine's own root folder; pass --allow-root-dir if you "
+                         "really mean to cut into it")
     options = CutOptions(
         release=args.release,
         overlays=tuple(args.slices),

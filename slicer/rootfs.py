@@ -18,6 +18,7 @@ finishes) what a killed run left behind before it starts.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import filecmp
 import hashlib
@@ -296,12 +297,22 @@ def _make_root(root: Path) -> None:
 
 
 def new_staging(root: Path) -> Path:
-    """A fresh staging directory inside `root` (created with its parents if missing)."""
+    """A fresh staging directory inside `root` (created with its parents if missing).
+
+    A root that cannot be written (read-only, or not the user's) gets one
+    outside it: a cut that would change nothing there still succeeds, and
+    `commit` refuses any other before it writes.
+    """
     _make_root(root)
     try:
         return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
     except OSError as error:
-        raise RootError(f"cannot create a staging directory in {root}: {error.strerror or error}") from None
+        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise RootError(f"cannot create a staging directory in {root}: {error.strerror or error}") from None
+    try:
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+    except OSError as error:
+        raise RootError(f"cannot create a staging directory: {error.strerror or error}") from None
 
 
 def discard(path: Path) -> None:
@@ -559,9 +570,21 @@ class _Commit:
             new_dirs=[relative(target) for target in self.new_dirs],
             modes=[*(metadata(target, have) for target, have in self.new_dirs.items()),
                    *(metadata(target, have) for target, have in self.modes),
-                   journal.Metadata(".", ROOT_MODE, 0, 0)],
+                   *self._root_metadata()],
             mtimes=[(relative(target), mtime) for target, mtime in mtimes.items()],
         )
+
+    def _root_metadata(self) -> list[journal.Metadata]:
+        """The root folder's own mode (and owner, as root) when they are not those of an image's `/`."""
+        found = os.stat(self.root)
+        wrong_owner = os.geteuid() == 0 and (found.st_uid, found.st_gid) != (0, 0)
+        if stat.S_IMODE(found.st_mode) == ROOT_MODE and not wrong_owner:
+            return []
+        return [journal.Metadata(".", ROOT_MODE, 0, 0)]
+
+    def changes(self) -> bool:
+        """Whether committing changes anything in the root (times restored alone change nothing)."""
+        return bool(self.moves or self.new_dirs or self.modes or self._root_metadata())
 
 
 def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
@@ -589,6 +612,11 @@ def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
         if work.conflicts and not overwrite:
             raise RootError(f"cannot cut into {root}: it already holds different content at "
                             f"{', '.join(work.conflicts)}")
+        if not work.changes():
+            return CommitResult(work.written, work.written_bytes, work.unchanged)
+        if staging.parent != root:
+            raise RootError(f"cannot cut into {root}: the cut would change it, and it cannot be written "
+                            "(read-only, or not yours)")
         plan = work.plan()
         try:
             path = journal.write(staging, plan)

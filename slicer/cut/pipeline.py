@@ -21,6 +21,7 @@ from . import dpkgstatus, extract, manifest
 from .outputs import PendingOutputs
 from .. import rootfs
 from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..cache import Cache
 from ..console import Console
 from ..errors import ArchiveError, SlicerError, VerificationError
 from ..release.model import Generate, PathKind, Release, SliceKey
@@ -50,6 +51,11 @@ class CutOptions:
 
 def cut(options: CutOptions, console: Console) -> dict:
     """Run a whole cut and return its JSON-ready summary."""
+    with Cache(options.archives.cache_dir).in_use():
+        return _cut(options, console)
+
+
+def _cut(options: CutOptions, console: Console) -> dict:
     release = load_release(options.release, options.overlays, options.archives.cache_dir)
     check_maintenance(release, options.ignore, console)
     requested = parse_keys(options.slices)
