@@ -36,7 +36,7 @@ from typing import BinaryIO
 from attrs import frozen
 
 from . import cachetrust
-from .errors import ArchiveError, CacheError, VerificationError
+from .errors import CacheError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
 _FOLDERS = (*_AREAS, "locks", "seen")
@@ -195,9 +195,7 @@ class Cache:
                     writer = BlobWriter(file)
                     produce(writer)
                 if size is not None and writer.size != size:
-                    raise VerificationError(
-                        f"{source} is {writer.size} bytes, but its signed index says {size}"
-                    )
+                    raise VerificationError(f"{source} is {writer.size} bytes, but its signed index says {size}")
                 if writer.hexdigest() != sha256:
                     raise VerificationError(
                         f"{source} has SHA256 {writer.hexdigest()}, but its signed index says {sha256}"
@@ -222,8 +220,9 @@ class Cache:
             key, _, seal = mapping.read_text().partition(" ")
         except (FileNotFoundError, UnicodeDecodeError):
             return None
-        proven = _is_hex(key) and seal.strip() == self._mac("derived", source.encode(), kind.encode(),
-                                                            key.encode()).hex()
+        proven = (
+            _is_hex(key) and seal.strip() == self._mac("derived", source.encode(), kind.encode(), key.encode()).hex()
+        )
         found = self.lookup(key, on_corrupt) if proven else None
         if found is None:
             mapping.unlink(missing_ok=True)
@@ -255,14 +254,14 @@ class Cache:
         self._write_atomic(self._area("derived") / f"{source}.{kind}", f"{digest} {seal}".encode())
         return target
 
-    def read_sealed(self, key: str) -> bytes | None:
-        """The parsed entry `key` written by `write_sealed`; None when absent or not sealed by this cache."""
+    def read_parsed(self, key: str) -> bytes | None:
+        """The parsed entry `key` written by `write_parsed`; None when absent or not sealed by this cache."""
         path = self._area("parsed") / key
         try:
             stored = path.read_bytes()
         except FileNotFoundError:
             return None
-        seal, data = stored[:cachetrust.MAC_SIZE], stored[cachetrust.MAC_SIZE:]
+        seal, data = stored[: cachetrust.MAC_SIZE], stored[cachetrust.MAC_SIZE :]
         if not hmac.compare_digest(seal, self._mac("parsed", key.encode(), data)):
             path.unlink(missing_ok=True)
             return None
@@ -270,8 +269,9 @@ class Cache:
             os.utime(path)
         return data
 
-    def write_sealed(self, key: str, data: bytes) -> None:
-        self.write_parsed(key, self._mac("parsed", key.encode(), data) + data)
+    def write_parsed(self, key: str, data: bytes) -> None:
+        """Store `data` as the parsed entry `key`, sealed with the cache's key."""
+        self.write_mapped(key, self._mac("parsed", key.encode(), data) + data)
 
     def map_parsed(self, key: str) -> mmap.mmap | None:
         """The parsed entry `key` mapped read-only, so only the pages a reader touches are read.
@@ -290,7 +290,8 @@ class Cache:
             os.utime(path)
         return mapped
 
-    def write_parsed(self, key: str, data: bytes) -> None:
+    def write_mapped(self, key: str, data: bytes) -> None:
+        """Store `data` as the parsed entry `key` for `map_parsed`: a format that checks its own seal."""
         self._write_atomic(self._area("parsed") / key, data)
 
     def discard_parsed(self, key: str) -> None:

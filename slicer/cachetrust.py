@@ -68,8 +68,9 @@ def check_folder(folder: Path) -> None:
     except OSError as error:
         raise CacheError(f"cannot use the cache folder {folder}: {error.strerror or error}") from None
     if not stat.S_ISDIR(found.st_mode):
-        raise CacheError(f"the cache folder {folder} is not a folder; remove it (slicer makes it again) "
-                         "or use another --cache-dir")
+        raise CacheError(
+            f"the cache folder {folder} is not a folder; remove it (slicer makes it again) or use another --cache-dir"
+        )
     uid = os.geteuid()
     if found.st_uid != uid:
         raise CacheError(
@@ -107,8 +108,9 @@ def load_key(folder: Path) -> bytes:
             _create_key(path)
             continue
         except OSError as error:
-            raise CacheError(f"cannot read the cache key {path}: {error.strerror or error}; remove it "
-                             "(slicer makes a new one)") from None
+            raise CacheError(
+                f"cannot read the cache key {path}: {error.strerror or error}; remove it (slicer makes a new one)"
+            ) from None
         if not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid() or found.st_mode & 0o077:
             raise CacheError(
                 f"the cache key {path} is not a file of yours readable by you alone (mode {_mode(found)}, "

@@ -15,14 +15,26 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .console import Console
 from .errors import SlicerError
 
+if TYPE_CHECKING:
+    from .release.model import Release
+
 MACHINE_TO_ARCH = {
-    "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "armhf",
-    "armv8l": "armhf", "i686": "i386", "i386": "i386", "ppc64le": "ppc64el", "s390x": "s390x",
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "armhf",
+    "armv8l": "armhf",
+    "i686": "i386",
+    "i386": "i386",
+    "ppc64le": "ppc64el",
+    "s390x": "s390x",
     "riscv64": "riscv64",
 }
 
@@ -41,32 +53,50 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def _add_release_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--release", metavar="R",
+        "--release",
+        metavar="R",
         help="bundled release name (debian-12, debian-13) or a chisel release directory "
-             "(a value containing /); default: the host's Debian release if bundled, else the newest",
+        "(a value containing /); default: the host's Debian release if bundled, else the newest",
     )
     parser.add_argument(
-        "--slices", metavar="DIR", action="append", default=[], type=Path,
+        "--slices",
+        metavar="DIR",
+        action="append",
+        default=[],
+        type=Path,
         help="extra slice definitions overlaid on the release; a package file here replaces the "
-             "release's file of the same package (repeatable)",
+        "release's file of the same package (repeatable)",
     )
 
 
 def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--mirror", metavar="ARCHIVE=URL", action="append", default=[],
+        "--mirror",
+        metavar="ARCHIVE=URL",
+        action="append",
+        default=[],
         help="base URL for an archive of the release, e.g. debian-security=https://mirror.example/debian-security "
-             "(repeatable; else SLICER_MIRROR_<ARCHIVE>, then the host's apt sources)",
+        "(repeatable; else SLICER_MIRROR_<ARCHIVE>, then the host's apt sources)",
     )
-    parser.add_argument("--cache-dir", metavar="DIR", type=Path,
-                        help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)")
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        type=Path,
+        help="download and index cache (default: $SLICER_CACHE_DIR, $XDG_CACHE_HOME/slicer, ~/.cache/slicer)",
+    )
     parser.add_argument("--offline", action="store_true", help="use only the cache; fail naming anything missing")
-    parser.add_argument("--ignore-valid-until", action="store_true",
-                        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
-                             "or dated later than this machine's clock")
-    parser.add_argument("--allow-older-index", action="store_true",
-                        help="accept a signed index older than the newest one already seen for its suite "
-                             "(a deliberate rollback to a snapshot mirror)")
+    parser.add_argument(
+        "--ignore-valid-until",
+        action="store_true",
+        help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
+        "or dated later than this machine's clock",
+    )
+    parser.add_argument(
+        "--allow-older-index",
+        action="store_true",
+        help="accept a signed index older than the newest one already seen for its suite "
+        "(a deliberate rollback to a snapshot mirror)",
+    )
 
 
 def _folder_argument(value: str) -> Path:
@@ -115,9 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     cut = commands.add_parser(
-        "cut", parents=[common], formatter_class=HelpFormatter, help="cut slices into a root directory",
+        "cut",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="cut slices into a root directory",
         description="Resolve the slices and their essentials, download and verify the packages, and write "
-                    "exactly the selected paths under --root. Nothing is written unless everything verifies.",
+        "exactly the selected paths under --root. Nothing is written unless everything verifies.",
         epilog=_examples("""
             slicer cut --release debian-12 --root /rootfs base-files_base libc6_libs
             slicer cut --root /rootfs --lock slicer.lock ca-certificates_data tzdata_zoneinfo
@@ -127,22 +160,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_release_options(cut)
     cut.add_argument("--arch", metavar="A", help="Debian architecture (default: the host's)")
-    cut.add_argument("--root", metavar="DIR", type=_folder_argument, required=True,
-                     help="root directory to write (created if missing)")
-    cut.add_argument("--allow-root-dir", action="store_true",
-                     help="allow --root / (this machine's own root folder), e.g. inside a throwaway container")
+    cut.add_argument(
+        "--root",
+        metavar="DIR",
+        type=_folder_argument,
+        required=True,
+        help="root directory to write (created if missing)",
+    )
+    cut.add_argument(
+        "--allow-root-dir",
+        action="store_true",
+        help="allow --root / (this machine's own root folder), e.g. inside a throwaway container",
+    )
     _add_archive_options(cut)
     cut.add_argument("--lock", metavar="FILE", type=Path, help="write the exact package versions and .deb hashes used")
     cut.add_argument("--locked", metavar="FILE", type=Path, help="use exactly the versions and hashes of a lock file")
     cut.add_argument("--overwrite", action="store_true", help="replace existing different content in the root")
-    cut.add_argument("--ignore", metavar="CONDITION", action="append", default=[], choices=["unmaintained", "unstable"],
-                     help="cut even if the release is unmaintained or unstable (repeatable)")
+    cut.add_argument(
+        "--ignore",
+        metavar="CONDITION",
+        action="append",
+        default=[],
+        choices=["unmaintained", "unstable"],
+        help="cut even if the release is unmaintained or unstable (repeatable)",
+    )
     cut.add_argument("--sbom", metavar="FILE", type=Path, help="write an SPDX 2.3 JSON SBOM of the cut to FILE")
     cut.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     cut.add_argument("slices_requested", metavar="SLICE", nargs="+", help="package_slice names, e.g. libc6_libs")
 
     info = commands.add_parser(
-        "info", parents=[common], formatter_class=HelpFormatter, help="show slice definitions as YAML",
+        "info",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="show slice definitions as YAML",
         description="Print the definitions of packages or single slices, with package essentials merged in.",
         epilog=_examples("""
             slicer info libc6
@@ -153,9 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("queries", metavar="PKG|PKG_SLICE", nargs="+")
 
     find = commands.add_parser(
-        "find", parents=[common], formatter_class=HelpFormatter, help="search slices by fuzzy name",
+        "find",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="search slices by fuzzy name",
         description="Every term must match: '_name' matches slice names, 'pkg_slice' whole names, other terms "
-                    "package names; one typo is forgiven, '*' and '?' are wildcards.",
+        "package names; one typo is forgiven, '*' and '?' are wildcards.",
         epilog=_examples("""
             slicer find libc
             slicer find _config
@@ -167,18 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("terms", metavar="QUERY", nargs="+")
 
     releases = commands.add_parser(
-        "releases", parents=[common], formatter_class=HelpFormatter, help="list bundled releases and their maintenance state",
+        "releases",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="list bundled releases and their maintenance state",
         epilog=_examples("slicer releases\nslicer releases --json"),
     )
     releases.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     check = commands.add_parser(
-        "check", parents=[common], formatter_class=HelpFormatter, help="prove slice definitions against the real archive",
+        "check",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="prove slice definitions against the real archive",
         description="What a slice pull request must pass: house style (sorted contents and essentials, key "
-                    "order, 2-space indent), valid names and hints, every path and glob present in the real "
-                    "package on every checked architecture, a copyright slice every slice needs, essentials "
-                    "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
-                    "paths, and every slice cutting on its own. Exits 1 on any problem.",
+        "order, 2-space indent), valid names and hints, every path and glob present in the real "
+        "package on every checked architecture, a copyright slice every slice needs, essentials "
+        "covering the shared libraries of the ELF files each slice ships, no conflicting shared "
+        "paths, and every slice cutting on its own. Exits 1 on any problem.",
         epilog=_examples("""
             slicer check --release debian-12 libc6 base-files
             slicer check --release ./my-release --arch amd64 hello
@@ -187,19 +246,28 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     _add_release_options(check)
-    check.add_argument("--arch", metavar="A", action="append", default=[],
-                       help="architecture to check (repeatable; default: amd64 and arm64)")
+    check.add_argument(
+        "--arch",
+        metavar="A",
+        action="append",
+        default=[],
+        help="architecture to check (repeatable; default: amd64 and arm64)",
+    )
     _add_archive_options(check)
-    check.add_argument("--fix", action="store_true",
-                       help="rewrite slice files whose contents or essentials are unsorted")
+    check.add_argument(
+        "--fix", action="store_true", help="rewrite slice files whose contents or essentials are unsorted"
+    )
     check.add_argument("--json", action="store_true", help="print JSON on stdout")
     check.add_argument("packages", metavar="PKG", nargs="*", help="packages to check (default: all)")
 
     deps = commands.add_parser(
-        "deps", parents=[common], formatter_class=HelpFormatter, help="find the slices that provide an ELF file's libraries",
+        "deps",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="find the slices that provide an ELF file's libraries",
         description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
-                    "slices of the release that ship them, looking into the real packages where slices use "
-                    "globs. Exits 1 when some library has no providing slice.",
+        "slices of the release that ship them, looking into the real packages where slices use "
+        "globs. Exits 1 when some library has no providing slice.",
         epilog=_examples("""
             slicer deps ./myserver
             slicer deps --release debian-13 --arch arm64 build/arm64/app
@@ -212,29 +280,43 @@ def build_parser() -> argparse.ArgumentParser:
     deps.add_argument("--json", action="store_true", help="print JSON on stdout")
     deps.add_argument("files", metavar="FILE", nargs="+", type=Path)
 
-    commands.add_parser("version", parents=[common], formatter_class=HelpFormatter, help="print the version",
-                        description="Print slicer's version.", epilog=_examples("slicer version"))
+    commands.add_parser(
+        "version",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="print the version",
+        description="Print slicer's version.",
+        epilog=_examples("slicer version"),
+    )
 
     cache = commands.add_parser(
-        "cache", parents=[common], formatter_class=HelpFormatter, help="inspect or prune the download cache",
+        "cache",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="inspect or prune the download cache",
         epilog=_examples("slicer cache info\nslicer cache prune --older-than 30"),
     )
     cache.add_argument("--cache-dir", metavar="DIR", type=Path, help="cache directory (default: see slicer cut --help)")
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     cache_commands.add_parser("info", help="where the cache is and how big")
     prune = cache_commands.add_parser("prune", help="delete cached files")
-    prune.add_argument("--older-than", metavar="DAYS", type=_days_argument,
-                       help="only files not used for this many days (default: everything)")
+    prune.add_argument(
+        "--older-than",
+        metavar="DAYS",
+        type=_days_argument,
+        help="only files not used for this many days (default: everything)",
+    )
     return parser
 
 
 # -- commands -------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> Release:
+    from .cache import Cache
     from .release.load import load_release
 
-    return load_release(args.release, args.slices)
+    return load_release(args.release, args.slices, Cache())
 
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
@@ -271,23 +353,28 @@ def cmd_find(args: argparse.Namespace, console: Console) -> int:
 def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
+    from .cache import Cache
     from .release.load import bundled_names, load_release
 
     today = datetime.date.today()
     rows = []
     for name in bundled_names():
-        release = load_release(name)
+        release = load_release(name, cache=Cache())
         maintenance = release.maintenance
-        rows.append({
-            "release": name,
-            "codename": release.codename,
-            "state": maintenance.state(today) if maintenance else "unknown",
-            "released": maintenance.standard.isoformat() if maintenance else None,
-            "regular-support-until": (maintenance.expanded or maintenance.end_of_life).isoformat() if maintenance else None,
-            "end-of-life": maintenance.end_of_life.isoformat() if maintenance else None,
-            "packages": len(release.packages),
-            "slices": sum(len(p.slices) for p in release.packages.values()),
-        })
+        rows.append(
+            {
+                "release": name,
+                "codename": release.codename,
+                "state": maintenance.state(today) if maintenance else "unknown",
+                "released": maintenance.standard.isoformat() if maintenance else None,
+                "regular-support-until": (maintenance.expanded or maintenance.end_of_life).isoformat()
+                if maintenance
+                else None,
+                "end-of-life": maintenance.end_of_life.isoformat() if maintenance else None,
+                "packages": len(release.packages),
+                "slices": sum(len(p.slices) for p in release.packages.values()),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -295,8 +382,15 @@ def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     for column in ("Release", "Codename", "State", "Released", "Regular support until", "End of life", "Slices"):
         table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(row["release"], row["codename"], row["state"], row["released"] or "-",
-                      row["regular-support-until"] or "-", row["end-of-life"] or "-", str(row["slices"]))
+        table.add_row(
+            row["release"],
+            row["codename"],
+            row["state"],
+            row["released"] or "-",
+            row["regular-support-until"] or "-",
+            row["end-of-life"] or "-",
+            str(row["slices"]),
+        )
     console.table(table)
     return 0
 
@@ -310,8 +404,10 @@ def cmd_cut(args: argparse.Namespace, console: Console) -> int:
     from .cut.pipeline import CutOptions, cut
 
     if os.path.realpath(args.root) == "/" and not args.allow_root_dir:
-        raise UsageError(f"--root {args.root} is this machine's own root folder; pass --allow-root-dir if you "
-                         "really mean to cut into it")
+        raise UsageError(
+            f"--root {args.root} is this machine's own root folder; pass --allow-root-dir if you "
+            "really mean to cut into it"
+        )
     options = CutOptions(
         release=args.release,
         overlays=tuple(args.slices),
@@ -351,12 +447,13 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(report.to_json(), indent=2))
         return 1 if report.problems else 0
     styles = {"ok": "green", "problems": "red", "skipped": "yellow"}
-    for package in ([""] if not report.packages else report.packages):
+    for package in [""] if not report.packages else report.packages:
         table = Table(title=package or f"release {report.release}", title_justify="left")
         for column in ("Check", "Arch", "Result"):
             table.add_column(column, no_wrap=column != "Result")
-        rows = report.rows(package) if package else [
-            (p.check, p.arch, "problems", [p.message]) for p in report.problems]
+        rows = (
+            report.rows(package) if package else [(p.check, p.arch, "problems", [p.message]) for p in report.problems]
+        )
         for name, arch, result, messages in rows:
             table.add_row(name, arch, "\n".join(messages) or result, style=styles[result])
         console.table(table)
@@ -365,8 +462,10 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         return 1
     if report.problems:
         failing = {problem.package for problem in report.problems}
-        console.info(f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} in {len(failing)} "
-                     f"of {len(report.packages)} packages")
+        console.info(
+            f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} in {len(failing)} "
+            f"of {len(report.packages)} packages"
+        )
         return 1
     console.info(f"All checks passed for {len(report.packages)} packages on {', '.join(report.arches)}")
     return 0
@@ -392,16 +491,24 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
         for column in ("File", "Arch", "Needs", "Provided by"):
             table.add_column(column, no_wrap=True)
         for need in report.needs:
-            table.add_row(need.file, need.arch, need.name + (" (loader)" if need.kind == "interpreter" else ""),
-                          " ".join(map(str, need.providers)) or "no slice")
+            table.add_row(
+                need.file,
+                need.arch,
+                need.name + (" (loader)" if need.kind == "interpreter" else ""),
+                " ".join(map(str, need.providers)) or "no slice",
+            )
         for path in report.standalone:
             table.add_row(path, "", "nothing", "")
         console.table(table)
         if report.slices():
             print(" ".join(report.slices()))
     if report.missing:
-        console.warn("no slice of release " + report.release + " provides "
-                     + ", ".join(dict.fromkeys(need.name for need in report.missing)))
+        console.warn(
+            "no slice of release "
+            + report.release
+            + " provides "
+            + ", ".join(dict.fromkeys(need.name for need in report.missing))
+        )
         return 1
     return 0
 
@@ -480,8 +587,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one sentence unless --debug
         if args.debug or os.environ.get("SLICER_DEBUG"):
             raise
-        print(f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(please report it; --debug shows the traceback)", file=sys.stderr)
+        print(
+            f"error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(please report it; --debug shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -25,7 +25,6 @@ from .errors import ArchiveError, DebError, MirrorError, OfflineError, Verificat
 from .globs import is_glob, literal_prefix, match
 from .release.model import PathKind, Release, SliceKey
 
-
 # Kinds of slice paths that put a named file into the root.
 PROVIDING = frozenset({PathKind.COPY, PathKind.GLOB, PathKind.SYMLINK})
 
@@ -80,7 +79,7 @@ def read_listing(package: str, version: str, deb: Path) -> Listing:
         digest.update(head)
         if head == MAGIC:
             data = head + member.stream.read()
-            digest.update(data[len(MAGIC):])
+            digest.update(data[len(MAGIC) :])
             try:
                 info = read_elf(data, f'{member.path} of package "{package}"')
             except DebError as error:
@@ -105,8 +104,7 @@ def read_listing(package: str, version: str, deb: Path) -> Listing:
 class PackageContents:
     """A release's packages for one architecture: each resolved, fetched and listed at most once."""
 
-    def __init__(self, release: Release, arch: str, client: ArchiveClient, console: Console,
-                 workers: int = 4) -> None:
+    def __init__(self, release: Release, arch: str, client: ArchiveClient, console: Console, workers: int = 4) -> None:
         self.release = release
         self.arch = arch
         self.client = client
@@ -138,10 +136,14 @@ class PackageContents:
         self.fetch(names)
         unread = [name for name in names if name in self.debs and name not in self._listings]
         if unread:
-            with (self.console.task(f"Reading packages for {self.arch}", total=len(unread), unit="packages") as task,
-                  ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool):
-                futures = {name: pool.submit(read_listing, name, self.records[name].version, self.debs[name])
-                           for name in unread}
+            with (
+                self.console.task(f"Reading packages for {self.arch}", total=len(unread), unit="packages") as task,
+                ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
+            ):
+                futures = {
+                    name: pool.submit(read_listing, name, self.records[name].version, self.debs[name])
+                    for name in unread
+                }
                 for name, future in futures.items():
                     self._listings[name] = future.result()
                     task.advance()

@@ -172,7 +172,7 @@ def _member_stream(deb: Path, prefix: str) -> Iterator[tuple[str, IO[bytes]]]:
 def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
     """The decompressed stream of a zstd-compressed tar file (a cached copy of a data.tar)."""
     try:
-        file = open(path, "rb")
+        file = open(path, "rb")  # noqa: SIM115 - closed by the `with` below, after the error is mapped
     except OSError as error:
         raise DebError(f"cannot open {path}: {error.strerror}") from None
     with file, zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
@@ -264,8 +264,20 @@ def _members(source: Path, name: str, decompressed: IO[bytes], deb: Path) -> Ite
 def write_index(deb: Path, copy: Path, out: IO[bytes]) -> None:
     """Write the index of the zstd copy `copy` of the data.tar of `deb`: one JSON row per member."""
     with _zstd_stream(copy) as (name, decompressed):
-        rows = [[member.path, member.kind, member.mode, member.uid, member.gid, member.mtime, member.size,
-                 member.link, offset] for member, offset in _members(copy, name, decompressed, deb)]
+        rows = [
+            [
+                member.path,
+                member.kind,
+                member.mode,
+                member.uid,
+                member.gid,
+                member.mtime,
+                member.size,
+                member.link,
+                offset,
+            ]
+            for member, offset in _members(copy, name, decompressed, deb)
+        ]
     out.write(json.dumps({"slicer-data-index": INDEX_FORMAT, "members": rows}, separators=(",", ":")).encode())
 
 
@@ -341,7 +353,9 @@ def _everything(path: str) -> bool:
     return True
 
 
-def iter_data(deb: Path, cached: CachedData | None = None, keep: Callable[[str], bool] = _everything) -> Iterator[Member]:
+def iter_data(
+    deb: Path, cached: CachedData | None = None, keep: Callable[[str], bool] = _everything
+) -> Iterator[Member]:
     """Every entry of the package's data.tar, in tar order, streamed.
 
     `cached` is the data.tar as a cache keeps it, read instead of the .deb
@@ -393,8 +407,9 @@ def cached_data(deb: Path) -> CachedData | None:
         return None
     try:
         copy = cache.derived(deb.name, DATA_COPY) or cache.derive(deb.name, DATA_COPY, lambda out: copy_data(deb, out))
-        index = (cache.derived(deb.name, DATA_INDEX)
-                 or cache.derive(deb.name, DATA_INDEX, lambda out: write_index(deb, copy, out)))
+        index = cache.derived(deb.name, DATA_INDEX) or cache.derive(
+            deb.name, DATA_INDEX, lambda out: write_index(deb, copy, out)
+        )
     except (OSError, ArchiveError):
         return None
     return CachedData(copy, index)

@@ -20,13 +20,13 @@ from pathlib import Path
 from attrs import define, field, frozen
 
 from .archive import ArchiveOptions, open_archives
+from .cache import Cache
 from .console import Console
 from .contents import PackageContents, find_providers
 from .elf import ElfInfo, read_elf
 from .errors import SlicerError
 from .release.load import load_release
 from .release.model import SliceKey
-
 
 # -- slicer deps ------------------------------------------------------------------
 
@@ -69,8 +69,16 @@ class DepsReport:
     def to_json(self) -> dict:
         return {
             "release": self.release,
-            "needs": [{"file": need.file, "arch": need.arch, "kind": need.kind, "name": need.name,
-                       "slices": [str(key) for key in need.providers]} for need in self.needs],
+            "needs": [
+                {
+                    "file": need.file,
+                    "arch": need.arch,
+                    "kind": need.kind,
+                    "name": need.name,
+                    "slices": [str(key) for key in need.providers],
+                }
+                for need in self.needs
+            ],
             "standalone": self.standalone,
             "missing": [need.name for need in self.missing],
             "slices": self.slices(),
@@ -88,7 +96,7 @@ def _elf_of(path: Path) -> ElfInfo:
 
 def deps(options: DepsOptions, console: Console) -> DepsReport:
     """Map each file's DT_NEEDED sonames and its loader to the release's slices that ship them."""
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
+    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
     files = {path: _elf_of(path) for path in options.files}
     by_arch: dict[str, list[Path]] = {}
     for path, info in files.items():

@@ -242,9 +242,7 @@ class _Parser:
             if segment.type == PT_LOAD and segment.vaddr <= address < segment.vaddr + segment.filesz:
                 offset = segment.offset + address - segment.vaddr
                 return self.reader.read(offset, size, "the dynamic string table")
-        raise self.reader.fail(
-            f"the dynamic string table address {address:#x} is outside every loaded segment"
-        )
+        raise self.reader.fail(f"the dynamic string table address {address:#x} is outside every loaded segment")
 
 
 def _split_paths(values: tuple[str, ...]) -> tuple[str, ...]:

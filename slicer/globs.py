@@ -69,7 +69,7 @@ def _tokens(pattern: str) -> tuple[str, ...]:
 def _literal_suffix(pattern: str) -> str:
     for index in range(len(pattern) - 1, -1, -1):
         if pattern[index] in GLOB_CHARS:
-            return pattern[index + 1:]
+            return pattern[index + 1 :]
     return pattern
 
 
@@ -97,7 +97,7 @@ def overlap(first: str, second: str) -> bool:
         parts_a, parts_b = first.split("/"), second.split("/")
         if len(parts_a) != len(parts_b):
             return False
-        return all(_overlap_tokens(x, y) for x, y in zip(reversed(parts_a), reversed(parts_b)))
+        return all(_overlap_tokens(x, y) for x, y in zip(reversed(parts_a), reversed(parts_b), strict=False))
     return _overlap_tokens(first, second)
 
 

@@ -9,9 +9,9 @@ mappings with octal modes; keys sorted, four-space indent.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import yaml
-from collections.abc import Iterable
 
 from .release.model import Package, PathInfo, PathKind, Release, Slice, SliceKey
 
@@ -61,7 +61,8 @@ def _slice_yaml(slice_: Slice) -> list[str]:
     body: dict[str, list[str]] = {}
     if slice_.contents:
         body["contents"] = [
-            f"            {_scalar(path)}: {_path_flow(path, slice_.contents[path])}" for path in sorted(slice_.contents)
+            f"            {_scalar(path)}: {_path_flow(path, slice_.contents[path])}"
+            for path in sorted(slice_.contents)
         ]
     if slice_.essential:
         entries = []

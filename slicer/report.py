@@ -56,5 +56,6 @@ class Report:
         return existing
 
     def files(self, package: str) -> list[Entry]:
-        return sorted((e for e in self.entries.values() if e.package == package and e.kind == "file"),
-                      key=lambda e: e.path)
+        return sorted(
+            (e for e in self.entries.values() if e.package == package and e.kind == "file"), key=lambda e: e.path
+        )

@@ -147,8 +147,9 @@ def make_dirs(root: Path, path: str) -> list[str]:
             created.append(image_path(root, candidate) + "/")
         except FileExistsError:
             if not candidate.is_dir():
-                raise RootError(f"cannot create directory {path} in {root}: "
-                                f"{image_path(root, candidate)} is not a directory") from None
+                raise RootError(
+                    f"cannot create directory {path} in {root}: {image_path(root, candidate)} is not a directory"
+                ) from None
         except OSError as error:
             raise _failure("create directory", path, root, error) from None
         current = candidate
@@ -317,6 +318,7 @@ def new_staging(root: Path) -> Path:
 
 def discard(path: Path) -> None:
     """Remove a staging tree, even one holding directories without write permission."""
+
     def retry(function, failed, _info) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(failed), 0o700)
@@ -377,8 +379,9 @@ def recover(root: Path) -> None:
             try:
                 journal.replay(root, plan)
             except OSError as error:
-                raise RootError(f"cannot finish the cut a stopped run left in {root}: "
-                                f"{error.strerror or error} ({error.filename})") from None
+                raise RootError(
+                    f"cannot finish the cut a stopped run left in {root}: {error.strerror or error} ({error.filename})"
+                ) from None
         (root / name).unlink()
         discard(staging)
     for name in leftovers:
@@ -430,8 +433,11 @@ def _same(source: Path, have: os.stat_result, target: Path, found: os.stat_resul
         return False
     if stat.S_ISLNK(have.st_mode):
         return os.readlink(source) == os.readlink(target)
-    return (stat.S_IMODE(have.st_mode) == stat.S_IMODE(found.st_mode) and have.st_size == found.st_size
-            and filecmp.cmp(source, target, shallow=False))
+    return (
+        stat.S_IMODE(have.st_mode) == stat.S_IMODE(found.st_mode)
+        and have.st_size == found.st_size
+        and filecmp.cmp(source, target, shallow=False)
+    )
 
 
 def mount_points(root: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> frozenset[Path]:
@@ -541,11 +547,13 @@ class _Commit:
         self.written += count
         self.written_bytes += size
 
-    def _merge_dir(self, source: Path, have: os.stat_result, target: Path, found: os.stat_result,
-                   path: str) -> None:
+    def _merge_dir(self, source: Path, have: os.stat_result, target: Path, found: os.stat_result, path: str) -> None:
         entry = self.report.entries.get(path)
-        if entry is not None and entry.listed and (
-                stat.S_IMODE(have.st_mode) != stat.S_IMODE(found.st_mode) or _owner_differs(have, found)):
+        if (
+            entry is not None
+            and entry.listed
+            and (stat.S_IMODE(have.st_mode) != stat.S_IMODE(found.st_mode) or _owner_differs(have, found))
+        ):
             self.conflicts.append(path)
             self.modes.append((target, have))
             self.mtimes[target] = have.st_mtime_ns
@@ -556,6 +564,7 @@ class _Commit:
 
     def plan(self) -> journal.Plan:
         """Every change to the root, in the order `journal.replay` makes them."""
+
         def relative(path: Path) -> str:
             return os.path.relpath(path, self.root)
 
@@ -565,12 +574,15 @@ class _Commit:
         replaced = set(self.replaced)
         mtimes = {**self.mtimes, **{target: have.st_mtime_ns for target, have in self.new_dirs.items()}}
         return journal.Plan(
-            moves=[journal.Move(relative(source), relative(target), target in replaced)
-                   for source, target in self.moves],
+            moves=[
+                journal.Move(relative(source), relative(target), target in replaced) for source, target in self.moves
+            ],
             new_dirs=[relative(target) for target in self.new_dirs],
-            modes=[*(metadata(target, have) for target, have in self.new_dirs.items()),
-                   *(metadata(target, have) for target, have in self.modes),
-                   *self._root_metadata()],
+            modes=[
+                *(metadata(target, have) for target, have in self.new_dirs.items()),
+                *(metadata(target, have) for target, have in self.modes),
+                *self._root_metadata(),
+            ],
             mtimes=[(relative(target), mtime) for target, mtime in mtimes.items()],
         )
 
@@ -587,8 +599,9 @@ class _Commit:
         return bool(self.moves or self.new_dirs or self.modes or self._root_metadata())
 
 
-def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
-           replaceable: frozenset[str] = frozenset()) -> CommitResult:
+def commit(
+    staging: Path, root: Path, report: Report, overwrite: bool = False, replaceable: frozenset[str] = frozenset()
+) -> CommitResult:
     """Move the staged cut into `root`, after checking every path it would touch.
 
     A path the root already holds with the same type, mode, content, link
@@ -606,17 +619,21 @@ def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
         work = _Commit(staging, root, report, replaceable, fresh)
         work.check(staging, "/", root)
         if work.mounts:
-            raise RootError(f"cannot cut into {root}: another file system is mounted at "
-                            f"{', '.join(work.mounts)}, and a cut moves its files into place with renames; "
-                            "unmount it, or cut into a folder without mount points and copy from there")
+            raise RootError(
+                f"cannot cut into {root}: another file system is mounted at "
+                f"{', '.join(work.mounts)}, and a cut moves its files into place with renames; "
+                "unmount it, or cut into a folder without mount points and copy from there"
+            )
         if work.conflicts and not overwrite:
-            raise RootError(f"cannot cut into {root}: it already holds different content at "
-                            f"{', '.join(work.conflicts)}")
+            raise RootError(
+                f"cannot cut into {root}: it already holds different content at {', '.join(work.conflicts)}"
+            )
         if not work.changes():
             return CommitResult(work.written, work.written_bytes, work.unchanged)
         if staging.parent != root:
-            raise RootError(f"cannot cut into {root}: the cut would change it, and it cannot be written "
-                            "(read-only, or not yours)")
+            raise RootError(
+                f"cannot cut into {root}: the cut would change it, and it cannot be written (read-only, or not yours)"
+            )
         plan = work.plan()
         try:
             path = journal.write(staging, plan)
@@ -626,8 +643,10 @@ def commit(staging: Path, root: Path, report: Report, overwrite: bool = False,
         try:
             journal.replay(root, plan)
         except OSError as error:
-            raise RootError(f"cannot move the cut into {root}: {error.strerror or error} ({error.filename}); "
-                            "the next cut into it finishes the move") from None
+            raise RootError(
+                f"cannot move the cut into {root}: {error.strerror or error} ({error.filename}); "
+                "the next cut into it finishes the move"
+            ) from None
         path.unlink()
         journalled = False
         return CommitResult(work.written, work.written_bytes, work.unchanged)

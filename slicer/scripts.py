@@ -117,7 +117,7 @@ def _unpack(function: str, args: tuple, kwargs: dict, names: Sequence[str]) -> l
     """Bind string arguments by position or name, as Starlark builtins do."""
     if len(args) > len(names):
         raise _Failure(f"{function} takes {len(names)} arguments, got {len(args)}")
-    values = dict(zip(names, args))
+    values = dict(zip(names, args, strict=False))
     for name, value in kwargs.items():
         if name not in names or name in values:
             raise _Failure(f"{function} got an unexpected or repeated argument {name!r}")
@@ -290,8 +290,14 @@ class _Budget:
         return bool(self.exceeded)
 
 
-def run_mutate(slice_name: str, script: str, access: ScriptAccess, on_write: Callable[[str, bytes], None],
-               seconds: float = SCRIPT_SECONDS, memory: int = SCRIPT_MEMORY) -> None:
+def run_mutate(
+    slice_name: str,
+    script: str,
+    access: ScriptAccess,
+    on_write: Callable[[str, bytes], None],
+    seconds: float = SCRIPT_SECONDS,
+    memory: int = SCRIPT_MEMORY,
+) -> None:
     """Run `script`, the `mutate:` of slice `slice_name` (`pkg_slice`).
 
     `on_write(path, data)` is called after each write that changed a file,
@@ -303,8 +309,12 @@ def run_mutate(slice_name: str, script: str, access: ScriptAccess, on_write: Cal
     loader_dialect = starlark.Dialect.standard()
     loader_dialect.enable_load = True
     frozen = _frozen_content(content)
-    starlark.eval(module, starlark.parse("prelude", 'load("content", "content", "print")\n', loader_dialect),
-                  starlark.Globals.standard(), starlark.FileLoader(lambda _name: frozen))
+    starlark.eval(
+        module,
+        starlark.parse("prelude", 'load("content", "content", "print")\n', loader_dialect),
+        starlark.Globals.standard(),
+        starlark.FileLoader(lambda _name: frozen),
+    )
     budget = _Budget(seconds, memory)
     try:
         ast = starlark.parse(_SCRIPT_NAME, script, _dialect())

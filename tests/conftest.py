@@ -1,13 +1,13 @@
 """Shared fixtures: each helper module under tests/helpers/ contributes its own."""
 
+import pytest
+
+from tests.helpers.releases import test_cert, write_release
+
 pytest_plugins = [
     "tests.helpers.archive_fixtures",
     "tests.helpers.tree_fixtures",
 ]
-
-import pytest
-
-from tests.helpers.releases import test_cert, write_release
 
 
 @pytest.fixture(scope="session")

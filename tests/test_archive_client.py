@@ -28,8 +28,16 @@ def deb(name: str, version: str = "1.0-1", arch: str = "amd64") -> DebSpec:
 
 
 def _bookworm(test_archive: Factory, **options: object) -> LocalArchive:
-    return test_archive({"bookworm": [deb("libc6", "2.36-9", "amd64"), deb("libc6", "2.36-9", "arm64"),
-                                      deb("tzdata", "2024a-0", "all")]}, **options)
+    return test_archive(
+        {
+            "bookworm": [
+                deb("libc6", "2.36-9", "amd64"),
+                deb("libc6", "2.36-9", "arm64"),
+                deb("tzdata", "2024a-0", "all"),
+            ]
+        },
+        **options,
+    )
 
 
 def _index_requests(archive: LocalArchive) -> list[str]:
@@ -47,7 +55,12 @@ def test_resolve_and_fetch(test_archive: Factory, archive_client: ClientFactory)
     libc = records["libc6"]
     pool_file = archive.root / archive.deb("libc6", arch="amd64")
     assert (libc.version, libc.arch, libc.archive, libc.suite, libc.component) == (
-        "2.36-9", "amd64", "debian", "bookworm", "main")
+        "2.36-9",
+        "amd64",
+        "debian",
+        "bookworm",
+        "main",
+    )
     assert libc.filename == archive.deb("libc6", arch="amd64")
     assert libc.size == pool_file.stat().st_size
     assert libc.sha256 == hashlib.sha256(pool_file.read_bytes()).hexdigest()
@@ -59,8 +72,9 @@ def test_resolve_and_fetch(test_archive: Factory, archive_client: ClientFactory)
     assert paths["tzdata"].read_bytes() == (archive.root / archive.deb("tzdata")).read_bytes()
 
 
-def test_architecture_all_packages_come_from_the_arch_index(test_archive: Factory,
-                                                            archive_client: ClientFactory) -> None:
+def test_architecture_all_packages_come_from_the_arch_index(
+    test_archive: Factory, archive_client: ClientFactory
+) -> None:
     archive = _bookworm(test_archive)
     records = archive_client(archive.release(), "arm64").resolve(["libc6", "tzdata"])
     assert (records["libc6"].arch, records["tzdata"].arch) == ("arm64", "all")
@@ -74,20 +88,23 @@ def test_indexes_come_through_by_hash(test_archive: Factory, archive_client: Cli
     assert request.startswith("/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/")
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    ({"by_hash": False}, "/debian/dists/bookworm/main/binary-amd64/Packages.xz"),
-    ({"by_hash": False, "compressions": ("gz", "")}, "/debian/dists/bookworm/main/binary-amd64/Packages.gz"),
-    ({"by_hash": False, "compressions": ("",)}, "/debian/dists/bookworm/main/binary-amd64/Packages"),
-])
-def test_index_compressions(test_archive: Factory, archive_client: ClientFactory, options: dict,
-                            expected: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"by_hash": False}, "/debian/dists/bookworm/main/binary-amd64/Packages.xz"),
+        ({"by_hash": False, "compressions": ("gz", "")}, "/debian/dists/bookworm/main/binary-amd64/Packages.gz"),
+        ({"by_hash": False, "compressions": ("",)}, "/debian/dists/bookworm/main/binary-amd64/Packages"),
+    ],
+)
+def test_index_compressions(test_archive: Factory, archive_client: ClientFactory, options: dict, expected: str) -> None:
     archive = _bookworm(test_archive, **options)
     assert archive_client(archive.release()).resolve(["libc6"])["libc6"].version == "2.36-9"
     assert _index_requests(archive) == [expected]
 
 
-def test_missing_by_hash_file_falls_back_to_the_plain_path(test_archive: Factory,
-                                                          archive_client: ClientFactory) -> None:
+def test_missing_by_hash_file_falls_back_to_the_plain_path(
+    test_archive: Factory, archive_client: ClientFactory
+) -> None:
     archive = _bookworm(test_archive)
     for path in (archive.root / "dists/bookworm/main/binary-amd64/by-hash/SHA256").iterdir():
         path.unlink()
@@ -95,20 +112,29 @@ def test_missing_by_hash_file_falls_back_to_the_plain_path(test_archive: Factory
     assert _index_requests(archive)[-1] == "/debian/dists/bookworm/main/binary-amd64/Packages.xz"
 
 
-def test_release_and_detached_signature_when_there_is_no_inrelease(test_archive: Factory,
-                                                                   archive_client: ClientFactory) -> None:
+def test_release_and_detached_signature_when_there_is_no_inrelease(
+    test_archive: Factory, archive_client: ClientFactory
+) -> None:
     archive = _bookworm(test_archive, inrelease=False)
     assert archive_client(archive.release()).resolve(["libc6"])["libc6"].version == "2.36-9"
     paths = [request.path for request in archive.server.log if "/binary-" not in request.path]
-    assert paths == ["/debian/dists/bookworm/InRelease", "/debian/dists/bookworm/Release",
-                     "/debian/dists/bookworm/Release.gpg"]
+    assert paths == [
+        "/debian/dists/bookworm/InRelease",
+        "/debian/dists/bookworm/Release",
+        "/debian/dists/bookworm/Release.gpg",
+    ]
 
 
 def test_point_release_newer_than_security(test_archive: Factory, archive_client: ClientFactory) -> None:
-    main = test_archive({"bookworm": [deb("libc6", "2.36-9+deb12u4"), deb("tzdata", "2024a-0+deb12u1", "all")],
-                         "bookworm-updates": [deb("tzdata", "2024b-0+deb12u1", "all")]})
-    security = test_archive({"bookworm-security": [deb("libc6", "2.36-9+deb12u3"), deb("libssl3", "3.0.13-1")]},
-                            name="debian-security")
+    main = test_archive(
+        {
+            "bookworm": [deb("libc6", "2.36-9+deb12u4"), deb("tzdata", "2024a-0+deb12u1", "all")],
+            "bookworm-updates": [deb("tzdata", "2024b-0+deb12u1", "all")],
+        }
+    )
+    security = test_archive(
+        {"bookworm-security": [deb("libc6", "2.36-9+deb12u3"), deb("libssl3", "3.0.13-1")]}, name="debian-security"
+    )
     client = archive_client(make_release([main, security]))
     records = client.resolve(["libc6", "tzdata", "libssl3"])
     assert (records["libc6"].version, records["libc6"].archive) == ("2.36-9+deb12u4", "debian")
@@ -120,12 +146,12 @@ def test_security_newer_than_main(test_archive: Factory, archive_client: ClientF
     main = test_archive({"bookworm": [deb("libc6", "2.36-9+deb12u3")]})
     security = test_archive({"bookworm-security": [deb("libc6", "2.36-9+deb12u4")]}, name="debian-security")
     record = archive_client(make_release([main, security])).resolve(["libc6"])["libc6"]
-    assert (record.version, record.archive, record.suite) == ("2.36-9+deb12u4", "debian-security",
-                                                               "bookworm-security")
+    assert (record.version, record.archive, record.suite) == ("2.36-9+deb12u4", "debian-security", "bookworm-security")
 
 
-def test_priority_beats_version_and_later_archives_stay_closed(test_archive: Factory,
-                                                               archive_client: ClientFactory) -> None:
+def test_priority_beats_version_and_later_archives_stay_closed(
+    test_archive: Factory, archive_client: ClientFactory
+) -> None:
     low = test_archive({"stable": [deb("libc6", "9.0"), deb("only-low")]}, name="low")
     high = test_archive({"stable": [deb("libc6", "1.0")]}, name="high")
     release = make_release([low, high], by_version=False, priorities={"low": 10, "high": 20})
@@ -142,8 +168,9 @@ def test_negative_priority_only_when_pinned(test_archive: Factory, archive_clien
     with pytest.raises(ArchiveError) as error:
         archive_client(unpinned).resolve(["extra-tool"])
     assert str(error.value) == 'cannot find package "extra-tool" in archive main for amd64'
-    pinned = make_release([main, extra], by_version=False, priorities={"main": 10, "extra": -1},
-                          pins={"extra-tool": "extra"})
+    pinned = make_release(
+        [main, extra], by_version=False, priorities={"main": 10, "extra": -1}, pins={"extra-tool": "extra"}
+    )
     client = archive_client(pinned)
     assert client.resolve(["extra-tool"])["extra-tool"].archive == "extra"
     assert client.resolve(["libc6"])["libc6"].version == "1.0-1"
@@ -161,9 +188,7 @@ def test_missing_packages_are_named_together(test_archive: Factory, archive_clie
     security = test_archive({"bookworm-security": [deb("libssl3")]}, name="debian-security")
     with pytest.raises(ArchiveError) as error:
         archive_client(make_release([main, security])).resolve(["libc6", "nope", "libc6", "gone"])
-    assert str(error.value) == (
-        'cannot find packages "nope", "gone" in archives debian, debian-security for amd64'
-    )
+    assert str(error.value) == ('cannot find packages "nope", "gone" in archives debian, debian-security for amd64')
 
 
 def test_package_of_another_architecture_is_missing(test_archive: Factory, archive_client: ClientFactory) -> None:
@@ -193,8 +218,7 @@ def test_missing_mirror(test_archive: Factory, archive_client: ClientFactory) ->
 # The warm cache and offline runs
 
 
-def test_warm_run_neither_downloads_nor_parses_indexes(test_archive: Factory,
-                                                       archive_client: ClientFactory) -> None:
+def test_warm_run_neither_downloads_nor_parses_indexes(test_archive: Factory, archive_client: ClientFactory) -> None:
     archive = _bookworm(test_archive)
     first = archive_client(archive.release())
     records = first.fetch(first.resolve(["libc6", "tzdata"]).values())
@@ -207,8 +231,7 @@ def test_warm_run_neither_downloads_nor_parses_indexes(test_archive: Factory,
     assert [request.path for request in archive.server.log] == ["/debian/dists/bookworm/InRelease"]
 
 
-def test_damaged_parsed_index_is_rebuilt(test_archive: Factory, archive_client: ClientFactory,
-                                         cache_dir: Path) -> None:
+def test_damaged_parsed_index_is_rebuilt(test_archive: Factory, archive_client: ClientFactory, cache_dir: Path) -> None:
     archive = _bookworm(test_archive)
     archive_client(archive.release()).resolve(["libc6"])
     (parsed,) = (cache_dir / "parsed").iterdir()
@@ -234,15 +257,19 @@ def test_offline_names_every_missing_suite(test_archive: Factory, archive_client
     with pytest.raises(OfflineError) as error:
         archive_client(make_release([main, security]), offline=True).resolve(["libc6"])
     message = str(error.value)
-    for suite, name in (("bookworm", "debian"), ("bookworm-updates", "debian"),
-                        ("bookworm-security", "debian-security")):
+    for suite, name in (
+        ("bookworm", "debian"),
+        ("bookworm-updates", "debian"),
+        ("bookworm-security", "debian-security"),
+    ):
         assert f'the InRelease of suite "{suite}" ({main.server.url}/{name}/dists/{suite})' in message
     assert message.endswith("; run once online to fill it")
     assert main.server.log == []
 
 
-def test_offline_names_missing_indexes_and_packages(test_archive: Factory, archive_client: ClientFactory,
-                                                    cache_dir: Path) -> None:
+def test_offline_names_missing_indexes_and_packages(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
     archive = _bookworm(test_archive)
     online = archive_client(archive.release())
     records = online.resolve(["libc6", "tzdata"])
@@ -259,8 +286,9 @@ def test_offline_names_missing_indexes_and_packages(test_archive: Factory, archi
         archive_client(archive.release(), offline=True).resolve(["libc6"])
 
 
-def test_offline_reparses_a_cached_index_blob(test_archive: Factory, archive_client: ClientFactory,
-                                              cache_dir: Path) -> None:
+def test_offline_reparses_a_cached_index_blob(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
     archive = _bookworm(test_archive)
     archive_client(archive.release()).resolve(["libc6"])
     for path in (cache_dir / "parsed").iterdir():
@@ -270,21 +298,26 @@ def test_offline_reparses_a_cached_index_blob(test_archive: Factory, archive_cli
     assert client.stats.indexes_parsed == 1
 
 
-def test_offline_expired_cached_inrelease(test_archive: Factory, archive_client: ClientFactory,
-                                          cache_dir: Path) -> None:
+def test_offline_expired_cached_inrelease(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
     archive = _bookworm(test_archive)
     soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
     past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
-    archive.server.inject("/debian/dists/bookworm/InRelease",
-                          testarchive.replace(archive.inrelease("bookworm", Valid_Until=testarchive._http_date(soon))))
+    archive.server.inject(
+        "/debian/dists/bookworm/InRelease",
+        testarchive.replace(archive.inrelease("bookworm", Valid_Until=testarchive._http_date(soon))),
+    )
     archive_client(archive.release()).resolve(["libc6"])
     # The cached copy has since expired: replace it with one whose Valid-Until is past.
-    Cache(cache_dir).save_release(f"{archive.url}/dists/bookworm",
-                                  archive.inrelease("bookworm", Valid_Until=testarchive._http_date(past)), None)
+    Cache(cache_dir).save_release(
+        f"{archive.url}/dists/bookworm", archive.inrelease("bookworm", Valid_Until=testarchive._http_date(past)), None
+    )
     with pytest.raises(VerificationError) as error:
         archive_client(archive.release(), offline=True).resolve(["libc6"])
-    assert str(error.value).startswith(f'the cached InRelease of suite "bookworm" from {archive.url}/dists/bookworm '
-                                       "expired on ")
+    assert str(error.value).startswith(
+        f'the cached InRelease of suite "bookworm" from {archive.url}/dists/bookworm expired on '
+    )
     assert "--ignore-valid-until" in str(error.value)
     client = archive_client(archive.release(), offline=True, check_valid_until=False)
     assert client.resolve(["libc6"])["libc6"].version == "2.36-9"
@@ -293,8 +326,9 @@ def test_offline_expired_cached_inrelease(test_archive: Factory, archive_client:
 # Faults: survived by retry, or refused with nothing kept
 
 
-def test_flipped_byte_in_a_deb_is_refused_and_not_kept(test_archive: Factory, archive_client: ClientFactory,
-                                                       cache_dir: Path) -> None:
+def test_flipped_byte_in_a_deb_is_refused_and_not_kept(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
     archive = _bookworm(test_archive)
     client = archive_client(archive.release())
     record = client.resolve(["libc6"])["libc6"]
@@ -309,39 +343,43 @@ def test_flipped_byte_in_a_deb_is_refused_and_not_kept(test_archive: Factory, ar
     assert client.fetch([record])["libc6"].read_bytes() == (archive.root / record.filename).read_bytes()
 
 
-def test_flipped_byte_in_an_index_is_refused(test_archive: Factory, archive_client: ClientFactory,
-                                             cache_dir: Path) -> None:
+def test_flipped_byte_in_an_index_is_refused(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
     archive = _bookworm(test_archive)
     digest = archive.suites["bookworm"].files
     xz = next(entry for entry in digest if entry[0] == "main/binary-amd64/Packages.xz")
-    archive.server.inject(archive.path(f"dists/bookworm/main/binary-amd64/by-hash/SHA256/{xz[1]}"),
-                          testarchive.flip(offset=40))
+    archive.server.inject(
+        archive.path(f"dists/bookworm/main/binary-amd64/by-hash/SHA256/{xz[1]}"), testarchive.flip(offset=40)
+    )
     with pytest.raises(VerificationError, match="but its signed index says " + xz[1]):
         archive_client(archive.release()).resolve(["libc6"])
     assert not (cache_dir / "parsed").exists() or list((cache_dir / "parsed").iterdir()) == []
     assert not (cache_dir / "sha256" / xz[1]).exists()
 
 
-def test_uncompressed_index_must_match_its_signed_hash(test_archive: Factory,
-                                                       archive_client: ClientFactory) -> None:
+def test_uncompressed_index_must_match_its_signed_hash(test_archive: Factory, archive_client: ClientFactory) -> None:
     archive = _bookworm(test_archive)
-    plain = next(entry for entry in archive.suites["bookworm"].files
-                 if entry[0] == "main/binary-amd64/Packages")
+    plain = next(entry for entry in archive.suites["bookworm"].files if entry[0] == "main/binary-amd64/Packages")
     forged = archive.release_text("bookworm").replace(plain[1].encode(), b"0" * 64)
     archive.server.inject(archive.path("dists/bookworm/InRelease"), testarchive.replace(archive.sign(forged)))
     with pytest.raises(VerificationError, match="does not decompress to the main/binary-amd64/Packages"):
         archive_client(archive.release()).resolve(["libc6"])
 
 
-def test_inrelease_signed_by_an_unpinned_key(test_archive: Factory, archive_client: ClientFactory,
-                                             other_key: pysequoia.Tsk) -> None:
+def test_inrelease_signed_by_an_unpinned_key(
+    test_archive: Factory, archive_client: ClientFactory, other_key: pysequoia.Tsk
+) -> None:
     archive = _bookworm(test_archive)
-    archive.server.inject(archive.path("dists/bookworm/InRelease"),
-                          testarchive.replace(archive.inrelease("bookworm", key=other_key)))
+    archive.server.inject(
+        archive.path("dists/bookworm/InRelease"), testarchive.replace(archive.inrelease("bookworm", key=other_key))
+    )
     with pytest.raises(VerificationError) as error:
         archive_client(archive.release()).resolve(["libc6"])
-    assert str(error.value) == (f'InRelease of suite "bookworm" from {archive.url}/dists/bookworm '
-                                "is not signed by a key pinned in test-release: no valid signature")
+    assert str(error.value) == (
+        f'InRelease of suite "bookworm" from {archive.url}/dists/bookworm '
+        "is not signed by a key pinned in test-release: no valid signature"
+    )
     assert _index_requests(archive) == []
 
 
@@ -423,7 +461,8 @@ def test_file_mirror(test_archive: Factory, archive_client: ClientFactory) -> No
 
 
 def test_an_older_inrelease_is_refused_after_a_newer_one_whatever_the_mirror(
-        test_archive: Factory, archive_client: ClientFactory, cache_dir: Path) -> None:
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
     archive = _bookworm(test_archive)
     release = archive.release()
     assert archive_client(release).resolve(["libc6"])["libc6"].version == "2.36-9"
@@ -433,11 +472,16 @@ def test_an_older_inrelease_is_refused_after_a_newer_one_whatever_the_mirror(
     # The same archive through a second mirror URL: the record is kept by what the signature proves.
     (archive.server.root / "second").symlink_to(archive.root)
     second = {"debian": f"{archive.server.url}/second"}
-    for mirrors, path in ((None, archive.path("dists/bookworm/InRelease")),
-                          (second, "/second/dists/bookworm/InRelease")):
+    for mirrors, path in (
+        (None, archive.path("dists/bookworm/InRelease")),
+        (second, "/second/dists/bookworm/InRelease"),
+    ):
         archive.server.inject(path, testarchive.replace(older))
-        with pytest.raises(VerificationError, match=r"InRelease of suite \"bookworm\" from .* is dated .*, older "
-                           r"than the .* one already accepted for this suite: .* pass --allow-older-index"):
+        with pytest.raises(
+            VerificationError,
+            match=r"InRelease of suite \"bookworm\" from .* is dated .*, older "
+            r"than the .* one already accepted for this suite: .* pass --allow-older-index",
+        ):
             archive_client(release, mirrors=mirrors).resolve(["libc6"])
     assert Cache(cache_dir).load_release(f"{archive.url}/dists/bookworm") == newer
     assert Cache(cache_dir).load_release(f"{archive.server.url}/second/dists/bookworm") is None
@@ -458,11 +502,15 @@ def test_a_newer_inrelease_is_accepted_and_recorded(test_archive: Factory, archi
     archive = _bookworm(test_archive)
     release = archive.release()
     week_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=7)
-    archive.server.inject(archive.path("dists/bookworm/InRelease"),
-                          testarchive.replace(archive.inrelease("bookworm", Date=testarchive._http_date(week_ago)), times=1))
+    archive.server.inject(
+        archive.path("dists/bookworm/InRelease"),
+        testarchive.replace(archive.inrelease("bookworm", Date=testarchive._http_date(week_ago)), times=1),
+    )
     assert archive_client(release).resolve(["libc6"])
     assert archive_client(release).resolve(["libc6"])  # the current one, newer
-    archive.server.inject(archive.path("dists/bookworm/InRelease"),
-                          testarchive.replace(archive.inrelease("bookworm", Date=testarchive._http_date(week_ago)), times=1))
+    archive.server.inject(
+        archive.path("dists/bookworm/InRelease"),
+        testarchive.replace(archive.inrelease("bookworm", Date=testarchive._http_date(week_ago)), times=1),
+    )
     with pytest.raises(VerificationError, match="older than"):
         archive_client(release).resolve(["libc6"])

@@ -59,9 +59,7 @@ def test_retries_are_bounded_and_reported(served: str, archive_server: ArchiveSe
     archive_server.inject("/file.bin", testarchive.status(503, times=None))
     with pytest.raises(ArchiveError) as error:
         _http().get(served)
-    assert str(error.value) == (
-        f"cannot download {served}: HTTP 503 Service Unavailable (gave up after 4 attempts)"
-    )
+    assert str(error.value) == (f"cannot download {served}: HTTP 503 Service Unavailable (gave up after 4 attempts)")
     assert len(archive_server.requests("/file.bin")) == 4
 
 
@@ -169,8 +167,9 @@ def test_truncated_body_of_unknown_size_is_fetched_again(served: str, archive_se
     assert [request.range for request in archive_server.requests("/file.bin")] == [None, "bytes=30000-"]
 
 
-def test_proxy_from_the_environment_is_used(served: str, archive_server: ArchiveServer,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_proxy_from_the_environment_is_used(
+    served: str, archive_server: ArchiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", archive_server.url)
@@ -192,8 +191,11 @@ def test_a_trickling_server_meets_the_overall_deadline(served: str, archive_serv
     """Each 4 KiB piece arrives well within the read timeout; the whole body would take 2.6 s."""
     archive_server.inject("/file.bin", testarchive.slow(0.2, times=None))
     started = time.monotonic()
-    with pytest.raises(ArchiveError, match=r"^cannot download .*: it took longer than 0.5 seconds \(a stalled or very "
-                                           r"slow mirror\)$"):
+    with pytest.raises(
+        ArchiveError,
+        match=r"^cannot download .*: it took longer than 0.5 seconds \(a stalled or very "
+        r"slow mirror\)$",
+    ):
         Http(attempts=4, backoff=0.01, timeout=(2.0, 2.0), deadline=0.5, min_rate=len(BODY) * 2).get(served)
     assert time.monotonic() - started < 2.0
     assert len(archive_server.requests("/file.bin")) == 1

@@ -23,8 +23,9 @@ def _release(codename: str = "trixie", url: str = "") -> Release:
         "debian": Archive("debian", "13", (codename, f"{codename}-updates"), ("main",), ("k",), 10, url=url),
         "debian-security": Archive("debian-security", "13", (f"{codename}-security",), ("main",), ("k",), 10),
     }
-    return Release(path=Path("debian-13.yaml"), format="v3", archives=archives, public_keys={}, packages={},
-                   name="debian-13")
+    return Release(
+        path=Path("debian-13.yaml"), format="v3", archives=archives, public_keys={}, packages={}, name="debian-13"
+    )
 
 
 def _apt(tmp_path: Path, sources_list: str = "", **files: str) -> Path:
@@ -59,8 +60,9 @@ def test_env_name() -> None:
 def test_overrides_win_over_everything(tmp_path: Path) -> None:
     apt = _apt(tmp_path, debian_sources=BOOKWORM_DEB822)
     environ = {"SLICER_MIRROR_DEBIAN": "http://env.invalid/debian"}
-    mirrors = resolve_mirrors(_release(url="http://url.invalid/d"), {"debian": "https://flag.invalid/debian/"},
-                              KNOWN, apt, environ)
+    mirrors = resolve_mirrors(
+        _release(url="http://url.invalid/d"), {"debian": "https://flag.invalid/debian/"}, KNOWN, apt, environ
+    )
     assert mirrors["debian"] == "https://flag.invalid/debian"
     assert mirrors["debian-security"] == "http://mirror.example.invalid/debian-security"
 
@@ -84,7 +86,8 @@ def test_exact_suite_beats_a_same_archive_match(tmp_path: Path) -> None:
     apt = _apt(tmp_path, a_sources=BOOKWORM_DEB822, b_list="deb http://trixie.invalid/debian trixie main\n")
     assert resolve_mirrors(_release("trixie"), {}, KNOWN, apt, {})["debian"] == "http://trixie.invalid/debian"
     assert resolve_mirrors(_release("bookworm"), {}, KNOWN, apt, {})["debian"] == (
-        "http://mirror.example.invalid/debian")
+        "http://mirror.example.invalid/debian"
+    )
 
 
 class _Unread(dict):
@@ -105,13 +108,16 @@ def test_known_suites_are_read_only_when_no_source_lists_the_own_suites(tmp_path
 
 
 def test_one_line_sources_with_options_comments_and_deb_src(tmp_path: Path) -> None:
-    apt = _apt(tmp_path, """\
+    apt = _apt(
+        tmp_path,
+        """\
         # deb http://commented.invalid/debian trixie main
         deb-src http://source.invalid/debian trixie main
         deb [arch=amd64 signed-by=/usr/share/keyrings/x.gpg] http://one.invalid/debian trixie main # note
         deb\thttp://sec.invalid/debian-security trixie-security main
         deb [ trusted=yes ] cdrom://disc trixie main
-    """)
+    """,
+    )
     sources = read_apt_sources(apt)
     assert [(source.uri, source.suites) for source in sources] == [
         ("http://one.invalid/debian", ("trixie",)),
@@ -124,7 +130,9 @@ def test_one_line_sources_with_options_comments_and_deb_src(tmp_path: Path) -> N
 
 
 def test_deb822_several_uris_disabled_and_source_only_stanzas(tmp_path: Path) -> None:
-    apt = _apt(tmp_path, main_sources="""\
+    apt = _apt(
+        tmp_path,
+        main_sources="""\
         Types: deb
         URIs: http://disabled.invalid/debian
         Suites: trixie
@@ -138,17 +146,22 @@ def test_deb822_several_uris_disabled_and_source_only_stanzas(tmp_path: Path) ->
         Types: deb deb-src
         URIs: mirror+http://unsupported.invalid/list http://first.invalid/debian http://second.invalid/debian
         Suites: trixie trixie-security
-    """)
+    """,
+    )
     sources = read_apt_sources(apt)
     assert [source.uri for source in sources] == ["http://first.invalid/debian", "http://second.invalid/debian"]
     assert resolve_mirrors(_release(), {}, KNOWN, apt, {})["debian"] == "http://first.invalid/debian"
 
 
 def test_sources_list_is_read_before_the_directory(tmp_path: Path) -> None:
-    apt = _apt(tmp_path, "deb http://main-file.invalid/debian trixie main\n",
-               a_list="deb http://dir.invalid/debian trixie main\n")
+    apt = _apt(
+        tmp_path,
+        "deb http://main-file.invalid/debian trixie main\n",
+        a_list="deb http://dir.invalid/debian trixie main\n",
+    )
     assert resolve_mirrors(_release(), {"debian-security": "http://s.invalid"}, KNOWN, apt, {})["debian"] == (
-        "http://main-file.invalid/debian")
+        "http://main-file.invalid/debian"
+    )
 
 
 def test_missing_mirror_names_archive_suite_and_remedy(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import pytest
 from slicer.archive import ArchiveClient
 from slicer.cache import Cache
 from slicer.console import Console
-from slicer.release.model import Release
 from slicer.release.load import load_release
+from slicer.release.model import Release
 
 pytestmark = pytest.mark.network
 
@@ -23,14 +23,14 @@ PACKAGES = {
 
 
 def _client(release: Release, arch: str, mirrors: dict[str, str], cache: Cache, **options: object) -> ArchiveClient:
-    return ArchiveClient(release, arch, mirrors=mirrors, cache=cache, console=Console(io.StringIO()),
-                         **options)  # type: ignore[arg-type]
+    return ArchiveClient(release, arch, mirrors=mirrors, cache=cache, console=Console(io.StringIO()), **options)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("arch", ["amd64", "arm64"])
 @pytest.mark.parametrize("release_name", ["debian-12", "debian-13"])
-def test_verify_resolve_and_download(release_name: str, arch: str, network_cache: Cache,
-                                     host_mirrors: Callable[[Release], dict[str, str]]) -> None:
+def test_verify_resolve_and_download(
+    release_name: str, arch: str, network_cache: Cache, host_mirrors: Callable[[Release], dict[str, str]]
+) -> None:
     release = load_release(release_name)
     mirrors = host_mirrors(release)
     names = PACKAGES[release_name]

@@ -93,7 +93,7 @@ def test_damaged_or_foreign_data_is_rejected() -> None:
     damaged[header_end] ^= 0x40
     assert PackageIndex.from_bytes(bytes(damaged), KEY) is None
     assert PackageIndex.from_bytes(bytes(blob[:-10]), KEY) is None
-    assert PackageIndex.from_bytes(b"slicer-packages-0\n" + bytes(blob[len(packages.MAGIC):]), KEY) is None
+    assert PackageIndex.from_bytes(b"slicer-packages-0\n" + bytes(blob[len(packages.MAGIC) :]), KEY) is None
     assert PackageIndex.from_bytes(b"", KEY) is None
 
 

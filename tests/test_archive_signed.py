@@ -18,7 +18,8 @@ URL = "http://127.0.0.1:1/debian/dists/bookworm"
 WHAT = f'InRelease of suite "bookworm" from {URL}'
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
-RELEASE_TEXT = b"""\
+RELEASE_TEXT = (
+    b"""\
 Origin: Debian
 Suite: oldstable
 Codename: bookworm
@@ -28,16 +29,22 @@ Acquire-By-Hash: yes
 Architectures: all amd64 arm64
 Components: updates/main updates/contrib
 SHA256:
- """ + b"a" * 64 + b""" 10 main/binary-amd64/Packages
- """ + b"B" * 64 + b"""  5 main/binary-amd64/Packages.xz
+ """
+    + b"a" * 64
+    + b""" 10 main/binary-amd64/Packages
+ """
+    + b"B" * 64
+    + b"""  5 main/binary-amd64/Packages.xz
 """
+)
 
 
 def _release(*armors: str, names: tuple[str, ...] = ("k1",)) -> Release:
     keys = {name: PublicKey(name, armor) for name, armor in zip(names, armors, strict=True)}
     archive = Archive("debian", "12", ("bookworm",), ("main",), tuple(keys))
-    return Release(path=Path("r.yaml"), format="v3", archives={"debian": archive}, public_keys=keys,
-                   packages={}, name="debian-12")
+    return Release(
+        path=Path("r.yaml"), format="v3", archives={"debian": archive}, public_keys=keys, packages={}, name="debian-12"
+    )
 
 
 def _clearsign(key: pysequoia.Tsk, data: bytes = RELEASE_TEXT) -> bytes:
@@ -66,19 +73,24 @@ def test_armor_with_several_certificates(signing_key: pysequoia.Tsk, other_key: 
     assert signed.verify(_clearsign(signing_key), None, certs, WHAT, "debian-12") == RELEASE_TEXT
 
 
-def test_any_one_pinned_key_suffices_and_others_refuse_alike(signing_key: pysequoia.Tsk,
-                                                            other_key: pysequoia.Tsk) -> None:
+def test_any_one_pinned_key_suffices_and_others_refuse_alike(
+    signing_key: pysequoia.Tsk, other_key: pysequoia.Tsk
+) -> None:
     """Keys are tried alone first; what none of them signed is refused as with all keys at once."""
-    both = signed.load_certs(_release(str(other_key.extract_certificate()), str(signing_key.extract_certificate()),
-                                      names=("k1", "k2")), "debian")
+    both = signed.load_certs(
+        _release(str(other_key.extract_certificate()), str(signing_key.extract_certificate()), names=("k1", "k2")),
+        "debian",
+    )
     for data in (_clearsign(signing_key), _clearsign(other_key)):
         assert signed.verify(data, None, both, WHAT, "debian-12") == RELEASE_TEXT
     detached = pysequoia.sign(signing_key.signer(), RELEASE_TEXT, mode=pysequoia.SignatureMode.DETACHED)
     assert signed.verify(RELEASE_TEXT, detached, both, WHAT, "debian-12") == RELEASE_TEXT
     third = pysequoia.Tsk.generate("a third key <third@example.invalid>")
-    for data, reason in ((_clearsign(third), "no valid signature"),
-                         (_clearsign(signing_key).replace(b"bookworm", b"bookwork"), "no valid signature"),
-                         (RELEASE_TEXT, "it is not a readable OpenPGP signed message (")):
+    for data, reason in (
+        (_clearsign(third), "no valid signature"),
+        (_clearsign(signing_key).replace(b"bookworm", b"bookwork"), "no valid signature"),
+        (RELEASE_TEXT, "it is not a readable OpenPGP signed message ("),
+    ):
         with pytest.raises(VerificationError) as error:
             signed.verify(data, None, both, WHAT, "debian-12")
         assert str(error.value).startswith(f"{WHAT} is not signed by a key pinned in debian-12: {reason}")
@@ -109,8 +121,9 @@ def test_load_certs_errors_name_the_key() -> None:
     with pytest.raises(ReleaseError, match='public key "k1" cannot be read: '):
         signed.load_certs(_release("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbroken\n"), "debian")
     release = _release("x")
-    broken = Release(path=release.path, format="v3", archives=release.archives, public_keys={}, packages={},
-                     name="debian-12")
+    broken = Release(
+        path=release.path, format="v3", archives=release.archives, public_keys={}, packages={}, name="debian-12"
+    )
     with pytest.raises(ReleaseError, match='archive "debian" pins public key "k1", which release debian-12'):
         signed.load_certs(broken, "debian")
 
@@ -124,8 +137,7 @@ def test_parse_release_fields() -> None:
     assert (info.codename, info.suite_field, info.by_hash) == ("bookworm", "oldstable", True)
     assert info.architectures == ("all", "amd64", "arm64")
     assert info.valid_until == datetime.datetime(2026, 1, 17, 8, 53, 33, tzinfo=datetime.UTC)
-    assert info.files["main/binary-amd64/Packages.xz"] == signed.IndexFile(
-        "main/binary-amd64/Packages.xz", "b" * 64, 5)
+    assert info.files["main/binary-amd64/Packages.xz"] == signed.IndexFile("main/binary-amd64/Packages.xz", "b" * 64, 5)
 
 
 def test_parse_release_refuses_malformed_hash_lines() -> None:
@@ -135,11 +147,18 @@ def test_parse_release_refuses_malformed_hash_lines() -> None:
         _info(RELEASE_TEXT.replace(b"Sat, 17 Jan 2026 08:53:33 UTC", b"soon"))
 
 
-@pytest.mark.parametrize("value", [
-    "Sat, 17 Jan 2026 08:53:33 UTC", "17 Jan 2026 08:53:33 GMT", "Sat, 7 Feb 2026 23:59:59 +0000",
-    "Sat, 17 Jan 2026 09:53:33 +0100", "Sat, 17 Jan 2026 08:53:33", "Sat, 17 Jan 2026 08:53 UTC",
-    "Sun, 29 Feb 2032 00:00:00 UTC",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Sat, 17 Jan 2026 08:53:33 UTC",
+        "17 Jan 2026 08:53:33 GMT",
+        "Sat, 7 Feb 2026 23:59:59 +0000",
+        "Sat, 17 Jan 2026 09:53:33 +0100",
+        "Sat, 17 Jan 2026 08:53:33",
+        "Sat, 17 Jan 2026 08:53 UTC",
+        "Sun, 29 Feb 2032 00:00:00 UTC",
+    ],
+)
 def test_dates_read_as_email_utils_reads_them(value: str) -> None:
     expected = email.utils.parsedate_to_datetime(value)
     expected = expected if expected.tzinfo else expected.replace(tzinfo=datetime.UTC)
@@ -167,8 +186,10 @@ def test_expired_release_is_refused_unless_told_otherwise() -> None:
     later = datetime.datetime(2026, 2, 1, tzinfo=datetime.UTC)
     with pytest.raises(VerificationError) as error:
         signed.check_suite(_info(), WHAT, now=later, check_valid_until=True, cached=False)
-    assert str(error.value) == (f"{WHAT} expired on 2026-01-17 08:53 UTC (Valid-Until): the mirror is stale; "
-                                "pass --ignore-valid-until only for a snapshot mirror")
+    assert str(error.value) == (
+        f"{WHAT} expired on 2026-01-17 08:53 UTC (Valid-Until): the mirror is stale; "
+        "pass --ignore-valid-until only for a snapshot mirror"
+    )
     with pytest.raises(VerificationError) as error:
         signed.check_suite(_info(), WHAT, now=later, check_valid_until=True, cached=True)
     assert str(error.value).startswith(f"the cached {WHAT} expired on 2026-01-17")
@@ -178,14 +199,15 @@ def test_expired_release_is_refused_unless_told_otherwise() -> None:
 
 def test_a_release_dated_later_than_the_clock_is_refused_unless_told_otherwise() -> None:
     dated = datetime.datetime(2023, 6, 10, 8, 53, 33, tzinfo=datetime.UTC)
-    signed.check_suite(_info(), WHAT, now=dated - datetime.timedelta(minutes=9), check_valid_until=True,
-                       cached=False)
+    signed.check_suite(_info(), WHAT, now=dated - datetime.timedelta(minutes=9), check_valid_until=True, cached=False)
     early = dated - datetime.timedelta(hours=3)
     with pytest.raises(VerificationError) as error:
         signed.check_suite(_info(), WHAT, now=early, check_valid_until=True, cached=True)
-    assert str(error.value) == (f"{WHAT} is dated 2023-06-10 08:53 UTC, later than this machine's clock "
-                                "(2023-06-10 05:53 UTC): set the clock right, since a clock running late also "
-                                "takes expired indexes for fresh ones; pass --ignore-valid-until to use it anyway")
+    assert str(error.value) == (
+        f"{WHAT} is dated 2023-06-10 08:53 UTC, later than this machine's clock "
+        "(2023-06-10 05:53 UTC): set the clock right, since a clock running late also "
+        "takes expired indexes for fresh ones; pass --ignore-valid-until to use it anyway"
+    )
     signed.check_suite(_info(), WHAT, now=early, check_valid_until=False, cached=False)
 
 

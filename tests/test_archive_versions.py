@@ -76,14 +76,13 @@ def _mutate(rng: random.Random, version: str) -> str:
 
 def _dpkg_compare(pairs: list[tuple[str, str]]) -> list[int]:
     script = (
-        'while read -r a b; do '
+        "while read -r a b; do "
         'if dpkg --compare-versions "$a" lt "$b"; then echo -1; '
         'elif dpkg --compare-versions "$a" eq "$b"; then echo 0; '
-        'else echo 1; fi; done'
+        "else echo 1; fi; done"
     )
     stdin = "".join(f"{a} {b}\n" for a, b in pairs)
-    done = subprocess.run(["sh", "-c", script], input=stdin, capture_output=True, text=True, check=True,
-                          timeout=300)
+    done = subprocess.run(["sh", "-c", script], input=stdin, capture_output=True, text=True, check=True, timeout=300)
     return [int(line) for line in done.stdout.split()]
 
 
@@ -98,6 +97,9 @@ def test_matches_dpkg_on_random_pairs() -> None:
     pairs += [(a, b) for a, b, _ in EDGE_CASES]
     expected = _dpkg_compare(pairs)
     assert len(expected) == len(pairs)
-    mismatches = [(a, b, want, compare_versions(a, b))
-                  for (a, b), want in zip(pairs, expected, strict=True) if compare_versions(a, b) != want]
+    mismatches = [
+        (a, b, want, compare_versions(a, b))
+        for (a, b), want in zip(pairs, expected, strict=True)
+        if compare_versions(a, b) != want
+    ]
     assert mismatches == []

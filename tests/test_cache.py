@@ -61,12 +61,14 @@ def test_writer_reset_starts_over(tmp_path: Path) -> None:
     assert Cache(tmp_path).obtain(DIGEST, len(DATA), produce, "src").read_bytes() == DATA
 
 
-@pytest.mark.parametrize(("data", "size", "message"), [
-    (DATA[:-1] + b"?", len(DATA), "has SHA256 .*, but its signed index says " + DIGEST),
-    (DATA[:-1], len(DATA), f"is {len(DATA) - 1} bytes, but its signed index says {len(DATA)}"),
-])
-def test_obtain_refuses_wrong_content_and_keeps_nothing(tmp_path: Path, data: bytes, size: int,
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "size", "message"),
+    [
+        (DATA[:-1] + b"?", len(DATA), "has SHA256 .*, but its signed index says " + DIGEST),
+        (DATA[:-1], len(DATA), f"is {len(DATA) - 1} bytes, but its signed index says {len(DATA)}"),
+    ],
+)
+def test_obtain_refuses_wrong_content_and_keeps_nothing(tmp_path: Path, data: bytes, size: int, message: str) -> None:
     cache = Cache(tmp_path)
     with pytest.raises(VerificationError, match=f"^http://x/a.deb {message}"):
         cache.obtain(DIGEST, size, _writer_of(data), "http://x/a.deb")
@@ -90,8 +92,10 @@ def test_damaged_blob_is_deleted_reported_and_fetched_again(tmp_path: Path) -> N
     reports: list[str] = []
     assert cache.lookup(DIGEST, reports.append) is None
     assert not path.exists()
-    assert reports == [f"cached file {path} was damaged (its SHA256 is "
-                       f"{hashlib.sha256(DATA.replace(b'some', b'same', 1)).hexdigest()}); removed it"]
+    assert reports == [
+        f"cached file {path} was damaged (its SHA256 is "
+        f"{hashlib.sha256(DATA.replace(b'some', b'same', 1)).hexdigest()}); removed it"
+    ]
     assert cache.obtain(DIGEST, len(DATA), _writer_of(DATA), "src").read_bytes() == DATA
 
 
@@ -109,7 +113,7 @@ def test_info_and_prune_by_age(tmp_path: Path) -> None:
     fresh = cache.obtain(DIGEST, None, _writer_of(DATA), "src")
     stale_data = b"stale"
     stale = cache.obtain(hashlib.sha256(stale_data).hexdigest(), None, _writer_of(stale_data), "src")
-    cache.write_parsed("ab" * 32, b"parsed")
+    cache.write_mapped("ab" * 32, b"parsed")
     cache.save_release("http://m/dists/s", b"inrelease", None)
     info = cache.info()
     assert (info.path, info.blobs, info.bytes) == (tmp_path, 2, len(DATA) + 5 + 6 + 9)
@@ -176,20 +180,20 @@ def test_release_files_are_kept_per_url(tmp_path: Path) -> None:
 
 def test_sealed_parsed_entries(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
-    assert cache.read_sealed("cd" * 32) is None
-    cache.write_sealed("cd" * 32, b"index")
-    assert cache.read_sealed("cd" * 32) == b"index"
+    assert cache.read_parsed("cd" * 32) is None
+    cache.write_parsed("cd" * 32, b"index")
+    assert cache.read_parsed("cd" * 32) == b"index"
     cache.discard_parsed("cd" * 32)
-    assert cache.read_sealed("cd" * 32) is None
+    assert cache.read_parsed("cd" * 32) is None
 
 
 def test_parsed_entries_mapped(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
     assert cache.map_parsed("cd" * 32) is None
-    cache.write_parsed("cd" * 32, b"index")
+    cache.write_mapped("cd" * 32, b"index")
     mapped = cache.map_parsed("cd" * 32)
     assert mapped is not None and mapped[:] == b"index"
-    cache.write_parsed("cd" * 32, b"")
+    cache.write_mapped("cd" * 32, b"")
     assert cache.map_parsed("cd" * 32) is None
 
 
@@ -206,8 +210,9 @@ def _obtain_in_process(directory: str, marker: str) -> None:
 def test_concurrent_processes_download_a_blob_once(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_obtain_in_process, args=(str(tmp_path / "cache"), str(marker)))
-                 for _ in range(3)]
+    processes = [
+        context.Process(target=_obtain_in_process, args=(str(tmp_path / "cache"), str(marker))) for _ in range(3)
+    ]
     for process in processes:
         process.start()
     for process in processes:

@@ -64,23 +64,23 @@ def test_a_planted_derived_mapping_is_ignored(tmp_path: Path) -> None:
 
 def test_a_planted_sealed_entry_is_ignored(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
-    cache.write_sealed("release-x", b"genuine")
+    cache.write_parsed("release-x", b"genuine")
     stored = tmp_path / "parsed" / "release-x"
-    seal = stored.read_bytes()[:cachetrust.MAC_SIZE]
+    seal = stored.read_bytes()[: cachetrust.MAC_SIZE]
     stored.write_bytes(seal + b"forged!")
-    assert cache.read_sealed("release-x") is None and not stored.exists()
-    cache.write_parsed("release-x", b"\0" * cachetrust.MAC_SIZE + b"forged")
-    assert cache.read_sealed("release-x") is None
+    assert cache.read_parsed("release-x") is None and not stored.exists()
+    cache.write_mapped("release-x", b"\0" * cachetrust.MAC_SIZE + b"forged")
+    assert cache.read_parsed("release-x") is None
 
 
 @pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
 @pytest.mark.parametrize("folder", ["", "sha256", "derived", "parsed"])
 def test_a_folder_others_can_write_is_refused(tmp_path: Path, folder: str, mode: int) -> None:
-    Cache(tmp_path / "cache").write_sealed("x", b"data")
+    Cache(tmp_path / "cache").write_parsed("x", b"data")
     loose = tmp_path / "cache" / folder
     os.chmod(loose, mode)
     with pytest.raises(CacheError) as refused:
-        Cache(tmp_path / "cache").read_sealed("x")
+        Cache(tmp_path / "cache").read_parsed("x")
     message = str(refused.value)
     assert f"cache folder {loose.as_posix().rstrip('/')} is writable by group or others" in message
     assert f"chmod -R go-w {loose.as_posix().rstrip('/')}" in message
@@ -91,18 +91,18 @@ def test_an_ancestor_anyone_can_write_is_refused_unless_sticky(tmp_path: Path) -
     shared.mkdir()
     os.chmod(shared, 0o777)
     with pytest.raises(CacheError, match=f"lies in {shared}, which anyone can write"):
-        Cache(shared / "cache").read_sealed("x")
+        Cache(shared / "cache").read_parsed("x")
     os.chmod(shared, 0o1777)
-    assert Cache(shared / "cache").read_sealed("x") is None
+    assert Cache(shared / "cache").read_parsed("x") is None
 
 
 @needs_root
 def test_a_cache_of_another_user_is_refused(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "cache")
-    cache.write_sealed("x", b"data")
+    cache.write_parsed("x", b"data")
     os.chown(tmp_path / "cache" / "parsed", 65534, 65534)
     with pytest.raises(CacheError, match=r"cache folder .*/parsed belongs to uid 65534, not to you \(uid 0\)"):
-        Cache(tmp_path / "cache").read_sealed("x")
+        Cache(tmp_path / "cache").read_parsed("x")
 
 
 @needs_root
@@ -111,11 +111,11 @@ def test_a_cache_in_a_folder_of_another_user_is_refused(tmp_path: Path) -> None:
     home.mkdir()
     os.chown(home, 65534, 65534)
     with pytest.raises(CacheError, match=f"lies in {home}, which belongs to uid 65534"):
-        Cache(home / "cache").read_sealed("x")
+        Cache(home / "cache").read_parsed("x")
 
 
 def test_an_area_replaced_by_a_file_is_named(tmp_path: Path) -> None:
-    Cache(tmp_path).write_sealed("x", b"data")
+    Cache(tmp_path).write_parsed("x", b"data")
     for name in ("sha256", "parsed"):
         folder = tmp_path / name
         folder.rename(tmp_path / f"{name}.old")
@@ -127,11 +127,11 @@ def test_an_area_replaced_by_a_file_is_named(tmp_path: Path) -> None:
 
 
 def test_a_key_others_can_read_is_refused(tmp_path: Path) -> None:
-    Cache(tmp_path).write_sealed("x", b"data")
+    Cache(tmp_path).write_parsed("x", b"data")
     key = tmp_path / cachetrust.KEY_FILE
     os.chmod(key, 0o644)
     with pytest.raises(CacheError, match=f"the cache key {key} is not a file of yours readable by you alone"):
-        Cache(tmp_path).read_sealed("x")
+        Cache(tmp_path).read_parsed("x")
     key.unlink()
     # A new key: what the old one sealed is no longer trusted, and is made again.
-    assert Cache(tmp_path).read_sealed("x") is None
+    assert Cache(tmp_path).read_parsed("x") is None

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from slicer.check.run import hint_issue, review_style
+from slicer.check.style import hint_issue, review_style
 from slicer.cli import main
 from slicer.errors import ReleaseError
 from slicer.release.load import load_release
 from tests.helpers.debs import DebSpec, directory, file, symlink
-from tests.helpers.releases import key_block
 from tests.helpers.elfs import build_elf
+from tests.helpers.releases import key_block
 
 TRIPLETS = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 MACHINES = {"amd64": 62, "arm64": 183}
@@ -100,7 +100,8 @@ def test_key_order_indentation_and_unsorted_lists_are_reported():
 
 def test_sorting_is_bytewise():
     # C collation: "/usr/lib/X" < "/usr/lib/a" and "libfoo-2" < "libfoo.so" < "libfoo_x".
-    assert style("""\
+    assert (
+        style("""\
         package: hello
         slices:
           bins:
@@ -110,7 +111,9 @@ def test_sorting_is_bytewise():
               /usr/lib/libfoo-2:
               /usr/lib/libfoo.so:
               /usr/lib/libfoo_x:
-        """) == []
+        """)
+        == []
+    )
     assert style("""\
         package: hello
         slices:
@@ -164,7 +167,9 @@ def test_fix_moves_comments_with_the_entry_below_them():
 
 
 def test_entries_over_several_lines_or_in_flow_style_cannot_be_fixed():
-    result = review_style("x.yaml", textwrap.dedent("""\
+    result = review_style(
+        "x.yaml",
+        textwrap.dedent("""\
         package: hello
         slices:
           bins:
@@ -173,25 +178,31 @@ def test_entries_over_several_lines_or_in_flow_style_cannot_be_fixed():
                 text: |
                   hi
               /etc/a:
-        """))
+        """),
+    )
     assert result.fixed is None
-    assert result.issues == ["x.yaml:8: contents of slice hello_bins are not sorted: /etc/a should come before "
-                             "/etc/b; cannot fix automatically, as an entry spans several lines"]
+    assert result.issues == [
+        "x.yaml:8: contents of slice hello_bins are not sorted: /etc/a should come before "
+        "/etc/b; cannot fix automatically, as an entry spans several lines"
+    ]
     result = review_style("x.yaml", "package: hello\nessential: {hello_b: null, hello_a: null}\n")
     assert result.fixed is None
     assert result.issues[0].endswith("; cannot fix automatically, as the block is in flow style")
 
 
-@pytest.mark.parametrize(("hint", "reason"), [
-    ("Hello program", None),
-    ("ld.so cache and x86-64 libraries", None),
-    ("OpenSSL configuration; FIPS (off)", None),
-    ("hello program", "is not in sentence case"),
-    ("The hello program", 'starts with the article "The"'),
-    ("Hello program.", "ends with punctuation"),
-    ("Hello  program", "has leading, trailing or double spaces"),
-    ("Hello program!", "has characters other than letters, digits, spaces and .,;()/+-_"),
-])
+@pytest.mark.parametrize(
+    ("hint", "reason"),
+    [
+        ("Hello program", None),
+        ("ld.so cache and x86-64 libraries", None),
+        ("OpenSSL configuration; FIPS (off)", None),
+        ("hello program", "is not in sentence case"),
+        ("The hello program", 'starts with the article "The"'),
+        ("Hello program.", "ends with punctuation"),
+        ("Hello  program", "has leading, trailing or double spaces"),
+        ("Hello program!", "has characters other than letters, digits, spaces and .,;()/+-_"),
+    ],
+)
 def test_hint_rules(hint, reason):
     assert hint_issue(hint) == reason
 
@@ -205,17 +216,34 @@ def packages(arch: str, needs: tuple[str, ...] = ("libfoo.so.1",), extra: tuple 
     library = build_elf(machine=machine, soname="libfoo.so.1", interpreter="")
     program = build_elf(machine=machine, needed=needs, interpreter="")
     return [
-        DebSpec("libfoo1", "1.2-1", arch, [
-            directory("./usr/"), directory("./usr/lib/"), directory(f"./usr/lib/{triplet}/"),
-            file(f"./usr/lib/{triplet}/libfoo.so.1.2", library, 0o644),
-            symlink(f"./usr/lib/{triplet}/libfoo.so.1", "libfoo.so.1.2"),
-            file("./usr/share/doc/libfoo1/copyright", "MIT\n"),
-        ]),
-        DebSpec("hello", "1.0-1", arch, [
-            directory("./usr/"), directory("./usr/bin/"), file("./usr/bin/hello", program, 0o755),
-            directory("./usr/share/"), directory("./usr/share/hello/"), file("./usr/share/hello/data", "d\n"),
-            file("./usr/share/doc/hello/copyright", "GPL\n"), *extra,
-        ]),
+        DebSpec(
+            "libfoo1",
+            "1.2-1",
+            arch,
+            [
+                directory("./usr/"),
+                directory("./usr/lib/"),
+                directory(f"./usr/lib/{triplet}/"),
+                file(f"./usr/lib/{triplet}/libfoo.so.1.2", library, 0o644),
+                symlink(f"./usr/lib/{triplet}/libfoo.so.1", "libfoo.so.1.2"),
+                file("./usr/share/doc/libfoo1/copyright", "MIT\n"),
+            ],
+        ),
+        DebSpec(
+            "hello",
+            "1.0-1",
+            arch,
+            [
+                directory("./usr/"),
+                directory("./usr/bin/"),
+                file("./usr/bin/hello", program, 0o755),
+                directory("./usr/share/"),
+                directory("./usr/share/hello/"),
+                file("./usr/share/hello/data", "d\n"),
+                file("./usr/share/doc/hello/copyright", "GPL\n"),
+                *extra,
+            ],
+        ),
     ]
 
 
@@ -236,7 +264,8 @@ def local(test_archive, signing_key, tmp_path) -> Callable[..., Path]:
         (root / "chisel.yaml").write_text(
             "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
             "archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
-            f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert))
+            f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
+        )
         for name, text in {"libfoo1.yaml": LIBFOO, "hello.yaml": HELLO, **(slices or {})}.items():
             (root / "slices" / name).write_text(textwrap.dedent(text))
         return root
@@ -260,9 +289,13 @@ def test_clean_packages_pass_every_check_on_both_architectures(local, capsys):
     assert report["arches"] == ["amd64", "arm64"]
     rows = report["packages"]["hello"]
     assert {(row["check"], row["arch"]) for row in rows} == {
-        ("style", "all"), ("hints", "all"),
-        *((check, arch) for check in ("copyright", "paths", "libraries", "conflicts", "cut")
-          for arch in ("amd64", "arm64")),
+        ("style", "all"),
+        ("hints", "all"),
+        *(
+            (check, arch)
+            for check in ("copyright", "paths", "libraries", "conflicts", "cut")
+            for arch in ("amd64", "arm64")
+        ),
     }
     assert {row["result"] for row in rows} == {"ok"}
     assert sorted(report["packages"]) == ["hello", "libfoo1"]
@@ -272,16 +305,22 @@ def test_each_package_is_downloaded_once_per_architecture(local, archive_server,
     # Listing, library providers, conflicts and every lone cut share one download of each .deb.
     code, _ = run(local(), capsys=capsys)
     assert code == 0
-    downloads = sorted(request.path.rsplit("/", 1)[1] for request in archive_server.requests()
-                       if request.path.endswith(".deb"))
-    assert downloads == ["hello_1.0-1_amd64.deb", "hello_1.0-1_arm64.deb",
-                         "libfoo1_1.2-1_amd64.deb", "libfoo1_1.2-1_arm64.deb"]
+    downloads = sorted(
+        request.path.rsplit("/", 1)[1] for request in archive_server.requests() if request.path.endswith(".deb")
+    )
+    assert downloads == [
+        "hello_1.0-1_amd64.deb",
+        "hello_1.0-1_arm64.deb",
+        "libfoo1_1.2-1_amd64.deb",
+        "libfoo1_1.2-1_arm64.deb",
+    ]
 
 
 def test_table_output_and_exit_code(local, capsys):
     release = local({"hello.yaml": HELLO.replace("/usr/share/hello/data:", "/usr/share/hello/gone:")})
-    code = main(["-q", "check", "--release", f"{release}/", "--cache-dir", str(release / "cache"),
-                 "--arch", "amd64", "hello"])
+    code = main(
+        ["-q", "check", "--release", f"{release}/", "--cache-dir", str(release / "cache"), "--arch", "amd64", "hello"]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert out.startswith("hello\n")
@@ -290,16 +329,26 @@ def test_table_output_and_exit_code(local, capsys):
 
 
 def test_missing_paths_and_globs_matching_nothing(local, capsys):
-    release = local({"hello.yaml": HELLO.replace("/usr/bin/hello:", "/usr/bin/hello:\n      /usr/bin/nope:\n"
-                                                 "      /usr/share/*/*.txt:\n      /usr/share/hello:")})
+    release = local(
+        {
+            "hello.yaml": HELLO.replace(
+                "/usr/bin/hello:",
+                "/usr/bin/hello:\n      /usr/bin/nope:\n      /usr/share/*/*.txt:\n      /usr/share/hello:",
+            )
+        }
+    )
     code, report = run(release, "hello", capsys=capsys)
     assert code == 1
-    assert messages(report, "paths") == [message for arch in ("amd64", "arm64") for message in (
-        f'slice hello_bins lists /usr/bin/nope, which package "hello" 1.0-1 does not ship on {arch}',
-        f'slice hello_bins glob /usr/share/*/*.txt matches nothing in package "hello" 1.0-1 on {arch}',
-        f'slice hello_bins lists /usr/share/hello, but package "hello" 1.0-1 has a directory with mode 0755 '
-        f"at /usr/share/hello/ on {arch}; write /usr/share/hello/",
-    )]
+    assert messages(report, "paths") == [
+        message
+        for arch in ("amd64", "arm64")
+        for message in (
+            f'slice hello_bins lists /usr/bin/nope, which package "hello" 1.0-1 does not ship on {arch}',
+            f'slice hello_bins glob /usr/share/*/*.txt matches nothing in package "hello" 1.0-1 on {arch}',
+            f'slice hello_bins lists /usr/share/hello, but package "hello" 1.0-1 has a directory with mode 0755 '
+            f"at /usr/share/hello/ on {arch}; write /usr/share/hello/",
+        )
+    ]
     assert {p["slice"] for p in report["problems"]} == {"hello_bins"}
 
 
@@ -309,7 +358,8 @@ def test_arch_specific_paths_need_an_arch_restriction(local, capsys):
     code, report = run(local({"hello.yaml": unrestricted}, debs), "hello", capsys=capsys)
     assert code == 1
     assert messages(report, "paths") == [
-        'slice hello_bins lists /usr/share/hello/x86.dat, which package "hello" 1.0-1 does not ship on arm64']
+        'slice hello_bins lists /usr/share/hello/x86.dat, which package "hello" 1.0-1 does not ship on arm64'
+    ]
     restricted = unrestricted.replace("/usr/share/hello/x86.dat:", "/usr/share/hello/x86.dat: {arch: [amd64]}")
     code, report = run(local({"hello.yaml": restricted}, debs), "hello", capsys=capsys)
     assert (code, report["problems"]) == (0, [])
@@ -319,13 +369,16 @@ def test_copyright_slice_rules(local, capsys):
     without_essential = HELLO.replace("essential:\n  hello_copyright:\n", "")
     code, report = run(local({"hello.yaml": without_essential}), "hello", "--arch", "amd64", capsys=capsys)
     assert code == 1
-    assert messages(report) == ['slice hello_bins does not need hello_copyright on amd64; add "hello_copyright:" '
-                                'to the essentials of package "hello"']
+    assert messages(report) == [
+        'slice hello_bins does not need hello_copyright on amd64; add "hello_copyright:" '
+        'to the essentials of package "hello"'
+    ]
 
     no_notice = HELLO.replace("/usr/share/doc/hello/copyright:", "/usr/share/hello/data:")
     code, report = run(local({"hello.yaml": no_notice}), "hello", "--arch", "amd64", capsys=capsys)
-    assert messages(report) == ['slice hello_copyright does not ship /usr/share/doc/hello/copyright, which package '
-                                '"hello" has on amd64']
+    assert messages(report) == [
+        'slice hello_copyright does not ship /usr/share/doc/hello/copyright, which package "hello" has on amd64'
+    ]
 
     no_slice = HELLO.replace("essential:\n  hello_copyright:\n", "").split("  copyright:")[0]
     code, report = run(local({"hello.yaml": no_slice}), "hello", "--arch", "amd64", capsys=capsys)
@@ -334,20 +387,25 @@ def test_copyright_slice_rules(local, capsys):
 
 
 def test_unsorted_contents_are_reported_then_fixed(local, capsys):
-    unsorted = HELLO.replace("/usr/bin/hello:\n      /usr/share/hello/data:",
-                             "/usr/share/hello/data:\n      # The program.\n      /usr/bin/hello:")
+    unsorted = HELLO.replace(
+        "/usr/bin/hello:\n      /usr/share/hello/data:",
+        "/usr/share/hello/data:\n      # The program.\n      /usr/bin/hello:",
+    )
     release = local({"hello.yaml": unsorted})
     slice_file = release / "slices" / "hello.yaml"
     code, report = run(release, "hello", "--arch", "amd64", capsys=capsys)
     assert code == 1
-    assert messages(report, "style") == [f"{release}/slices/hello.yaml:12: contents of slice hello_bins are not "
-                                         "sorted: /usr/bin/hello should come before /usr/share/hello/data"]
+    assert messages(report, "style") == [
+        f"{release}/slices/hello.yaml:12: contents of slice hello_bins are not "
+        "sorted: /usr/bin/hello should come before /usr/share/hello/data"
+    ]
     assert slice_file.read_text() == unsorted
 
     code, report = run(release, "hello", "--arch", "amd64", "--fix", capsys=capsys)
     assert (code, report["problems"], report["fixed"]) == (0, [], [f"{release}/slices/hello.yaml"])
     assert slice_file.read_text() == HELLO.replace(
-        "      /usr/bin/hello:", "      # The program.\n      /usr/bin/hello:")
+        "      /usr/bin/hello:", "      # The program.\n      /usr/bin/hello:"
+    )
     code, report = run(release, "hello", "--arch", "amd64", capsys=capsys)
     assert (code, report["fixed"]) == (0, [])
 
@@ -356,10 +414,14 @@ def test_library_needs_must_be_covered_by_essentials(local, capsys):
     release = local({"hello.yaml": HELLO.replace("    essential:\n      libfoo1_libs:\n", "")})
     code, report = run(release, "hello", capsys=capsys)
     assert code == 1
-    assert messages(report) == [
-        "slice hello_bins ships /usr/bin/hello needing libfoo.so.1, provided by libfoo1_libs, which is not among "
-        "its essentials"
-    ] * 2
+    assert (
+        messages(report)
+        == [
+            "slice hello_bins ships /usr/bin/hello needing libfoo.so.1, provided by libfoo1_libs, which is not among "
+            "its essentials"
+        ]
+        * 2
+    )
     assert [p["arch"] for p in report["problems"]] == ["amd64", "arm64"]
 
 
@@ -368,32 +430,46 @@ def test_library_no_slice_provides(local, capsys):
     release = local(debs=debs)
     code, report = run(release, "hello", "--arch", "arm64", capsys=capsys)
     assert code == 1
-    assert messages(report) == [f"slice hello_bins ships /usr/bin/hello needing libbar.so.2, which no slice of "
-                                f"{release.name} provides on arm64"]
+    assert messages(report) == [
+        f"slice hello_bins ships /usr/bin/hello needing libbar.so.2, which no slice of {release.name} provides on arm64"
+    ]
 
 
 def test_a_glob_that_matches_no_real_library_provides_nothing(local, capsys):
     # The glob's last component could match libfoo.so.1, but on arm64 the package ships it elsewhere.
-    debs = packages("amd64") + [spec if spec.name != "libfoo1" else DebSpec("libfoo1", "1.2-1", "arm64", [
-        file("./usr/lib/libfoo.so.1", build_elf(machine=183, soname="libfoo.so.1", interpreter="")),
-        file("./usr/share/doc/libfoo1/copyright", "MIT\n"),
-        file("./usr/lib/aarch64-linux-gnu/libfoo.so.1.conf", ""),
-    ]) for spec in packages("arm64")]
+    debs = packages("amd64") + [
+        spec
+        if spec.name != "libfoo1"
+        else DebSpec(
+            "libfoo1",
+            "1.2-1",
+            "arm64",
+            [
+                file("./usr/lib/libfoo.so.1", build_elf(machine=183, soname="libfoo.so.1", interpreter="")),
+                file("./usr/share/doc/libfoo1/copyright", "MIT\n"),
+                file("./usr/lib/aarch64-linux-gnu/libfoo.so.1.conf", ""),
+            ],
+        )
+        for spec in packages("arm64")
+    ]
     release = local(debs=debs)
     code, report = run(release, capsys=capsys)
     assert code == 1
     assert messages(report, "libraries") == [
-        f"slice hello_bins ships /usr/bin/hello needing libfoo.so.1, which no slice of {release.name} provides on "
-        "arm64"]
+        f"slice hello_bins ships /usr/bin/hello needing libfoo.so.1, which no slice of {release.name} provides on arm64"
+    ]
 
 
 def test_a_failing_mutate_script_fails_the_cut(local, capsys):
-    failing = HELLO.replace("/usr/share/hello/data:", "/usr/share/hello/data:\n    mutate: |\n"
-                            '      content.read("/etc/missing")')
+    failing = HELLO.replace(
+        "/usr/share/hello/data:", '/usr/share/hello/data:\n    mutate: |\n      content.read("/etc/missing")'
+    )
     code, report = run(local({"hello.yaml": failing}), "hello", "--arch", "amd64", capsys=capsys)
     assert code == 1
-    assert messages(report) == ["slice hello_bins does not cut on its own on amd64: slice hello_bins: cannot read "
-                                "file which is not selected: /etc/missing (line 1)"]
+    assert messages(report) == [
+        "slice hello_bins does not cut on its own on amd64: slice hello_bins: cannot read "
+        "file which is not selected: /etc/missing (line 1)"
+    ]
     assert report["problems"][0]["check"] == "cut"
 
 
@@ -401,16 +477,32 @@ def test_implicit_parents_shipped_differently_are_conflicts(local, capsys):
     # /usr/share/common/ is no slice's path, but hello_bins extracts below it and its essential's
     # package ships it with another mode; /usr/share/same/ agrees in both and is fine.
     modes = {"hello": 0o755, "libfoo1": 0o700}
-    debs = [DebSpec(spec.name, spec.version, spec.arch, [
-        *spec.entries, directory("./usr/share/common/", modes[spec.name]), directory("./usr/share/same/"),
-        file(f"./usr/share/common/{spec.name}.txt", spec.name), file(f"./usr/share/same/{spec.name}", ""),
-    ]) for arch in ("amd64", "arm64") for spec in packages(arch)]
-    hello = HELLO.replace("/usr/share/hello/data:", "/usr/share/common/hello.txt:\n      /usr/share/hello/data:\n"
-                                                    "      /usr/share/same/hello:")
+    debs = [
+        DebSpec(
+            spec.name,
+            spec.version,
+            spec.arch,
+            [
+                *spec.entries,
+                directory("./usr/share/common/", modes[spec.name]),
+                directory("./usr/share/same/"),
+                file(f"./usr/share/common/{spec.name}.txt", spec.name),
+                file(f"./usr/share/same/{spec.name}", ""),
+            ],
+        )
+        for arch in ("amd64", "arm64")
+        for spec in packages(arch)
+    ]
+    hello = HELLO.replace(
+        "/usr/share/hello/data:",
+        "/usr/share/common/hello.txt:\n      /usr/share/hello/data:\n      /usr/share/same/hello:",
+    )
     code, report = run(local({"hello.yaml": hello}, debs), "hello", "--arch", "amd64", capsys=capsys)
     assert code == 1
-    assert messages(report) == ['path /usr/share/common, which slices extract below, is a directory with mode 0755 '
-                                'in package "hello" but a directory with mode 0700 in package "libfoo1" on amd64']
+    assert messages(report) == [
+        "path /usr/share/common, which slices extract below, is a directory with mode 0755 "
+        'in package "hello" but a directory with mode 0700 in package "libfoo1" on amd64'
+    ]
     assert report["problems"][0]["check"] == "conflicts"
 
 
@@ -419,13 +511,17 @@ def test_a_package_missing_on_an_architecture(local, capsys):
     code, report = run(local(debs=debs), "hello", capsys=capsys)
     assert code == 1
     assert messages(report, "paths") == ['cannot find package "hello" in archive debian for arm64']
-    assert messages(report, "cut") == ['slice hello_bins cannot be cut on arm64: cannot find package "hello" in '
-                                       'archive debian for arm64',
-                                       'slice hello_copyright cannot be cut on arm64: cannot find package "hello" in '
-                                       'archive debian for arm64']
+    assert messages(report, "cut") == [
+        'slice hello_bins cannot be cut on arm64: cannot find package "hello" in archive debian for arm64',
+        'slice hello_copyright cannot be cut on arm64: cannot find package "hello" in archive debian for arm64',
+    ]
     rows = {(row["check"], row["arch"]): row for row in report["packages"]["hello"]}
-    assert rows[("libraries", "arm64")] == {"check": "libraries", "arch": "arm64", "result": "skipped",
-                                            "reason": "package not in the archive for arm64"}
+    assert rows[("libraries", "arm64")] == {
+        "check": "libraries",
+        "arch": "arm64",
+        "result": "skipped",
+        "reason": "package not in the archive for arm64",
+    }
     assert rows[("paths", "amd64")]["result"] == "ok"
 
 
@@ -441,8 +537,10 @@ def test_a_release_that_does_not_load_is_one_problem(local, capsys):
 def test_unknown_packages_and_architectures_are_errors(local, capsys):
     release = local()
     assert main(["-q", "check", "--release", f"{release}/", "nosuch"]) == 1
-    assert capsys.readouterr().err.strip() == \
-        f'error: release {release.name} has no slice definitions for package "nosuch"'
+    assert (
+        capsys.readouterr().err.strip()
+        == f'error: release {release.name} has no slice definitions for package "nosuch"'
+    )
     assert main(["-q", "check", "--release", f"{release}/", "--arch", "vax", "hello"]) == 1
     assert "invalid package architecture: vax" in capsys.readouterr().err
 
@@ -459,8 +557,21 @@ def test_every_bundled_package_passes_every_check(name, host_mirrors, network_ca
     except ReleaseError as error:
         pytest.fail(f"bundled release {name} does not load: {error}")
     host_mirrors(release)  # skips when the host names no Debian mirror
-    code = main(["-q", "check", "--release", name, "--arch", "amd64", "--arch", "arm64",
-                 "--cache-dir", str(network_cache.directory), "--json"])
+    code = main(
+        [
+            "-q",
+            "check",
+            "--release",
+            name,
+            "--arch",
+            "amd64",
+            "--arch",
+            "arm64",
+            "--cache-dir",
+            str(network_cache.directory),
+            "--json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["problems"] == []
     assert code == 0

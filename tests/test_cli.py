@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from slicer import __version__
-from slicer.release import load as release_module
 from slicer.cli import MACHINE_TO_ARCH, build_parser, host_arch, main
 from slicer.errors import ReleaseError
+from slicer.release import load as release_module
 from slicer.release.model import Maintenance
 from tests.helpers.debs import DebSpec, directory, file
 from tests.helpers.releases import key_block
@@ -91,7 +91,6 @@ def _commands() -> list[str]:
     return sorted(action.choices)
 
 
-
 @pytest.mark.parametrize("command", _commands())
 def test_every_command_help_shows_examples(command, capsys):
     with pytest.raises(SystemExit) as exited:
@@ -120,15 +119,18 @@ def test_version_prints_the_package_version():
     assert run("--version").stdout == f"slicer {__version__}\n"
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "usage: slicer"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
-    (["find"], "the following arguments are required: QUERY"),
-    (["find", "--nope", "x"], "unrecognized arguments: --nope"),
-    (["cut", "libc6_libs"], "the following arguments are required: --root"),
-    (["cut", "--root", "r", "--ignore", "everything", "libc6_libs"], "invalid choice: 'everything'"),
-    (["cut", "--root", "r", "--mirror", "debian", "libc6_libs"], "--mirror expects ARCHIVE=URL, got 'debian'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "usage: slicer"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["find"], "the following arguments are required: QUERY"),
+        (["find", "--nope", "x"], "unrecognized arguments: --nope"),
+        (["cut", "libc6_libs"], "the following arguments are required: --root"),
+        (["cut", "--root", "r", "--ignore", "everything", "libc6_libs"], "invalid choice: 'everything'"),
+        (["cut", "--root", "r", "--mirror", "debian", "libc6_libs"], "--mirror expects ARCHIVE=URL, got 'debian'"),
+    ],
+)
 def test_usage_errors_exit_2(args, message, tmp_path):
     result = run(*args, cwd=tmp_path)
     assert result.returncode == 2
@@ -147,7 +149,10 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 def test_a_slice_file_error_names_file_and_line(make_release, capsys):
     broken = make_release({"foo.yaml": "package: foo\nslices:\n  bar:\n    contents:\n      relative/path:\n"})
     assert call(capsys, "find", "--release", f"{broken}/", "foo") == (
-        1, "", f"error: {broken}/slices/foo.yaml:5: slice foo_bar has invalid content path: relative/path\n")
+        1,
+        "",
+        f"error: {broken}/slices/foo.yaml:5: slice foo_bar has invalid content path: relative/path\n",
+    )
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):
@@ -191,7 +196,10 @@ def test_find_json(release_dir, capsys):
 
 def test_find_without_match_says_so_on_stderr_and_succeeds(release_dir, capsys):
     assert call(capsys, "find", "--release", release_dir, "nothing", "_here") == (
-        0, "", 'No matching slices for "nothing _here"\n')
+        0,
+        "",
+        'No matching slices for "nothing _here"\n',
+    )
     assert call(capsys, "find", "--json", "--release", release_dir, "nothing") == (0, "[]\n", "")
 
 
@@ -226,42 +234,75 @@ def test_slices_overlay_replaces_a_package_file(release_dir, tmp_path, capsys):
 # -- cut --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("slice_name, message", [
-    ("libfoo1", 'error: invalid slice reference: "libfoo1" (expected package_slice, e.g. libc6_libs)\n'),
-    ("libfoo1_nope", "error: slice libfoo1_nope not found\n"),
-    ("bar_libs", 'error: slices of package "bar" not found\n'),
-])
+@pytest.mark.parametrize(
+    "slice_name, message",
+    [
+        ("libfoo1", 'error: invalid slice reference: "libfoo1" (expected package_slice, e.g. libc6_libs)\n'),
+        ("libfoo1_nope", "error: slice libfoo1_nope not found\n"),
+        ("bar_libs", 'error: slices of package "bar" not found\n'),
+    ],
+)
 def test_cut_selection_errors_exit_1_and_leave_no_root(slice_name, message, release_dir, tmp_path, capsys):
     root = tmp_path / "root"
-    assert call(capsys, "-q", "cut", "--release", release_dir, "--arch", "amd64", "--root", str(root),
-                slice_name) == (1, "", message)
+    assert call(capsys, "-q", "cut", "--release", release_dir, "--arch", "amd64", "--root", str(root), slice_name) == (
+        1,
+        "",
+        message,
+    )
     assert not root.exists()
 
 
-def test_cut_without_a_mirror_says_which_archive_lacks_one(make_release, release_cert, tmp_path, monkeypatch,
-                                                          capsys):
-    archives = ("  local-test:\n    version: '1'\n    suites: [no-such-suite]\n    components: [main]\n"
-                "    public-keys: [test-key]\n")
-    text = ("format: v3\narchives:\n" + archives + "public-keys:\n" + key_block("test-key", release_cert))
+def test_cut_without_a_mirror_says_which_archive_lacks_one(make_release, release_cert, tmp_path, monkeypatch, capsys):
+    archives = (
+        "  local-test:\n    version: '1'\n    suites: [no-such-suite]\n    components: [main]\n"
+        "    public-keys: [test-key]\n"
+    )
+    text = "format: v3\narchives:\n" + archives + "public-keys:\n" + key_block("test-key", release_cert)
     release_dir = make_release(SLICES, release_text=text)
     monkeypatch.delenv("SLICER_MIRROR_LOCAL_TEST", raising=False)
-    assert call(capsys, "-q", "cut", "--release", f"{release_dir}/", "--arch", "amd64", "--root",
-                str(tmp_path / "r"), "foo-tools_bins") == (
-        1, "", 'error: no mirror for archive "local-test" (suite no-such-suite): '
-               "pass --mirror local-test=URL or set SLICER_MIRROR_LOCAL_TEST\n")
+    assert call(
+        capsys,
+        "-q",
+        "cut",
+        "--release",
+        f"{release_dir}/",
+        "--arch",
+        "amd64",
+        "--root",
+        str(tmp_path / "r"),
+        "foo-tools_bins",
+    ) == (
+        1,
+        "",
+        'error: no mirror for archive "local-test" (suite no-such-suite): '
+        "pass --mirror local-test=URL or set SLICER_MIRROR_LOCAL_TEST\n",
+    )
 
 
 @pytest.fixture
 def libfoo_release(test_archive, signing_key, tmp_path) -> Path:
     """A release directory whose one archive, served on 127.0.0.1, holds libfoo1."""
-    archive = test_archive({"bookworm": [
-        DebSpec("libfoo1", "1.0-1", "amd64", [
-            directory("./usr/"), directory("./usr/lib/"), directory("./usr/lib/x86_64-linux-gnu/"),
-            file("./usr/lib/x86_64-linux-gnu/libfoo.so.1.0", b"\x7fELF", 0o644),
-            directory("./usr/share/"), directory("./usr/share/doc/"), directory("./usr/share/doc/libfoo1/"),
-            file("./usr/share/doc/libfoo1/copyright", "MIT\n"),
-        ]),
-    ]})
+    archive = test_archive(
+        {
+            "bookworm": [
+                DebSpec(
+                    "libfoo1",
+                    "1.0-1",
+                    "amd64",
+                    [
+                        directory("./usr/"),
+                        directory("./usr/lib/"),
+                        directory("./usr/lib/x86_64-linux-gnu/"),
+                        file("./usr/lib/x86_64-linux-gnu/libfoo.so.1.0", b"\x7fELF", 0o644),
+                        directory("./usr/share/"),
+                        directory("./usr/share/doc/"),
+                        directory("./usr/share/doc/libfoo1/"),
+                        file("./usr/share/doc/libfoo1/copyright", "MIT\n"),
+                    ],
+                ),
+            ]
+        }
+    )
     release_dir = tmp_path / "release"
     (release_dir / "slices").mkdir(parents=True)
     (release_dir / "chisel.yaml").write_text(
@@ -280,8 +321,19 @@ def libfoo_release(test_archive, signing_key, tmp_path) -> Path:
 def test_cut_json_on_stdout_progress_on_stderr(libfoo_release, tmp_path):
     release_dir = libfoo_release
     root, cache = tmp_path / "root", tmp_path / "cache"
-    args = ["cut", "--release", f"{release_dir}/", "--arch", "amd64", "--root", str(root),
-            "--cache-dir", str(cache), "--json", "libfoo1_libs"]
+    args = [
+        "cut",
+        "--release",
+        f"{release_dir}/",
+        "--arch",
+        "amd64",
+        "--root",
+        str(root),
+        "--cache-dir",
+        str(cache),
+        "--json",
+        "libfoo1_libs",
+    ]
     first = run("-q", *args)
     assert (first.returncode, first.stderr) == (0, "")
     summary = json.loads(first.stdout)
@@ -303,8 +355,10 @@ HEAVY = ("cattrs", "requests", "rich", "starlark", "yaml")
 
 def loaded_heavy(*args: str) -> list[str]:
     """Run the command line in a fresh interpreter; the heavy libraries it imported."""
-    code = ("import json, sys\nfrom slicer.cli import main\ntry:\n    sys.exit(main(sys.argv[1:]))\nfinally:\n"
-            f"    print(json.dumps(sorted(name for name in {HEAVY!r} if name in sys.modules)))\n")
+    code = (
+        "import json, sys\nfrom slicer.cli import main\ntry:\n    sys.exit(main(sys.argv[1:]))\nfinally:\n"
+        f"    print(json.dumps(sorted(name for name in {HEAVY!r} if name in sys.modules)))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
@@ -320,8 +374,16 @@ def test_help_and_version_load_no_heavy_library():
 
 
 def test_a_warm_cut_loads_only_the_libraries_it_needs(libfoo_release, tmp_path):
-    args = ["cut", "--release", f"{libfoo_release}/", "--arch", "amd64", "--cache-dir", str(tmp_path / "cache"),
-            "libfoo1_libs"]
+    args = [
+        "cut",
+        "--release",
+        f"{libfoo_release}/",
+        "--arch",
+        "amd64",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "libfoo1_libs",
+    ]
     # The first cut parses the release and downloads: it needs YAML, cattrs and HTTP.
     assert loaded_heavy(*args, "--root", str(tmp_path / "first")) == ["cattrs", "requests", "yaml"]
     # Online, a warm cut still fetches the InRelease; offline it needs the network library no more.
@@ -340,13 +402,23 @@ def _bundled_rows(root: Path) -> list[dict]:
     for path in sorted((root / "release").glob("*.yaml")):
         document = yaml.safe_load(path.read_text())
         dates = document["maintenance"]
-        state = Maintenance(dates["standard"], dates["end-of-life"], dates.get("expanded"),
-                            dates.get("legacy")).state(today)
-        slices = sum(len((yaml.safe_load(f.read_text()) or {}).get("slices") or {})
-                     for f in (root / "slices" / path.stem).rglob("*.yaml"))
-        rows.append({"release": path.stem, "codename": document.get("codename", ""), "state": state,
-                     "released": dates["standard"].isoformat(), "end-of-life": dates["end-of-life"].isoformat(),
-                     "slices": slices})
+        state = Maintenance(dates["standard"], dates["end-of-life"], dates.get("expanded"), dates.get("legacy")).state(
+            today
+        )
+        slices = sum(
+            len((yaml.safe_load(f.read_text()) or {}).get("slices") or {})
+            for f in (root / "slices" / path.stem).rglob("*.yaml")
+        )
+        rows.append(
+            {
+                "release": path.stem,
+                "codename": document.get("codename", ""),
+                "state": state,
+                "released": dates["standard"].isoformat(),
+                "end-of-life": dates["end-of-life"].isoformat(),
+                "slices": slices,
+            }
+        )
     return rows
 
 
@@ -389,7 +461,9 @@ def test_releases_shows_each_maintenance_state(tmp_path, release_cert, monkeypat
     assert main(["releases", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["release"], r["codename"], r["state"], r["slices"]) for r in rows] == [
-        ("test-1", "test1", "end-of-life", 2), ("test-2", "test2", "supported", 2), ("test-3", "test3", "unstable", 2),
+        ("test-1", "test1", "end-of-life", 2),
+        ("test-2", "test2", "supported", 2),
+        ("test-3", "test3", "unstable", 2),
     ]
     assert rows[1]["regular-support-until"] == rows[1]["end-of-life"] == "2999-01-01"
     assert main(["releases"]) == 0

@@ -63,11 +63,14 @@ def test_a_step_off_a_terminal_prints_its_start_and_end():
     assert last.startswith("Extracting: done in ") and last.endswith("s")
 
 
-@pytest.mark.parametrize(("environment", "interactive"), [
-    ({"FORCE_COLOR": "1"}, True),
-    ({"TTY_COMPATIBLE": "1"}, True),
-    ({"FORCE_COLOR": "1", "TTY_COMPATIBLE": "0"}, False),
-])
+@pytest.mark.parametrize(
+    ("environment", "interactive"),
+    [
+        ({"FORCE_COLOR": "1"}, True),
+        ({"TTY_COMPATIBLE": "1"}, True),
+        ({"FORCE_COLOR": "1", "TTY_COMPATIBLE": "0"}, False),
+    ],
+)
 def test_variables_that_force_a_terminal_are_rich_s_to_judge(environment, interactive, monkeypatch):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

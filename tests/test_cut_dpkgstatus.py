@@ -97,8 +97,11 @@ def test_status_files_list_only_shipped_files(tmp_path: Path) -> None:
     ssl = put(tmp_path, "/usr/lib/x86_64-linux-gnu/libssl.so.3", b"\x7fELF ssl")
     crypto = put(tmp_path, "/usr/lib/x86_64-linux-gnu/libcrypto.so.3", b"\x7fELF crypto")
     copyright_ = put(tmp_path, "/usr/share/doc/libssl3/copyright", b"Format: ...\n")
-    for path in ("/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/share/doc/libssl3/copyright",
-                 "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"):
+    for path in (
+        "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+        "/usr/share/doc/libssl3/copyright",
+        "/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
+    ):
         report.add(Entry(path, "file", 0o644, {"libssl3_libs"}, "libssl3", "f" * 64))
     report.add(Entry("/usr/lib/x86_64-linux-gnu/", "dir", 0o755, {"libssl3_libs"}, "libssl3"))
     # base-files shipped a directory and a symlink only: no entry for it.
@@ -122,15 +125,25 @@ def test_md5sums_hash_the_final_content_and_pass_md5sum_check(tmp_path: Path) ->
     put(tmp_path, "/usr/share/base-passwd/passwd.master", b"master")
     passwd = b"root:x:0:0:root:/root:/bin/sh\n"
     put(tmp_path, "/etc/passwd", passwd)  # as a mutate script left it
-    report.add(Entry("/etc/passwd", "file", 0o644, {"base-passwd_data"}, "base-passwd",
-                     sha256=hashlib.sha256(b"FIXME").hexdigest(), final_sha256=hashlib.sha256(passwd).hexdigest()))
+    report.add(
+        Entry(
+            "/etc/passwd",
+            "file",
+            0o644,
+            {"base-passwd_data"},
+            "base-passwd",
+            sha256=hashlib.sha256(b"FIXME").hexdigest(),
+            final_sha256=hashlib.sha256(passwd).hexdigest(),
+        )
+    )
     # A path reached through the merged-/usr link.
     (tmp_path / "usr/lib").mkdir(parents=True)
     (tmp_path / "lib").symlink_to("usr/lib")
     put(tmp_path, "/usr/lib/os-release", b"ID=debian\n")
     report.add(Entry("/lib/os-release", "file", 0o644, {"base-passwd_data"}, "base-passwd"))
-    files = status_files([StatusPackage("base-passwd", "Package: base-passwd\nVersion: 3.6.1\n")],
-                         report, tmp_path, STATUS_D)
+    files = status_files(
+        [StatusPackage("base-passwd", "Package: base-passwd\nVersion: 3.6.1\n")], report, tmp_path, STATUS_D
+    )
     sums = files[f"{STATUS_D}/base-passwd.md5sums"]
     assert sums.decode().splitlines()[0] == f"{hashlib.md5(passwd).hexdigest()}  etc/passwd"
     if shutil.which("md5sum") is None:

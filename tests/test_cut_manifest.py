@@ -137,37 +137,59 @@ def build_error(packages=PACKAGES, slices=SLICES, entries=(), manifest_paths=())
 
 
 def test_build_refuses_incomplete_packages_and_unknown_slices() -> None:
-    assert build_error(packages=[ManifestPackage("base-files", "", HD, "amd64")]) == \
-        'internal error: invalid manifest: package "base-files" missing version'
-    assert build_error(packages=[ManifestPackage("base-files", "1", HD, "")]) == \
-        'internal error: invalid manifest: package "base-files" missing arch'
-    assert build_error(packages=PACKAGES[:1]) == \
-        'internal error: invalid manifest: slice base-passwd_data refers to missing package "base-passwd"'
-    assert build_error(entries=[Entry("/x", "file", 0o644, {"base-files_other"})]) == \
-        'internal error: invalid manifest: path "/x" refers to missing slice base-files_other'
-    assert build_error(manifest_paths=[WALL]) == \
-        f"internal error: invalid manifest: manifest path {WALL} is not in the report"
+    assert (
+        build_error(packages=[ManifestPackage("base-files", "", HD, "amd64")])
+        == 'internal error: invalid manifest: package "base-files" missing version'
+    )
+    assert (
+        build_error(packages=[ManifestPackage("base-files", "1", HD, "")])
+        == 'internal error: invalid manifest: package "base-files" missing arch'
+    )
+    assert (
+        build_error(packages=PACKAGES[:1])
+        == 'internal error: invalid manifest: slice base-passwd_data refers to missing package "base-passwd"'
+    )
+    assert (
+        build_error(entries=[Entry("/x", "file", 0o644, {"base-files_other"})])
+        == 'internal error: invalid manifest: path "/x" refers to missing slice base-files_other'
+    )
+    assert (
+        build_error(manifest_paths=[WALL])
+        == f"internal error: invalid manifest: manifest path {WALL} is not in the report"
+    )
 
 
-@pytest.mark.parametrize("entry, problem", [
-    (Entry("/d/", "dir", 0o755, {"base-files_base"}, sha256=H1), 'path "/d/" has invalid options: sha256 set for dir'),
-    (Entry("/d/", "dir", 0o755, {"base-files_base"}, link="x"), 'path "/d/" has invalid options: link set for dir'),
-    (Entry("/l", "symlink", 0o777, {"base-files_base"}), 'path "/l" has invalid options: link not set for symlink'),
-    (Entry("/l", "symlink", 0o777, {"base-files_base"}, link="x", size=3),
-     'path "/l" has invalid options: size set for symlink'),
-    (Entry("/p", "fifo", 0o644, {"base-files_base"}), "unsupported file type: /p"),
-    (Entry("/f", "file", 0o644, set()), 'path "/f" has no slices'),
-    (Entry("/d", "dir", 0o755, {"base-files_base"}), 'path "/d" is a dir but only directories end in /'),
-])
+@pytest.mark.parametrize(
+    "entry, problem",
+    [
+        (
+            Entry("/d/", "dir", 0o755, {"base-files_base"}, sha256=H1),
+            'path "/d/" has invalid options: sha256 set for dir',
+        ),
+        (Entry("/d/", "dir", 0o755, {"base-files_base"}, link="x"), 'path "/d/" has invalid options: link set for dir'),
+        (Entry("/l", "symlink", 0o777, {"base-files_base"}), 'path "/l" has invalid options: link not set for symlink'),
+        (
+            Entry("/l", "symlink", 0o777, {"base-files_base"}, link="x", size=3),
+            'path "/l" has invalid options: size set for symlink',
+        ),
+        (Entry("/p", "fifo", 0o644, {"base-files_base"}), "unsupported file type: /p"),
+        (Entry("/f", "file", 0o644, set()), 'path "/f" has no slices'),
+        (Entry("/d", "dir", 0o755, {"base-files_base"}), 'path "/d" is a dir but only directories end in /'),
+    ],
+)
 def test_build_refuses_inconsistent_entries(entry: Entry, problem: str) -> None:
     assert build_error(entries=[entry]) == f"internal error: invalid manifest: {problem}"
 
 
 def test_build_refuses_diverging_hard_links() -> None:
-    entries = [Entry("/a", "file", 0o644, {"base-files_base"}, sha256=H1, size=1, inode=1),
-               Entry("/b", "file", 0o644, {"base-files_base"}, sha256=H2, size=1, inode=1)]
-    assert build_error(entries=entries) == \
-        'internal error: invalid manifest: hard linked paths "/a" and "/b" have diverging contents'
+    entries = [
+        Entry("/a", "file", 0o644, {"base-files_base"}, sha256=H1, size=1, inode=1),
+        Entry("/b", "file", 0o644, {"base-files_base"}, sha256=H2, size=1, inode=1),
+    ]
+    assert (
+        build_error(entries=entries)
+        == 'internal error: invalid manifest: hard linked paths "/a" and "/b" have diverging contents'
+    )
 
 
 # -- checks when reading --------------------------------------------------------------
@@ -192,28 +214,56 @@ def test_reads_a_hand_written_manifest() -> None:
     assert manifest.paths == {"/usr/bin/hello": ManifestPath("/usr/bin/hello", 0o755, ("hello_bins",))}
 
 
-@pytest.mark.parametrize("data, problem", [
-    (b"not zstd at all", "cannot read manifest m.wall: the data is not zstd-compressed"),
-    (wall(HEADER, PACKAGE)[:-4], "cannot read manifest m.wall: the zstd data is truncated"),
-    (wall("[]"), "cannot read manifest m.wall: invalid database content"),
-    (wall('{"jsonwall":"2.0","schema":"1.0","count":1}'),
-     'cannot read manifest m.wall: unsupported database format: "2.0"'),
-    (wall('{"jsonwall":"1.0","schema":"2.0","count":1}'), 'cannot read manifest m.wall: unknown schema version "2.0"'),
-    (wall(HEADER, "{broken"), "cannot read manifest m.wall: line 2 is not valid JSON"),
-    (wall(HEADER, '{"kind":"path","path":"/x","mode":"9z"}'), 'cannot read manifest m.wall: path /x has invalid mode "9z"'),
-    (wall(HEADER, '{"kind":"package","name":"hello","version":"1","arch":"amd64"}'),
-     'invalid manifest m.wall: package "hello" missing sha256'),
-    (wall(HEADER, SLICE), 'invalid manifest m.wall: slice hello_bins refers to missing package "hello"'),
-    (wall(HEADER, PACKAGE, CONTENT, PATH),
-     'invalid manifest m.wall: content path "/usr/bin/hello" refers to missing slice hello_bins'),
-    (wall(HEADER, PACKAGE, SLICE, PATH), "invalid manifest m.wall: path /usr/bin/hello has no matching entry in contents"),
-    (wall(HEADER, PACKAGE, SLICE, CONTENT),
-     "invalid manifest m.wall: content path /usr/bin/hello has no matching entry in paths"),
-    (wall(HEADER, PACKAGE, SLICE, '{"kind":"slice","name":"hello_libs"}', CONTENT,
-          '{"kind":"path","path":"/usr/bin/hello","mode":"0755","slices":["hello_bins","hello_libs"]}'),
-     "invalid manifest m.wall: path /usr/bin/hello and content have diverging slices: "
-     "['hello_bins', 'hello_libs'] != ['hello_bins']"),
-])
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (b"not zstd at all", "cannot read manifest m.wall: the data is not zstd-compressed"),
+        (wall(HEADER, PACKAGE)[:-4], "cannot read manifest m.wall: the zstd data is truncated"),
+        (wall("[]"), "cannot read manifest m.wall: invalid database content"),
+        (
+            wall('{"jsonwall":"2.0","schema":"1.0","count":1}'),
+            'cannot read manifest m.wall: unsupported database format: "2.0"',
+        ),
+        (
+            wall('{"jsonwall":"1.0","schema":"2.0","count":1}'),
+            'cannot read manifest m.wall: unknown schema version "2.0"',
+        ),
+        (wall(HEADER, "{broken"), "cannot read manifest m.wall: line 2 is not valid JSON"),
+        (
+            wall(HEADER, '{"kind":"path","path":"/x","mode":"9z"}'),
+            'cannot read manifest m.wall: path /x has invalid mode "9z"',
+        ),
+        (
+            wall(HEADER, '{"kind":"package","name":"hello","version":"1","arch":"amd64"}'),
+            'invalid manifest m.wall: package "hello" missing sha256',
+        ),
+        (wall(HEADER, SLICE), 'invalid manifest m.wall: slice hello_bins refers to missing package "hello"'),
+        (
+            wall(HEADER, PACKAGE, CONTENT, PATH),
+            'invalid manifest m.wall: content path "/usr/bin/hello" refers to missing slice hello_bins',
+        ),
+        (
+            wall(HEADER, PACKAGE, SLICE, PATH),
+            "invalid manifest m.wall: path /usr/bin/hello has no matching entry in contents",
+        ),
+        (
+            wall(HEADER, PACKAGE, SLICE, CONTENT),
+            "invalid manifest m.wall: content path /usr/bin/hello has no matching entry in paths",
+        ),
+        (
+            wall(
+                HEADER,
+                PACKAGE,
+                SLICE,
+                '{"kind":"slice","name":"hello_libs"}',
+                CONTENT,
+                '{"kind":"path","path":"/usr/bin/hello","mode":"0755","slices":["hello_bins","hello_libs"]}',
+            ),
+            "invalid manifest m.wall: path /usr/bin/hello and content have diverging slices: "
+            "['hello_bins', 'hello_libs'] != ['hello_bins']",
+        ),
+    ],
+)
 def test_read_refuses(data: bytes, problem: str) -> None:
     with pytest.raises(ManifestError) as caught:
         read_manifest(data, "m.wall")
@@ -235,11 +285,15 @@ HELLO = ManifestPackage("hello", "2.10-3", H2, "amd64")
 
 def test_merge_extends_an_existing_manifest() -> None:
     existing = read_manifest(build_manifest(PACKAGES, SLICES, small_report(), [WALL]))
-    cut = manifest_of([PACKAGES[0], HELLO], ["base-files_var", "hello_bins"], [
-        Entry("/etc/", "dir", 0o755, {"base-files_var"}),
-        Entry("/usr/bin/hello", "file", 0o755, {"hello_bins"}, sha256=H2, size=8, inode=1),
-        Entry("/usr/bin/hi", "file", 0o755, {"hello_bins"}, sha256=H2, size=8, inode=1),
-    ])
+    cut = manifest_of(
+        [PACKAGES[0], HELLO],
+        ["base-files_var", "hello_bins"],
+        [
+            Entry("/etc/", "dir", 0o755, {"base-files_var"}),
+            Entry("/usr/bin/hello", "file", 0o755, {"hello_bins"}, sha256=H2, size=8, inode=1),
+            Entry("/usr/bin/hi", "file", 0o755, {"hello_bins"}, sha256=H2, size=8, inode=1),
+        ],
+    )
     merged = merge(existing, cut)
     assert set(merged.packages) == {"base-files", "base-passwd", "hello"}
     assert merged.slices == set(SLICES) | {"base-files_var", "hello_bins"}
@@ -251,13 +305,18 @@ def test_merge_extends_an_existing_manifest() -> None:
 
 
 def test_merge_refuses_divergence() -> None:
-    existing = manifest_of([HELLO], ["hello_bins"], [Entry("/usr/bin/hello", "file", 0o755, {"hello_bins"},
-                                                          sha256=H2, size=8)])
-    changed = manifest_of([HELLO], ["hello_bins"], [Entry("/usr/bin/hello", "file", 0o755, {"hello_bins"},
-                                                         sha256=H3, size=8)])
+    existing = manifest_of(
+        [HELLO], ["hello_bins"], [Entry("/usr/bin/hello", "file", 0o755, {"hello_bins"}, sha256=H2, size=8)]
+    )
+    changed = manifest_of(
+        [HELLO], ["hello_bins"], [Entry("/usr/bin/hello", "file", 0o755, {"hello_bins"}, sha256=H3, size=8)]
+    )
     with pytest.raises(ManifestError, match=f"path /usr/bin/hello reported twice with diverging hash: {H2} != {H3}"):
         merge(existing, changed)
     newer = manifest_of([ManifestPackage("hello", "2.10-4", H3, "amd64")], [], [])
-    with pytest.raises(ManifestError, match=r"package hello is 2.10-3 \(amd64\) in the existing manifest "
-                                            r"but 2.10-4 \(amd64\) in this cut"):
+    with pytest.raises(
+        ManifestError,
+        match=r"package hello is 2.10-3 \(amd64\) in the existing manifest "
+        r"but 2.10-4 \(amd64\) in this cut",
+    ):
         merge(existing, newer)

@@ -10,17 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from slicer.cut.sbom import SbomPackage, build_spdx, purl, spdx_bytes, write_spdx
 from slicer.errors import SlicerError
 from slicer.report import Entry, Report
-from slicer.cut.sbom import SbomPackage, build_spdx, purl, spdx_bytes, write_spdx
 
-LIBC6 = SbomPackage("libc6", "2.36-9+deb12u7", "amd64", "a" * 64,
-                    "GNU Libc Maintainers <libc-team@example.org>", "glibc")
-LIBSTDCXX = SbomPackage("libstdc++6", "12.2.0-14", "amd64", "b" * 64,
-                        "Debian GCC Maintainers <gcc-team@example.org>", "gcc-12 (12.2.0-14)")
-TZDATA = SbomPackage("tzdata", "2024a-0+deb12u1", "all", "c" * 64, "GNU Libc Maintainers <libc-team@example.org>",
-                     "tzdata")
-FIXED = datetime.datetime(2024, 5, 1, 12, 30, 0, tzinfo=datetime.timezone.utc)
+LIBC6 = SbomPackage(
+    "libc6", "2.36-9+deb12u7", "amd64", "a" * 64, "GNU Libc Maintainers <libc-team@example.org>", "glibc"
+)
+LIBSTDCXX = SbomPackage(
+    "libstdc++6", "12.2.0-14", "amd64", "b" * 64, "Debian GCC Maintainers <gcc-team@example.org>", "gcc-12 (12.2.0-14)"
+)
+TZDATA = SbomPackage(
+    "tzdata", "2024a-0+deb12u1", "all", "c" * 64, "GNU Libc Maintainers <libc-team@example.org>", "tzdata"
+)
+FIXED = datetime.datetime(2024, 5, 1, 12, 30, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
@@ -61,18 +64,23 @@ def test_document_has_the_required_spdx_fields(cut) -> None:
     assert libc6["versionInfo"] == "2.36-9+deb12u7"
     assert libc6["supplier"] == "Person: GNU Libc Maintainers (libc-team@example.org)"
     assert libc6["checksums"] == [{"algorithm": "SHA256", "checksumValue": "a" * 64}]
-    assert libc6["externalRefs"] == [{
-        "referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
-        "referenceLocator": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u7?arch=amd64&distro=debian-12&upstream=glibc",
-    }]
+    assert libc6["externalRefs"] == [
+        {
+            "referenceCategory": "PACKAGE-MANAGER",
+            "referenceType": "purl",
+            "referenceLocator": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u7?arch=amd64&distro=debian-12&upstream=glibc",
+        }
+    ]
     describes = [r["relatedSpdxElement"] for r in document["relationships"] if r["relationshipType"] == "DESCRIBES"]
     assert sorted(describes) == sorted(package["SPDXID"] for package in document["packages"])
 
 
 def test_purls() -> None:
     assert purl(TZDATA, "debian-13") == "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-13"
-    assert purl(LIBSTDCXX, "debian-12") == \
-        "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64&distro=debian-12&upstream=gcc-12"
+    assert (
+        purl(LIBSTDCXX, "debian-12")
+        == "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64&distro=debian-12&upstream=gcc-12"
+    )
     epoch = SbomPackage("python3-six", "1:1.16.0-4", "all", "d" * 64)
     assert purl(epoch, "debian-12") == "pkg:deb/debian/python3-six@1%3A1.16.0-4?arch=all&distro=debian-12"
 
@@ -82,22 +90,29 @@ def test_files_carry_final_checksums_and_containment(cut) -> None:
     (root / "usr/share/doc/libc6/copyright").write_bytes(b"changed after extraction\n")
     document = build_spdx("img", [LIBC6, LIBSTDCXX, TZDATA], report, FIXED, distro="debian-12", root=root)
     files = {file["fileName"]: file for file in document["files"]}
-    assert sorted(files) == ["./usr/lib/x86_64-linux-gnu/libc.so.6", "./usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30",
-                             "./usr/share/doc/libc6/copyright"]
+    assert sorted(files) == [
+        "./usr/lib/x86_64-linux-gnu/libc.so.6",
+        "./usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30",
+        "./usr/share/doc/libc6/copyright",
+    ]
     copyright_ = files["./usr/share/doc/libc6/copyright"]
     assert copyright_["checksums"] == [
         {"algorithm": "SHA1", "checksumValue": hashlib.sha1(b"changed after extraction\n").hexdigest()},
         {"algorithm": "SHA256", "checksumValue": hashlib.sha256(b"changed after extraction\n").hexdigest()},
     ]
     packages = by_name(document)
-    contains = {(r["spdxElementId"], r["relatedSpdxElement"]) for r in document["relationships"]
-                if r["relationshipType"] == "CONTAINS"}
+    contains = {
+        (r["spdxElementId"], r["relatedSpdxElement"])
+        for r in document["relationships"]
+        if r["relationshipType"] == "CONTAINS"
+    }
     libc_files = {files["./usr/lib/x86_64-linux-gnu/libc.so.6"]["SPDXID"], copyright_["SPDXID"]}
     assert {file for package, file in contains if package == packages["libc6"]["SPDXID"]} == libc_files
     # The verification code of SPDX 2.3 §7.9: SHA1 over the sorted file SHA1s.
     sha1s = sorted([hashlib.sha1(b"\x7fELF libc").hexdigest(), hashlib.sha1(b"changed after extraction\n").hexdigest()])
-    assert packages["libc6"]["packageVerificationCode"] == \
-        {"packageVerificationCodeValue": hashlib.sha1("".join(sha1s).encode()).hexdigest()}
+    assert packages["libc6"]["packageVerificationCode"] == {
+        "packageVerificationCodeValue": hashlib.sha1("".join(sha1s).encode()).hexdigest()
+    }
     assert packages["libc6"]["filesAnalyzed"] is True
     # tzdata shipped only a directory: described, but no files.
     assert packages["tzdata"]["filesAnalyzed"] is False
@@ -157,8 +172,9 @@ def test_spdx_tools_accept_the_document(cut, with_files: bool) -> None:
     from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
     root, report = cut
-    document = build_spdx("my-image", [LIBC6, LIBSTDCXX, TZDATA], report, FIXED, distro="debian-12",
-                          root=root if with_files else None)
+    document = build_spdx(
+        "my-image", [LIBC6, LIBSTDCXX, TZDATA], report, FIXED, distro="debian-12", root=root if with_files else None
+    )
     parsed = JsonLikeDictParser().parse(json.loads(spdx_bytes(document)))
     assert validate_full_spdx_document(parsed) == []
     assert {package.name for package in parsed.packages} == {"libc6", "libstdc++6", "tzdata"}

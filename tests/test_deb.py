@@ -40,8 +40,10 @@ ENTRIES = [
 
 
 def rows(deb, cached=None) -> list[tuple]:
-    return [(m.path, m.kind, m.mode, m.uid, m.gid, m.mtime, m.link, m.stream.read() if m.stream else None)
-            for m in iter_data(deb, cached)]
+    return [
+        (m.path, m.kind, m.mode, m.uid, m.gid, m.mtime, m.link, m.stream.read() if m.stream else None)
+        for m in iter_data(deb, cached)
+    ]
 
 
 def cache_data(deb, tmp_path) -> CachedData:
@@ -106,8 +108,11 @@ def test_lzma_alone_member(tmp_path):
 
 def test_names_without_leading_dot_are_made_absolute(tmp_path):
     deb = tmp_path / "p.deb"
-    deb.write_bytes(make_deb([directory("./"), directory("./etc/"), file("etc/x", "1"), hardlink("etc/y", "etc/x")],
-                             leading_dot=False))
+    deb.write_bytes(
+        make_deb(
+            [directory("./"), directory("./etc/"), file("etc/x", "1"), hardlink("etc/y", "etc/x")], leading_dot=False
+        )
+    )
     assert [(m.path, m.link) for m in iter_data(deb)] == [("/etc/", ""), ("/etc/x", ""), ("/etc/y", "/etc/x")]
 
 
@@ -133,10 +138,14 @@ def test_unread_content_is_skipped(tmp_path):
 
 def test_device_nodes_and_fifos_are_reported_not_refused_while_reading(tmp_path):
     deb = tmp_path / "p.deb"
-    deb.write_bytes(make_deb([Entry("./dev/null", "chardev"), Entry("./run/fifo", "fifo"),
-                              Entry("./dev/sda", "blockdev")]))
+    deb.write_bytes(
+        make_deb([Entry("./dev/null", "chardev"), Entry("./run/fifo", "fifo"), Entry("./dev/sda", "blockdev")])
+    )
     assert [(m.path, m.kind) for m in iter_data(deb)] == [
-        ("/dev/null", "character device"), ("/run/fifo", "FIFO"), ("/dev/sda", "block device")]
+        ("/dev/null", "character device"),
+        ("/run/fifo", "FIFO"),
+        ("/dev/sda", "block device"),
+    ]
 
 
 def test_read_control(tmp_path):
@@ -157,12 +166,16 @@ def test_packages_built_by_dpkg_deb(tmp_path, compression):
     (tree / "usr" / "bin" / "prog").chmod(0o2755)
     (tree / "usr" / "bin" / "link").symlink_to("prog")
     deb = tmp_path / "built.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", tree, deb], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", tree, deb], check=True, capture_output=True
+    )
     listed = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], check=True, capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(listed)) as tar:
-        expected = [("/" + m.name.removeprefix("./") + ("/" if m.isdir() else ""), m.mode & 0o7777)
-                    for m in tar if m.name not in (".", "./")]
+        expected = [
+            ("/" + m.name.removeprefix("./") + ("/" if m.isdir() else ""), m.mode & 0o7777)
+            for m in tar
+            if m.name not in (".", "./")
+        ]
     assert ("/usr/bin/prog", 0o2755) in expected
     assert [(m.path, m.mode) for m in iter_data(deb)] == expected
     assert read_control(deb) == control_text("built", "1.0", "all")

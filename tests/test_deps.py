@@ -10,21 +10,24 @@ from pathlib import Path
 
 import pytest
 
+from slicer.archive import ArchiveOptions, open_archives
+from slicer.cache import Cache
 from slicer.cli import main
 from slicer.console import Console
-from slicer.archive import ArchiveOptions, open_archives
 from slicer.contents import PackageContents, Provision, find_providers, read_listing
 from slicer.elf import read_elf
-from slicer.release.model import SliceKey
 from slicer.release.load import load_release
+from slicer.release.model import SliceKey
 from tests.helpers.debs import DebSpec, directory, file, hardlink, make_deb, symlink
-from tests.helpers.releases import key_block
 from tests.helpers.elfs import build_elf
+from tests.helpers.releases import key_block
 
 TRUE = Path("/usr/bin/true")
 TRUE_INFO = read_elf(TRUE) if TRUE.is_file() else None
 needs_amd64_true = pytest.mark.skipif(
-    TRUE_INFO is None or TRUE_INFO.arch != "amd64" or "libc.so.6" not in TRUE_INFO.needed
+    TRUE_INFO is None
+    or TRUE_INFO.arch != "amd64"
+    or "libc.so.6" not in TRUE_INFO.needed
     or not TRUE_INFO.interpreter.endswith("/ld-linux-x86-64.so.2"),
     reason="this host's /usr/bin/true is not an amd64 program needing libc.so.6 through ld-linux-x86-64.so.2",
 )
@@ -58,22 +61,37 @@ PRIVATE = textwrap.dedent("""\
 
 def libc_debs() -> list[DebSpec]:
     """libc6 for amd64 with libc.so.6; for arm64 the file is named otherwise, so the glob finds no libc.so.6."""
-    amd64 = DebSpec("libc6", "2.36-9", "amd64", [
-        directory("./usr/lib/x86_64-linux-gnu/"),
-        file("./usr/lib/x86_64-linux-gnu/libc.so.6", build_elf(soname="libc.so.6", interpreter="")),
-        file("./usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", build_elf(interpreter="")),
-        symlink("./lib64/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
-        file("./usr/share/doc/libc6/copyright", "LGPL\n"),
-    ])
-    arm64 = DebSpec("libc6", "2.36-9", "arm64", [
-        file("./usr/lib/aarch64-linux-gnu/libc.so.6.debug", b"not a library"),
-        file("./usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", build_elf(machine=183, interpreter="")),
-        file("./usr/share/doc/libc6/copyright", "LGPL\n"),
-    ])
-    private = DebSpec("libpriv1", "1.0-1", "all", [
-        file("./usr/lib/priv/sub/libpriv.so.1", b"lib"),
-        directory("./usr/lib/priv/libdir.so.2/"),
-    ])
+    amd64 = DebSpec(
+        "libc6",
+        "2.36-9",
+        "amd64",
+        [
+            directory("./usr/lib/x86_64-linux-gnu/"),
+            file("./usr/lib/x86_64-linux-gnu/libc.so.6", build_elf(soname="libc.so.6", interpreter="")),
+            file("./usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", build_elf(interpreter="")),
+            symlink("./lib64/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+            file("./usr/share/doc/libc6/copyright", "LGPL\n"),
+        ],
+    )
+    arm64 = DebSpec(
+        "libc6",
+        "2.36-9",
+        "arm64",
+        [
+            file("./usr/lib/aarch64-linux-gnu/libc.so.6.debug", b"not a library"),
+            file("./usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", build_elf(machine=183, interpreter="")),
+            file("./usr/share/doc/libc6/copyright", "LGPL\n"),
+        ],
+    )
+    private = DebSpec(
+        "libpriv1",
+        "1.0-1",
+        "all",
+        [
+            file("./usr/lib/priv/sub/libpriv.so.1", b"lib"),
+            directory("./usr/lib/priv/libdir.so.2/"),
+        ],
+    )
     return [amd64, arm64, private]
 
 
@@ -86,7 +104,8 @@ def release(test_archive, signing_key, tmp_path) -> Path:
         "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
         "archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
         f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n"
-        + key_block("test-key", signing_key.extract_certificate()))
+        + key_block("test-key", signing_key.extract_certificate())
+    )
     (root / "slices" / "libc6.yaml").write_text(LIBC)
     (root / "slices" / "libpriv1.yaml").write_text(PRIVATE)
     return root
@@ -120,8 +139,13 @@ def test_json_output(release, capsys):
     assert json.loads(capsys.readouterr().out) == {
         "release": "release",
         "needs": [
-            {"file": str(TRUE), "arch": "amd64", "kind": "interpreter", "name": "ld-linux-x86-64.so.2",
-             "slices": ["libc6_libs"]},
+            {
+                "file": str(TRUE),
+                "arch": "amd64",
+                "kind": "interpreter",
+                "name": "ld-linux-x86-64.so.2",
+                "slices": ["libc6_libs"],
+            },
             {"file": str(TRUE), "arch": "amd64", "kind": "needed", "name": "libc.so.6", "slices": ["libc6_libs"]},
         ],
         "standalone": [],
@@ -137,7 +161,9 @@ def test_unprovided_libraries_are_reported_and_fail(release, tmp_path, capsys):
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert [(need["name"], need["slices"]) for need in report["needs"]] == [
-        ("libc.so.6", ["libc6_libs"]), ("libnope.so.9", [])]
+        ("libc.so.6", ["libc6_libs"]),
+        ("libnope.so.9", []),
+    ]
     assert (report["missing"], report["standalone"]) == (["libnope.so.9"], [str(static)])
     assert "warning: no slice of release release provides libnope.so.9" in captured.err
 
@@ -148,11 +174,13 @@ def test_globs_provide_only_what_the_real_package_ships(release, tmp_path, capsy
     assert deps(release, "--json", str(app)) == 1
     report = json.loads(capsys.readouterr().out)
     assert [(need["arch"], need["name"], need["slices"]) for need in report["needs"]] == [
-        ("arm64", "ld-linux-aarch64.so.1", ["libc6_libs"]), ("arm64", "libc.so.6", [])]
+        ("arm64", "ld-linux-aarch64.so.1", ["libc6_libs"]),
+        ("arm64", "libc.so.6", []),
+    ]
 
 
 def test_double_star_globs_provide_files_but_not_directories(release):
-    loaded = load_release(f"{release}/", cache_dir=release / "cache")
+    loaded = load_release(f"{release}/", cache=Cache(release / "cache"))
     console = Console(io.StringIO())
     client = open_archives(loaded, "amd64", console, ArchiveOptions(cache_dir=release / "cache"))
     contents = PackageContents(loaded, "amd64", client, console)
@@ -181,12 +209,18 @@ def test_files_that_cannot_be_mapped_are_one_sentence_errors(release, tmp_path, 
 def test_listing_hashes_files_and_reads_elf_through_hard_links(tmp_path):
     library = build_elf(soname="libx.so.1", needed=("libc.so.6",), interpreter="")
     deb = tmp_path / "x.deb"
-    deb.write_bytes(make_deb([
-        directory("./usr/lib/"), file("./usr/lib/libx.so.1", library, 0o644),
-        hardlink("./usr/lib/libx-again.so.1", "./usr/lib/libx.so.1"),
-        file("./usr/lib/broken.so", b"\x7fELF\x02\x01\x01" + bytes(9)),
-        file("./usr/share/data", b"plain"),
-    ], "x"))
+    deb.write_bytes(
+        make_deb(
+            [
+                directory("./usr/lib/"),
+                file("./usr/lib/libx.so.1", library, 0o644),
+                hardlink("./usr/lib/libx-again.so.1", "./usr/lib/libx.so.1"),
+                file("./usr/lib/broken.so", b"\x7fELF\x02\x01\x01" + bytes(9)),
+                file("./usr/share/data", b"plain"),
+            ],
+            "x",
+        )
+    )
     listing = read_listing("x", "1.0-1", deb)
     assert listing.items["/usr/lib/"].kind == "dir"
     assert listing.items["/usr/share/data"].sha256 == hashlib.sha256(b"plain").hexdigest()

@@ -124,7 +124,7 @@ def test_distance_is_capped_one_above_the_limit():
     assert distance("abc", "abcdefgh", limit=2) == 3
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference(text: str, pattern: str) -> int:
     """The definition, recursively: edits on plain characters, free star runs."""
     if not pattern:

@@ -11,28 +11,34 @@ from hypothesis import strategies as st
 from slicer import globs
 
 
-@pytest.mark.parametrize("pattern,path,expected", [
-    ("/usr/lib/*/libc.so.*", "/usr/lib/x86_64-linux-gnu/libc.so.6", True),
-    ("/a/*", "/a/b/c", False),
-    ("/a/**", "/a/b/c", True),
-    ("/a/**", "/a/", True),
-    ("/a/?", "/a/bc", False),
-    ("/a/?", "/a//", False),
-    ("/a/b", "/a/b", True),
-])
+@pytest.mark.parametrize(
+    "pattern,path,expected",
+    [
+        ("/usr/lib/*/libc.so.*", "/usr/lib/x86_64-linux-gnu/libc.so.6", True),
+        ("/a/*", "/a/b/c", False),
+        ("/a/**", "/a/b/c", True),
+        ("/a/**", "/a/", True),
+        ("/a/?", "/a/bc", False),
+        ("/a/?", "/a//", False),
+        ("/a/b", "/a/b", True),
+    ],
+)
 def test_match(pattern, path, expected):
     assert globs.match(pattern, path) is expected
 
 
-@pytest.mark.parametrize("first,second,expected", [
-    ("/file/f*obar", "/file/foob*r", True),
-    ("/dir/**", "/dir/file", True),
-    ("/a/*.so", "/a/*.txt", False),
-    ("/a/**", "/a/*/c", True),
-    ("/a/*", "/a/**", True),
-    ("/a/*b", "/a/**/c", False),
-    ("/usr/lib/*-linux-gnu/liba*", "/usr/lib/*-linux-gnu/libb*", False),
-])
+@pytest.mark.parametrize(
+    "first,second,expected",
+    [
+        ("/file/f*obar", "/file/foob*r", True),
+        ("/dir/**", "/dir/file", True),
+        ("/a/*.so", "/a/*.txt", False),
+        ("/a/**", "/a/*/c", True),
+        ("/a/*", "/a/**", True),
+        ("/a/*b", "/a/**/c", False),
+        ("/usr/lib/*-linux-gnu/liba*", "/usr/lib/*-linux-gnu/libb*", False),
+    ],
+)
 def test_overlap_examples(first, second, expected):
     assert globs.overlap(first, second) is expected
     assert globs.overlap(second, first) is expected

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slicer.release import schema
 from slicer.info import info, package_yaml
-from slicer.release.model import Package, PathInfo, PathKind, Slice
+from slicer.release import schema
 from slicer.release.load import load_release
+from slicer.release.model import Package, PathInfo, PathKind, Slice
 
 SLICES = {
     "tools.yaml": """\
@@ -113,7 +113,9 @@ def test_package_essentials_are_merged_into_each_slice_in_map_form(release):
     (document,) = documents(info(release, ["tools"])[0])
     slices = document["slices"]
     assert slices["bins"]["essential"] == {
-        "libbar_libs": {"arch": ["amd64", "arm64"]}, "libfoo1_libs": {}, "tools_copyright": {},
+        "libbar_libs": {"arch": ["amd64", "arm64"]},
+        "libfoo1_libs": {},
+        "tools_copyright": {},
     }
     assert slices["state"]["essential"] == {"tools_copyright": {}}
     # A package's essentials never make its copyright slice need itself.
@@ -137,7 +139,7 @@ def test_layout_is_four_space_indented_with_sorted_keys_and_flow_paths(release):
         mutate_body = False
         assert indent % 4 == 0, line
     assert "    bins:" in lines and "        contents:" in lines
-    assert "            /etc/tool.conf: {mode: 0640, mutable: true, text: \"a = 1\\n\"}" in lines
+    assert '            /etc/tool.conf: {mode: 0640, mutable: true, text: "a = 1\\n"}' in lines
     assert "            /var/lib/tool/: {gid: 65532, make: true, mode: 01777, uid: 65532}" in lines
 
     def check_sorted(node: yaml.Node) -> None:
@@ -149,7 +151,7 @@ def test_layout_is_four_space_indented_with_sorted_keys_and_flow_paths(release):
 
     root = yaml.compose(output)
     check_sorted(root)
-    slices = dict((key.value, value) for key, value in root.value)["slices"]
+    slices = {key.value: value for key, value in root.value}["slices"]
     for _, slice_node in slices.value:
         for key, value in slice_node.value:
             if key.value in ("contents", "essential"):
@@ -178,31 +180,39 @@ def test_plain_copies_print_as_empty_mappings(release):
     assert "            /usr/share/doc/tools/copyright: {}" in output.splitlines()
 
 
-@pytest.mark.parametrize("value", [
-    "plain words",
-    "a: b",
-    "x #y",
-    "- dash",
-    "? mark",
-    "null",
-    "yes",
-    "~",
-    "y",
-    "é and ü",
-    "'quote\"",
-    "trailing ",
-    "On",
-    "0755",
-    "123",
-    "1.5",
-    "2024-01-01",
-    "tab\there",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain words",
+        "a: b",
+        "x #y",
+        "- dash",
+        "? mark",
+        "null",
+        "yes",
+        "~",
+        "y",
+        "é and ü",
+        "'quote\"",
+        "trailing ",
+        "On",
+        "0755",
+        "123",
+        "1.5",
+        "2024-01-01",
+        "tab\there",
+    ],
+)
 def test_awkward_strings_survive_yaml(value):
-    slice_ = Slice("pkg", "data", contents={
-        "/etc/value": PathInfo(PathKind.TEXT, info=value),
-        "/etc/link": PathInfo(PathKind.SYMLINK, info=value),
-    }, hint=value)
+    slice_ = Slice(
+        "pkg",
+        "data",
+        contents={
+            "/etc/value": PathInfo(PathKind.TEXT, info=value),
+            "/etc/link": PathInfo(PathKind.SYMLINK, info=value),
+        },
+        hint=value,
+    )
     package = Package("pkg", Path("pkg.yaml"), slices={"data": slice_})
     loaded = yaml.safe_load(package_yaml(package, ["data"]))["slices"]["data"]
     assert loaded["hint"] == value

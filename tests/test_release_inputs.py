@@ -31,8 +31,11 @@ def test_a_key_given_twice_is_refused_with_its_line(make_release):
 
 @pytest.mark.parametrize("path", ["/etc/a\\0b", "/etc/a\\nb", "/etc/a\\tb"])
 def test_control_characters_in_paths_are_refused(make_release, path):
-    with pytest.raises(ReleaseError, match=r"slices/pkg\.yaml:5: slice pkg_abc has invalid content path: .* holds a "
-                                           r"control character"):
+    with pytest.raises(
+        ReleaseError,
+        match=r"slices/pkg\.yaml:5: slice pkg_abc has invalid content path: .* holds a "
+        r"control character",
+    ):
         _load(make_release, f'package: pkg\nslices:\n  abc:\n    contents:\n      "{path}":\n')
 
 
@@ -42,17 +45,24 @@ def test_a_symlink_target_with_a_nul_is_refused(make_release):
 
 
 def test_text_content_at_a_directory_path_is_refused(make_release):
-    with pytest.raises(ReleaseError, match=r"slices/pkg\.yaml:5: slice pkg_abc path /usr/ ends in / \(a directory\) "
-                                           r"but has text content"):
+    with pytest.raises(
+        ReleaseError,
+        match=r"slices/pkg\.yaml:5: slice pkg_abc path /usr/ ends in / \(a directory\) "
+        r"but has text content",
+    ):
         _load(make_release, "package: pkg\nslices:\n  abc:\n    contents:\n      /usr/: {text: x}\n")
 
 
 def test_a_very_long_chain_of_essentials_selects_without_recursion(make_release):
     depth = 1200
-    files = {f"pkg{number}.yaml": (f"package: pkg{number}\nslices:\n  all:\n"
-                                 + (f"    essential:\n      pkg{number + 1}_all: null\n" if number + 1 < depth else "")
-                                 + f"    contents:\n      /p{number}:\n")
-             for number in range(depth)}
+    files = {
+        f"pkg{number}.yaml": (
+            f"package: pkg{number}\nslices:\n  all:\n"
+            + (f"    essential:\n      pkg{number + 1}_all: null\n" if number + 1 < depth else "")
+            + f"    contents:\n      /p{number}:\n"
+        )
+        for number in range(depth)
+    }
     release = load_release(str(make_release(files)) + "/")
     selection = select(release, parse_keys(["pkg0_all"]), "amd64")
     assert [str(slice_.key) for slice_ in selection.slices][:2] == [f"pkg{depth - 1}_all", f"pkg{depth - 2}_all"]

@@ -9,8 +9,9 @@ import textwrap
 
 import pytest
 
-from slicer.release import load as release_module
+from slicer.cache import Cache
 from slicer.errors import ReleaseError
+from slicer.release import load as release_module
 from slicer.release.load import bundled_names, host_release_name, known_suites, load_release
 
 
@@ -37,14 +38,14 @@ def test_a_cached_release_loads_without_the_yaml_and_cattrs_libraries(tmp_path):
         "import sys\n"
         "from pathlib import Path\n"
         "from slicer.release.load import known_suites, load_release\n"
-        f"release = load_release('debian-12', cache_dir=Path({str(tmp_path)!r}))\n"
+        "from slicer.cache import Cache\n"
+        f"release = load_release('debian-12', cache=Cache(Path({str(tmp_path)!r})))\n"
         "loaded = sorted(m for m in ('yaml', 'cattrs') if m in sys.modules)\n"
         "suites = known_suites()\n"
         "made = 'yaml' in sys.modules\n"
         "print(len(release.packages), loaded, made, 'trixie' in suites['debian'], 'yaml' in sys.modules)\n"
     )
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-            for _ in range(2)]
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120) for _ in range(2)]
     assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr
     count = str(len(load_release("debian-12").packages))
     # The first run parses; the second reads the cache, and only the lookup of known suites parses.
@@ -63,10 +64,12 @@ def test_directory_needs_chisel_yaml(tmp_path):
 
 
 def test_overlay_adds_and_replaces_package_files(make_release, tmp_path):
-    root = make_release({
-        "aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n",
-        "bb.yaml": "package: bb\nslices:\n  bins:\n    contents:\n      /usr/bin/bb:\n",
-    })
+    root = make_release(
+        {
+            "aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n",
+            "bb.yaml": "package: bb\nslices:\n  bins:\n    contents:\n      /usr/bin/bb:\n",
+        }
+    )
     overlay = tmp_path / "overlay"
     (overlay / "nested").mkdir(parents=True)
     (overlay / "nested" / "aa.yaml").write_text("package: aa\nslices:\n  mine:\n    contents:\n      /usr/bin/mine:\n")
@@ -84,11 +87,13 @@ def test_overlay_must_be_a_directory(make_release, tmp_path):
 def test_validated_release_is_cached_and_invalidated_by_edits(make_release, tmp_path):
     root = make_release({"aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n"})
     cache = tmp_path / "cache"
-    first = load_release(str(root) + "/", cache_dir=cache)
+    first = load_release(str(root) + "/", cache=Cache(cache))
     assert list((cache / "parsed").glob("release-*"))
-    assert load_release(str(root) + "/", cache_dir=cache) == first
+    assert load_release(str(root) + "/", cache=Cache(cache)) == first
     (root / "slices" / "aa.yaml").write_text("package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/other:\n")
-    assert list(load_release(str(root) + "/", cache_dir=cache).packages["aa"].slices["bins"].contents) == ["/usr/bin/other"]
+    assert list(load_release(str(root) + "/", cache=Cache(cache)).packages["aa"].slices["bins"].contents) == [
+        "/usr/bin/other"
+    ]
 
 
 def test_tampered_cache_is_ignored(make_release, tmp_path):
@@ -96,19 +101,21 @@ def test_tampered_cache_is_ignored(make_release, tmp_path):
 
     root = make_release({"aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n"})
     cache = tmp_path / "cache"
-    load_release(str(root) + "/", cache_dir=cache)
+    load_release(str(root) + "/", cache=Cache(cache))
     [entry] = (cache / "parsed").glob("release-*")
     entry.write_bytes(pickle.dumps(ValueError("not a release")))
-    assert "aa" in load_release(str(root) + "/", cache_dir=cache).packages
+    assert "aa" in load_release(str(root) + "/", cache=Cache(cache)).packages
 
 
 def test_host_release_name(tmp_path):
     os_release = tmp_path / "os-release"
-    os_release.write_text(textwrap.dedent('''\
+    os_release.write_text(
+        textwrap.dedent("""\
         PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
         VERSION_ID="12"
         ID=debian
-        '''))
+        """)
+    )
     assert host_release_name(os_release) == "debian-12"
     os_release.write_text('ID=ubuntu\nVERSION_ID="24.04"\n')
     assert host_release_name(os_release) is None
@@ -124,14 +131,20 @@ def test_default_release_falls_back_to_the_newest_released(monkeypatch):
 def test_a_release_read_from_the_cache_equals_the_one_built(tmp_path):
     import attrs
 
-    built = load_release("debian-12", cache_dir=tmp_path)
-    cached = load_release("debian-12", cache_dir=tmp_path)
+    built = load_release("debian-12", cache=Cache(tmp_path))
+    cached = load_release("debian-12", cache=Cache(tmp_path))
     assert cached is not built and cached == built
-    assert [package.text for package in cached.packages.values()] == [package.text for package in built.packages.values()]
-    every = [attrs.astuple(item, recurse=False) for item in (cached.maintenance, *cached.archives.values(),
-                                                           *cached.public_keys.values())]
-    assert every == [attrs.astuple(item, recurse=False) for item in (built.maintenance, *built.archives.values(),
-                                                                   *built.public_keys.values())]
+    assert [package.text for package in cached.packages.values()] == [
+        package.text for package in built.packages.values()
+    ]
+    every = [
+        attrs.astuple(item, recurse=False)
+        for item in (cached.maintenance, *cached.archives.values(), *cached.public_keys.values())
+    ]
+    assert every == [
+        attrs.astuple(item, recurse=False)
+        for item in (built.maintenance, *built.archives.values(), *built.public_keys.values())
+    ]
 
 
 @pytest.mark.parametrize("how", ["call", "state"])
@@ -155,8 +168,8 @@ def test_a_cache_entry_with_a_field_missing_is_ignored(make_release, tmp_path, h
 
     root = make_release({"aa.yaml": "package: aa\nslices:\n  bins:\n    contents:\n      /usr/bin/aa:\n"})
     cache = tmp_path / "cache"
-    built = load_release(str(root) + "/", cache_dir=cache)
+    built = load_release(str(root) + "/", cache=Cache(cache))
     [entry] = (cache / "parsed").glob("release-*")
     damaged = attrs.evolve(built, packages={"aa": attrs.evolve(built.packages["aa"], essential=(Short(),))})
     entry.write_bytes(pickle.dumps(damaged, protocol=pickle.HIGHEST_PROTOCOL))
-    assert load_release(str(root) + "/", cache_dir=cache).packages["aa"].essential == ()
+    assert load_release(str(root) + "/", cache=Cache(cache)).packages["aa"].essential == ()

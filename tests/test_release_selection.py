@@ -92,11 +92,14 @@ def test_prefer_winner_follows_the_chain(release):
     assert both.winner("/usr/bin/other") is None
 
 
-@pytest.mark.parametrize("request_,message", [
-    ("libc6", 'invalid slice reference: "libc6"'),
-    ("nope_libs", 'slices of package "nope" not found'),
-    ("libc6_nope", "slice libc6_nope not found"),
-])
+@pytest.mark.parametrize(
+    "request_,message",
+    [
+        ("libc6", 'invalid slice reference: "libc6"'),
+        ("nope_libs", 'slices of package "nope" not found'),
+        ("libc6_nope", "slice libc6_nope not found"),
+    ],
+)
 def test_selection_errors(release, request_, message):
     with pytest.raises(SelectionError, match=message):
         select(release, parse_keys([request_]), "amd64")
@@ -108,12 +111,23 @@ def test_unknown_arch(release):
 
 
 def test_invalid_generate_fails_when_selected(make_release):
-    release = load_release(str(make_release({"aa.yaml": """\
+    release = load_release(
+        str(
+            make_release(
+                {
+                    "aa.yaml": """\
         package: aa
         slices:
           gen:
             contents:
               /var/lib/x/**: {generate: sbom}
-        """})) + "/")
-    with pytest.raises(SelectionError, match="slice aa_gen has invalid 'generate' for path /var/lib/x/\\*\\*: \"sbom\""):
+        """
+                }
+            )
+        )
+        + "/"
+    )
+    with pytest.raises(
+        SelectionError, match="slice aa_gen has invalid 'generate' for path /var/lib/x/\\*\\*: \"sbom\""
+    ):
         select(release, parse_keys(["aa_gen"]), "amd64")

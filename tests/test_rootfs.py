@@ -17,8 +17,6 @@ from tests.helpers.tree_fixtures import listing
 AS_ROOT = os.geteuid() == 0
 
 
-
-
 @pytest.fixture
 def root(tmp_path):
     folder = tmp_path / "root"
@@ -120,11 +118,16 @@ def test_apply_metadata_sets_mode_owner_and_mtime(root):
     (root / "d").mkdir()
     (root / "d" / "f").write_text("x")
     os.symlink("f", root / "d" / "l")
-    entries = [Entry("/d/", "dir", 0o700, mtime=1000, uid=5, gid=6), Entry("/d/f", "file", 0o4711, mtime=2000),
-               Entry("/d/l", "symlink", 0o777, mtime=3000)]
+    entries = [
+        Entry("/d/", "dir", 0o700, mtime=1000, uid=5, gid=6),
+        Entry("/d/f", "file", 0o4711, mtime=2000),
+        Entry("/d/l", "symlink", 0o777, mtime=3000),
+    ]
     rootfs.apply_metadata(root, entries)
-    assert [(p.name, stat.S_IMODE(p.lstat().st_mode), p.lstat().st_mtime) for p in
-            (root / "d", root / "d" / "f")] == [("d", 0o700, 1000), ("f", 0o4711, 2000)]
+    assert [(p.name, stat.S_IMODE(p.lstat().st_mode), p.lstat().st_mtime) for p in (root / "d", root / "d" / "f")] == [
+        ("d", 0o700, 1000),
+        ("f", 0o4711, 2000),
+    ]
     assert (root / "d" / "l").lstat().st_mtime == 3000
     if AS_ROOT:
         assert ((root / "d").stat().st_uid, (root / "d").stat().st_gid) == (5, 6)
@@ -133,8 +136,9 @@ def test_apply_metadata_sets_mode_owner_and_mtime(root):
 def test_apply_metadata_listed_directory_beats_an_implicit_alias(root):
     (root / "usr" / "lib").mkdir(parents=True)
     os.symlink("usr/lib", root / "lib")
-    rootfs.apply_metadata(root, [Entry("/usr/lib/", "dir", 0o755, listed=False),
-                                 Entry("/lib/", "dir", 0o750, listed=True)])
+    rootfs.apply_metadata(
+        root, [Entry("/usr/lib/", "dir", 0o755, listed=False), Entry("/lib/", "dir", 0o750, listed=True)]
+    )
     assert stat.S_IMODE((root / "usr" / "lib").stat().st_mode) == 0o750
 
 
@@ -172,8 +176,13 @@ def stage(root: Path, files: dict[str, bytes | str], report: Report | None = Non
     return staging, report
 
 
-TREE = {"/etc/": b"", "/etc/hostname": b"image\n", "/usr/bin/tool": b"\x7fELF", "/bin": "usr/bin",
-        "/usr/share/doc/": b""}
+TREE = {
+    "/etc/": b"",
+    "/etc/hostname": b"image\n",
+    "/usr/bin/tool": b"\x7fELF",
+    "/bin": "usr/bin",
+    "/usr/share/doc/": b"",
+}
 
 
 def test_commit_into_a_fresh_root(tmp_path, root):
@@ -208,18 +217,24 @@ def test_commit_extends_an_existing_root_and_keeps_its_directory_times(root):
     assert result.written == 1 and result.written_bytes == 10
 
 
-@pytest.mark.parametrize("change", [
-    {"/etc/hostname": b"other\n"},
-    {"/bin": "usr/sbin"},
-    {"/etc/hostname": "elsewhere"},
-    {"/usr/bin/tool/": b""},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"/etc/hostname": b"other\n"},
+        {"/bin": "usr/sbin"},
+        {"/etc/hostname": "elsewhere"},
+        {"/usr/bin/tool/": b""},
+    ],
+)
 def test_commit_conflict_names_every_path_and_writes_nothing(root, change):
     staging, report = stage(root, TREE)
     rootfs.commit(staging, root, report)
     before = listing(root)
-    changed = {**{k: v for k, v in TREE.items() if k.rstrip("/") not in {c.rstrip("/") for c in change}},
-               **change, "/etc/new": b"new"}
+    changed = {
+        **{k: v for k, v in TREE.items() if k.rstrip("/") not in {c.rstrip("/") for c in change}},
+        **change,
+        "/etc/new": b"new",
+    }
     staging, report = stage(root, changed)
     with pytest.raises(RootError) as failure:
         rootfs.commit(staging, root, report)

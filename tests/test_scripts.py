@@ -41,8 +41,7 @@ class Writes:
 
 
 def access(root: Path, known=(), globs=(), mutable=(), hardlinks=()) -> ScriptAccess:
-    return ScriptAccess(root=root, known=set(known), globs=tuple(globs), mutable=set(mutable),
-                        hardlinks=set(hardlinks))
+    return ScriptAccess(root=root, known=set(known), globs=tuple(globs), mutable=set(mutable), hardlinks=set(hardlinks))
 
 
 def run(script: str, acc: ScriptAccess, writes: Writes | None = None) -> Writes:
@@ -88,22 +87,30 @@ CERT_A = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
 
 @pytest.fixture
 def ca_root(tmp_path: Path) -> Path:
-    build(tmp_path, {
-        "/etc/ssl/certs/ca-certificates.crt": "FIXME",
-        "/etc/ca-certificates.conf": "FIXME",
-        # Written in reverse order so an unsorted listing would show.
-        "/usr/share/ca-certificates/mozilla/Zeta_Root.crt": CERT_B,
-        "/usr/share/ca-certificates/mozilla/Alpha_Root.crt": CERT_A,
-    })
+    build(
+        tmp_path,
+        {
+            "/etc/ssl/certs/ca-certificates.crt": "FIXME",
+            "/etc/ca-certificates.conf": "FIXME",
+            # Written in reverse order so an unsorted listing would show.
+            "/usr/share/ca-certificates/mozilla/Zeta_Root.crt": CERT_B,
+            "/usr/share/ca-certificates/mozilla/Alpha_Root.crt": CERT_A,
+        },
+    )
     return tmp_path
 
 
 def ca_access(root: Path) -> ScriptAccess:
-    return access(root,
-                  known={"/etc/ssl/certs/ca-certificates.crt", "/etc/ca-certificates.conf",
-                         "/usr/share/ca-certificates/mozilla/"},
-                  globs={"/usr/share/ca-certificates/mozilla/**"},
-                  mutable={"/etc/ssl/certs/ca-certificates.crt", "/etc/ca-certificates.conf"})
+    return access(
+        root,
+        known={
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/ca-certificates.conf",
+            "/usr/share/ca-certificates/mozilla/",
+        },
+        globs={"/usr/share/ca-certificates/mozilla/**"},
+        mutable={"/etc/ssl/certs/ca-certificates.crt", "/etc/ca-certificates.conf"},
+    )
 
 
 def test_ca_certificates_bundle_concatenates_sorted_certificates(ca_root: Path) -> None:
@@ -122,15 +129,25 @@ def test_ca_certificates_conf_lists_names(ca_root: Path) -> None:
 def test_base_passwd_copies_masters(tmp_path: Path) -> None:
     group = "root:x:0:\nnogroup:x:65534:\n"
     passwd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-    build(tmp_path, {
-        "/etc/group": "FIXME", "/etc/passwd": "FIXME",
-        "/usr/share/base-passwd/group.master": group,
-        "/usr/share/base-passwd/passwd.master": passwd,
-    })
-    acc = access(tmp_path,
-                 known={"/etc/group", "/etc/passwd", "/usr/share/base-passwd/group.master",
-                        "/usr/share/base-passwd/passwd.master"},
-                 mutable={"/etc/group", "/etc/passwd"})
+    build(
+        tmp_path,
+        {
+            "/etc/group": "FIXME",
+            "/etc/passwd": "FIXME",
+            "/usr/share/base-passwd/group.master": group,
+            "/usr/share/base-passwd/passwd.master": passwd,
+        },
+    )
+    acc = access(
+        tmp_path,
+        known={
+            "/etc/group",
+            "/etc/passwd",
+            "/usr/share/base-passwd/group.master",
+            "/usr/share/base-passwd/passwd.master",
+        },
+        mutable={"/etc/group", "/etc/passwd"},
+    )
     writes = run(BASE_PASSWD, acc)
     assert (tmp_path / "etc/group").read_text() == group
     assert (tmp_path / "etc/passwd").read_text() == passwd
@@ -143,7 +160,8 @@ def test_base_passwd_copies_masters(tmp_path: Path) -> None:
 def test_top_level_loops_conditionals_functions_and_reassignment(tmp_path: Path) -> None:
     build(tmp_path, {"/out": "", "/in/a": "1", "/in/b": "2", "/in/sub/": ""})
     acc = access(tmp_path, known={"/out", "/in/"}, globs={"/in/*"}, mutable={"/out"})
-    run("""
+    run(
+        """
 def double(text):
     return text + text
 
@@ -155,7 +173,9 @@ for name in content.list("/in"):
 if total:
     total = total.upper() + "!"
 content.write(path="/out", data=total)
-""", acc)
+""",
+        acc,
+    )
     assert (tmp_path / "out").read_text() == "1122!"
 
 
@@ -180,8 +200,10 @@ def test_read_known_literal_glob_match_and_refusal(tmp_path: Path) -> None:
     acc = access(tmp_path, known={"/etc/a", "/out"}, globs={"/usr/lib/*/libz.so.*"}, mutable={"/out"})
     run('content.write("/out", content.read("/etc/a") + content.read("/usr/lib/x/libz.so.1"))', acc)
     assert (tmp_path / "out").read_text() == "AZ"
-    assert failure('x = content.read("/etc/secret")', acc) == \
-        "slice pkg_slice: cannot read file which is not selected: /etc/secret (line 1)"
+    assert (
+        failure('x = content.read("/etc/secret")', acc)
+        == "slice pkg_slice: cannot read file which is not selected: /etc/secret (line 1)"
+    )
 
 
 def test_read_cleans_paths_and_dotdot_stays_inside(tmp_path: Path) -> None:
@@ -194,13 +216,18 @@ def test_read_cleans_paths_and_dotdot_stays_inside(tmp_path: Path) -> None:
 def test_read_refusals(tmp_path: Path) -> None:
     build(tmp_path, {"/etc/": "", "/bin.dat": b"\xff\xfe\x00", "/dir/": ""})
     acc = access(tmp_path, known={"/etc/", "/bin.dat", "/missing"})
-    assert failure('content.read("etc/a")', acc) == \
-        "slice pkg_slice: content path must be absolute, got: etc/a (line 1)"
+    assert (
+        failure('content.read("etc/a")', acc) == "slice pkg_slice: content path must be absolute, got: etc/a (line 1)"
+    )
     assert failure('content.read("/etc/")', acc) == "slice pkg_slice: content is not a file: /etc/ (line 1)"
-    assert failure('content.read("/bin.dat")', acc) == \
-        "slice pkg_slice: content is not valid UTF-8 text: /bin.dat (line 1)"
-    assert failure('content.read("/missing")', acc) == \
-        "slice pkg_slice: cannot read /missing: no such file or directory (line 1)"
+    assert (
+        failure('content.read("/bin.dat")', acc)
+        == "slice pkg_slice: content is not valid UTF-8 text: /bin.dat (line 1)"
+    )
+    assert (
+        failure('content.read("/missing")', acc)
+        == "slice pkg_slice: cannot read /missing: no such file or directory (line 1)"
+    )
     # A directory known only as "/etc/" is not readable as the file "/etc".
     assert "not selected: /etc (line 1)" in failure('content.read("/etc")', acc)
 
@@ -209,8 +236,11 @@ def test_read_refusals(tmp_path: Path) -> None:
 
 
 def test_list_format_and_disk_content(tmp_path: Path) -> None:
-    build(tmp_path, {"/d/b.txt": "", "/d/a/": "", "/d/c/x": "", "/d/other-package-file": "", "/out": ""},
-          links={"/d/link": "a"})
+    build(
+        tmp_path,
+        {"/d/b.txt": "", "/d/a/": "", "/d/c/x": "", "/d/other-package-file": "", "/out": ""},
+        links={"/d/link": "a"},
+    )
     acc = access(tmp_path, known={"/d/b.txt", "/out"}, mutable={"/out"})
     # "/d/" is known as the parent of a known file; the listing shows everything on disk,
     # directories with "/", a symlink to a directory as a plain name.
@@ -223,11 +253,14 @@ def test_list_parent_of_glob_and_refusals(tmp_path: Path) -> None:
     acc = access(tmp_path, known={"/etc/file", "/out"}, globs={"/usr/share/zoneinfo/**"}, mutable={"/out"})
     run('content.write("/out", ",".join(content.list("/usr/share") + content.list("/")))', acc)
     assert (tmp_path / "out").read_text() == "zoneinfo/,etc/,out,srv/,usr/"
-    assert failure('content.list("/srv/x")', acc) == \
-        "slice pkg_slice: cannot list directory which is not selected: /srv/x/ (line 1)"
+    assert (
+        failure('content.list("/srv/x")', acc)
+        == "slice pkg_slice: cannot list directory which is not selected: /srv/x/ (line 1)"
+    )
     acc.known.add("/etc/file/")
-    assert failure('content.list("/etc/file")', acc) == \
-        "slice pkg_slice: content is not a directory: /etc/file (line 1)"
+    assert (
+        failure('content.list("/etc/file")', acc) == "slice pkg_slice: content is not a directory: /etc/file (line 1)"
+    )
 
 
 # -- write ----------------------------------------------------------------------------
@@ -261,19 +294,29 @@ def test_writing_unchanged_content_is_not_a_change(tmp_path: Path) -> None:
 def test_write_refusals(tmp_path: Path) -> None:
     build(tmp_path, {"/etc/a": "A", "/etc/linked": "L", "/etc/dir/": ""})
     os.link(tmp_path / "etc/linked", tmp_path / "etc/other-name")
-    acc = access(tmp_path, known={"/etc/a", "/etc/linked", "/etc/other-name", "/etc/hl"},
-                 mutable={"/etc/linked", "/etc/hl", "/etc/dir"}, hardlinks={"/etc/hl"})
-    assert failure('content.write("/etc/a", "x")', acc) == \
-        "slice pkg_slice: cannot write file which is not mutable: /etc/a (line 1)"
-    assert failure('content.write("/etc/hl", "x")', acc) == \
-        "slice pkg_slice: cannot mutate a hard link: /etc/hl (line 1)"
+    acc = access(
+        tmp_path,
+        known={"/etc/a", "/etc/linked", "/etc/other-name", "/etc/hl"},
+        mutable={"/etc/linked", "/etc/hl", "/etc/dir"},
+        hardlinks={"/etc/hl"},
+    )
+    assert (
+        failure('content.write("/etc/a", "x")', acc)
+        == "slice pkg_slice: cannot write file which is not mutable: /etc/a (line 1)"
+    )
+    assert (
+        failure('content.write("/etc/hl", "x")', acc) == "slice pkg_slice: cannot mutate a hard link: /etc/hl (line 1)"
+    )
     # Hard-linked on disk though not declared: writing would change the other name too.
-    assert failure('content.write("/etc/linked", "x")', acc) == \
-        "slice pkg_slice: cannot mutate a hard link: /etc/linked (line 1)"
-    assert failure('content.write("/etc/dir", "x")', acc) == \
-        "slice pkg_slice: content is not a file: /etc/dir (line 1)"
-    assert failure('content.write("/etc/a", 3)', acc) == \
-        "slice pkg_slice: content.write needs a string for 'data', got int (line 1)"
+    assert (
+        failure('content.write("/etc/linked", "x")', acc)
+        == "slice pkg_slice: cannot mutate a hard link: /etc/linked (line 1)"
+    )
+    assert failure('content.write("/etc/dir", "x")', acc) == "slice pkg_slice: content is not a file: /etc/dir (line 1)"
+    assert (
+        failure('content.write("/etc/a", 3)', acc)
+        == "slice pkg_slice: content.write needs a string for 'data', got int (line 1)"
+    )
     assert (tmp_path / "etc/linked").read_text() == "L"
 
 
@@ -297,26 +340,33 @@ def test_symlink_relative_target_is_followed_and_checked(tmp_path: Path) -> None
     build(tmp_path, {"/etc/real": "R", "/out": ""}, links={"/etc/alias": "real"})
     acc = access(tmp_path, known={"/etc/alias", "/out"}, mutable={"/out"})
     # The target of the link must be known too.
-    assert failure('content.read("/etc/alias")', acc) == \
-        "slice pkg_slice: cannot read file which is not selected: /etc/real (line 1)"
+    assert (
+        failure('content.read("/etc/alias")', acc)
+        == "slice pkg_slice: cannot read file which is not selected: /etc/real (line 1)"
+    )
     acc.known.add("/etc/real")
     run('content.write("/out", content.read("/etc/alias"))', acc)
     assert (tmp_path / "out").read_text() == "R"
 
 
 def test_absolute_symlink_in_subdirectory_restarts_at_root(tmp_path: Path) -> None:
-    build(tmp_path, {"/etc/ssl/openssl.cnf": "CONF", "/usr/lib/ssl/etc/openssl.cnf": "WRONG", "/out": ""},
-          links={"/usr/lib/ssl/openssl.cnf": "/etc/ssl/openssl.cnf"})
-    acc = access(tmp_path, known={"/usr/lib/ssl/openssl.cnf", "/etc/ssl/openssl.cnf", "/out"},
-                 mutable={"/out"})
+    build(
+        tmp_path,
+        {"/etc/ssl/openssl.cnf": "CONF", "/usr/lib/ssl/etc/openssl.cnf": "WRONG", "/out": ""},
+        links={"/usr/lib/ssl/openssl.cnf": "/etc/ssl/openssl.cnf"},
+    )
+    acc = access(tmp_path, known={"/usr/lib/ssl/openssl.cnf", "/etc/ssl/openssl.cnf", "/out"}, mutable={"/out"})
     run('content.write("/out", content.read("/usr/lib/ssl/openssl.cnf"))', acc)
     assert (tmp_path / "out").read_text() == "CONF"
 
 
 def test_escaping_symlinks_stay_inside_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    build(root, {"/etc/hostname": "inside", "/out": ""},
-          links={"/a/b/up": "../../../../../etc/hostname", "/var/run": "/run", "/abs": "/../../etc/hostname"})
+    build(
+        root,
+        {"/etc/hostname": "inside", "/out": ""},
+        links={"/a/b/up": "../../../../../etc/hostname", "/var/run": "/run", "/abs": "/../../etc/hostname"},
+    )
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/hostname").write_text("outside")
     acc = access(root, known={"/a/b/up", "/abs", "/etc/hostname", "/out"}, mutable={"/out"})
@@ -335,8 +385,10 @@ def test_escaping_symlinks_stay_inside_root(tmp_path: Path) -> None:
 def test_write_through_symlink_needs_both_ends_mutable(tmp_path: Path) -> None:
     build(tmp_path, {"/etc/real": "R"}, links={"/etc/alias": "real"})
     acc = access(tmp_path, known={"/etc/alias", "/etc/real"}, mutable={"/etc/alias"})
-    assert failure('content.write("/etc/alias", "x")', acc) == \
-        "slice pkg_slice: cannot write file which is not mutable: /etc/real (line 1)"
+    assert (
+        failure('content.write("/etc/alias", "x")', acc)
+        == "slice pkg_slice: cannot write file which is not mutable: /etc/real (line 1)"
+    )
     acc.mutable.add("/etc/real")
     writes = run('content.write("/etc/alias", "x")', acc)
     assert writes.calls == [("/etc/real", b"x")]
@@ -346,8 +398,7 @@ def test_write_through_symlink_needs_both_ends_mutable(tmp_path: Path) -> None:
 def test_symlink_loop_is_an_error(tmp_path: Path) -> None:
     build(tmp_path, {}, links={"/a": "b", "/b": "a"})
     acc = access(tmp_path, known={"/a", "/b"})
-    assert failure('content.read("/a")', acc) == \
-        "slice pkg_slice: too many levels of symbolic links at /a (line 1)"
+    assert failure('content.read("/a")', acc) == "slice pkg_slice: too many levels of symbolic links at /a (line 1)"
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -355,16 +406,18 @@ def test_symlink_loop_is_an_error(tmp_path: Path) -> None:
 
 def test_errors_carry_the_script_line(tmp_path: Path) -> None:
     acc = access(tmp_path)
-    assert failure("x = 1\n\ny = x + 'a'\n", acc) == \
-        "slice pkg_slice: Operation `+` not supported for types `int` and `string` (line 3)"
+    assert (
+        failure("x = 1\n\ny = x + 'a'\n", acc)
+        == "slice pkg_slice: Operation `+` not supported for types `int` and `string` (line 3)"
+    )
     assert failure("x = 1\nif x\n", acc).endswith("(line 2)")
-    assert failure("def f():\n    content.read('/nope')\n\nf()\n", acc) == \
-        "slice pkg_slice: cannot read file which is not selected: /nope (line 2)"
+    assert (
+        failure("def f():\n    content.read('/nope')\n\nf()\n", acc)
+        == "slice pkg_slice: cannot read file which is not selected: /nope (line 2)"
+    )
     assert failure("\nfail('custom stop')\n", acc) == "slice pkg_slice: fail: custom stop (line 2)"
-    assert failure("content.read()", acc) == \
-        "slice pkg_slice: content.read is missing its 'path' argument (line 1)"
-    assert failure("content.list('/a', '/b')", acc) == \
-        "slice pkg_slice: content.list takes 1 arguments, got 2 (line 1)"
+    assert failure("content.read()", acc) == "slice pkg_slice: content.read is missing its 'path' argument (line 1)"
+    assert failure("content.list('/a', '/b')", acc) == "slice pkg_slice: content.list takes 1 arguments, got 2 (line 1)"
 
 
 def test_print_goes_to_stderr_with_the_slice_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -375,8 +428,10 @@ def test_print_goes_to_stderr_with_the_slice_name(tmp_path: Path, capsys: pytest
 
 
 def test_runaway_recursion_is_a_script_error(tmp_path: Path) -> None:
-    assert failure("def f(n):\n    return f(n + 1)\n\nf(0)\n", access(tmp_path)) == \
-        "slice pkg_slice: Starlark call stack overflow (line 2)"
+    assert (
+        failure("def f(n):\n    return f(n + 1)\n\nf(0)\n", access(tmp_path))
+        == "slice pkg_slice: Starlark call stack overflow (line 2)"
+    )
 
 
 def test_write_failure_names_the_path(tmp_path: Path) -> None:
@@ -389,8 +444,11 @@ def test_write_failure_names_the_path(tmp_path: Path) -> None:
 def test_an_endless_script_is_stopped_and_named(tmp_path: Path) -> None:
     endless = "def spin():\n    for i in range(2000000000):\n        pass\nspin()\n"
     started = time.monotonic()
-    with pytest.raises(ScriptError, match=r"^slice pkg_slice: the mutate script ran longer than 0.5 seconds, so it "
-                                          r"was stopped$"):
+    with pytest.raises(
+        ScriptError,
+        match=r"^slice pkg_slice: the mutate script ran longer than 0.5 seconds, so it "
+        r"was stopped$",
+    ):
         run_mutate("pkg_slice", endless, access(tmp_path), lambda path, data: None, seconds=0.5)
     assert time.monotonic() - started < 30
 

@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from slicer.release.load import bundled_names, data_root, load_release  # noqa: E402
+from slicer.release.load import bundled_names, data_root, load_release
 
 
 def readme_text(name: str) -> str:

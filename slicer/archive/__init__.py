@@ -3,6 +3,9 @@
 Only this package touches the network (through `http.py`). Its modules load
 on first use, so that a command needing only dpkg versions or mirrors does not
 import the HTTP and OpenPGP libraries.
+
+May import `release` (the model), `cache` and the primitives (`errors`,
+`console`); never the cut or a command.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .http import Http
     from .client import ArchiveClient, PackageRecord
+    from .http import Http
     from .mirrors import resolve_mirrors
     from .options import ArchiveOptions, open_archives
     from .versions import compare_versions

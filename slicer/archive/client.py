@@ -24,11 +24,11 @@ import pysequoia
 import zstandard
 from attrs import define, frozen
 
+from ..cache import BlobWriter, Cache
 from ..console import Console
 from ..errors import ArchiveError, MirrorError, OfflineError
 from ..release.model import Release
 from . import signed
-from ..cache import BlobWriter, Cache
 from .mirrors import missing_mirror_message
 from .packages import Entry, PackageIndex
 from .versions import version_key
@@ -140,8 +140,10 @@ class ArchiveClient:
         pinned = package.archive if package is not None else ""
         if pinned:
             if pinned not in self.release.archives:
-                raise ArchiveError(f'package "{name}" is pinned to archive "{pinned}", which release '
-                                   f"{self.release.name} does not define")
+                raise ArchiveError(
+                    f'package "{name}" is pinned to archive "{pinned}", which release '
+                    f"{self.release.name} does not define"
+                )
             return [[pinned]]
         usable = [archive for archive in self.release.archives.values() if archive.priority >= 0]
         if self.release.equal_priority_by_version:
@@ -162,20 +164,21 @@ class ArchiveClient:
         jobs = [(name, suite) for name in wanted for suite in self.release.archives[name].suites]
         missing: list[str] = []
         opened: dict[tuple[str, str], list[_Source]] = {}
-        with (self.console.task("Reading package indexes", total=len(jobs)) as task,
-              ThreadPoolExecutor(max_workers=INDEX_WORKERS) as pool):
+        with (
+            self.console.task("Reading package indexes", total=len(jobs)) as task,
+            ThreadPoolExecutor(max_workers=INDEX_WORKERS) as pool,
+        ):
             futures = {job: pool.submit(self._open_suite, *job) for job in jobs}
             for job, future in futures.items():
                 opened[job], gaps = future.result()
                 missing += gaps
                 task.advance()
         if missing:
-            raise OfflineError(
-                f"offline, and the cache lacks {', '.join(missing)}; run once online to fill it"
-            )
+            raise OfflineError(f"offline, and the cache lacks {', '.join(missing)}; run once online to fill it")
         for name in wanted:
-            self._sources[name] = [source for suite in self.release.archives[name].suites
-                                   for source in opened[(name, suite)]]
+            self._sources[name] = [
+                source for suite in self.release.archives[name].suites for source in opened[(name, suite)]
+            ]
 
     def _certs_of(self, archive: str) -> list[pysequoia.Cert]:
         with self._lock:
@@ -221,10 +224,19 @@ class ArchiveClient:
         what = f'{"InRelease" if signature is None else "Release"} of suite "{suite}" from {url}'
         text = signed.verify(data, signature, self._certs_of(archive), what, pinned_by)
         info = signed.parse_release(text, archive, suite, url, what)
-        signed.check_suite(info, what, now=datetime.datetime.now(datetime.UTC),
-                           check_valid_until=self.check_valid_until, cached=self.offline)
-        signed.check_offers(info, self.arch, self.release.archives[archive].components,
-                            f'suite "{suite}" of archive "{archive}" at {url}')
+        signed.check_suite(
+            info,
+            what,
+            now=datetime.datetime.now(datetime.UTC),
+            check_valid_until=self.check_valid_until,
+            cached=self.offline,
+        )
+        signed.check_offers(
+            info,
+            self.arch,
+            self.release.archives[archive].components,
+            f'suite "{suite}" of archive "{archive}" at {url}',
+        )
         with self.cache.release_record(info.identity) as (newest, record):
             newest_date = datetime.datetime.fromisoformat(newest) if newest else None
             if not self.allow_older_index:
@@ -237,10 +249,11 @@ class ArchiveClient:
 
     def _package_index(self, info: signed.SuiteRelease, component: str) -> PackageIndex:
         base = f"{component}/binary-{self.arch}/Packages"
-        choice = next(((suffix, decompress) for suffix, decompress in _COMPRESSIONS
-                       if base + suffix in info.files), None)
+        choice = next(
+            ((suffix, decompress) for suffix, decompress in _COMPRESSIONS if base + suffix in info.files), None
+        )
         if choice is None:
-            raise ArchiveError(f"the InRelease of suite \"{info.suite}\" from {info.url} lists no {base} index")
+            raise ArchiveError(f'the InRelease of suite "{info.suite}" from {info.url} lists no {base} index')
         suffix, decompress = choice
         listed = info.files[base + suffix]
         plain = info.files.get(base)
@@ -258,9 +271,13 @@ class ArchiveClient:
             if blob is None:
                 raise _Missing(f'the {base} index of suite "{info.suite}" ({url})')
         else:
-            blob = self.cache.obtain(listed.sha256, listed.size,
-                                     lambda writer: self._download_index(info, listed, writer),
-                                     url, self.console.warn)
+            blob = self.cache.obtain(
+                listed.sha256,
+                listed.size,
+                lambda writer: self._download_index(info, listed, writer),
+                url,
+                self.console.warn,
+            )
         try:
             text = decompress(blob.read_bytes())
         except (lzma.LZMAError, OSError, EOFError, zlib.error) as error:
@@ -269,7 +286,7 @@ class ArchiveClient:
             signed.check_plain(text, plain, url)
         index = PackageIndex.build(text)
         self._count("indexes_parsed")
-        self.cache.write_parsed(key, index.to_bytes(self.cache.parsed_key(key)))
+        self.cache.write_mapped(key, index.to_bytes(self.cache.parsed_key(key)))
         return index
 
     def _download_index(self, info: signed.SuiteRelease, listed: signed.IndexFile, writer: BlobWriter) -> None:
@@ -299,11 +316,21 @@ class ArchiveClient:
         try:
             stanza = source.index.stanza(entry)
         except zstandard.ZstdError:
-            raise ArchiveError(f"the cached index of suite \"{source.suite}\" is damaged; "
-                               "prune the cache and run again") from None
-        return PackageRecord(name=name, version=entry[0], arch=entry[1], filename=entry[2], sha256=entry[4],
-                             size=entry[3], archive=source.archive, suite=source.suite,
-                             component=source.component, stanza=stanza)
+            raise ArchiveError(
+                f'the cached index of suite "{source.suite}" is damaged; prune the cache and run again'
+            ) from None
+        return PackageRecord(
+            name=name,
+            version=entry[0],
+            arch=entry[1],
+            filename=entry[2],
+            sha256=entry[4],
+            size=entry[3],
+            archive=source.archive,
+            suite=source.suite,
+            component=source.component,
+            stanza=stanza,
+        )
 
     def _missing_packages(self, names: list[str], searched: Iterable[str]) -> ArchiveError:
         quoted = ", ".join(f'"{name}"' for name in names)
@@ -378,8 +405,10 @@ class ArchiveClient:
         if not wanted:
             return found
         total = sum(record.size for record in wanted)
-        with (self.console.task("Downloading", total=total, unit="bytes") as task,
-              ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool):
+        with (
+            self.console.task("Downloading", total=total, unit="bytes") as task,
+            ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool,
+        ):
             futures = [(record, pool.submit(self._fetch_one, record, task.advance)) for record in wanted]
             try:
                 for record, future in futures:

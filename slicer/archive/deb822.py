@@ -23,7 +23,7 @@ _FAST_FIELD = re.compile(rb"\n(Package|Version|Architecture|Filename|Size|SHA256
 class Paragraph:
     """One paragraph: `fields` as written, lookups ignore case."""
 
-    __slots__ = ("fields", "_folded")
+    __slots__ = ("_folded", "fields")
 
     def __init__(self, fields: dict[str, str]) -> None:
         self.fields = fields
@@ -114,13 +114,27 @@ def scan_packages(data: bytes) -> Iterator[PackageTuple]:
         # The regex wants the newline in front of a field; the first paragraph has none.
         raw = dict(findall(data, pos - 1, end)) if pos else dict(findall(b"\n" + data[:end]))
         if len(raw) == len(PACKAGE_FIELDS) and raw[b"Size"].strip().isdigit():
-            yield (raw[b"Package"].strip().decode(), raw[b"Version"].strip().decode(),
-                   raw[b"Architecture"].strip().decode(),
-                   raw[b"Filename"].strip().decode("utf-8", "surrogateescape"),
-                   int(raw[b"Size"]), raw[b"SHA256"].strip().decode().lower(), pos, end)
+            yield (
+                raw[b"Package"].strip().decode(),
+                raw[b"Version"].strip().decode(),
+                raw[b"Architecture"].strip().decode(),
+                raw[b"Filename"].strip().decode("utf-8", "surrogateescape"),
+                int(raw[b"Size"]),
+                raw[b"SHA256"].strip().decode().lower(),
+                pos,
+                end,
+            )
         else:
             fields = _slow_fields(data[pos:end])
             if fields is not None:
-                yield (fields["Package"], fields["Version"], fields["Architecture"], fields["Filename"],
-                       int(fields["Size"]), fields["SHA256"].lower(), pos, end)
+                yield (
+                    fields["Package"],
+                    fields["Version"],
+                    fields["Architecture"],
+                    fields["Filename"],
+                    int(fields["Size"]),
+                    fields["SHA256"].lower(),
+                    pos,
+                    end,
+                )
         pos = end + 1

@@ -135,11 +135,20 @@ class Http:
         try:
             return self._download(url, sink, size, progress, missing_ok, limit)
         except _SinkFailed as failed:
-            raise ArchiveError(f"cannot store {url}: {failed.error.strerror or failed.error}"
-                               + (f" ({failed.error.filename})" if failed.error.filename else "")) from None
+            raise ArchiveError(
+                f"cannot store {url}: {failed.error.strerror or failed.error}"
+                + (f" ({failed.error.filename})" if failed.error.filename else "")
+            ) from None
 
-    def _download(self, url: str, sink: Sink, size: int | None, progress: Callable[[int], None],
-                  missing_ok: bool, limit: int | None) -> bool:
+    def _download(
+        self,
+        url: str,
+        sink: Sink,
+        size: int | None,
+        progress: Callable[[int], None],
+        missing_ok: bool,
+        limit: int | None,
+    ) -> bool:
         budget = self.deadline + (size or 0) / self.min_rate
         give_up = time.monotonic() + budget
         received = 0
@@ -181,15 +190,16 @@ class Http:
                     while chunk := response.raw.read1(CHUNK, decode_content=False):
                         received += len(chunk)
                         if size is not None and received > size:
-                            raise VerificationError(
-                                f"{url} is larger than the {size} bytes its signed index lists"
-                            )
+                            raise VerificationError(f"{url} is larger than the {size} bytes its signed index lists")
                         if limit is not None and received > limit:
-                            raise VerificationError(f"{url} is larger than {limit >> 20} MiB, more than any "
-                                                    "such file should be; refused")
+                            raise VerificationError(
+                                f"{url} is larger than {limit >> 20} MiB, more than any such file should be; refused"
+                            )
                         if time.monotonic() > give_up:
-                            raise ArchiveError(f"cannot download {url}: it took longer than "
-                                               f"{budget:.3g} seconds (a stalled or very slow mirror)")
+                            raise ArchiveError(
+                                f"cannot download {url}: it took longer than "
+                                f"{budget:.3g} seconds (a stalled or very slow mirror)"
+                            )
                         try:
                             sink.write(chunk)
                         except OSError as error:
@@ -200,8 +210,10 @@ class Http:
                         continue
                     return True
             except requests.TooManyRedirects:
-                raise ArchiveError(f"cannot download {url}: it redirects more than {MAX_REDIRECTS} times "
-                                   "(a redirect loop on the mirror)") from None
+                raise ArchiveError(
+                    f"cannot download {url}: it redirects more than {MAX_REDIRECTS} times "
+                    "(a redirect loop on the mirror)"
+                ) from None
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                 problem = _reason(error)
         raise ArchiveError(f"cannot download {url}: {problem} (gave up after {self.attempts} attempts)")
@@ -221,4 +233,3 @@ class Http:
         except OSError as error:
             raise ArchiveError(f"cannot read {url}: {error.strerror or error}") from None
         return True
-

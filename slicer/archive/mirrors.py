@@ -61,7 +61,7 @@ def _one_line_sources(path: Path) -> list[AptSource]:
             closing = rest.find("]")
             if closing < 0:
                 continue
-            rest = rest[closing + 1:]
+            rest = rest[closing + 1 :]
         words = rest.split()
         if len(words) >= 2 and _usable(words[0]):
             found.append(AptSource(words[0], (words[1],), str(path)))
@@ -149,8 +149,7 @@ def resolve_mirrors(
                 sources = read_apt_sources(apt_root)
             # The archive's own suites first; its other releases' suites only when none is listed,
             # so `known_suites` (which may read every bundled release) is consulted rarely.
-            found = (_from_apt(archive.suites, sources)
-                     or _from_apt(known_suites.get(name, ()), sources))
+            found = _from_apt(archive.suites, sources) or _from_apt(known_suites.get(name, ()), sources)
             if found is None:
                 missing.append(name)
             else:
@@ -162,13 +161,15 @@ def resolve_mirrors(
 
 def missing_mirror_message(release: Release, missing: list[str]) -> str:
     """Which archives lack a mirror and how to give one."""
+
     def label(name: str) -> str:
         suites = release.archives[name].suites
         return f'"{name}" (suite {suites[0] if suites else "none"})'
 
     if len(missing) == 1:
         name = missing[0]
-        return (f"no mirror for archive {label(name)}: pass --mirror {name}=URL "
-                f"or set {env_name(name)}")
-    return (f"no mirror for archives {', '.join(label(name) for name in missing)}: pass "
-            f"--mirror ARCHIVE=URL or set {', '.join(env_name(name) for name in missing)}")
+        return f"no mirror for archive {label(name)}: pass --mirror {name}=URL or set {env_name(name)}"
+    return (
+        f"no mirror for archives {', '.join(label(name) for name in missing)}: pass "
+        f"--mirror ARCHIVE=URL or set {', '.join(env_name(name) for name in missing)}"
+    )

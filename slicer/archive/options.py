@@ -28,7 +28,12 @@ class ArchiveOptions:
 def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
     """A client for the release's archives, mirrors found by the mirror rule."""
     return ArchiveClient(
-        release, arch, mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
-        cache=Cache(options.cache_dir), console=console, offline=options.offline,
-        check_valid_until=options.check_valid_until, allow_older_index=options.allow_older_index,
+        release,
+        arch,
+        mirrors=resolve_mirrors(release, options.mirrors, known_suites()),
+        cache=Cache(options.cache_dir),
+        console=console,
+        offline=options.offline,
+        check_valid_until=options.check_valid_until,
+        allow_older_index=options.allow_older_index,
     )

@@ -61,7 +61,7 @@ class _Names:
         return len(self.starts) - 1
 
     def __getitem__(self, position: int) -> str:
-        return self.joined[self.starts[position]:self.starts[position + 1] - 1]
+        return self.joined[self.starts[position] : self.starts[position + 1] - 1]
 
 
 class PackageIndex:
@@ -71,8 +71,15 @@ class PackageIndex:
     are unmarshalled only when asked for, so loading costs no per-name work.
     """
 
-    def __init__(self, names: _Names, record_offsets: array.array, records: bytes | memoryview,
-                 frame_offsets: array.array, frames: bytes | memoryview, frame_digests: bytes) -> None:
+    def __init__(
+        self,
+        names: _Names,
+        record_offsets: array.array,
+        records: bytes | memoryview,
+        frame_offsets: array.array,
+        frames: bytes | memoryview,
+        frame_digests: bytes,
+    ) -> None:
         self._names = names
         self._record_offsets = record_offsets
         self._records = records
@@ -98,16 +105,23 @@ class PackageIndex:
         names = sorted(grouped)
         records = [marshal.dumps(grouped[name]) for name in names]
         digests = b"".join(hashlib.sha256(frame).digest() for frame in frames)
-        return cls(_Names.of(names), _offsets(records), b"".join(records), _offsets(frames), b"".join(frames),
-                   digests)
+        return cls(_Names.of(names), _offsets(records), b"".join(records), _offsets(frames), b"".join(frames), digests)
 
     def to_bytes(self, key: bytes) -> bytes:
         """The stored form, sealed with `key` (see `from_bytes`)."""
-        header = marshal.dumps((self._names.joined, self._names.starts.tobytes(), self._record_offsets.tobytes(),
-                                self._frame_offsets.tobytes(), self._frame_digests))
+        header = marshal.dumps(
+            (
+                self._names.joined,
+                self._names.starts.tobytes(),
+                self._record_offsets.tobytes(),
+                self._frame_offsets.tobytes(),
+                self._frame_digests,
+            )
+        )
         seal = _seal(key, header, self._records)
-        return b"".join((MAGIC, _PREAMBLE.pack(seal, len(header), len(self._records)), header, self._records,
-                         self._frames))
+        return b"".join(
+            (MAGIC, _PREAMBLE.pack(seal, len(header), len(self._records)), header, self._records, self._frames)
+        )
 
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview | mmap.mmap, key: bytes) -> PackageIndex | None:
@@ -118,11 +132,11 @@ class PackageIndex:
         """
         view = memoryview(blob)
         start = len(MAGIC) + _PREAMBLE.size
-        if len(view) < start or view[:len(MAGIC)] != MAGIC:
+        if len(view) < start or view[: len(MAGIC)] != MAGIC:
             return None
         seal, length, records_length = _PREAMBLE.unpack_from(view, len(MAGIC))
-        header = view[start:start + length]
-        records = view[start + length:start + length + records_length]
+        header = view[start : start + length]
+        records = view[start + length : start + length + records_length]
         if len(header) != length or len(records) != records_length:
             return None
         # Nothing is unmarshalled before the seal proves this cache wrote it.
@@ -134,7 +148,7 @@ class PackageIndex:
             return None
         names = _Names(joined, array.array("Q", start_bytes))
         record_offsets, frame_offsets = array.array("Q", record_bytes), array.array("Q", frame_bytes)
-        frames = view[start + length + records_length:]
+        frames = view[start + length + records_length :]
         if records_length != record_offsets[-1] or len(frames) != frame_offsets[-1]:
             return None
         return cls(names, record_offsets, records, frame_offsets, frames, frame_digests)
@@ -153,8 +167,10 @@ class PackageIndex:
         found = self._decoded.get(name)
         if found is None:
             position = self._position(name)
-            found = [] if position is None else marshal.loads(
-                self._records[self._record_offsets[position]:self._record_offsets[position + 1]]
+            found = (
+                []
+                if position is None
+                else marshal.loads(self._records[self._record_offsets[position] : self._record_offsets[position + 1]])
             )
             self._decoded[name] = found
         return found
@@ -162,8 +178,8 @@ class PackageIndex:
     def stanza(self, entry: Entry) -> str:
         """The full paragraph of `entry`, as the archive wrote it."""
         frame, start, end = entry[5], entry[6], entry[7]
-        compressed = self._frames[self._frame_offsets[frame]:self._frame_offsets[frame + 1]]
-        if hashlib.sha256(compressed).digest() != self._frame_digests[frame * _DIGEST:(frame + 1) * _DIGEST]:
+        compressed = self._frames[self._frame_offsets[frame] : self._frame_offsets[frame + 1]]
+        if hashlib.sha256(compressed).digest() != self._frame_digests[frame * _DIGEST : (frame + 1) * _DIGEST]:
             raise zstandard.ZstdError(f"paragraph frame {frame} does not match its recorded SHA256")
         text = zstandard.ZstdDecompressor().decompress(compressed)
         return text[start:end].decode("utf-8", "replace")

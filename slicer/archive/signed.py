@@ -52,6 +52,7 @@ class SuiteRelease:
 # How far the signed Date of a Release may lie ahead of this machine's clock (skew).
 MAX_FUTURE = datetime.timedelta(minutes=10)
 
+
 def _first_line(error: BaseException) -> str:
     """pysequoia's message without the Rust backtrace that follows it."""
     text = str(error).split("Stack backtrace:")[0].strip()
@@ -67,8 +68,10 @@ def load_certs(release: Release, archive: str) -> list[pysequoia.Cert]:
     for name in release.archives[archive].public_keys:
         key = release.public_keys.get(name)
         if key is None:
-            raise ReleaseError(f'archive "{archive}" pins public key "{name}", which release '
-                               f"{release.name or release.path} does not define")
+            raise ReleaseError(
+                f'archive "{archive}" pins public key "{name}", which release '
+                f"{release.name or release.path} does not define"
+            )
         try:
             found = pysequoia.Cert.split_bytes(key.armor.encode())
         except Exception as error:  # pysequoia raises plain exceptions with Rust detail
@@ -86,8 +89,7 @@ def _verified(data: bytes, signature: bytes | None, certs: list[pysequoia.Cert])
     return pysequoia.verify(bytes=data, store=lambda _ids: certs, signature=pysequoia.Sig.from_bytes(signature))
 
 
-def verify(data: bytes, signature: bytes | None, certs: list[pysequoia.Cert], what: str,
-           pinned_by: str) -> bytes:
+def verify(data: bytes, signature: bytes | None, certs: list[pysequoia.Cert], what: str, pinned_by: str) -> bytes:
     """The signed bytes of a clearsigned `data`, or of `data` under a detached `signature`.
 
     One good signature by a pinned key is enough, and checking a key's own
@@ -128,8 +130,7 @@ def _usual_date(value: str) -> datetime.datetime | None:
         return None
     day, year, hour, minute, second = (int(found[index]) for index in (1, 3, 4, 5, 6))
     try:
-        return datetime.datetime(year, _MONTHS.index(found[2]) + 1, day, hour, minute, second,
-                                 tzinfo=datetime.UTC)
+        return datetime.datetime(year, _MONTHS.index(found[2]) + 1, day, hour, minute, second, tzinfo=datetime.UTC)
     except ValueError:
         return None
 
@@ -233,16 +234,12 @@ def check_not_older(info: SuiteRelease, newest: datetime.datetime | None, what: 
 def check_offers(info: SuiteRelease, arch: str, components: Iterable[str], what: str) -> None:
     """Refuse a suite without the wanted architecture or components."""
     if arch not in info.architectures:
-        raise ArchiveError(
-            f'{what} offers no architecture "{arch}" (it has {", ".join(info.architectures) or "none"})'
-        )
+        raise ArchiveError(f'{what} offers no architecture "{arch}" (it has {", ".join(info.architectures) or "none"})')
     # Security suites list their components as "updates/main" and so on.
     offered = set(info.components) | {component.rsplit("/", 1)[-1] for component in info.components}
     for component in components:
         if component not in offered:
-            raise ArchiveError(
-                f'{what} has no component "{component}" (it has {", ".join(info.components) or "none"})'
-            )
+            raise ArchiveError(f'{what} has no component "{component}" (it has {", ".join(info.components) or "none"})')
 
 
 def check_plain(data: bytes, listed: IndexFile, url: str) -> None:

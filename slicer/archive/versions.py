@@ -32,7 +32,7 @@ def _part_key(text: str) -> tuple:
         if not letters and not digits:
             continue
         # A trailing 0 weight stands for "the non-digit run ended here".
-        parts.append((tuple(_order(char) for char in letters) + (0,), int(digits or 0)))
+        parts.append(((*(_order(char) for char in letters), 0), int(digits or 0)))
     while parts and parts[-1] == _END:
         parts.pop()
     parts.append(_END)

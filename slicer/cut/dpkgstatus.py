@@ -41,10 +41,20 @@ STATUS = "Status: install ok installed"
 
 # Fields a Packages index adds to the control paragraph; they describe the
 # archive's copy of the .deb, not the installed package.
-_INDEX_FIELDS = frozenset({
-    "filename", "size", "md5sum", "sha1", "sha256", "sha512", "description-md5", "tag",
-    "phased-update-percentage", "status",
-})
+_INDEX_FIELDS = frozenset(
+    {
+        "filename",
+        "size",
+        "md5sum",
+        "sha1",
+        "sha256",
+        "sha512",
+        "description-md5",
+        "tag",
+        "phased-update-percentage",
+        "status",
+    }
+)
 
 
 @frozen
@@ -99,8 +109,9 @@ def file_digests(root: Path, path: str, algorithms: tuple[str, ...]) -> list[str
 
 def md5sums(root: Path, report: Report, package: str) -> str:
     """dpkg's md5sums of the regular files `package` shipped, read from `root`."""
-    return "".join(f"{file_digests(root, entry.path, ('md5',))[0]}  {entry.path.lstrip('/')}\n"
-                   for entry in report.files(package))
+    return "".join(
+        f"{file_digests(root, entry.path, ('md5',))[0]}  {entry.path.lstrip('/')}\n" for entry in report.files(package)
+    )
 
 
 def status_files(packages: list[StatusPackage], report: Report, root: Path, directory: str) -> dict[str, bytes]:

@@ -29,8 +29,8 @@ from ..deb import CachedData, Content, Member, cached_data, iter_data
 from ..errors import DebError, ExtractError, RootError, SlicerError
 from ..globs import is_glob, literal_prefix, match
 from ..release.model import PathInfo, PathKind, Slice
-from ..report import Entry, Report
 from ..release.selection import Selection
+from ..report import Entry, Report
 
 WRITABLE = frozenset({"file", "dir", "symlink", "hardlink"})
 INLINE = frozenset({PathKind.TEXT, PathKind.MAKE, PathKind.SYMLINK})
@@ -127,8 +127,9 @@ def plan(selection: Selection) -> dict[str, PackagePlan]:
                 current.optional.add(wanted)
     for current in plans.values():
         current.optional -= current.literals.keys()
-        current.excluded = frozenset(path for path in selection.release.prefers
-                                     if _loses(selection, path, current.package))
+        current.excluded = frozenset(
+            path for path in selection.release.prefers if _loses(selection, path, current.package)
+        )
     return plans
 
 
@@ -164,10 +165,9 @@ class _View:
                 current = "" if link.startswith("/") else current
                 pending.extend(reversed([p for p in link.split("/") if p not in ("", ".")]))
                 continue
-            if pending or path.endswith("/"):
-                if candidate + "/" not in self.dirs:
-                    self.dirs.add(candidate + "/")
-                    made.append(candidate + "/")
+            if (pending or path.endswith("/")) and candidate + "/" not in self.dirs:
+                self.dirs.add(candidate + "/")
+                made.append(candidate + "/")
             current = candidate
         return current or "/", made
 
@@ -217,8 +217,11 @@ class _Extraction:
 
     def keeps(self, path: str) -> bool:
         """Whether a non-directory entry at `path` is one this package's plan may take."""
-        return (path in self.plan.literals or path in self.plan.optional
-                or any(path.startswith(prefix) and match(pattern, path) for pattern, prefix in self.prefixes.items()))
+        return (
+            path in self.plan.literals
+            or path in self.plan.optional
+            or any(path.startswith(prefix) and match(pattern, path) for pattern, prefix in self.prefixes.items())
+        )
 
     def targets(self, member: Member) -> list[Target]:
         path = member.path
@@ -247,8 +250,10 @@ class _Extraction:
         if not targets:
             return
         if member.kind not in WRITABLE:
-            raise DebError(f'cannot extract {member.path} from package "{self.package}": '
-                           f"it is a {member.kind}, which slicer does not write")
+            raise DebError(
+                f'cannot extract {member.path} from package "{self.package}": '
+                f"it is a {member.kind}, which slicer does not write"
+            )
         for target in targets:
             self.make_parents(target.path)
         if member.kind == "hardlink":
@@ -264,8 +269,7 @@ class _Extraction:
             return
         self.make_dirs(parent)
         for created in self.view.walk(parent)[1]:
-            entry = self.report.add(Entry(created, "dir", 0o755, package=self.package, mtime=self.epoch,
-                                          listed=False))
+            entry = self.report.add(Entry(created, "dir", 0o755, package=self.package, mtime=self.epoch, listed=False))
             self.parents[created] = entry
             if created not in self.tar_dirs:
                 self.parents_unread.add(created)
@@ -278,8 +282,9 @@ class _Extraction:
             raise self.conflict(path) from None
 
     def conflict(self, path: str) -> RootError:
-        return RootError(f'package "{self.package}" has content at {path} that differs from what '
-                         f"an earlier package put there")
+        return RootError(
+            f'package "{self.package}" has content at {path} that differs from what an earlier package put there'
+        )
 
     def occupied(self, path: str) -> tuple[str, os.stat_result | None]:
         """Where `path` lands, and what an earlier package left there (None: nothing, or this package's own)."""
@@ -302,10 +307,17 @@ class _Extraction:
             return _digest(existing) == (source.sha256, source.size)
 
     def entry(self, member: Member, target: Target, kind: str | None = None) -> Entry:
-        return Entry(target.path, kind or member.kind, member.mode, set(target.slices), self.package,
-                     uid=member.uid if target.uid is None else target.uid,
-                     gid=member.gid if target.gid is None else target.gid,
-                     mtime=member.mtime, listed=target.listed)
+        return Entry(
+            target.path,
+            kind or member.kind,
+            member.mode,
+            set(target.slices),
+            self.package,
+            uid=member.uid if target.uid is None else target.uid,
+            gid=member.gid if target.gid is None else target.gid,
+            mtime=member.mtime,
+            listed=target.listed,
+        )
 
     def write(self, member: Member, target: Target, first: Entry | None) -> Entry:
         """Write one target of a file, directory or symlink member."""
@@ -367,8 +379,9 @@ class _Extraction:
             if links is None:
                 continue
             if member.kind not in ("file", "symlink"):
-                raise DebError(f'package "{self.package}" has a hard link {links[0][0].path} '
-                               f"to a {member.kind}, {member.path}")
+                raise DebError(
+                    f'package "{self.package}" has a hard link {links[0][0].path} to a {member.kind}, {member.path}'
+                )
             first_link, first_target = links[0]
             source = self.write(member, first_target, None)
             self.first[member.path] = source
@@ -376,20 +389,23 @@ class _Extraction:
             if not self.waiting:
                 return
         path, links = next(iter(self.waiting.items()))
-        raise ExtractError(f'cannot create hard link {links[0][0].path} from package "{self.package}": '
-                           f"no content at {path}")
+        raise ExtractError(
+            f'cannot create hard link {links[0][0].path} from package "{self.package}": no content at {path}'
+        )
 
     def check_missing(self) -> None:
-        missing = sorted({path for path in self.plan.literals if path in self.unseen}
-                         | (self.plan.globs.keys() - self.matched))
+        missing = sorted(
+            {path for path in self.plan.literals if path in self.unseen} | (self.plan.globs.keys() - self.matched)
+        )
         if len(missing) == 1:
             raise ExtractError(f'package "{self.package}" has no content at {missing[0]}')
         if missing:
             raise ExtractError(f'package "{self.package}" has no content at: {", ".join(missing)}')
 
 
-def extract_package(deb: Path, plan: PackagePlan, staging: Path, report: Report,
-                    cached: CachedData | None = None) -> None:
+def extract_package(
+    deb: Path, plan: PackagePlan, staging: Path, report: Report, cached: CachedData | None = None
+) -> None:
     """Extract one package into `staging`, recording into `report`.
 
     `cached` is the package's data.tar as a cache keeps it, read instead of the .deb.
@@ -406,14 +422,23 @@ def _record(report: Report, package: Report, offset: int, console: Console) -> i
             groups = max(groups, entry.inode)
         known = report.entries.get(entry.path)
         if known is not None and not known.listed and not entry.listed and known.mode != entry.mode:
-            console.warn(f"directory {entry.path} has mode {known.mode:04o} in package {known.package} and "
-                         f"{entry.mode:04o} in package {entry.package}; keeping {known.mode:04o}")
+            console.warn(
+                f"directory {entry.path} has mode {known.mode:04o} in package {known.package} and "
+                f"{entry.mode:04o} in package {entry.package}; keeping {known.mode:04o}"
+            )
         report.add(entry)
     return groups
 
 
-def extract_all(selection: Selection, debs: dict[str, Path], staging: Path, report: Report,
-                console: Console, workers: int = 4, plans: dict[str, PackagePlan] | None = None) -> None:
+def extract_all(
+    selection: Selection,
+    debs: dict[str, Path],
+    staging: Path,
+    report: Report,
+    console: Console,
+    workers: int = 4,
+    plans: dict[str, PackagePlan] | None = None,
+) -> None:
     """Extract every selected package into `staging`, one after the other in selection order.
 
     The order makes the result independent of thread timing: a symlink
@@ -425,8 +450,10 @@ def extract_all(selection: Selection, debs: dict[str, Path], staging: Path, repo
     missing = [name for name in plans if name not in debs]
     if missing:
         raise ExtractError(f"no .deb file was given for package {', '.join(missing)}")
-    with (console.task("Extracting packages", total=len(plans), unit="packages") as task,
-          ThreadPoolExecutor(max_workers=max(1, workers)) as pool):
+    with (
+        console.task("Extracting packages", total=len(plans), unit="packages") as task,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+    ):
         copies = {name: pool.submit(cached_data, debs[name]) for name in plans}
         try:
             groups = 0
@@ -441,8 +468,7 @@ def extract_all(selection: Selection, debs: dict[str, Path], staging: Path, repo
     number_links(report)
 
 
-def create_inline(selection: Selection, staging: Path, report: Report,
-                  kinds: frozenset[PathKind] = INLINE) -> None:
+def create_inline(selection: Selection, staging: Path, report: Report, kinds: frozenset[PathKind] = INLINE) -> None:
     """Create `text`, `make` and `symlink` content (or only `kinds` of it), in selection order.
 
     Symlinks are also made before extraction, so that a package shipping
@@ -457,8 +483,9 @@ def create_inline(selection: Selection, staging: Path, report: Report,
             report.add(Entry(created, "dir", 0o755, package=slice_.package, mtime=epoch, listed=False))
         mode = DEFAULT_MODES[info.kind] if info.mode is None or info.kind is PathKind.SYMLINK else info.mode
         kind = {PathKind.TEXT: "file", PathKind.MAKE: "dir", PathKind.SYMLINK: "symlink"}[info.kind]
-        entry = Entry(target, kind, mode, {str(slice_.key)}, slice_.package, uid=info.uid or 0,
-                      gid=info.gid or 0, mtime=epoch)
+        entry = Entry(
+            target, kind, mode, {str(slice_.key)}, slice_.package, uid=info.uid or 0, gid=info.gid or 0, mtime=epoch
+        )
         found = _kind_at(staging, target)
         if found is not None and (found != kind or (kind == "symlink" and _link_at(staging, target) != info.info)):
             raise RootError(f"cannot create {target} for slice {slice_.key}: a different {found} is already there")
@@ -508,8 +535,10 @@ def remove_until(selection: Selection, staging: Path, report: Report) -> None:
                 return False
         return True
 
-    chosen = sorted((entry for entry in report.entries.values() if doomed(entry)),
-                    key=lambda entry: (entry.kind == "dir", -entry.path.count("/")))
+    chosen = sorted(
+        (entry for entry in report.entries.values() if doomed(entry)),
+        key=lambda entry: (entry.kind == "dir", -entry.path.count("/")),
+    )
     for entry in chosen:
         if rootfs.remove(staging, entry.path):
             del report.entries[entry.path]

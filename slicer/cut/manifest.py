@@ -38,8 +38,7 @@ JSONWALL_VERSION = "1.0"
 _RECORDED_MODE = 0o1777
 
 # Go's encoding/json escapes these even with the rest of the text left as UTF-8.
-_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 class ManifestError(SlicerError):
@@ -83,16 +82,35 @@ def _go_json(record: dict[str, object]) -> bytes:
 def _records(manifest: Manifest) -> list[bytes]:
     records = []
     for package in manifest.packages.values():
-        records.append(_go_json({"kind": "package", "name": package.name, "version": package.version,
-                                 "sha256": package.sha256, "arch": package.arch}))
+        records.append(
+            _go_json(
+                {
+                    "kind": "package",
+                    "name": package.name,
+                    "version": package.version,
+                    "sha256": package.sha256,
+                    "arch": package.arch,
+                }
+            )
+        )
     for name in manifest.slices:
         records.append(_go_json({"kind": "slice", "name": name}))
     for entry in manifest.paths.values():
-        records.append(_go_json({
-            "kind": "path", "path": entry.path, "mode": f"0{entry.mode:o}", "slices": list(entry.slices),
-            "sha256": entry.sha256, "final_sha256": entry.final_sha256, "size": entry.size,
-            "link": entry.link, "inode": entry.inode,
-        }))
+        records.append(
+            _go_json(
+                {
+                    "kind": "path",
+                    "path": entry.path,
+                    "mode": f"0{entry.mode:o}",
+                    "slices": list(entry.slices),
+                    "sha256": entry.sha256,
+                    "final_sha256": entry.final_sha256,
+                    "size": entry.size,
+                    "link": entry.link,
+                    "inode": entry.inode,
+                }
+            )
+        )
         for name in entry.slices:
             records.append(_go_json({"kind": "content", "slice": name, "path": entry.path}))
     return records
@@ -101,8 +119,9 @@ def _records(manifest: Manifest) -> list[bytes]:
 def encode(manifest: Manifest) -> bytes:
     """The compressed manifest.wall bytes; deterministic for a given manifest."""
     records = sorted(_records(manifest))
-    header = json.dumps({"jsonwall": JSONWALL_VERSION, "schema": SCHEMA, "count": len(records) + 1},
-                        separators=(",", ":")).encode()
+    header = json.dumps(
+        {"jsonwall": JSONWALL_VERSION, "schema": SCHEMA, "count": len(records) + 1}, separators=(",", ":")
+    ).encode()
     text = b"".join(line + b"\n" for line in [header, *records])
     return zstandard.ZstdCompressor(level=3).compress(text)
 
@@ -145,8 +164,7 @@ def _path_entry(entry: Entry, is_manifest: bool) -> ManifestPath:
         raise ValueError(f'path "{entry.path}" is a {entry.kind} but only directories end in /')
     final = entry.final_sha256 if entry.final_sha256 != entry.sha256 else ""
     # Reads "<name> set for <kind>" in the error.
-    invalid = {"link": entry.kind == "dir" and entry.link,
-               "link not": entry.kind == "symlink" and not entry.link}
+    invalid = {"link": entry.kind == "dir" and entry.link, "link not": entry.kind == "symlink" and not entry.link}
     if entry.kind != "file":
         invalid |= {"sha256": entry.sha256, "final_sha256": final, "size": entry.size}
     for name, value in invalid.items():
@@ -154,8 +172,16 @@ def _path_entry(entry: Entry, is_manifest: bool) -> ManifestPath:
             raise ValueError(f'path "{entry.path}" has invalid options: {name} set for {entry.kind}')
     if is_manifest:
         return ManifestPath(entry.path, entry.mode & _RECORDED_MODE, tuple(sorted(entry.slices)))
-    return ManifestPath(entry.path, entry.mode & _RECORDED_MODE, tuple(sorted(entry.slices)),
-                        entry.sha256, final, entry.size, entry.link, entry.inode)
+    return ManifestPath(
+        entry.path,
+        entry.mode & _RECORDED_MODE,
+        tuple(sorted(entry.slices)),
+        entry.sha256,
+        final,
+        entry.size,
+        entry.link,
+        entry.inode,
+    )
 
 
 def _check_hard_links(paths: dict[str, ManifestPath]) -> None:
@@ -166,13 +192,17 @@ def _check_hard_links(paths: dict[str, ManifestPath]) -> None:
     for members in groups.values():
         first = members[0]
         for other in members[1:]:
-            if (other.mode, other.sha256, other.final_sha256, other.size, other.link) != \
-                    (first.mode, first.sha256, first.final_sha256, first.size, first.link):
+            if (other.mode, other.sha256, other.final_sha256, other.size, other.link) != (
+                first.mode,
+                first.sha256,
+                first.final_sha256,
+                first.size,
+                first.link,
+            ):
                 raise ValueError(f'hard linked paths "{first.path}" and "{other.path}" have diverging contents')
 
 
-def collect(packages: list[ManifestPackage], slices: list[str], report: Report,
-            manifest_paths: list[str]) -> Manifest:
+def collect(packages: list[ManifestPackage], slices: list[str], report: Report, manifest_paths: list[str]) -> Manifest:
     """The manifest of a cut, checked as chisel checks it before writing.
 
     `manifest_paths` must be in `report` (owned by the slices that generate
@@ -187,8 +217,11 @@ def collect(packages: list[ManifestPackage], slices: list[str], report: Report,
         if missing:
             raise ValueError(f"manifest path {missing[0]} is not in the report")
         generated = set(manifest_paths)
-        paths = [_path_entry(entry, entry.path in generated)
-                 for entry in report.entries.values() if entry.listed or entry.path in generated]
+        paths = [
+            _path_entry(entry, entry.path in generated)
+            for entry in report.entries.values()
+            if entry.listed or entry.path in generated
+        ]
         for entry in paths:
             unknown = sorted(set(entry.slices) - manifest.slices)
             if unknown:
@@ -200,8 +233,9 @@ def collect(packages: list[ManifestPackage], slices: list[str], report: Report,
     return evolve(manifest, paths=numbered)
 
 
-def build_manifest(packages: list[ManifestPackage], slices: list[str], report: Report,
-                   manifest_paths: list[str]) -> bytes:
+def build_manifest(
+    packages: list[ManifestPackage], slices: list[str], report: Report, manifest_paths: list[str]
+) -> bytes:
     """The manifest.wall bytes for a cut; see `collect` for what it expects."""
     return encode(collect(packages, slices, report, manifest_paths))
 
@@ -247,9 +281,16 @@ def _read_path(record: dict) -> ManifestPath:
         mode = int(_text(record, "mode"), 8)
     except ValueError:
         raise ValueError(f'path {path} has invalid mode "{record.get("mode")}"') from None
-    return ManifestPath(path, mode, tuple(sorted(slices)), _text(record, "sha256"),
-                        _text(record, "final_sha256"), _number(record, "size"), _text(record, "link"),
-                        _number(record, "inode"))
+    return ManifestPath(
+        path,
+        mode,
+        tuple(sorted(slices)),
+        _text(record, "sha256"),
+        _text(record, "final_sha256"),
+        _number(record, "size"),
+        _text(record, "link"),
+        _number(record, "inode"),
+    )
 
 
 def _parse(text: bytes) -> tuple[Manifest, dict[str, set[str]]]:
@@ -276,8 +317,9 @@ def _parse(text: bytes) -> tuple[Manifest, dict[str, set[str]]]:
             raise ValueError(f"line {number} is not valid JSON") from None
         kind = record.get("kind")
         if kind == "package":
-            package = ManifestPackage(_text(record, "name"), _text(record, "version"),
-                                      _text(record, "sha256"), _text(record, "arch"))
+            package = ManifestPackage(
+                _text(record, "name"), _text(record, "version"), _text(record, "sha256"), _text(record, "arch")
+            )
             packages[package.name] = package
         elif kind == "slice":
             slices.add(_text(record, "name"))
@@ -323,8 +365,12 @@ def read_manifest(data: bytes, name: str = "manifest.wall") -> Manifest:
 # -- extending ------------------------------------------------------------------------
 
 
-_COMPARED = (("mode", lambda e: f"0{e.mode:o}"), ("link", lambda e: e.link),
-             ("size", lambda e: str(e.size)), ("hash", lambda e: e.final_sha256 or e.sha256))
+_COMPARED = (
+    ("mode", lambda e: f"0{e.mode:o}"),
+    ("link", lambda e: e.link),
+    ("size", lambda e: str(e.size)),
+    ("hash", lambda e: e.final_sha256 or e.sha256),
+)
 
 
 def _differs(old: ManifestPath, new: ManifestPath) -> bool:
@@ -334,8 +380,7 @@ def _differs(old: ManifestPath, new: ManifestPath) -> bool:
 def _same(old: ManifestPath, new: ManifestPath) -> None:
     for name, shown in _COMPARED:
         if shown(old) != shown(new):
-            raise ManifestError(f"path {old.path} reported twice with diverging {name}: "
-                                f"{shown(old)} != {shown(new)}")
+            raise ManifestError(f"path {old.path} reported twice with diverging {name}: {shown(old)} != {shown(new)}")
 
 
 def merge(existing: Manifest, cut: Manifest, replace: bool = False) -> Manifest:
@@ -350,8 +395,10 @@ def merge(existing: Manifest, cut: Manifest, replace: bool = False) -> Manifest:
         if known != package and replace:
             packages[package.name] = package
         elif known != package:
-            raise ManifestError(f"package {package.name} is {known.version} ({known.arch}) in the existing "
-                                f"manifest but {package.version} ({package.arch}) in this cut")
+            raise ManifestError(
+                f"package {package.name} is {known.version} ({known.arch}) in the existing "
+                f"manifest but {package.version} ({package.arch}) in this cut"
+            )
     offset = max((entry.inode for entry in existing.paths.values()), default=0)
     paths = dict(existing.paths)
     for entry in cut.paths.values():
@@ -361,6 +408,7 @@ def merge(existing: Manifest, cut: Manifest, replace: bool = False) -> Manifest:
             paths[entry.path] = moved
             continue
         _same(old, entry)
-        paths[entry.path] = evolve(old, slices=tuple(sorted(set(old.slices) | set(entry.slices))),
-                                   inode=old.inode or moved.inode)
+        paths[entry.path] = evolve(
+            old, slices=tuple(sorted(set(old.slices) | set(entry.slices))), inode=old.inode or moved.inode
+        )
     return Manifest(packages, existing.slices | cut.slices, _renumber(paths.values()))

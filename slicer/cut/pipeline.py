@@ -8,6 +8,7 @@ when it is complete and consistent with what the root already holds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -17,18 +18,18 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from . import dpkgstatus, extract, manifest
-from .outputs import PendingOutputs
 from .. import rootfs
 from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
 from ..cache import Cache
 from ..console import Console
 from ..errors import ArchiveError, SlicerError, VerificationError
-from ..release.model import Generate, PathKind, Release, SliceKey
 from ..release.load import load_release
-from ..report import Entry, Report
+from ..release.model import Generate, PathKind, Release, SliceKey
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
+from ..report import Entry, Report
+from . import dpkgstatus, extract, manifest
+from .outputs import PendingOutputs
 
 LOCK_FORMAT = 1
 
@@ -51,12 +52,13 @@ class CutOptions:
 
 def cut(options: CutOptions, console: Console) -> dict:
     """Run a whole cut and return its JSON-ready summary."""
-    with Cache(options.archives.cache_dir).in_use():
-        return _cut(options, console)
+    cache = Cache(options.archives.cache_dir)
+    with cache.in_use():
+        return _cut(options, console, cache)
 
 
-def _cut(options: CutOptions, console: Console) -> dict:
-    release = load_release(options.release, options.overlays, options.archives.cache_dir)
+def _cut(options: CutOptions, console: Console, cache: Cache) -> dict:
+    release = load_release(options.release, options.overlays, cache)
     check_maintenance(release, options.ignore, console)
     requested = parse_keys(options.slices)
     root_existed = options.root.exists()
@@ -66,8 +68,10 @@ def _cut(options: CutOptions, console: Console) -> dict:
         with rootfs.root_lock(options.root):
             requested += [key for key in record_slices(release, options.arch, options.root) if key not in requested]
             selection = select(release, requested, options.arch)
-            console.info(f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
-                         f"from {release.name} for {options.arch}")
+            console.info(
+                f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
+                f"from {release.name} for {options.arch}"
+            )
             plans = extract.plan(selection)
             records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
 
@@ -75,8 +79,11 @@ def _cut(options: CutOptions, console: Console) -> dict:
                 if options.lock:
                     outputs.prepare("--lock", options.lock, lock_bytes(release, selection, records))
                 if options.sbom:
-                    outputs.prepare("--sbom", options.sbom, sbom_bytes(release, selection, records, report,
-                                                                        staging, options.root.name))
+                    outputs.prepare(
+                        "--sbom",
+                        options.sbom,
+                        sbom_bytes(release, selection, records, report, staging, options.root.name),
+                    )
 
             report, result = build(selection, plans, records, debs, options, console, prepare)
     except BaseException:
@@ -85,8 +92,10 @@ def _cut(options: CutOptions, console: Console) -> dict:
             _remove_if_empty(options.root)
         raise
     outputs.publish()
-    console.info(f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
-                 f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present")
+    console.info(
+        f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
+        f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present"
+    )
     return summary(release, selection, records, report, result)
 
 
@@ -96,7 +105,9 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
         return
     state = release.maintenance.state(datetime.date.today())
     if state == "unstable" and "unstable" not in ignore:
-        raise SlicerError(f'release {release.name} is not released yet ("unstable"); pass --ignore unstable to cut it anyway')
+        raise SlicerError(
+            f'release {release.name} is not released yet ("unstable"); pass --ignore unstable to cut it anyway'
+        )
     if state == "end-of-life" and "unmaintained" not in ignore:
         raise SlicerError(
             f"release {release.name} reached its end of life on {release.maintenance.end_of_life} and gets no "
@@ -211,7 +222,11 @@ def _holds_records(root: Path, kind: Generate, directory: str) -> bool:
 
 
 def generate(
-    selection: Selection, records: dict[str, PackageRecord], staging: Path, report: Report, root: Path,
+    selection: Selection,
+    records: dict[str, PackageRecord],
+    staging: Path,
+    report: Report,
+    root: Path,
     overwrite: bool = False,
 ) -> set[str]:
     """Write `generate:` outputs (dpkg status entries, then the manifest); returns their paths."""
@@ -224,15 +239,15 @@ def generate(
                     targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
     written: set[str] = set()
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
-        packages = [dpkgstatus.StatusPackage(name, records[name].stanza)
-                    for name in selection.packages if name in records]
+        packages = [
+            dpkgstatus.StatusPackage(name, records[name].stanza) for name in selection.packages if name in records
+        ]
         files = dpkgstatus.status_files(packages, report, staging, directory)
         for path, data in sorted(files.items()):
             data = _merge_md5sums(root, path, data) if path.endswith(".md5sums") else data
             _write_generated(staging, report, path, data, owners)
             written.add(path)
-    manifest_paths = {f"{directory}manifest.wall": owners
-                      for directory, owners in targets[Generate.MANIFEST].items()}
+    manifest_paths = {f"{directory}manifest.wall": owners for directory, owners in targets[Generate.MANIFEST].items()}
     if manifest_paths:
         for path, owners in manifest_paths.items():
             _write_generated(staging, report, path, b"", owners, hashed=False)
@@ -241,8 +256,11 @@ def generate(
         cut_manifest = manifest.collect(packages, slices, report, sorted(manifest_paths))
         for path in sorted(manifest_paths):
             existing = _existing(root, path)
-            merged = (manifest.merge(manifest.read_manifest(existing, path), cut_manifest, replace=overwrite)
-                      if existing else cut_manifest)
+            merged = (
+                manifest.merge(manifest.read_manifest(existing, path), cut_manifest, replace=overwrite)
+                if existing
+                else cut_manifest
+            )
             rootfs.write_file(staging, path, manifest.encode(merged), 0o644)
             written.add(path)
     return written
@@ -266,21 +284,29 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
     return "".join(f"{by_path[path]}\n" for path in sorted(by_path)).encode()
 
 
-def _write_generated(staging: Path, report: Report, path: str, data: bytes, owners: set[str],
-                     hashed: bool = True) -> None:
+def _write_generated(
+    staging: Path, report: Report, path: str, data: bytes, owners: set[str], hashed: bool = True
+) -> None:
     epoch = extract.source_date_epoch()
     for directory in rootfs.make_dirs(staging, posixpath.dirname(path)):
         report.add(Entry(path=directory.rstrip("/") + "/", kind="dir", mode=0o755, mtime=epoch, listed=False))
     sha256, size = rootfs.write_file(staging, path, data, 0o644)
-    report.add(Entry(path=path, kind="file", mode=0o644, slices=set(owners), sha256=sha256 if hashed else "",
-                     size=size if hashed else 0, mtime=epoch))
+    report.add(
+        Entry(
+            path=path,
+            kind="file",
+            mode=0o644,
+            slices=set(owners),
+            sha256=sha256 if hashed else "",
+            size=size if hashed else 0,
+            mtime=epoch,
+        )
+    )
 
 
 def _remove_if_empty(root: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         root.rmdir()
-    except OSError:
-        pass
 
 
 # -- lock files and summaries -----------------------------------------------------
@@ -294,8 +320,14 @@ def lock_bytes(release: Release, selection: Selection, records: dict[str, Packag
         "arch": selection.arch,
         "slices": sorted(str(slice_.key) for slice_ in selection.slices),
         "packages": {
-            name: {"version": r.version, "sha256": r.sha256, "archive": r.archive, "suite": r.suite,
-                   "filename": r.filename, "size": r.size}
+            name: {
+                "version": r.version,
+                "sha256": r.sha256,
+                "archive": r.archive,
+                "suite": r.suite,
+                "filename": r.filename,
+                "size": r.size,
+            }
             for name, r in sorted(records.items())
         },
     }
@@ -342,23 +374,41 @@ def _stanza_field(stanza: str, name: str) -> str:
     return ""
 
 
-def sbom_bytes(release: Release, selection: Selection, records: dict[str, PackageRecord],
-               report: Report, tree: Path, root_name: str) -> bytes:
+def sbom_bytes(
+    release: Release,
+    selection: Selection,
+    records: dict[str, PackageRecord],
+    report: Report,
+    tree: Path,
+    root_name: str,
+) -> bytes:
     """An SPDX 2.3 document of the packages and files this cut shipped, hashed in `tree` (the staged cut)."""
     from . import sbom  # Only cuts asked for an SBOM need it.
 
     packages = [
-        sbom.SbomPackage(r.name, r.version, r.arch, r.sha256, _stanza_field(r.stanza, "Maintainer"),
-                         _stanza_field(r.stanza, "Source"))
+        sbom.SbomPackage(
+            r.name,
+            r.version,
+            r.arch,
+            r.sha256,
+            _stanza_field(r.stanza, "Maintainer"),
+            _stanza_field(r.stanza, "Source"),
+        )
         for r in records.values()
     ]
-    document = sbom.build_spdx(f"{release.name}-{selection.arch}-{root_name}", packages, report,
-                               distro=release.name, root=tree)
+    document = sbom.build_spdx(
+        f"{release.name}-{selection.arch}-{root_name}", packages, report, distro=release.name, root=tree
+    )
     return sbom.spdx_bytes(document)
 
 
-def summary(release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report,
-            result: rootfs.CommitResult) -> dict:
+def summary(
+    release: Release,
+    selection: Selection,
+    records: dict[str, PackageRecord],
+    report: Report,
+    result: rootfs.CommitResult,
+) -> dict:
     return {
         "release": release.name,
         "arch": selection.arch,

@@ -28,10 +28,10 @@ from urllib.parse import quote
 from attrs import frozen
 
 from .. import __version__
-from .dpkgstatus import file_digests
 from ..errors import SlicerError
-from .extract import source_date_epoch
 from ..report import Report
+from .dpkgstatus import file_digests
+from .extract import source_date_epoch
 
 NAMESPACE_BASE = "https://spdx.org/spdxdocs/slicer"
 NOASSERTION = "NOASSERTION"
@@ -53,12 +53,12 @@ class SbomPackage:
 def _created(created: datetime.datetime | None) -> str:
     if created is None:
         if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
-            created = datetime.datetime.fromtimestamp(source_date_epoch(), datetime.timezone.utc)
+            created = datetime.datetime.fromtimestamp(source_date_epoch(), datetime.UTC)
         else:
-            created = datetime.datetime.now(datetime.timezone.utc)
+            created = datetime.datetime.now(datetime.UTC)
     if created.tzinfo is None:
-        created = created.replace(tzinfo=datetime.timezone.utc)
-    return created.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = created.replace(tzinfo=datetime.UTC)
+    return created.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _supplier(maintainer: str) -> str:
@@ -92,14 +92,18 @@ def _files(package: SbomPackage, report: Report, root: Path) -> list[dict]:
     files = []
     for entry in report.files(package.name):
         sha1, sha256 = file_digests(root, entry.path, ("sha1", "sha256"))
-        files.append({
-            "fileName": "." + entry.path,
-            "SPDXID": _spdx_id("File", hashlib.sha256(entry.path.encode()).hexdigest()[:16]),
-            "checksums": [{"algorithm": "SHA1", "checksumValue": sha1},
-                          {"algorithm": "SHA256", "checksumValue": sha256}],
-            "licenseConcluded": NOASSERTION,
-            "copyrightText": NOASSERTION,
-        })
+        files.append(
+            {
+                "fileName": "." + entry.path,
+                "SPDXID": _spdx_id("File", hashlib.sha256(entry.path.encode()).hexdigest()[:16]),
+                "checksums": [
+                    {"algorithm": "SHA1", "checksumValue": sha1},
+                    {"algorithm": "SHA256", "checksumValue": sha256},
+                ],
+                "licenseConcluded": NOASSERTION,
+                "copyrightText": NOASSERTION,
+            }
+        )
     return files
 
 
@@ -116,19 +120,33 @@ def _package(package: SbomPackage, distro: str, files: list[dict]) -> dict:
         sha1s = sorted(file["checksums"][0]["checksumValue"] for file in files)
         code = hashlib.sha1("".join(sha1s).encode()).hexdigest()
         document["packageVerificationCode"] = {"packageVerificationCodeValue": code}
-    document.update({
-        "checksums": [{"algorithm": "SHA256", "checksumValue": package.sha256}],
-        "licenseConcluded": NOASSERTION,
-        "licenseDeclared": NOASSERTION,
-        "copyrightText": NOASSERTION,
-        "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
-                          "referenceLocator": purl(package, distro)}],
-    })
+    document.update(
+        {
+            "checksums": [{"algorithm": "SHA256", "checksumValue": package.sha256}],
+            "licenseConcluded": NOASSERTION,
+            "licenseDeclared": NOASSERTION,
+            "copyrightText": NOASSERTION,
+            "externalRefs": [
+                {
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": purl(package, distro),
+                }
+            ],
+        }
+    )
     return document
 
 
-def build_spdx(name: str, packages: list[SbomPackage], report: Report, created: datetime.datetime | None = None,
-               *, distro: str, root: Path | None = None) -> dict:
+def build_spdx(
+    name: str,
+    packages: list[SbomPackage],
+    report: Report,
+    created: datetime.datetime | None = None,
+    *,
+    distro: str,
+    root: Path | None = None,
+) -> dict:
     """The SPDX 2.3 document of a cut named `name`.
 
     `distro` is the purl distro qualifier (`debian-12`); with `root`, the
@@ -140,10 +158,21 @@ def build_spdx(name: str, packages: list[SbomPackage], report: Report, created: 
         spdx_package = _package(package, distro, files)
         spdx_packages.append(spdx_package)
         spdx_files.extend(files)
-        relationships.append({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
-                              "relatedSpdxElement": spdx_package["SPDXID"]})
-        relationships.extend({"spdxElementId": spdx_package["SPDXID"], "relationshipType": "CONTAINS",
-                              "relatedSpdxElement": file["SPDXID"]} for file in files)
+        relationships.append(
+            {
+                "spdxElementId": "SPDXRef-DOCUMENT",
+                "relationshipType": "DESCRIBES",
+                "relatedSpdxElement": spdx_package["SPDXID"],
+            }
+        )
+        relationships.extend(
+            {
+                "spdxElementId": spdx_package["SPDXID"],
+                "relationshipType": "CONTAINS",
+                "relatedSpdxElement": file["SPDXID"],
+            }
+            for file in files
+        )
     document = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import enum
 import functools
 import gc
 import hashlib
@@ -18,26 +19,43 @@ import pickle
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
+
+import attrs
 
 from .. import __version__
-from . import model, schema
 from ..errors import CacheError, ReleaseError
+from . import model, schema
 from .model import Package, Release
 
-# Classes a cached release may contain; anything else in the file is refused.
+# Classes a cached release may contain: the model's and these; anything else in the file is refused.
 _CACHE_CLASSES = {
-    ("pathlib", "PosixPath"), ("pathlib", "Path"), ("datetime", "date"),
-    ("builtins", "set"), ("builtins", "frozenset"),
-} | {("slicer.release.model", name) for name in (
-    "Release", "Archive", "PublicKey", "Package", "Slice", "PathInfo", "PathKind", "Essential",
-    "SliceKey", "Maintenance",
-)}
+    ("pathlib", "PosixPath"),
+    ("pathlib", "Path"),
+    ("datetime", "date"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+} | {
+    (model.__name__, name)
+    for name, value in vars(model).items()
+    if isinstance(value, type)
+    and value.__module__ == model.__name__
+    and (attrs.has(value) or issubclass(value, enum.Enum))
+}
+
+
+class ParsedStore(Protocol):
+    """Where validated releases are kept between runs (a `cache.Cache`)."""
+
+    def read_parsed(self, key: str) -> bytes | None: ...
+
+    def write_parsed(self, key: str, data: bytes) -> None: ...
 
 
 class _ReleaseUnpickler(pickle.Unpickler):
     """Loads only model classes, so a damaged cache file cannot run code.
 
-    The cache reads back only entries sealed with its own key (`Cache.read_sealed`),
+    The cache reads back only entries sealed with its own key (`Cache.read_parsed`),
     so a release planted by someone else is never unpickled at all.
     """
 
@@ -65,9 +83,7 @@ def _release_number(name: str) -> tuple[int, ...]:
 def host_release_name(os_release: Path = Path("/etc/os-release")) -> str | None:
     """`debian-<VERSION_ID>` when the host is a Debian release, else None."""
     try:
-        fields = dict(
-            line.split("=", 1) for line in os_release.read_text().splitlines() if "=" in line
-        )
+        fields = dict(line.split("=", 1) for line in os_release.read_text().splitlines() if "=" in line)
     except OSError:
         return None
     if fields.get("ID", "").strip('"') != "debian" or "VERSION_ID" not in fields:
@@ -113,8 +129,7 @@ def _locate(reference: str) -> tuple[Path, list[Path], bool, str]:
     if not release_file.is_file():
         known = ", ".join(bundled_names()) or "none"
         raise ReleaseError(
-            f'unknown release "{reference}" (bundled releases: {known}; '
-            "a path containing / names a release directory)"
+            f'unknown release "{reference}" (bundled releases: {known}; a path containing / names a release directory)'
         )
     return release_file, [root / "slices" / reference], False, ""
 
@@ -128,7 +143,7 @@ def _read_text(path: Path, display: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
+        line = data[: error.start].count(b"\n") + 1
         raise ReleaseError(f"{display}:{line}: byte 0x{data[error.start]:02x} is not UTF-8 text") from None
 
 
@@ -144,9 +159,7 @@ def _slice_files(directory: Path, display_base: Path, prefix: str) -> dict[str, 
         display = _display(path, display_base, prefix)
         name = schema.package_name_from_file(path, display)
         if name in found:
-            raise ReleaseError(
-                f'package "{name}" slices defined more than once: {found[name][1]} and {display}'
-            )
+            raise ReleaseError(f'package "{name}" slices defined more than once: {found[name][1]} and {display}')
         found[name] = (path, display)
     return found
 
@@ -166,55 +179,49 @@ def _collector_paused() -> Iterator[None]:
 
 @_collector_paused()
 def load_release(
-    reference: str | None = None, overlays: Sequence[Path | str] = (), cache_dir: Path | None = None
+    reference: str | None = None, overlays: Sequence[Path | str] = (), cache: ParsedStore | None = None
 ) -> Release:
     """Load, parse and validate a release; overlay directories win per package file.
 
-    A validated release is kept in the cache keyed by the digest of every
-    file it was read from, so later commands skip parsing and validation.
+    A validated release is kept in `cache` keyed by the digest of every file
+    it was read from, so later commands skip parsing and validation.
     """
     reference = reference or default_release_name()
     release_file, slice_dirs, user_release, prefix = _locate(reference)
     files = _gather_files(slice_dirs, overlays, release_file.parent if user_release else data_root(), prefix)
     texts = {name: _read_text(path, display) for name, (path, display) in files.items()}
-    release_text = _read_text(release_file, _display(release_file, release_file.parent if user_release
-                                                     else data_root(), prefix))
+    release_text = _read_text(
+        release_file, _display(release_file, release_file.parent if user_release else data_root(), prefix)
+    )
     digest = hashlib.sha256(f"{__version__}\0{_code_digest()}\0{reference}\0{release_text}".encode())
     for name in sorted(files):
         # The real location too: `check --fix` writes back to the file a package came from.
         digest.update(f"\0{files[name][0]}\0{files[name][1]}\0{texts[name]}".encode())
     key = f"release-{digest.hexdigest()}"
-    cached = _cached(key, cache_dir)
+    cached = _cached(key, cache) if cache is not None else None
     if cached is not None:
         return cached
     release = _load_uncached(reference, release_file, user_release, prefix, release_text, files, texts)
-    _store(key, release, cache_dir)
+    if cache is not None:
+        _store(key, release, cache)
     return release
 
 
-# The modules that build a release; read as files, since a cached release must not import them.
-_BUILDERS = ("release/load.py", "release/model.py", "release/schema.py", "release/yamldoc.py",
-             "release/validate.py", "release/pathindex.py", "globs.py")
+# The modules that build a release: this package and the globs it matches with.
+_BUILDERS = [*sorted(Path(__file__).parent.glob("*.py")), Path(__file__).parent.parent / "globs.py"]
 
 
 def _code_digest() -> str:
     """Changes to the modules that build a release invalidate cached ones."""
     digest = hashlib.sha256()
-    package = Path(__file__).parent.parent
-    for name in _BUILDERS:
-        digest.update((package / name).read_bytes())
+    for module in _BUILDERS:  # read as files: a release read from the cache must not import them
+        digest.update(module.read_bytes())
     return digest.hexdigest()
 
 
-def _cache(cache_dir: Path | None):
-    from ..cache import Cache
-
-    return Cache(cache_dir)
-
-
-def _cached(key: str, cache_dir: Path | None) -> Release | None:
+def _cached(key: str, cache: ParsedStore) -> Release | None:
     try:
-        data = _cache(cache_dir).read_sealed(key)
+        data = cache.read_parsed(key)
         if data is None:
             return None
         release = _ReleaseUnpickler(io.BytesIO(data)).load()
@@ -223,11 +230,10 @@ def _cached(key: str, cache_dir: Path | None) -> Release | None:
     return release if isinstance(release, model.Release) else None
 
 
-def _store(key: str, release: Release, cache_dir: Path | None) -> None:
-    try:
-        _cache(cache_dir).write_sealed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
-    except (OSError, CacheError):
-        pass  # a read-only, full or refused cache only costs speed (a cut then explains the refusal)
+def _store(key: str, release: Release, cache: ParsedStore) -> None:
+    # A read-only, full or refused cache only costs speed (a cut then explains the refusal).
+    with contextlib.suppress(OSError, CacheError):
+        cache.write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _gather_files(
@@ -261,8 +267,9 @@ def _load_uncached(
     archives = schema.build_archives(doc, document, user_release)
     by_version = doc.version_choice == "newest"
     if doc.version_choice not in ("", "newest", "priority"):
-        raise document.error(f'unknown version-choice "{doc.version_choice}" (use newest or priority)',
-                             "version-choice")
+        raise document.error(
+            f'unknown version-choice "{doc.version_choice}" (use newest or priority)', "version-choice"
+        )
     archives = validate.archive_priorities(archives, doc.format, document, by_version)
     keys = schema.build_keys(doc)
     validate.key_ids(keys, document)

@@ -108,7 +108,7 @@ class PathIndex(Generic[T]):
         if self._literal_depths is None:
             self._literal_depths = {}
             for path in self.literals:
-                _table(self._literal_depths, path.count("/")).add(path[path.rfind("/") + 1:], path)
+                _table(self._literal_depths, path.count("/")).add(path[path.rfind("/") + 1 :], path)
         return self._literal_depths.get(depth)
 
     def literals_under(self, prefix: str) -> list[str]:

@@ -22,7 +22,6 @@ from .. import globs
 from ..errors import ReleaseError
 from .model import (
     KNOWN_ARCHES,
-    PACKAGE_NAME,
     SLICE_NAME,
     Archive,
     Essential,
@@ -82,22 +81,14 @@ def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> d
         where = (section(name), name)
         for required in ("version", "suites", "components", "public_keys"):
             if getattr(archive, required) is None:
-                raise document.error(
-                    f'archive "{name}" missing {required.replace("_", "-")} field', *where
-                )
+                raise document.error(f'archive "{name}" missing {required.replace("_", "-")} field', *where)
         if archive.default and doc.format != "v1":
-            raise document.error(
-                f"archive \"{name}\" has 'default' field which is obsolete since format v2", *where
-            )
+            raise document.error(f"archive \"{name}\" has 'default' field which is obsolete since format v2", *where)
         if archive.url and not user_release:
-            raise document.error(
-                f'archive "{name}" names a url, which only user releases may do', *where, "url"
-            )
+            raise document.error(f'archive "{name}" names a url, which only user releases may do', *where, "url")
         for key in archive.public_keys or ():
             if key not in (doc.public_keys or {}):
-                raise document.error(
-                    f'archive "{name}" refers to undefined public key "{key}"', *where, "public-keys"
-                )
+                raise document.error(f'archive "{name}" refers to undefined public key "{key}"', *where, "public-keys")
         if archive.priority is not None and (archive.priority == 0 or not -1000 <= archive.priority <= 1000):
             raise document.error(
                 f'archive "{name}" has invalid priority value of {archive.priority}', *where, "priority"
@@ -117,10 +108,7 @@ def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> d
 
 
 def build_keys(doc: ReleaseDoc) -> dict[str, PublicKey]:
-    return {
-        name: PublicKey(name=name, armor=key.armor, id=key.id)
-        for name, key in (doc.public_keys or {}).items()
-    }
+    return {name: PublicKey(name=name, armor=key.armor, id=key.id) for name, key in (doc.public_keys or {}).items()}
 
 
 def _date(value: Any, field: str, document: Document) -> datetime.date | None:
@@ -182,13 +170,13 @@ def parse_package(path: Path, display: str, text: str, release_format: str) -> P
     for slice_name, slice_doc in (doc.slices or {}).items():
         if not SLICE_NAME.match(slice_name):
             raise document.error(
-                f'invalid slice name "{slice_name}" in {display} '
-                "(must start with a-z, len >= 3, only a-z / 0-9 / -)",
+                f'invalid slice name "{slice_name}" in {display} (must start with a-z, len >= 3, only a-z / 0-9 / -)',
                 "slices",
                 slice_name,
             )
-        slices[slice_name] = _build_slice(name, slice_name, slice_doc or SliceDoc(), package_essential,
-                                          release_format, document)
+        slices[slice_name] = _build_slice(
+            name, slice_name, slice_doc or SliceDoc(), package_essential, release_format, document
+        )
     return Package(
         name=name,
         path=path,
@@ -263,25 +251,31 @@ def _build_slice(
         if inherited.key == own_key:
             continue  # a package's essentials never make a slice need itself
         if any(existing.key == inherited.key for existing in own):
-            raise document.error(f"slice {full} repeats {inherited.key} in essential fields",
-                                 "slices", name, "essential")
+            raise document.error(
+                f"slice {full} repeats {inherited.key} in essential fields", "slices", name, "essential"
+            )
         essential.append(inherited)
     for entry in own:
         if entry.key == own_key:
             raise document.error(
                 f"cannot add slice to itself as essential {full} in {document.display}",
-                "slices", name, "essential",
+                "slices",
+                name,
+                "essential",
             )
     hint = doc.hint
     if len(hint.encode()) > HINT_MAX_BYTES or not hint.isprintable() or _OTHER_SPACE.search(hint):
         raise document.error(
             f'slice {full} has invalid hint "{hint}" (must be len <= 40, only contain letters, '
             'numbers, symbols and " ")',
-            "slices", name, "hint",
+            "slices",
+            name,
+            "hint",
         )
     contents = {path: _build_path(full, name, path, info, document) for path, info in (doc.contents or {}).items()}
-    return Slice(package=package, name=name, essential=tuple(essential), contents=contents,
-                 mutate=doc.mutate, hint=hint)
+    return Slice(
+        package=package, name=name, essential=tuple(essential), contents=contents, mutate=doc.mutate, hint=hint
+    )
 
 
 # Absolute, with no empty, `.` or `..` component; trailing slashes allowed:
@@ -328,8 +322,15 @@ def _build_path(full: str, slice_name: str, path: str, doc: PathDoc | None, docu
     until = doc.until or ""
 
     if doc.generate is not None:
-        if doc.copy or doc.mode is not None or doc.mutable or until or doc.prefer or doc.uid is not None \
-                or doc.gid is not None:
+        if (
+            doc.copy
+            or doc.mode is not None
+            or doc.mutable
+            or until
+            or doc.prefer
+            or doc.uid is not None
+            or doc.gid is not None
+        ):
             raise document.error(f"slice {full} path {path} has invalid generate options", *keys)
         if not path.endswith("/**"):
             raise document.error(f"slice {full} has invalid generate path: {path} does not end with /**", *keys)
@@ -359,8 +360,11 @@ def _build_path(full: str, slice_name: str, path: str, doc: PathDoc | None, docu
 
     for option, value in (("symlink", doc.symlink), ("copy", doc.copy)):
         if value is not None and _CONTROL.search(value):
-            raise document.error(f"slice {full} has invalid '{option}' for path {path}: {value!r} holds a "
-                                 "control character", *keys, option)
+            raise document.error(
+                f"slice {full} has invalid '{option}' for path {path}: {value!r} holds a control character",
+                *keys,
+                option,
+            )
     if path.endswith("/") and doc.text is not None:
         raise document.error(f"slice {full} path {path} ends in / (a directory) but has text content", *keys, "text")
     if doc.make:

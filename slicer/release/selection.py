@@ -76,8 +76,9 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
         return slice_
 
     def essentials(slice_: Slice) -> Iterator[SliceKey]:
-        return iter([essential.key for essential in sorted(slice_.essential, key=lambda e: e.key)
-                     if essential.applies_to(arch)])
+        return iter(
+            [essential.key for essential in sorted(slice_.essential, key=lambda e: e.key) if essential.applies_to(arch)]
+        )
 
     # Depth first with an explicit stack, so a chain of essentials of any length is fine.
     for start in sorted(set(requested)):

@@ -1,7 +1,7 @@
 """Rules that span several documents of a release.
 
 Each function enforces one family of chisel's rules (reference/chisel.md
-§2–4) and raises a `ReleaseError` naming the file and line at fault:
+§2-4) and raises a `ReleaseError` naming the file and line at fault:
 archive priorities and pins, pinned key ids, essentials (missing slices and
 loops), `prefer` relationships, and path conflicts between slices.
 """
@@ -41,8 +41,9 @@ def archive_priorities(
     if with_priority:
         for archive in archives.values():
             if archive.priority == 0:
-                raise document.error(f'archive "{archive.name}" is missing the priority setting',
-                                     "archives", archive.name)
+                raise document.error(
+                    f'archive "{archive.name}" is missing the priority setting', "archives", archive.name
+                )
         if not by_version:
             seen: dict[int, str] = {}
             for name in sorted(archives):
@@ -50,7 +51,9 @@ def archive_priorities(
                 if priority in seen:
                     raise document.error(
                         f'archives "{seen[priority]}" and "{name}" have the same priority value of {priority}',
-                        "archives", name, "priority",
+                        "archives",
+                        name,
+                        "priority",
                     )
                 seen[priority] = name
         return archives
@@ -85,22 +88,21 @@ def key_ids(keys: dict[str, PublicKey], document: Document) -> None:
         except Exception:  # pysequoia raises RuntimeError with a Rust backtrace
             certs = []
         if not certs:
-            raise document.error(f'cannot decode public key "{name}": cannot decode armored data',
-                                 "public-keys", name)
+            raise document.error(f'cannot decode public key "{name}": cannot decode armored data', "public-keys", name)
         actual = certs[0].fingerprint.upper()[-16:]
         if key.id and key.id.upper() != actual:
             raise document.error(
                 f'public key "{name}" armor has incorrect ID: expected "{key.id}", got "{actual}"',
-                "public-keys", name, "id",
+                "public-keys",
+                name,
+                "id",
             )
 
 
 def archive_pins(release: Release) -> None:
     for package in release.packages.values():
         if package.archive and package.archive not in release.archives:
-            raise ReleaseError(
-                f'{_where(package, "archive")}: package refers to undefined archive "{package.archive}"'
-            )
+            raise ReleaseError(f'{_where(package, "archive")}: package refers to undefined archive "{package.archive}"')
 
 
 # -- essentials -----------------------------------------------------------------
@@ -112,13 +114,17 @@ def essentials(release: Release) -> None:
         for slice_ in package.slices.values():
             for essential in slice_.essential:
                 if release.slice(essential.key) is None:
-                    raise slice_error(package, slice_.name, None,
-                                      f"{slice_.key} requires {essential.key}, but slice is missing")
+                    raise slice_error(
+                        package, slice_.name, None, f"{slice_.key} requires {essential.key}, but slice is missing"
+                    )
     # Plain strings sort and hash far faster than SliceKey objects.
-    loop = find_loop({
-        str(slice_.key): [str(e.key) for e in slice_.essential]
-        for package in release.packages.values() for slice_ in package.slices.values()
-    })
+    loop = find_loop(
+        {
+            str(slice_.key): [str(e.key) for e in slice_.essential]
+            for package in release.packages.values()
+            for slice_ in package.slices.values()
+        }
+    )
     if loop:
         raise ReleaseError(f"essential loop detected: {', '.join(loop)}")
 
@@ -208,13 +214,20 @@ def prefers(release: Release, index: PathIndex[_Item]) -> dict[str, dict[str, st
             if not target:
                 continue
             if target not in release.packages:
-                raise slice_error(item.package, item.slice.name, path,
-                                  f"slice {item.name} path {path} 'prefer' refers to undefined package \"{target}\"")
+                raise slice_error(
+                    item.package,
+                    item.slice.name,
+                    path,
+                    f"slice {item.name} path {path} 'prefer' refers to undefined package \"{target}\"",
+                )
             previous = edges.get(item.package.name)
             if previous and previous != target:
-                raise slice_error(item.package, item.slice.name, path,
-                                  f'package "{item.package.name}" has conflicting prefers for {path}: '
-                                  f"{previous} != {target}")
+                raise slice_error(
+                    item.package,
+                    item.slice.name,
+                    path,
+                    f'package "{item.package.name}" has conflicting prefers for {path}: {previous} != {target}',
+                )
             edges[item.package.name] = target
         if not edges:
             continue
@@ -222,14 +235,22 @@ def prefers(release: Release, index: PathIndex[_Item]) -> dict[str, dict[str, st
         for source, target in sorted(edges.items()):
             if target not in providers:
                 item = next(i for i in items if i.package.name == source and i.info.prefer)
-                raise slice_error(item.package, item.slice.name, path,
-                                  f'package {source} prefers package "{target}" which does not contain path {path}')
+                raise slice_error(
+                    item.package,
+                    item.slice.name,
+                    path,
+                    f'package {source} prefers package "{target}" which does not contain path {path}',
+                )
         targets: dict[str, str] = {}
         for source, target in sorted(edges.items()):
             if target in targets:
                 item = next(i for i in items if i.package.name == source and i.info.prefer)
-                raise slice_error(item.package, item.slice.name, path,
-                                  f'packages "{targets[target]}" and "{source}" cannot both prefer "{target}" for {path}')
+                raise slice_error(
+                    item.package,
+                    item.slice.name,
+                    path,
+                    f'packages "{targets[target]}" and "{source}" cannot both prefer "{target}" for {path}',
+                )
             targets[target] = source
         for source in sorted(edges):
             seen = {source}
@@ -238,16 +259,21 @@ def prefers(release: Release, index: PathIndex[_Item]) -> dict[str, dict[str, st
                 current = edges[current]
                 if current in seen:
                     item = next(i for i in items if i.package.name == source and i.info.prefer)
-                    raise slice_error(item.package, item.slice.name, path,
-                                      f'package "{source}" is part of a prefer loop on {path}')
+                    raise slice_error(
+                        item.package, item.slice.name, path, f'package "{source}" is part of a prefer loop on {path}'
+                    )
                 seen.add(current)
         # Every provider must sit on the one chain the edges make.
         heads = sorted(p for p in providers if p not in targets)
         if len(heads) > 1:
             first, second = heads[0], heads[1]
             item = next(i for i in items if i.package.name == second)
-            raise slice_error(item.package, item.slice.name, path,
-                              f'package "{first}" and "{second}" conflict on {path} without prefer relationship')
+            raise slice_error(
+                item.package,
+                item.slice.name,
+                path,
+                f'package "{first}" and "{second}" conflict on {path} without prefer relationship',
+            )
         result[path] = edges
     return result
 
@@ -262,15 +288,16 @@ def _same_chain(path: str, first: str, second: str, prefer_map: dict[str, dict[s
 
 def _conflict(first: _Item, second: _Item, message_paths: str) -> ReleaseError:
     low, high = sorted((first, second), key=lambda item: (item.package.name, item.slice.name))
-    return slice_error(high.package, high.slice.name, high.path,
-                       f"slices {low.name} and {high.name} conflict on {message_paths}")
+    return slice_error(
+        high.package, high.slice.name, high.path, f"slices {low.name} and {high.name} conflict on {message_paths}"
+    )
 
 
 def conflicts(index: PathIndex[_Item], prefer_map: dict[str, dict[str, str]]) -> None:
     """Chisel's release-wide conflict rules, comparing only candidates that share a prefix."""
     for path, items in index.literals.items():
         for position, first in enumerate(items):
-            for second in items[position + 1:]:
+            for second in items[position + 1 :]:
                 if first.info.kind == PathKind.GENERATE or second.info.kind == PathKind.GENERATE:
                     continue  # handled with globs below
                 same = first.info.same_content(second.info)
@@ -302,13 +329,19 @@ def conflicts(index: PathIndex[_Item], prefer_map: dict[str, dict[str, str]]) ->
 
 def _check_overlap(glob_item: _Item, other: _Item) -> None:
     kinds = (glob_item.info.kind, other.info.kind)
-    if PathKind.GENERATE not in kinds and glob_item.package.name == other.package.name and all(
-        kind in (PathKind.GLOB, PathKind.COPY) for kind in kinds
+    if (
+        PathKind.GENERATE not in kinds
+        and glob_item.package.name == other.package.name
+        and all(kind in (PathKind.GLOB, PathKind.COPY) for kind in kinds)
     ):
         return
     low, high = sorted((glob_item, other), key=lambda item: (item.package.name, item.slice.name, item.path))
-    raise slice_error(high.package, high.slice.name, high.path,
-                      f"slices {low.name} and {high.name} conflict on {low.path} and {high.path}")
+    raise slice_error(
+        high.package,
+        high.slice.name,
+        high.path,
+        f"slices {low.name} and {high.name} conflict on {low.path} and {high.path}",
+    )
 
 
 def paths(release: Release) -> dict[str, dict[str, str]]:
@@ -326,4 +359,3 @@ def release(release_: Release) -> Release:
     archive_pins(release_)
     essentials(release_)
     return attrs.evolve(release_, prefers=paths(release_))
-

@@ -115,8 +115,9 @@ class _Builder:
                     raise _duplicate_key_error(key)
                 data[key.value] = self._scalar(value) if isinstance(value, yaml.ScalarNode) else self.build(value)
         elif node.tag == _SEQ:
-            data = [self._scalar(item) if isinstance(item, yaml.ScalarNode) else self.build(item)
-                    for item in node.value]
+            data = [
+                self._scalar(item) if isinstance(item, yaml.ScalarNode) else self.build(item) for item in node.value
+            ]
         else:
             data = self._loader.construct_object(node, deep=True)
         self._open.discard(id(node))
@@ -248,9 +249,13 @@ def _strict_bool(value: Any, _: type) -> bool:
 
 def _renamed_structure(converter: cattrs.Converter) -> Any:
     """Document classes read `field_name` from the key `field-name`."""
+
     def factory(cls: type) -> Any:
-        renames = {field.name: override(rename=field.name.replace("_", "-"))
-                   for field in attrs.fields(cls) if "_" in field.name}
+        renames = {
+            field.name: override(rename=field.name.replace("_", "-"))
+            for field in attrs.fields(cls)
+            if "_" in field.name
+        }
         return make_dict_structure_fn(cls, converter, **renames)
 
     return factory
@@ -357,5 +362,3 @@ def _describe_cattrs_error(exc: Exception) -> tuple[str, tuple[str, ...]]:
             keys.append(key)
     shown = ".".join(keys) or "document"
     return f"{shown}: {problem}", tuple(keys)
-
-

@@ -28,18 +28,46 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from slicer.archive import ArchiveClient, deb822, resolve_mirrors
-from slicer.cache import Cache  # noqa: E402
-from slicer.archive.packages import PackageIndex  # noqa: E402
-from slicer.console import Console  # noqa: E402
-from slicer.release.load import load_release  # noqa: E402
+from slicer.archive.packages import PackageIndex
+from slicer.cache import Cache
+from slicer.console import Console
+from slicer.release.load import load_release
 
 PACKAGES = {
-    "debian-12": ["base-files", "ca-certificates", "tzdata", "netbase", "libc6", "libgcc-s1", "libstdc++6",
-                  "libssl3", "zlib1g", "libzstd1", "liblzma5", "libbz2-1.0", "libffi8", "libexpat1",
-                  "libsqlite3-0"],
-    "debian-13": ["base-files", "ca-certificates", "tzdata", "netbase", "libc6", "libgcc-s1", "libstdc++6",
-                  "libssl3t64", "zlib1g", "libzstd1", "liblzma5", "libbz2-1.0", "libffi8", "libexpat1",
-                  "libsqlite3-0"],
+    "debian-12": [
+        "base-files",
+        "ca-certificates",
+        "tzdata",
+        "netbase",
+        "libc6",
+        "libgcc-s1",
+        "libstdc++6",
+        "libssl3",
+        "zlib1g",
+        "libzstd1",
+        "liblzma5",
+        "libbz2-1.0",
+        "libffi8",
+        "libexpat1",
+        "libsqlite3-0",
+    ],
+    "debian-13": [
+        "base-files",
+        "ca-certificates",
+        "tzdata",
+        "netbase",
+        "libc6",
+        "libgcc-s1",
+        "libstdc++6",
+        "libssl3t64",
+        "zlib1g",
+        "libzstd1",
+        "liblzma5",
+        "libbz2-1.0",
+        "libffi8",
+        "libexpat1",
+        "libsqlite3-0",
+    ],
 }
 
 
@@ -73,8 +101,9 @@ def main() -> None:
         cache = Cache(Path(directory))
 
         def client(**extra: object) -> ArchiveClient:
-            return ArchiveClient(release, options.arch, mirrors=mirrors, cache=cache,
-                                 console=Console(io.StringIO()), **extra)  # type: ignore[arg-type]
+            return ArchiveClient(
+                release, options.arch, mirrors=mirrors, cache=cache, console=Console(io.StringIO()), **extra
+            )  # type: ignore[arg-type]
 
         cold_client = client()
         started = time.perf_counter()
@@ -97,8 +126,10 @@ def main() -> None:
     naive = decompress + naive_parse
     print(f"release {options.release}, arch {options.arch}, {len(names)} packages, mirror {mirrors['debian']}")
     print(f"cold stats: {cold_client.stats}")
-    print(f"{main_suite} main index: {len(compressed) / 1e6:.1f} MB xz, {len(text) / 1e6:.1f} MB, "
-          f"{len(paragraphs)} paragraphs; parsed form {len(stored) / 1e6:.1f} MB")  # type: ignore[arg-type]
+    print(
+        f"{main_suite} main index: {len(compressed) / 1e6:.1f} MB xz, {len(text) / 1e6:.1f} MB, "
+        f"{len(paragraphs)} paragraphs; parsed form {len(stored) / 1e6:.1f} MB"
+    )  # type: ignore[arg-type]
     rows = [
         ("cold: fetch, verify, decompress, parse, store", cold),
         ("warm: fetch + verify InRelease, load parsed", warm),

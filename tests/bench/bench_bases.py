@@ -22,19 +22,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer.cli import main  # noqa: E402
+from slicer.cli import main
 
-STATIC = ("base-files_base", "base-files_release-info", "base-files_dpkg-status", "base-passwd_nonroot",
-          "netbase_data", "tzdata_zoneinfo", "ca-certificates_data", "media-types_data")
+STATIC = (
+    "base-files_base",
+    "base-files_release-info",
+    "base-files_dpkg-status",
+    "base-passwd_nonroot",
+    "netbase_data",
+    "tzdata_zoneinfo",
+    "ca-certificates_data",
+    "media-types_data",
+)
 LIBSSL = {"debian-12": "libssl3_libs", "debian-13": "libssl3t64_libs"}
 PYTHON = {"debian-12": "python3.11_standard", "debian-13": "python3.13_standard"}
 
 # distroless, amd64, rebuilt from current packages: (files MB, gz layers MB).
 DISTROLESS = {
-    ("debian-12", "static"): (2.11, 0.72), ("debian-12", "base-nossl"): (14.93, 5.67),
-    ("debian-12", "base"): (20.85, 8.18), ("debian-12", "cc"): (23.68, 9.19),
-    ("debian-13", "static"): (2.37, 0.86), ("debian-13", "base-nossl"): (15.39, 5.94),
-    ("debian-13", "base"): (24.44, 9.50), ("debian-13", "cc"): (27.72, 10.69),
+    ("debian-12", "static"): (2.11, 0.72),
+    ("debian-12", "base-nossl"): (14.93, 5.67),
+    ("debian-12", "base"): (20.85, 8.18),
+    ("debian-12", "cc"): (23.68, 9.19),
+    ("debian-13", "static"): (2.37, 0.86),
+    ("debian-13", "base-nossl"): (15.39, 5.94),
+    ("debian-13", "base"): (24.44, 9.50),
+    ("debian-13", "cc"): (27.72, 10.69),
     ("debian-13", "python3"): (59.71, 22.58),
 }
 
@@ -54,8 +66,10 @@ def sizes(root: Path) -> tuple[int, int]:
             if path.is_file() and not path.is_symlink():
                 files += path.stat().st_size
     layer = io.BytesIO()
-    with gzip.GzipFile(fileobj=layer, mode="wb", compresslevel=6, mtime=0) as stream, \
-            tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        gzip.GzipFile(fileobj=layer, mode="wb", compresslevel=6, mtime=0) as stream,
+        tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for entry in sorted(root.iterdir()):
             tar.add(entry, arcname=entry.name)
     return files, len(layer.getvalue())
@@ -78,9 +92,11 @@ def main_() -> None:
                 ratio = (lambda mine, them: f"{mine / them:.0%}") if theirs else (lambda *_: "-")
                 their_files = f"{theirs[0]:.2f} MB" if theirs else "-"
                 their_gz = f"{theirs[1]:.2f} MB" if theirs else "-"
-                print(f"| {release} | {image} | {files / 1e6:.2f} MB | {their_files} | "
-                      f"{ratio(files / 1e6, theirs[0]) if theirs else '-'} | {gz / 1e6:.2f} MB | {their_gz} | "
-                      f"{ratio(gz / 1e6, theirs[1]) if theirs else '-'} |")
+                print(
+                    f"| {release} | {image} | {files / 1e6:.2f} MB | {their_files} | "
+                    f"{ratio(files / 1e6, theirs[0]) if theirs else '-'} | {gz / 1e6:.2f} MB | {their_gz} | "
+                    f"{ratio(gz / 1e6, theirs[1]) if theirs else '-'} |"
+                )
 
 
 if __name__ == "__main__":

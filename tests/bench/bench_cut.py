@@ -34,15 +34,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer.cut import extract  # noqa: E402
-from slicer.deb import cached_data  # noqa: E402
-from slicer.cli import main as slicer_main  # noqa: E402
-from slicer.release.load import load_release  # noqa: E402
-from slicer.report import Report  # noqa: E402
-from slicer.release.selection import parse_keys, select  # noqa: E402
+from slicer.cli import main as slicer_main
+from slicer.cut import extract
+from slicer.deb import cached_data
+from slicer.release.load import load_release
+from slicer.release.selection import parse_keys, select
+from slicer.report import Report
 
-SLICES = ("base-files_base", "base-passwd_nonroot", "ca-certificates_data", "tzdata_zoneinfo", "libc6_libs",
-          "libgcc-s1_libs", "libstdc++6_libs")
+SLICES = (
+    "base-files_base",
+    "base-passwd_nonroot",
+    "ca-certificates_data",
+    "tzdata_zoneinfo",
+    "libc6_libs",
+    "libgcc-s1_libs",
+    "libstdc++6_libs",
+)
 
 
 def timed(action: Callable[[Path], object], target: Path) -> float:
@@ -67,8 +74,9 @@ def profile_cut(arguments: list[str], slices: tuple[str, ...], root: Path) -> No
     print_profile(profile, "cumulative", "slicer/", 25)
 
 
-def profile_extraction(release_name: str, slices: tuple[str, ...], arch: str, debs: dict[str, Path],
-                       scratch: Path) -> None:
+def profile_extraction(
+    release_name: str, slices: tuple[str, ...], arch: str, debs: dict[str, Path], scratch: Path
+) -> None:
     """Each package's extraction on this thread, timed next to `dpkg-deb -x` of the same package, then profiled."""
     plans = extract.plan(select(load_release(release_name), parse_keys(slices), arch))
 
@@ -82,14 +90,18 @@ def profile_extraction(release_name: str, slices: tuple[str, ...], arch: str, de
     for name, deb in debs.items():
         paths = extract_into(name, scratch / "count")
         shutil.rmtree(scratch / "count")
-        ours = timed(lambda target: extract_into(name, target), scratch / f"ours-{name}")
-        native = timed(lambda target: subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True),
-                       scratch / f"native-{name}")
-        print(f"  {name:<18} {deb.stat().st_size / 1e6:5.1f} MB   slicer {ours:5.2f} s ({paths:4} paths)"
-              f"   dpkg-deb -x {native:5.2f} s")
+        ours = timed(lambda target, name=name: extract_into(name, target), scratch / f"ours-{name}")
+        native = timed(
+            lambda target, deb=deb: subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True),
+            scratch / f"native-{name}",
+        )
+        print(
+            f"  {name:<18} {deb.stat().st_size / 1e6:5.1f} MB   slicer {ours:5.2f} s ({paths:4} paths)"
+            f"   dpkg-deb -x {native:5.2f} s"
+        )
     profile = cProfile.Profile()
     for name in debs:
-        timed(lambda target: profile.runcall(extract_into, name, target), scratch / f"profiled-{name}")
+        timed(lambda target, name=name: profile.runcall(extract_into, name, target), scratch / f"profiled-{name}")
     print("== the same extractions under the profiler ==")
     print_profile(profile, "tottime", None, 20)
 
@@ -104,8 +116,9 @@ def console_script() -> str:
     return str(beside) if beside.exists() else (shutil.which("slicer") or sys.exit("slicer is not installed"))
 
 
-def compare(command: list[str], slices: tuple[str, ...], debs: list[Path], scratch: Path,
-            repeat: int) -> dict[str, list[float]]:
+def compare(
+    command: list[str], slices: tuple[str, ...], debs: list[Path], scratch: Path, repeat: int
+) -> dict[str, list[float]]:
     """Seconds per round of each contender, run one after the other in every round."""
 
     def cut(target: Path, *extra: str) -> None:
@@ -142,14 +155,19 @@ def main() -> None:
         cache = scratch / "cache"
         lock = scratch / "cut.lock"
         arguments = ["-q", "cut", "--release", options.release, "--cache-dir", str(cache)]
-        subprocess.run([console_script(), *arguments, "--root", str(scratch / "warm-up"), "--lock", str(lock),
-                        *slices], check=True, env=user_environment())
+        subprocess.run(
+            [console_script(), *arguments, "--root", str(scratch / "warm-up"), "--lock", str(lock), *slices],
+            check=True,
+            env=user_environment(),
+        )
         locked = json.loads(lock.read_text())
         debs = {name: cache / "sha256" / entry["sha256"] for name, entry in locked["packages"].items()}
         rounds = compare([console_script(), *arguments], slices, list(debs.values()), scratch, options.repeat)
 
-        print(f"release {options.release}: {len(slices)} slices of {len(debs)} packages ({', '.join(sorted(debs))}), "
-              f"{sum(deb.stat().st_size for deb in debs.values()) / 1e6:.1f} MB of .deb files")
+        print(
+            f"release {options.release}: {len(slices)} slices of {len(debs)} packages ({', '.join(sorted(debs))}), "
+            f"{sum(deb.stat().st_size for deb in debs.values()) / 1e6:.1f} MB of .deb files"
+        )
         medians = {label: statistics.median(times) for label, times in rounds.items()}
         for label, seconds in medians.items():
             spread = ", ".join(f"{value:.2f}" for value in rounds[label])

@@ -22,12 +22,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from slicer import globs  # noqa: E402
-from slicer.release.load import load_release  # noqa: E402
-from tests.helpers.releases import test_cert, write_release  # noqa: E402
+from slicer import globs
+from slicer.cache import Cache
+from slicer.release.load import load_release
+from tests.helpers.releases import test_cert, write_release
 
-PREFIXES = ["/usr/lib/{triplet}/", "/usr/share/{pkg}/", "/usr/bin/", "/etc/{pkg}/", "/usr/lib/{pkg}/",
-            "/usr/share/doc/{pkg}/", "/usr/libexec/{pkg}/", "/var/lib/{pkg}/"]
+PREFIXES = [
+    "/usr/lib/{triplet}/",
+    "/usr/share/{pkg}/",
+    "/usr/bin/",
+    "/etc/{pkg}/",
+    "/usr/lib/{pkg}/",
+    "/usr/share/doc/{pkg}/",
+    "/usr/libexec/{pkg}/",
+    "/var/lib/{pkg}/",
+]
 
 
 def synthetic_slices(packages: int, seed: int = 1) -> dict[str, str]:
@@ -77,22 +86,28 @@ def main() -> None:
             cache = Path(tmp) / f"cache{run}"
             _forget_glob_results()
             started = time.perf_counter()
-            release = load_release(str(root) + "/", cache_dir=cache)
+            release = load_release(str(root) + "/", cache=Cache(cache))
             timings.append(time.perf_counter() - started)
             started = time.perf_counter()
-            load_release(str(root) + "/", cache_dir=cache)
+            load_release(str(root) + "/", cache=Cache(cache))
             warm.append(time.perf_counter() - started)
     slices = sum(len(p.slices) for p in release.packages.values())
     paths = [path for p in release.packages.values() for s in p.slices.values() for path in s.contents]
     globbed = sum(1 for path in paths if "*" in path or "?" in path)
     best = min(timings)
-    print(f"release: {len(release.packages)} packages, {slices} slices, {len(paths) - globbed} literal paths, "
-          f"{globbed} globs")
+    print(
+        f"release: {len(release.packages)} packages, {slices} slices, {len(paths) - globbed} literal paths, "
+        f"{globbed} globs"
+    )
     print(f"cold load + validate: best {best:.3f} s, median {statistics.median(timings):.3f} s over {args.repeat} runs")
-    print(f"warm load (validated release from the cache): best {min(warm):.3f} s "
-          f"({best / min(warm):.0f}x faster than cold)")
-    print(f"cold vs chisel's published 10 s (fastest) / 35 s (slowest) for a release of this size: "
-          f"{10 / best:.0f}x / {35 / best:.0f}x faster")
+    print(
+        f"warm load (validated release from the cache): best {min(warm):.3f} s "
+        f"({best / min(warm):.0f}x faster than cold)"
+    )
+    print(
+        f"cold vs chisel's published 10 s (fastest) / 35 s (slowest) for a release of this size: "
+        f"{10 / best:.0f}x / {35 / best:.0f}x faster"
+    )
 
 
 if __name__ == "__main__":

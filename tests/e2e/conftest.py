@@ -29,8 +29,8 @@ import pytest
 
 from slicer.cache import Cache
 from slicer.cli import main
-from slicer.release.model import Release
 from slicer.release.load import load_release
+from slicer.release.model import Release
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -40,10 +40,28 @@ LINK_LIBRARIES = {"cacerts.c": (["-lssl", "-lcrypto"], "libssl-dev", "openssl/ss
 # A distroless-cc-like image: directories and /tmp, users, time zones, CA
 # bundle, libc, OpenSSL and the C++ runtime.
 SELECTIONS = {
-    "debian-12": ("base-files_base", "base-passwd_nonroot", "ca-certificates_data", "tzdata_zoneinfo",
-                  "libc6_libs", "libssl3_libs", "openssl_config", "libgcc-s1_libs", "libstdc++6_libs"),
-    "debian-13": ("base-files_base", "base-passwd_nonroot", "ca-certificates_data", "tzdata_zoneinfo",
-                  "libc6_libs", "libssl3t64_libs", "openssl_config", "libgcc-s1_libs", "libstdc++6_libs"),
+    "debian-12": (
+        "base-files_base",
+        "base-passwd_nonroot",
+        "ca-certificates_data",
+        "tzdata_zoneinfo",
+        "libc6_libs",
+        "libssl3_libs",
+        "openssl_config",
+        "libgcc-s1_libs",
+        "libstdc++6_libs",
+    ),
+    "debian-13": (
+        "base-files_base",
+        "base-passwd_nonroot",
+        "ca-certificates_data",
+        "tzdata_zoneinfo",
+        "libc6_libs",
+        "libssl3t64_libs",
+        "openssl_config",
+        "libgcc-s1_libs",
+        "libstdc++6_libs",
+    ),
 }
 
 
@@ -84,7 +102,9 @@ def _compile(source: Path, output: Path) -> Path | str:
     binary = output / source.stem
     result = subprocess.run(
         [compiler, "-O2", "-Wall", "-Werror", "-o", str(binary), str(source), *libraries],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if result.returncode != 0:
         if header and header in result.stderr:
@@ -100,13 +120,20 @@ def selections() -> dict[str, tuple[str, ...]]:
 
 
 @pytest.fixture(scope="session")
-def cut_arguments(host_mirrors: Callable[[Release], dict[str, str]], network_cache: Cache) -> Callable[[str], list[str]]:
+def cut_arguments(
+    host_mirrors: Callable[[Release], dict[str, str]], network_cache: Cache
+) -> Callable[[str], list[str]]:
     """Factory: cut_arguments(release) -> the --release, --mirror and --cache-dir options of a real cut."""
 
     def arguments(release: str) -> list[str]:
         mirrors = host_mirrors(load_release(release))
-        return ["--release", release, "--cache-dir", str(network_cache.directory),
-                *(f"--mirror={archive}={url}" for archive, url in sorted(mirrors.items()))]
+        return [
+            "--release",
+            release,
+            "--cache-dir",
+            str(network_cache.directory),
+            *(f"--mirror={archive}={url}" for archive, url in sorted(mirrors.items())),
+        ]
 
     return arguments
 
@@ -116,8 +143,7 @@ def real_cut(cut_arguments: Callable[[str], list[str]]) -> Callable[..., int]:
     """Factory: real_cut(release, root, *slices, extra=()) -> exit code of an in-process `slicer cut`."""
 
     def run(release: str, root: Path, *slices: str, extra: Sequence[str] = ()) -> int:
-        return main(["-q", "cut", "--root", str(root), *cut_arguments(release),
-                     *extra, *slices])
+        return main(["-q", "cut", "--root", str(root), *cut_arguments(release), *extra, *slices])
 
     return run
 
@@ -145,3 +171,11 @@ def cut_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPathFact
         return found
 
     return get
+
+
+@pytest.fixture
+def local_release(test_archive, signing_key, tmp_path):
+    """(archive, release directory/) of the local signed archive and slices that test_cut_local defines."""
+    from tests.e2e.test_cut_local import make_local_release
+
+    return make_local_release(test_archive, signing_key, tmp_path)

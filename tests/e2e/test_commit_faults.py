@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from slicer import journal, rootfs
-from tests.e2e.test_cut_local import cut, local_release, make_local_release, tree  # noqa: F401 - a fixture
+from tests.e2e.test_cut_local import cut, make_local_release, tree
 from tests.helpers.debs import DebSpec, directory, file
 
 MANY = 800
@@ -25,10 +25,17 @@ CHILD = "import sys\nfrom slicer.cli import main\nsys.exit(main(sys.argv[1:]))"
 
 
 def many_deb() -> DebSpec:
-    return DebSpec("many", "1.0", "amd64", [
-        directory("./usr/"), directory("./usr/share/"), directory("./usr/share/many/"),
-        *(file(f"./usr/share/many/f{number:04d}", f"{number}\n") for number in range(MANY)),
-    ])
+    return DebSpec(
+        "many",
+        "1.0",
+        "amd64",
+        [
+            directory("./usr/"),
+            directory("./usr/share/"),
+            directory("./usr/share/many/"),
+            *(file(f"./usr/share/many/f{number:04d}", f"{number}\n") for number in range(MANY)),
+        ],
+    )
 
 
 @pytest.fixture
@@ -42,9 +49,24 @@ def _cache(release: str) -> Path:
 
 def _child(release: str, root: Path, *slices: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, "-q", "cut", "--release", release, "--arch", "amd64", "--root", str(root),
-         "--cache-dir", str(_cache(release)), *slices],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            "-q",
+            "cut",
+            "--release",
+            release,
+            "--arch",
+            "amd64",
+            "--root",
+            str(root),
+            "--cache-dir",
+            str(_cache(release)),
+            *slices,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -86,8 +108,9 @@ def test_a_killed_extending_cut_leaves_the_old_root_or_the_new_one(many_release,
     assert len(new) > len(old) + MANY
     journalled, duration = _commit_starts(release, base, tmp_path / "probe")
     window = duration - journalled + 0.04
-    points = ([duration * (step + 0.5) / 20 for step in range(20)]
-              + [journalled - 0.02 + window * step / 30 for step in range(30)])
+    points = [duration * (step + 0.5) / 20 for step in range(20)] + [
+        journalled - 0.02 + window * step / 30 for step in range(30)
+    ]
     outcomes = []
     for step, delay in enumerate(points):
         root = _copy(base, tmp_path / f"kill{step}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from slicer.cli import main
-from tests.e2e.test_cut_local import cut, local_release, tree  # noqa: F401 - a fixture
+from tests.e2e.test_cut_local import cut, tree
 
 
 def _error(capsys) -> str:
@@ -50,7 +50,9 @@ def test_a_root_that_is_a_file_or_a_dangling_link_is_named(local_release, tmp_pa
     dangling = tmp_path / "dangling"
     dangling.symlink_to(tmp_path / "nowhere")
     assert cut(release, dangling, "base-files_base") == 1
-    assert _error(capsys) == f"error: the root {dangling} is a symbolic link to {tmp_path}/nowhere, which does not exist\n"
+    assert (
+        _error(capsys) == f"error: the root {dangling} is a symbolic link to {tmp_path}/nowhere, which does not exist\n"
+    )
     assert not (tmp_path / "nowhere").exists()
 
 

@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from slicer.cli import main
-from tests.helpers.debs import DebSpec, directory, file, hardlink, symlink
+from tests.helpers.debs import DebSpec, directory, file, hardlink
 from tests.helpers.releases import key_block
 
 SLICES = {
@@ -73,30 +73,51 @@ SLICES = {
 
 
 def debs() -> list[DebSpec]:
-    base = DebSpec("base-files", "12.4", "amd64", [
-        directory("./etc/"), directory("./run/"), directory("./tmp/", 0o1777),
-        directory("./usr/"), directory("./usr/share/"), directory("./usr/share/doc/"),
-        directory("./usr/share/doc/base-files/"), file("./usr/share/doc/base-files/copyright", "MIT\n"),
-    ])
-    hello = DebSpec("hello", "2.10-3", "amd64", [
-        directory("./usr/"), directory("./usr/bin/", 0o755), file("./usr/bin/hello", b"\x7fELFhello", 0o755),
-        hardlink("./usr/bin/hello-again", "./usr/bin/hello"),
-        file("./usr/bin/su-hello", b"setuid", 0o4755),
-        directory("./usr/share/"), directory("./usr/share/hello/"), file("./usr/share/hello/data", "d\n"),
-        directory("./usr/share/hello/parts/"), file("./usr/share/hello/parts/b", "two\n"),
-        file("./usr/share/hello/parts/a", "one\n"),
-    ])
-    libhello = DebSpec("libhello", "2.10-3", "amd64", [
-        directory("./lib/"), directory("./lib/x86_64-linux-gnu/"),
-        file("./lib/x86_64-linux-gnu/libhello.so.1", b"\x7fELFlib", 0o644),
-    ])
+    base = DebSpec(
+        "base-files",
+        "12.4",
+        "amd64",
+        [
+            directory("./etc/"),
+            directory("./run/"),
+            directory("./tmp/", 0o1777),
+            directory("./usr/"),
+            directory("./usr/share/"),
+            directory("./usr/share/doc/"),
+            directory("./usr/share/doc/base-files/"),
+            file("./usr/share/doc/base-files/copyright", "MIT\n"),
+        ],
+    )
+    hello = DebSpec(
+        "hello",
+        "2.10-3",
+        "amd64",
+        [
+            directory("./usr/"),
+            directory("./usr/bin/", 0o755),
+            file("./usr/bin/hello", b"\x7fELFhello", 0o755),
+            hardlink("./usr/bin/hello-again", "./usr/bin/hello"),
+            file("./usr/bin/su-hello", b"setuid", 0o4755),
+            directory("./usr/share/"),
+            directory("./usr/share/hello/"),
+            file("./usr/share/hello/data", "d\n"),
+            directory("./usr/share/hello/parts/"),
+            file("./usr/share/hello/parts/b", "two\n"),
+            file("./usr/share/hello/parts/a", "one\n"),
+        ],
+    )
+    libhello = DebSpec(
+        "libhello",
+        "2.10-3",
+        "amd64",
+        [
+            directory("./lib/"),
+            directory("./lib/x86_64-linux-gnu/"),
+            file("./lib/x86_64-linux-gnu/libhello.so.1", b"\x7fELFlib", 0o644),
+        ],
+    )
     motd = DebSpec("motd", "1.0", "amd64", [directory("./etc/", 0o750), directory("./etc/motd.d/", 0o750)])
     return [base, hello, libhello, motd]
-
-
-@pytest.fixture
-def local_release(test_archive, signing_key, tmp_path):
-    return make_local_release(test_archive, signing_key, tmp_path)
 
 
 def make_local_release(test_archive, signing_key, tmp_path, extra_debs=(), extra_slices=None):
@@ -122,27 +143,59 @@ def tree(root: Path) -> list[tuple]:
         for name in sorted(dirs + files):
             path = Path(folder, name)
             info = path.lstat()
-            content = (os.readlink(path) if stat.S_ISLNK(info.st_mode)
-                       else hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(info.st_mode) else "")
-            listing.append((str(path.relative_to(root)), stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode),
-                            info.st_uid, info.st_gid, info.st_mtime_ns, info.st_size if not stat.S_ISDIR(info.st_mode) else 0,
-                            content))
+            content = (
+                os.readlink(path)
+                if stat.S_ISLNK(info.st_mode)
+                else hashlib.sha256(path.read_bytes()).hexdigest()
+                if stat.S_ISREG(info.st_mode)
+                else ""
+            )
+            listing.append(
+                (
+                    str(path.relative_to(root)),
+                    stat.S_IFMT(info.st_mode),
+                    stat.S_IMODE(info.st_mode),
+                    info.st_uid,
+                    info.st_gid,
+                    info.st_mtime_ns,
+                    info.st_size if not stat.S_ISDIR(info.st_mode) else 0,
+                    content,
+                )
+            )
     return sorted(listing)
 
 
 def cut(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> int:
     # Each test's archive has its own cache (release.rstrip("/") is unique per test).
     cache = Path(release.rstrip("/")).parent / "cache"
-    return main(["-q", "cut", "--release", release, "--arch", "amd64", "--root", str(root),
-                 "--cache-dir", str(cache), *extra, *slices])
+    return main(
+        [
+            "-q",
+            "cut",
+            "--release",
+            release,
+            "--arch",
+            "amd64",
+            "--root",
+            str(root),
+            "--cache-dir",
+            str(cache),
+            *extra,
+            *slices,
+        ]
+    )
 
 
 def test_cut_writes_exactly_the_selected_paths(local_release, tmp_path, capsys):
     _, release = local_release
     root = tmp_path / "root"
     sbom = tmp_path / "sbom.spdx.json"
-    assert cut(release, root, "hello_bins", "base-files_status", "base-files_chisel",
-               extra=("--json", "--sbom", str(sbom))) == 0
+    assert (
+        cut(
+            release, root, "hello_bins", "base-files_status", "base-files_chisel", extra=("--json", "--sbom", str(sbom))
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert {p["name"]: p["version"] for p in summary["packages"]} == {"base-files": "12.4", "hello": "2.10-3"}
     assert (root / "usr/bin/hello").read_bytes() == b"\x7fELFhello"
@@ -219,7 +272,7 @@ def test_corrupt_package_leaves_no_root(local_release, tmp_path, capsys):
 
 
 def test_lock_round_trip(local_release, tmp_path):
-    archive, release = local_release
+    _archive, release = local_release
     lock = tmp_path / "slicer.lock"
     assert cut(release, tmp_path / "a", "hello_bins", extra=("--lock", str(lock))) == 0
     data = json.loads(lock.read_text())
@@ -239,8 +292,23 @@ def test_offline_cut_uses_only_the_cache(local_release, tmp_path, capsys):
     assert tree(tmp_path / "offline") == tree(tmp_path / "warm")
     capsys.readouterr()
     empty = ["--offline", "--cache-dir", str(tmp_path / "empty-cache")]
-    assert main(["-q", "cut", "--release", release, "--arch", "amd64", "--root", str(tmp_path / "cold"),
-                 *empty, "hello_bins"]) == 1
+    assert (
+        main(
+            [
+                "-q",
+                "cut",
+                "--release",
+                release,
+                "--arch",
+                "amd64",
+                "--root",
+                str(tmp_path / "cold"),
+                *empty,
+                "hello_bins",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "offline" in err and "bookworm" in err
 
@@ -272,7 +340,8 @@ def test_a_slice_with_only_inline_content(local_release, tmp_path):
     """The package is still read: its directory gives the inline file's parent its mode."""
     _, release = local_release
     (Path(release) / "slices" / "motd.yaml").write_text(
-        "package: motd\nslices:\n  data:\n    contents:\n      /etc/motd.d/welcome: {text: hi}\n")
+        "package: motd\nslices:\n  data:\n    contents:\n      /etc/motd.d/welcome: {text: hi}\n"
+    )
     root = tmp_path / "root"
     assert cut(release, root, "motd_data") == 0
     assert (root / "etc/motd.d/welcome").read_text() == "hi"

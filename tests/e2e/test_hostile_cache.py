@@ -11,8 +11,8 @@ import pytest
 
 from slicer.archive.packages import PackageIndex
 from slicer.deb import DATA_COPY, DATA_INDEX, copy_data, write_index
-from tests.e2e.test_cut_local import cut, debs, local_release  # noqa: F401 - the fixture is used by name
-from tests.helpers.debs import DebSpec, directory, file
+from tests.e2e.test_cut_local import cut, debs
+from tests.helpers.debs import DebSpec, file
 
 
 def _cache_of(release: str) -> Path:
@@ -28,14 +28,15 @@ def _plant(cache: Path, data: bytes) -> str:
 def _evil_hello(tmp_path: Path) -> Path:
     """The hello package with a setuid file of the attacker's choosing."""
     genuine = next(spec for spec in debs() if spec.name == "hello")
-    entries = [file(entry.path, b"evil", 0o4755) if entry.path == "./usr/bin/su-hello" else entry
-               for entry in genuine.entries]
+    entries = [
+        file(entry.path, b"evil", 0o4755) if entry.path == "./usr/bin/su-hello" else entry for entry in genuine.entries
+    ]
     path = tmp_path / "evil.deb"
     path.write_bytes(DebSpec("hello", genuine.version, "amd64", entries).build())
     return path
 
 
-def test_planted_derived_data_does_not_reach_the_root(local_release, tmp_path):  # noqa: F811
+def test_planted_derived_data_does_not_reach_the_root(local_release, tmp_path):
     archive, release = local_release
     assert cut(release, tmp_path / "first", "hello_bins") == 0
     cache = _cache_of(release)
@@ -53,7 +54,7 @@ def test_planted_derived_data_does_not_reach_the_root(local_release, tmp_path): 
     assert (tmp_path / "second/usr/bin/su-hello").read_bytes() == b"setuid"
 
 
-def test_a_planted_package_index_does_not_choose_the_package(local_release, tmp_path):  # noqa: F811
+def test_a_planted_package_index_does_not_choose_the_package(local_release, tmp_path):
     archive, release = local_release
     assert cut(release, tmp_path / "first", "hello_bins") == 0
     cache = _cache_of(release)
@@ -68,8 +69,9 @@ def test_a_planted_package_index_does_not_choose_the_package(local_release, tmp_
         if hashlib.sha256(text).hexdigest() != parsed.name:
             continue
         forged = text.replace(genuine_sha.encode(), evil_sha.encode())
-        forged = forged.replace(f"Size: {(archive.root / archive.deb('hello')).stat().st_size}\n".encode(),
-                                f"Size: {len(evil)}\n".encode())
+        forged = forged.replace(
+            f"Size: {(archive.root / archive.deb('hello')).stat().st_size}\n".encode(), f"Size: {len(evil)}\n".encode()
+        )
         parsed.write_bytes(PackageIndex.build(forged).to_bytes(b"an attacker's key"))
         planted += 1
     assert planted == 1
@@ -78,7 +80,7 @@ def test_a_planted_package_index_does_not_choose_the_package(local_release, tmp_
     assert (tmp_path / "second/usr/bin/su-hello").read_bytes() == b"setuid"
 
 
-def test_a_planted_release_does_not_change_the_slices(local_release, tmp_path):  # noqa: F811
+def test_a_planted_release_does_not_change_the_slices(local_release, tmp_path):
     _, release = local_release
     assert cut(release, tmp_path / "first", "base-files_base") == 0
     cache = _cache_of(release)
@@ -92,7 +94,7 @@ def test_a_planted_release_does_not_change_the_slices(local_release, tmp_path): 
     assert os.readlink(tmp_path / "second/var/run") == "/run"
 
 
-def test_a_cache_others_can_write_stops_the_cut_before_the_root(local_release, tmp_path, capsys):  # noqa: F811
+def test_a_cache_others_can_write_stops_the_cut_before_the_root(local_release, tmp_path, capsys):
     _, release = local_release
     cache = _cache_of(release)
     assert cut(release, tmp_path / "first", "hello_bins") == 0
@@ -106,7 +108,7 @@ def test_a_cache_others_can_write_stops_the_cut_before_the_root(local_release, t
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the cache to another user needs root")
-def test_a_cache_of_another_user_stops_the_cut(local_release, tmp_path, capsys):  # noqa: F811
+def test_a_cache_of_another_user_stops_the_cut(local_release, tmp_path, capsys):
     _, release = local_release
     cache = _cache_of(release)
     assert cut(release, tmp_path / "first", "hello_bins") == 0

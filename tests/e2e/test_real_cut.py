@@ -51,12 +51,19 @@ PROGRAMS = {
     program.name: program
     for program in (
         Program("hello.c", {"root": "hello: ok", "nonroot": "hello: ok"}, needs_more_than_libraries=False),
-        Program("passwd.c", {"root": "passwd: ok uid=0 name=root home=/root",
-                             "nonroot": "passwd: ok uid=65532 name=nonroot home=/home/nonroot"}),
+        Program(
+            "passwd.c",
+            {
+                "root": "passwd: ok uid=0 name=root home=/root",
+                "nonroot": "passwd: ok uid=65532 name=nonroot home=/home/nonroot",
+            },
+        ),
         Program("tmp.c", {"root": "tmp: ok", "nonroot": "tmp: ok"}),
         Program("tz.c", {"root": "tz: ok CET CEST", "nonroot": "tz: ok CET CEST"}, env={"TZ": "Europe/Amsterdam"}),
-        Program("cacerts.c", {"root": r"cacerts: ok [1-9]\d{2} certificates",
-                              "nonroot": r"cacerts: ok [1-9]\d{2} certificates"}),
+        Program(
+            "cacerts.c",
+            {"root": r"cacerts: ok [1-9]\d{2} certificates", "nonroot": r"cacerts: ok [1-9]\d{2} certificates"},
+        ),
         Program("cxx.cc", {"root": "cxx: ok", "nonroot": "cxx: ok"}, needs_more_than_libraries=False),
     )
 }
@@ -68,7 +75,9 @@ def run_in_root(chroot: str, root: Path, program: Program, user: str) -> subproc
     return subprocess.run(
         [chroot, *userspec, str(root), f"{PROGRAM_DIR}/{program.name}"],
         env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", **program.env},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -84,8 +93,13 @@ def install(binary: Path, root: Path) -> None:
 def linked_files(chroot: str, root: Path, binary: Path) -> list[str]:
     """The loader and every library the program loads in `root`, as the root's loader finds them."""
     interpreter = read_elf(binary).interpreter
-    listed = subprocess.run([chroot, str(root), interpreter, "--list", f"{PROGRAM_DIR}/{binary.name}"],
-                            env={"LC_ALL": "C"}, capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [chroot, str(root), interpreter, "--list", f"{PROGRAM_DIR}/{binary.name}"],
+        env={"LC_ALL": "C"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert listed.returncode == 0, f"{interpreter} --list {binary.name} failed in {root}: {listed.stderr}"
     paths = re.findall(r"^\s*(?:\S+ => )?(/\S+) \(0x", listed.stdout, re.MULTILINE)
     assert interpreter in paths and len(paths) >= 2, listed.stdout
@@ -110,8 +124,9 @@ def console_script() -> str:
 
 
 @pytest.fixture
-def program_root(cut_root: Callable[..., Path], compile_program: Callable[[str], Path],
-                 chroot_binary: str) -> Callable[[str, Program], tuple[Path, Path]]:
+def program_root(
+    cut_root: Callable[..., Path], compile_program: Callable[[str], Path], chroot_binary: str
+) -> Callable[[str, Program], tuple[Path, Path]]:
     """Factory: program_root(release, program) -> (a cut root with the program installed, binary).
 
     Programs run in a root of their own: running them changes it (/tmp).
@@ -140,8 +155,9 @@ def test_program_runs_in_the_cut_root(release: str, name: str, user: str, progra
 @pytest.mark.parametrize("user", sorted(USERS))
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 @pytest.mark.parametrize("release", RELEASES)
-def test_program_fails_without_the_slices(release: str, name: str, user: str, program_root, chroot_binary: str,
-                                          tmp_path: Path) -> None:
+def test_program_fails_without_the_slices(
+    release: str, name: str, user: str, program_root, chroot_binary: str, tmp_path: Path
+) -> None:
     program = PROGRAMS[name]
     cut, binary = program_root(release, program)
 
@@ -162,14 +178,19 @@ def test_program_fails_without_the_slices(release: str, name: str, user: str, pr
 
 
 @pytest.mark.parametrize("release", RELEASES)
-def test_recut_gives_an_identical_tree(release: str, cut_root: Callable[[str], Path],
-                                       cut_arguments: Callable[[str], list[str]],
-                                       selections: dict[str, tuple[str, ...]], tmp_path: Path) -> None:
+def test_recut_gives_an_identical_tree(
+    release: str,
+    cut_root: Callable[[str], Path],
+    cut_arguments: Callable[[str], list[str]],
+    selections: dict[str, tuple[str, ...]],
+    tmp_path: Path,
+) -> None:
     first = cut_root(release)
     second = tmp_path / "root"
     command = [console_script(), "-q", "cut", *cut_arguments(release), "--json"]
-    result = subprocess.run([*command, "--root", str(second), *selections[release]],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [*command, "--root", str(second), *selections[release]], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     written = json.loads(result.stdout)["written"]
     assert written > 100 and json.loads(result.stdout)["unchanged"] == 0
@@ -177,8 +198,9 @@ def test_recut_gives_an_identical_tree(release: str, cut_root: Callable[[str], P
 
     # Cutting the same slices into a root that holds them changes nothing.
     before = listing(first)
-    again = subprocess.run([*command, "--root", str(first), *selections[release]],
-                           capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        [*command, "--root", str(first), *selections[release]], capture_output=True, text=True, timeout=600
+    )
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
     assert summary["written"] == 0 and summary["unchanged"] == written
@@ -186,8 +208,14 @@ def test_recut_gives_an_identical_tree(release: str, cut_root: Callable[[str], P
 
 
 @pytest.mark.parametrize("release", RELEASES)
-def test_lock_and_locked_round_trip(release: str, cut_root: Callable[[str], Path], real_cut: Callable[..., int],
-                                    selections: dict[str, tuple[str, ...]], tmp_path: Path, capsys) -> None:
+def test_lock_and_locked_round_trip(
+    release: str,
+    cut_root: Callable[[str], Path],
+    real_cut: Callable[..., int],
+    selections: dict[str, tuple[str, ...]],
+    tmp_path: Path,
+    capsys,
+) -> None:
     first = cut_root(release)
     lock_path = Path(f"{first}.lock")
     lock = json.loads(lock_path.read_text())
@@ -198,8 +226,10 @@ def test_lock_and_locked_round_trip(release: str, cut_root: Callable[[str], Path
 
     locked = tmp_path / "locked"
     relocked = tmp_path / "again.lock"
-    assert real_cut(release, locked, *selections[release], extra=["--locked", str(lock_path),
-                                                                  "--lock", str(relocked)]) == 0
+    assert (
+        real_cut(release, locked, *selections[release], extra=["--locked", str(lock_path), "--lock", str(relocked)])
+        == 0
+    )
     assert listing(locked) == listing(first)
     assert json.loads(relocked.read_text()) == lock
     capsys.readouterr()

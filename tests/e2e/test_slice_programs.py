@@ -34,26 +34,37 @@ def cases(release: str) -> list[tuple[str, tuple[str, ...], list[str], str]]:
         ("bash", (*base, "bash_bins"), ["/bin/bash", "-c", "echo bash ${BASH_VERSINFO[0]}"], "bash 5"),
         ("coreutils", (*base, "coreutils_ls-bin", "coreutils_cat"), ["/usr/bin/ls", "/etc"], "passwd"),
         ("openssl", (*base, "openssl_bins"), ["/usr/bin/openssl", "version"], "OpenSSL 3"),
-        ("python", (*base, f"{python}_standard", "ca-certificates_data", "tzdata_zoneinfo"),
-         [f"/usr/bin/{python}", "-c", PYTHON_CHECK], "python ok OpenSSL true"),
+        (
+            "python",
+            (*base, f"{python}_standard", "ca-certificates_data", "tzdata_zoneinfo"),
+            [f"/usr/bin/{python}", "-c", PYTHON_CHECK],
+            "python ok OpenSSL true",
+        ),
     ]
 
 
 def _params() -> list:
-    return [pytest.param(release, *case, id=f"{release}-{case[0]}")
-            for release in ("debian-12", "debian-13") for case in cases(release)]
+    return [
+        pytest.param(release, *case, id=f"{release}-{case[0]}")
+        for release in ("debian-12", "debian-13")
+        for case in cases(release)
+    ]
 
 
 @pytest.mark.network
 @pytest.mark.parametrize("release,name,slices,command,expected", _params())
 @pytest.mark.parametrize("user", ["root", "65532"])
-def test_slice_program_runs(release, name, slices, command, expected, user, real_cut, chroot_binary,
-                            tmp_path_factory):
+def test_slice_program_runs(release, name, slices, command, expected, user, real_cut, chroot_binary, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"{release}-{name}-{user}") / "root"
     assert real_cut(release, root, *slices) == 0
     userspec = [] if user == "root" else ["--userspec=65532:65532"]
-    result = subprocess.run([chroot_binary, *userspec, str(root), *command], capture_output=True, text=True,
-                            timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": "/"})
+    result = subprocess.run(
+        [chroot_binary, *userspec, str(root), *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/"},
+    )
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout
 
@@ -65,8 +76,9 @@ def test_program_needs_its_slices(release, real_cut, chroot_binary, tmp_path):
     root = tmp_path / "root"
     python = PYTHON[release]
     assert real_cut(release, root, "base-files_base", f"{python}_core") == 0
-    result = subprocess.run([chroot_binary, str(root), f"/usr/bin/{python}", "-c", PYTHON_CHECK],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [chroot_binary, str(root), f"/usr/bin/{python}", "-c", PYTHON_CHECK], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "ModuleNotFoundError" in result.stderr or "ImportError" in result.stderr
     assert not Path(root, "usr/lib", python, "sqlite3").exists()

@@ -38,11 +38,10 @@ from slicer.archive import ArchiveClient, Http, resolve_mirrors
 from slicer.cache import Cache
 from slicer.console import Console
 from slicer.errors import MirrorError
-from slicer.release.model import Release
 from slicer.release.load import known_suites
+from slicer.release.model import Release
 from tests.helpers.debs import DebSpec
 from tests.helpers.testarchive import ArchiveServer, LocalArchive
-
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +68,13 @@ def archive_server(tmp_path: Path) -> Iterator[ArchiveServer]:
 def test_archive(archive_server: ArchiveServer, signing_key: pysequoia.Tsk) -> Callable[..., LocalArchive]:
     """Factory: test_archive({suite: [DebSpec, ...]}, name="debian", archs=(...), **suite_options)."""
 
-    def make(suites: dict[str, list[DebSpec] | dict[str, list[DebSpec]]], *, name: str = "debian",
-             archs: tuple[str, ...] = ("amd64", "arm64"), **options: object) -> LocalArchive:
+    def make(
+        suites: dict[str, list[DebSpec] | dict[str, list[DebSpec]]],
+        *,
+        name: str = "debian",
+        archs: tuple[str, ...] = ("amd64", "arm64"),
+        **options: object,
+    ) -> LocalArchive:
         archive = LocalArchive(archive_server, name, signing_key, archs)
         for suite, packages in suites.items():
             archive.add_suite(suite, packages, **options)  # type: ignore[arg-type]
@@ -92,8 +96,15 @@ def archive_client(cache_dir: Path) -> Callable[..., ArchiveClient]:
     and reads time out after 2 s so fault tests stay quick.
     """
 
-    def make(release: Release, arch: str = "amd64", *, mirrors: dict[str, str] | None = None,
-             http: Http | None = None, console: Console | None = None, **options: object) -> ArchiveClient:
+    def make(
+        release: Release,
+        arch: str = "amd64",
+        *,
+        mirrors: dict[str, str] | None = None,
+        http: Http | None = None,
+        console: Console | None = None,
+        **options: object,
+    ) -> ArchiveClient:
         return ArchiveClient(
             release,
             arch,

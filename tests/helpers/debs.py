@@ -98,8 +98,13 @@ def _ar_member(name: str, data: bytes) -> bytes:
 
 
 def control_text(package: str, version: str, arch: str, **extra: str) -> str:
-    fields = {"Package": package, "Version": version, "Architecture": arch,
-              "Maintainer": "Test <test@example.invalid>", "Description": f"test package {package}"}
+    fields = {
+        "Package": package,
+        "Version": version,
+        "Architecture": arch,
+        "Maintainer": "Test <test@example.invalid>",
+        "Description": f"test package {package}",
+    }
     fields.update({key.replace("_", "-"): value for key, value in extra.items()})
     return "".join(f"{key}: {value}\n" for key, value in fields.items())
 
@@ -140,5 +145,3 @@ class DebSpec:
 
     def build(self) -> bytes:
         return make_deb(self.entries, self.name, self.version, self.arch, self.compression)
-
-

@@ -104,10 +104,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+    def do_GET(self) -> None:
         path = unquote(urlsplit(self.path).path)
         self.server.owner.log.append(Request(path, self.headers.get("Range"), self.headers.get("User-Agent")))
         faults = {fault.kind: fault for fault in self.server.owner.take_faults(path)}
@@ -152,7 +152,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._hang_up(body[:length])
         elif "slow" in faults:
             for start in range(0, len(body), 4096):
-                self.wfile.write(body[start:start + 4096])
+                self.wfile.write(body[start : start + 4096])
                 self.wfile.flush()
                 time.sleep(faults["slow"].delay)
         else:
@@ -190,8 +190,7 @@ class ArchiveServer:
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     @property
@@ -343,13 +342,15 @@ class LocalArchive:
         target.write_bytes(data)
         self.debs[(spec.name, spec.version, spec.arch)] = relative
         control = control_text(spec.name, spec.version, spec.arch, Depends="libc6 (>= 2.36)")
-        control = control.replace(f"Description: test package {spec.name}\n",
-                                  f"Description: test package {spec.name}\n a longer description\n .\n over lines\n")
-        return (f"{control}Filename: {relative}\nSize: {len(data)}\n"
-                f"SHA256: {hashlib.sha256(data).hexdigest()}\n")
+        control = control.replace(
+            f"Description: test package {spec.name}\n",
+            f"Description: test package {spec.name}\n a longer description\n .\n over lines\n",
+        )
+        return f"{control}Filename: {relative}\nSize: {len(data)}\nSHA256: {hashlib.sha256(data).hexdigest()}\n"
 
-    def _index(self, suite: str, folder: str, text: bytes, compressions: tuple[str, ...],
-               by_hash: bool) -> list[tuple[str, str, int]]:
+    def _index(
+        self, suite: str, folder: str, text: bytes, compressions: tuple[str, ...], by_hash: bool
+    ) -> list[tuple[str, str, int]]:
         directory = self.root / "dists" / suite / folder
         (directory / "by-hash" / "SHA256").mkdir(parents=True, exist_ok=True)
         written = []
@@ -389,16 +390,31 @@ class LocalArchive:
 
     def deb(self, name: str, version: str | None = None, arch: str | None = None) -> str:
         """The pool path of a package (the only one of that name unless narrowed)."""
-        found = [path for (package, ver, deb_arch), path in self.debs.items()
-                 if package == name and version in (None, ver) and arch in (None, deb_arch)]
+        found = [
+            path
+            for (package, ver, deb_arch), path in self.debs.items()
+            if package == name and version in (None, ver) and arch in (None, deb_arch)
+        ]
         assert len(found) == 1, f"{len(found)} pool files match {name} {version} {arch}"
         return found[0]
 
-    def archive(self, priority: int = 0, suites: Iterable[str] | None = None,
-                components: tuple[str, ...] = ("main",), pinned_keys: tuple[str, ...] = (KEY_NAME,)) -> Archive:
+    def archive(
+        self,
+        priority: int = 0,
+        suites: Iterable[str] | None = None,
+        components: tuple[str, ...] = ("main",),
+        pinned_keys: tuple[str, ...] = (KEY_NAME,),
+    ) -> Archive:
         """The release-file entry of this archive."""
-        return Archive(name=self.name, version="1", suites=tuple(suites or self.suites), components=components,
-                       public_keys=pinned_keys, priority=priority, url=self.url)
+        return Archive(
+            name=self.name,
+            version="1",
+            suites=tuple(suites or self.suites),
+            components=components,
+            public_keys=pinned_keys,
+            priority=priority,
+            url=self.url,
+        )
 
     def release(self, **options: object) -> Release:
         """A `Release` holding only this archive; see `make_release` for the options."""
@@ -429,14 +445,22 @@ def make_release(
     priorities = priorities or {}
     pinned_keys = keys or [public_key(archives[0].key)]
     entries = {
-        archive.name: archive.archive(priority=priorities.get(archive.name, 10),
-                                      pinned_keys=tuple(key.name for key in pinned_keys))
+        archive.name: archive.archive(
+            priority=priorities.get(archive.name, 10), pinned_keys=tuple(key.name for key in pinned_keys)
+        )
         for archive in archives
     }
     release_path = path or archives[0].server.root / f"{name}.yaml"
-    packages = {package: Package(name=package, path=release_path.parent / "slices" / f"{package}.yaml",
-                                 archive=archive)
-                for package, archive in (pins or {}).items()}
-    return Release(path=release_path, format="v3", archives=entries,
-                   public_keys={key.name: key for key in pinned_keys}, packages=packages, name=name,
-                   equal_priority_by_version=by_version)
+    packages = {
+        package: Package(name=package, path=release_path.parent / "slices" / f"{package}.yaml", archive=archive)
+        for package, archive in (pins or {}).items()
+    }
+    return Release(
+        path=release_path,
+        format="v3",
+        archives=entries,
+        public_keys={key.name: key for key in pinned_keys},
+        packages=packages,
+        name=name,
+        equal_priority_by_version=by_version,
+    )

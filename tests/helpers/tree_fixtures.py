@@ -24,8 +24,9 @@ def glob(**kw) -> PathInfo:
     return PathInfo(PathKind.GLOB, **kw)
 
 
-def selection(slices: dict[str, dict[str, PathInfo]], arch: str = "amd64",
-              prefers: dict[str, dict[str, str]] | None = None) -> Selection:
+def selection(
+    slices: dict[str, dict[str, PathInfo]], arch: str = "amd64", prefers: dict[str, dict[str, str]] | None = None
+) -> Selection:
     """A selection of `{"pkg_name": {path: PathInfo}}`, in the order given.
 
     Plain copies may be given as None. No release validation runs, so tests
@@ -54,8 +55,19 @@ def listing(root: Path, skip: str = "") -> list[tuple]:
             digest = hashlib.sha256(host.read_bytes()).hexdigest() if stat.S_ISREG(info.st_mode) else ""
             link = os.readlink(host) if stat.S_ISLNK(info.st_mode) else ""
             mtime = info.st_mtime_ns if not stat.S_ISLNK(info.st_mode) else int(info.st_mtime)
-            rows.append((relative, stat.S_IFMT(info.st_mode), oct(stat.S_IMODE(info.st_mode)), info.st_uid,
-                         info.st_gid, mtime, info.st_size if digest else 0, digest, link))
+            rows.append(
+                (
+                    relative,
+                    stat.S_IFMT(info.st_mode),
+                    oct(stat.S_IMODE(info.st_mode)),
+                    info.st_uid,
+                    info.st_gid,
+                    mtime,
+                    info.st_size if digest else 0,
+                    digest,
+                    link,
+                )
+            )
     return rows
 
 

@@ -1,0 +1,325 @@
+"""The checks of `slicer check` that need the real packages, one architecture at a time.
+
+Against the archive, per package and architecture (default amd64 and
+arm64): every literal path and glob exists in the real package (or is
+restricted to other architectures); each package has a `copyright` slice
+that ships its copyright file and that every other slice needs; the
+essentials of each slice cover the shared-library needs of the ELF files it
+ships; literal paths shared by two packages hold the same thing in both; and
+each slice cuts on its own. Each .deb is downloaded once per architecture
+and its data.tar read once.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..archive import ArchiveOptions, open_archives
+from ..console import Console
+from ..contents import Item, Listing, PackageContents, find_providers
+from ..cut.extract import PackagePlan, plan
+from ..cut.pipeline import CutOptions, build, packages_with_content
+from ..errors import SlicerError
+from ..release.model import Package, PathKind, Release, Slice, SliceKey
+from ..release.selection import Selection, select
+from .report import CheckReport
+
+
+def _extracts(slice_: Slice, arch: str) -> bool:
+    return any(
+        info.kind in (PathKind.COPY, PathKind.GLOB) and info.applies_to(arch) for info in slice_.contents.values()
+    )
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    """`/usr/lib/x/` -> `/usr/lib`, `/usr` (no trailing slashes, the root left out)."""
+    parts = path.rstrip("/").split("/")[1:-1]
+    for end in range(1, len(parts) + 1):
+        yield "/" + "/".join(parts[:end])
+
+
+def _shape(item: Item) -> tuple[str, int, str]:
+    return item.kind, item.mode, item.link
+
+
+def _describe(item: Item) -> str:
+    if item.kind == "dir":
+        return f"a directory with mode {item.mode:04o}"
+    if item.kind == "symlink":
+        return f"a symlink to {item.link}"
+    if item.kind == "file":
+        return f"a file with mode {item.mode:04o} and SHA-256 {item.sha256[:12]}"
+    return f"a {item.kind}"
+
+
+class ArchiveChecks:
+    """Every archive-backed check of the report's packages for one architecture."""
+
+    def __init__(
+        self,
+        release: Release,
+        arch: str,
+        report: CheckReport,
+        archives: ArchiveOptions,
+        workers: int,
+        console: Console,
+    ) -> None:
+        self.release, self.arch, self.report, self.workers, self.console = release, arch, report, workers, console
+        client = open_archives(release, arch, console, archives)
+        self.contents = PackageContents(release, arch, client, console, workers)
+        self.packages = [release.packages[name] for name in report.packages]
+        self.closures: dict[SliceKey, Selection] = {}
+        # What each closure takes from each package (`extract.plan`), made once.
+        self.plans: dict[SliceKey, dict[str, PackagePlan]] = {}
+
+    def slices(self) -> Iterator[Slice]:
+        for package in self.packages:
+            yield from package.slices.values()
+
+    def add(self, package: str, check: str, message: str, slice_: SliceKey | None = None) -> None:
+        self.report.add(package, check, self.arch, message, slice_)
+
+    def skip(self, package: str, checks: Iterable[str], reason: str) -> None:
+        for name in checks:
+            self.report.skipped[(package, name, self.arch)] = reason
+
+    def run(self) -> None:
+        self.console.info(f"Checking {len(self.packages)} packages of {self.release.name} for {self.arch}")
+        for slice_ in self.slices():
+            try:
+                self.closures[slice_.key] = select(self.release, [slice_.key], self.arch)
+                self.plans[slice_.key] = plan(self.closures[slice_.key])
+            except SlicerError as error:
+                self.add(slice_.package, "cut", str(error), slice_.key)
+        with_content = [p.name for p in self.packages if any(_extracts(s, self.arch) for s in p.slices.values())]
+        needed = {name for plans in self.plans.values() for name in packages_with_content(plans)}
+        listings = self.contents.listings(with_content)
+        self.contents.fetch(sorted(needed))
+        for package in self.packages:
+            listing = listings.get(package.name)
+            if package.name in self.contents.missing:
+                self.add(package.name, "paths", self.contents.missing[package.name])
+                self.skip(package.name, ("libraries", "conflicts"), f"package not in the archive for {self.arch}")
+            self.copyright(package, listing)
+            if listing is not None:
+                self.paths(package, listing)
+        self.libraries(listings)
+        self.conflicts(self.contents.listings(with_content + sorted(needed)))
+        self.cuts()
+
+    # copyright ----------------------------------------------------------------------
+
+    def copyright(self, package: Package, listing: Listing | None) -> None:
+        own = SliceKey(package.name, "copyright")
+        if own.slice not in package.slices:
+            return
+        for slice_ in package.slices.values():
+            closure = self.closures.get(slice_.key)
+            if slice_.name != own.slice and closure is not None and own not in {s.key for s in closure.slices}:
+                self.add(
+                    package.name,
+                    "copyright",
+                    f'slice {slice_.key} does not need {own} on {self.arch}; add "{own}:" to the '
+                    f'essentials of package "{package.name}"',
+                    slice_.key,
+                )
+        notice = f"/usr/share/doc/{package.name}/copyright"
+        if listing is None or notice not in listing.items:
+            return
+        patterns = [
+            info.info or path if info.kind is PathKind.COPY else path
+            for path, info in package.slices[own.slice].contents.items()
+            if info.kind in (PathKind.COPY, PathKind.GLOB) and info.applies_to(self.arch)
+        ]
+        if not any(notice in listing.matching(pattern) for pattern in patterns):
+            self.add(
+                package.name,
+                "copyright",
+                f'slice {own} does not ship {notice}, which package "{package.name}" has on {self.arch}',
+                own,
+            )
+
+    # paths --------------------------------------------------------------------------
+
+    def paths(self, package: Package, listing: Listing) -> None:
+        shown = f'package "{package.name}" {listing.version}'
+        for slice_ in package.slices.values():
+            for path, info in slice_.contents.items():
+                if info.kind not in (PathKind.COPY, PathKind.GLOB) or not info.applies_to(self.arch):
+                    continue
+                source = info.info or path if info.kind is PathKind.COPY else path
+                if listing.matching(source):
+                    continue
+                if info.kind is PathKind.GLOB:
+                    message = f"slice {slice_.key} glob {path} matches nothing in {shown} on {self.arch}"
+                else:
+                    message = self._missing_literal(slice_.key, path, source, listing, shown)
+                self.add(package.name, "paths", message, slice_.key)
+
+    def _missing_literal(self, key: SliceKey, path: str, source: str, listing: Listing, shown: str) -> str:
+        lists = f"slice {key} lists {path}" + (f" copied from {source}" if source != path else "")
+        other = source[:-1] if source.endswith("/") else source + "/"
+        found = listing.items.get(other)
+        if found is not None:
+            return f"{lists}, but {shown} has {_describe(found)} at {other} on {self.arch}; write {other}"
+        return f"{lists}, which {shown} does not ship on {self.arch}"
+
+    # shared libraries ---------------------------------------------------------------
+
+    def shipped(self, slice_: Slice, listing: Listing, until: bool = False) -> Iterator[tuple[str, str]]:
+        """(path in the package, path in the root) of what the slice extracts for this architecture.
+
+        Paths marked `until: mutate` are left out unless `until` is set.
+        """
+        for path, info in slice_.contents.items():
+            if (
+                info.kind not in (PathKind.COPY, PathKind.GLOB)
+                or not info.applies_to(self.arch)
+                or (info.until == "mutate" and not until)
+            ):
+                continue
+            if info.kind is PathKind.GLOB:
+                yield from ((found, found) for found in listing.matching(path))
+            elif listing.matching(info.info or path):
+                yield info.info or path, path
+
+    def libraries(self, listings: dict[str, Listing]) -> None:
+        # slice -> [(path in the root, needed name)], in file order.
+        needs: dict[SliceKey, list[tuple[str, str]]] = {}
+        for slice_ in self.slices():
+            listing = listings.get(slice_.package)
+            if listing is None:
+                continue
+            wanted = needs.setdefault(slice_.key, [])
+            for source, target in self.shipped(slice_, listing):
+                if source in listing.broken:
+                    self.add(
+                        slice_.package,
+                        "libraries",
+                        f"slice {slice_.key} ships a file slicer cannot read: {listing.broken[source]}",
+                        slice_.key,
+                    )
+                info = listing.elves.get(source)
+                if info is not None:
+                    names = ([info.interpreter.rsplit("/", 1)[-1]] if info.interpreter else []) + list(info.needed)
+                    wanted += [(target, name) for name in names]
+        providers = find_providers(self.release, self.contents, {name for pairs in needs.values() for _, name in pairs})
+        for key, pairs in needs.items():
+            closure = self.closures.get(key)
+            if closure is None:
+                continue
+            essentials = {s.key for s in closure.slices}
+            files: dict[str, list[str]] = {}
+            for target, name in pairs:
+                files.setdefault(name, []).append(target)
+            for name, targets in files.items():
+                by = list(dict.fromkeys(provision.slice for provision in providers[name]))
+                if key in by or essentials.intersection(by):
+                    continue
+                ships = f"slice {key} ships {targets[0]}" + (
+                    f" (and {len(set(targets)) - 1} more files)" if len(set(targets)) > 1 else ""
+                )
+                if not by:
+                    message = f"{ships} needing {name}, which no slice of {self.release.name} provides on {self.arch}"
+                elif len(by) == 1:
+                    message = f"{ships} needing {name}, provided by {by[0]}, which is not among its essentials"
+                else:
+                    message = (
+                        f"{ships} needing {name}, provided by {', '.join(map(str, by))}, none of which is "
+                        "among its essentials"
+                    )
+                self.add(key.package, "libraries", message, key)
+
+    # conflicts ----------------------------------------------------------------------
+
+    def conflicts(self, listings: dict[str, Listing]) -> None:
+        """Implicit parents: a directory or symlink no slice lists, that packages ship differently.
+
+        Slices extract below such a path, so a cut combining the packages keeps
+        whichever comes first (or fails, for a symlink against a directory).
+        Compared across the checked packages and their essentials.
+        """
+        listed = {
+            path.rstrip("/")
+            for package in self.release.packages.values()
+            for slice_ in package.slices.values()
+            for path in slice_.contents
+        }
+        below: set[str] = set()
+        for name, listing in listings.items():
+            for slice_ in self.release.packages[name].slices.values():
+                for source, _ in self.shipped(slice_, listing, until=True):
+                    below.update(_ancestors(source))
+        seen: dict[str, dict[str, Item]] = {}
+        for name, listing in listings.items():
+            for path, item in listing.items.items():
+                key = path.rstrip("/")
+                if item.kind in ("dir", "symlink") and key in below and key not in listed:
+                    seen.setdefault(key, {})[name] = item
+        checked = set(self.report.packages)
+        for path, owners in sorted(seen.items()):
+            for name, item in owners.items():
+                other = next(((o, found) for o, found in owners.items() if _shape(found) != _shape(item)), None)
+                if name in checked and other is not None:
+                    self.add(
+                        name,
+                        "conflicts",
+                        f'path {path}, which slices extract below, is {_describe(item)} in package "{name}" '
+                        f'but {_describe(other[1])} in package "{other[0]}" on {self.arch}',
+                    )
+
+    # cutting each slice alone -------------------------------------------------------
+
+    def cuts(self) -> None:
+        jobs = []
+        for slice_ in self.slices():
+            selection = self.closures.get(slice_.key)
+            if selection is None:
+                continue
+            needed = packages_with_content(self.plans[slice_.key])
+            lacking = [name for name in needed if name in self.contents.missing]
+            if lacking:
+                self.add(
+                    slice_.package,
+                    "cut",
+                    f"slice {slice_.key} cannot be cut on {self.arch}: {self.contents.missing[lacking[0]]}",
+                    slice_.key,
+                )
+                continue
+            jobs.append(selection)
+        if not jobs:
+            return
+        with (
+            self.console.task(f"Cutting each slice alone for {self.arch}", total=len(jobs), unit="slices") as task,
+            ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
+        ):
+            futures = [
+                (selection, pool.submit(self.cut_alone, selection, self.plans[selection.slices[-1].key]))
+                for selection in jobs
+            ]
+            for selection, future in futures:
+                error = future.result()
+                key = selection.slices[-1].key
+                if error is not None:
+                    self.add(key.package, "cut", f"slice {key} does not cut on its own on {self.arch}: {error}", key)
+                task.advance()
+
+    def cut_alone(self, selection: Selection, plans: dict[str, PackagePlan]) -> str | None:
+        """Cut one slice and its essentials into an empty root; the error, if any."""
+        names = packages_with_content(plans)
+        records = {name: self.contents.records[name] for name in names}
+        debs = {name: self.contents.debs[name] for name in names}
+        quiet = Console(io.StringIO(), quiet=True)
+        with tempfile.TemporaryDirectory(prefix="slicer-check-") as folder:
+            options = CutOptions(
+                root=Path(folder) / "root", slices=(str(selection.slices[-1].key),), arch=self.arch, workers=1
+            )
+            try:
+                build(selection, plans, records, debs, options, quiet)
+            except SlicerError as error:
+                return str(error)
+        return None
