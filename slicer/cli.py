@@ -15,13 +15,14 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .console import Console
-from .errors import SlicerError
+from .errors import SlicerError, UsageError
 
 if TYPE_CHECKING:
+    from .archive import ArchiveOptions
     from .release.model import Release
 
 MACHINE_TO_ARCH = {
@@ -357,7 +358,7 @@ def cmd_releases(args: argparse.Namespace, console: Console) -> int:
     from .release.load import bundled_names, load_release
 
     today = datetime.date.today()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in bundled_names():
         release = load_release(name, cache=Cache())
         maintenance = release.maintenance
@@ -526,7 +527,7 @@ def cmd_cache(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _archive_options(args: argparse.Namespace):
+def _archive_options(args: argparse.Namespace) -> ArchiveOptions:
     """The options of `_add_archive_options`, for cut, check and deps."""
     from .archive import ArchiveOptions
 
@@ -547,10 +548,6 @@ def _parse_mirrors(values: Sequence[str]) -> dict[str, str]:
             raise UsageError(f"--mirror expects ARCHIVE=URL, got {value!r}")
         mirrors[archive] = url
     return mirrors
-
-
-class UsageError(SlicerError):
-    """Bad command-line usage found after parsing; exits 2."""
 
 
 COMMANDS = {
@@ -593,7 +590,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console as RichConsole
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
 
 def _plainly_not_terminal(stream: TextIO) -> bool:
@@ -40,7 +40,7 @@ def _plainly_not_terminal(stream: TextIO) -> bool:
 class Task:
     """A handle on one running step; `advance` is safe from worker threads."""
 
-    def __init__(self, progress: Progress | None, task_id: int | None) -> None:
+    def __init__(self, progress: Progress | None, task_id: TaskID | None) -> None:
         self._progress = progress
         self._task_id = task_id
         self._lock = threading.Lock()

@@ -21,7 +21,7 @@ from .archive import ArchiveClient, PackageRecord
 from .console import Console
 from .deb import READ_SIZE, cached_data, iter_data
 from .elf import MAGIC, ElfInfo, read_elf
-from .errors import ArchiveError, DebError, MirrorError, OfflineError, VerificationError
+from .errors import ArchiveError, ElfError, MirrorError, OfflineError, VerificationError
 from .globs import is_glob, literal_prefix, match
 from .release.model import PathKind, Release, SliceKey
 
@@ -82,7 +82,7 @@ def read_listing(package: str, version: str, deb: Path) -> Listing:
             digest.update(data[len(MAGIC) :])
             try:
                 info = read_elf(data, f'{member.path} of package "{package}"')
-            except DebError as error:
+            except ElfError as error:
                 broken[member.path] = str(error)
             else:
                 if info is not None:

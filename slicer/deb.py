@@ -21,13 +21,16 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, cast
 
 import zstandard
 from attrs import frozen
 
 from .cache import Cache
 from .errors import ArchiveError, DebError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 AR_MAGIC = b"!<arch>\n"
 AR_HEADER_SIZE = 60
@@ -71,10 +74,16 @@ class Member:
     stream: Content | None
 
 
+class Sink(Protocol):
+    """Where `copy_data` and `write_index` write: a file, or a cache's `BlobWriter`."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class _MemberReader(io.RawIOBase):
     """A bounded view of one ar member, read straight from the .deb file."""
 
-    def __init__(self, file: BinaryIO, offset: int, size: int) -> None:
+    def __init__(self, file: io.BufferedReader, offset: int, size: int) -> None:
         super().__init__()
         file.seek(offset)
         self._file = file
@@ -83,7 +92,7 @@ class _MemberReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         wanted = min(len(buffer), self._left)
         if wanted == 0:
             return 0
@@ -95,7 +104,7 @@ class _MemberReader(io.RawIOBase):
 class Content:
     """A file's content stream whose decoding failures become one `DebError` sentence."""
 
-    def __init__(self, inner: IO[bytes], deb: Path, member: str) -> None:
+    def __init__(self, inner: SupportsRead[bytes], deb: Path, member: str) -> None:
         self._inner = inner
         self._deb = deb
         self._member = member
@@ -143,7 +152,7 @@ def _decompressor(deb: Path, name: str, raw: BinaryIO) -> IO[bytes]:
     if suffix == ".zst":
         return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
     if suffix == ".gz":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
     if suffix == ".bz2":
         return bz2.BZ2File(raw)
     raise DebError(f"{deb} has a {name} member in a compression slicer does not know")
@@ -193,7 +202,7 @@ def _tar(deb: Path, prefix: str) -> Iterator[tuple[str, tarfile.TarFile, IO[byte
         yield name, _open_tar(deb, name, stream), stream
 
 
-def copy_data(deb: Path, out: IO[bytes]) -> None:
+def copy_data(deb: Path, out: Sink) -> None:
     """Write the package's data.tar to `out` compressed with zstd.
 
     Reading this copy is an order of magnitude faster than xz, and a cached
@@ -201,7 +210,10 @@ def copy_data(deb: Path, out: IO[bytes]) -> None:
     """
     with _member_stream(deb, "data.tar") as (name, stream):
         try:
-            zstandard.ZstdCompressor(level=3, write_checksum=True).copy_stream(stream, out, read_size=READ_SIZE * 4)
+            # copy_stream only calls `out.write`.
+            zstandard.ZstdCompressor(level=3, write_checksum=True).copy_stream(
+                stream, cast(IO[bytes], out), read_size=READ_SIZE * 4
+            )  # it only writes
         except _STREAM_ERRORS as error:
             raise _corrupt(deb, name, error) from None
 
@@ -261,7 +273,7 @@ def _members(source: Path, name: str, decompressed: IO[bytes], deb: Path) -> Ite
         yield member, info.offset_data
 
 
-def write_index(deb: Path, copy: Path, out: IO[bytes]) -> None:
+def write_index(deb: Path, copy: Path, out: Sink) -> None:
     """Write the index of the zstd copy `copy` of the data.tar of `deb`: one JSON row per member."""
     with _zstd_stream(copy) as (name, decompressed):
         rows = [
@@ -318,7 +330,8 @@ class _IndexedContent(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int | None = -1) -> bytes:
+        size = -1 if size is None else size
         wanted = self._left if size < 0 else min(size, self._left)
         if wanted == 0:
             return b""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
+from typing import Any
 
 from attrs import define, field, frozen
 
@@ -66,7 +67,7 @@ class DepsReport:
         """What to cut: the first provider of every need, once each, in order of appearance."""
         return list(dict.fromkeys(str(need.providers[0]) for need in self.needs if need.providers))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "release": self.release,
             "needs": [

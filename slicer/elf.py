@@ -3,7 +3,7 @@
 `slicer deps` maps these names to the slices that provide them, and `slicer
 check` uses them to spot libraries a slice forgot. Files come from packages
 and users, so nothing here trusts an offset: every read is bounds-checked and
-a malformed file gives one `DebError` sentence naming it.
+a malformed file gives one `ElfError` sentence naming it.
 
 Only program headers are read (the dynamic loader's own view), so stripped
 files without section headers work too.
@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from attrs import frozen
 
-from slicer.errors import DebError
+from slicer.errors import ElfError
 
 MAGIC = b"\x7fELF"
 
@@ -108,8 +108,8 @@ class _Reader:
         else:
             self.size = source.seek(0, os.SEEK_END)
 
-    def fail(self, reason: str) -> DebError:
-        return DebError(f"{self.name} is not a valid ELF file: {reason}")
+    def fail(self, reason: str) -> ElfError:
+        return ElfError(f"{self.name} is not a valid ELF file: {reason}")
 
     def read(self, offset: int, length: int, what: str) -> bytes:
         if offset < 0 or length < 0 or offset + length > self.size:
@@ -140,7 +140,7 @@ def read_elf(source: Source, name: str = "") -> ElfInfo | None:
             with open(path, "rb") as file:
                 return _Parser(_Reader(file, name or path)).parse()
         except OSError as error:
-            raise DebError(f"cannot read {name or path}: {error.strerror or error}") from None
+            raise ElfError(f"cannot read {name or path}: {error.strerror or error}") from None
     return _Parser(_Reader(source, name or str(getattr(source, "name", "") or "ELF file"))).parse()
 
 

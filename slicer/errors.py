@@ -38,6 +38,18 @@ class DebError(SlicerError):
     """A .deb file is malformed or holds something slicer refuses to write."""
 
 
+class ElfError(SlicerError):
+    """An ELF file (a user's own, or one inside a package) cannot be read."""
+
+
+class ManifestError(SlicerError):
+    """A manifest could not be built, read or extended."""
+
+
+class UsageError(SlicerError):
+    """Bad command-line usage found after parsing; exits 2."""
+
+
 class RootError(SlicerError):
     """A write under the root was refused (escape, conflict, unsupported type)."""
 

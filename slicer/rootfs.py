@@ -27,15 +27,18 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import TYPE_CHECKING
 
 from attrs import define, field, frozen
 
 from . import journal
 from .errors import RootError
 from .report import Entry, Report
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 # Bound on symlinks followed while resolving one path, as the kernel's ELOOP.
 MAX_SYMLINKS = 40
@@ -176,7 +179,9 @@ def _create(root: Path, path: str, host: Path | str) -> int:
         return os.open(host, flags, 0o600)
 
 
-def write_file(root: Path, path: str, data: bytes | IO[bytes], mode: int, host: str | None = None) -> tuple[str, int]:
+def write_file(
+    root: Path, path: str, data: bytes | SupportsRead[bytes], mode: int, host: str | None = None
+) -> tuple[str, int]:
     """Write a regular file with exactly `mode`; return its sha256 and size.
 
     `host` is where `path` lands when a `Resolver` of `root` already placed it.
@@ -319,7 +324,7 @@ def new_staging(root: Path) -> Path:
 def discard(path: Path) -> None:
     """Remove a staging tree, even one holding directories without write permission."""
 
-    def retry(function, failed, _info) -> None:
+    def retry(function: Callable[[str], object], failed: str, _info: object) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(failed), 0o700)
             function(failed)

@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import starlark
 from attrs import define, field
@@ -113,7 +114,7 @@ class _Failure(Exception):
     """A content call refused; carries the message for the script's ScriptError."""
 
 
-def _unpack(function: str, args: tuple, kwargs: dict, names: Sequence[str]) -> list[str]:
+def _unpack(function: str, args: tuple[Any, ...], kwargs: dict[str, Any], names: Sequence[str]) -> list[str]:
     """Bind string arguments by position or name, as Starlark builtins do."""
     if len(args) > len(names):
         raise _Failure(f"{function} takes {len(names)} arguments, got {len(args)}")

@@ -310,7 +310,7 @@ def test_offline_expired_cached_inrelease(
     )
     archive_client(archive.release()).resolve(["libc6"])
     # The cached copy has since expired: replace it with one whose Valid-Until is past.
-    Cache(cache_dir).save_release(
+    Cache(cache_dir).save_inrelease(
         f"{archive.url}/dists/bookworm", archive.inrelease("bookworm", Valid_Until=testarchive._http_date(past)), None
     )
     with pytest.raises(VerificationError) as error:
@@ -466,7 +466,7 @@ def test_an_older_inrelease_is_refused_after_a_newer_one_whatever_the_mirror(
     archive = _bookworm(test_archive)
     release = archive.release()
     assert archive_client(release).resolve(["libc6"])["libc6"].version == "2.36-9"
-    newer = Cache(cache_dir).load_release(f"{archive.url}/dists/bookworm")
+    newer = Cache(cache_dir).load_inrelease(f"{archive.url}/dists/bookworm")
     week_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=7)
     older = archive.inrelease("bookworm", Date=testarchive._http_date(week_ago))
     # The same archive through a second mirror URL: the record is kept by what the signature proves.
@@ -483,8 +483,8 @@ def test_an_older_inrelease_is_refused_after_a_newer_one_whatever_the_mirror(
             r"than the .* one already accepted for this suite: .* pass --allow-older-index",
         ):
             archive_client(release, mirrors=mirrors).resolve(["libc6"])
-    assert Cache(cache_dir).load_release(f"{archive.url}/dists/bookworm") == newer
-    assert Cache(cache_dir).load_release(f"{archive.server.url}/second/dists/bookworm") is None
+    assert Cache(cache_dir).load_inrelease(f"{archive.url}/dists/bookworm") == newer
+    assert Cache(cache_dir).load_inrelease(f"{archive.server.url}/second/dists/bookworm") is None
     # A deliberate rollback is allowed, and does not lower the record.
     archive.server.inject(archive.path("dists/bookworm/InRelease"), testarchive.replace(older))
     assert archive_client(release, allow_older_index=True).resolve(["libc6"])

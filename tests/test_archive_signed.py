@@ -128,8 +128,8 @@ def test_load_certs_errors_name_the_key() -> None:
         signed.load_certs(broken, "debian")
 
 
-def _info(text: bytes = RELEASE_TEXT, suite: str = "bookworm") -> signed.SuiteRelease:
-    return signed.parse_release(text, "debian", suite, URL, WHAT)
+def _info(text: bytes = RELEASE_TEXT, suite: str = "bookworm") -> signed.InRelease:
+    return signed.parse_inrelease(text, "debian", suite, URL, WHAT)
 
 
 def test_parse_release_fields() -> None:

@@ -114,7 +114,7 @@ def test_info_and_prune_by_age(tmp_path: Path) -> None:
     stale_data = b"stale"
     stale = cache.obtain(hashlib.sha256(stale_data).hexdigest(), None, _writer_of(stale_data), "src")
     cache.write_mapped("ab" * 32, b"parsed")
-    cache.save_release("http://m/dists/s", b"inrelease", None)
+    cache.save_inrelease("http://m/dists/s", b"inrelease", None)
     info = cache.info()
     assert (info.path, info.blobs, info.bytes) == (tmp_path, 2, len(DATA) + 5 + 6 + 9)
     old = time.time() - 10 * 86400
@@ -169,13 +169,13 @@ def test_a_blob_knows_its_cache(tmp_path: Path) -> None:
 
 def test_release_files_are_kept_per_url(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
-    assert cache.load_release("http://m/dists/a") is None
-    cache.save_release("http://m/dists/a", b"release", b"signature")
-    cache.save_release("http://m/dists/b", b"inrelease", None)
-    assert cache.load_release("http://m/dists/a") == (b"release", b"signature")
-    assert cache.load_release("http://m/dists/b") == (b"inrelease", None)
-    cache.save_release("http://m/dists/a", b"newer inrelease", None)
-    assert cache.load_release("http://m/dists/a") == (b"newer inrelease", None)
+    assert cache.load_inrelease("http://m/dists/a") is None
+    cache.save_inrelease("http://m/dists/a", b"release", b"signature")
+    cache.save_inrelease("http://m/dists/b", b"inrelease", None)
+    assert cache.load_inrelease("http://m/dists/a") == (b"release", b"signature")
+    assert cache.load_inrelease("http://m/dists/b") == (b"inrelease", None)
+    cache.save_inrelease("http://m/dists/a", b"newer inrelease", None)
+    assert cache.load_inrelease("http://m/dists/a") == (b"newer inrelease", None)
 
 
 def test_sealed_parsed_entries(tmp_path: Path) -> None:

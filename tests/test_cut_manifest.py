@@ -9,7 +9,6 @@ import zstandard
 
 from slicer.cut.manifest import (
     Manifest,
-    ManifestError,
     ManifestPackage,
     ManifestPath,
     build_manifest,
@@ -18,6 +17,7 @@ from slicer.cut.manifest import (
     merge,
     read_manifest,
 )
+from slicer.errors import ManifestError
 from slicer.report import Entry, Report
 
 H1 = "1" * 64

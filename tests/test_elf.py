@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slicer.elf import ElfInfo, read_elf
-from slicer.errors import DebError
+from slicer.errors import ElfError
 from tests.helpers.elfs import build_elf
 
 READELF = shutil.which("readelf")
@@ -183,29 +183,29 @@ def test_truncated_file_names_itself(tmp_path, size):
     path = tmp_path / "ls-truncated"
     path.write_bytes(LS.read_bytes()[:size])
     expected = rf"^{re.escape(str(path))} is not a valid ELF file: .* beyond the end"
-    with pytest.raises(DebError, match=expected):
+    with pytest.raises(ElfError, match=expected):
         read_elf(path)
 
 
 def test_bytes_carry_the_given_name_into_errors():
-    with pytest.raises(DebError, match="^usr/bin/tool is not a valid ELF file"):
+    with pytest.raises(ElfError, match="^usr/bin/tool is not a valid ELF file"):
         read_elf(LS.read_bytes()[:100], name="usr/bin/tool")
 
 
 def test_unknown_class_and_encoding():
     data = bytearray(build_elf())
     data[4] = 7
-    with pytest.raises(DebError, match="unknown ELF class 7"):
+    with pytest.raises(ElfError, match="unknown ELF class 7"):
         read_elf(bytes(data))
     data[4], data[5] = 2, 9
-    with pytest.raises(DebError, match="unknown ELF data encoding 9"):
+    with pytest.raises(ElfError, match="unknown ELF data encoding 9"):
         read_elf(bytes(data))
 
 
 def test_program_header_entries_too_small():
     data = bytearray(build_elf())
     struct.pack_into("<H", data, 54, 20)  # e_phentsize
-    with pytest.raises(DebError, match="program header entries of 20 bytes are too small"):
+    with pytest.raises(ElfError, match="program header entries of 20 bytes are too small"):
         read_elf(bytes(data))
 
 
@@ -213,7 +213,7 @@ def test_string_outside_the_table():
     data = bytearray(build_elf(needed=("libc.so.6",)))
     dynamic_offset = len(data) - 4 * 16  # NEEDED, STRTAB, STRSZ, NULL
     struct.pack_into("<qQ", data, dynamic_offset, 1, 5000)
-    with pytest.raises(DebError, match="dynamic string offset 5000 lies outside the string table"):
+    with pytest.raises(ElfError, match="dynamic string offset 5000 lies outside the string table"):
         read_elf(bytes(data))
 
 
@@ -221,19 +221,19 @@ def test_string_table_outside_every_segment():
     data = bytearray(build_elf(needed=("libc.so.6",)))
     strtab_entry = len(data) - 3 * 16
     struct.pack_into("<qQ", data, strtab_entry, 5, 0x900000)
-    with pytest.raises(DebError, match="string table address 0x900000 is outside every loaded segment"):
+    with pytest.raises(ElfError, match="string table address 0x900000 is outside every loaded segment"):
         read_elf(bytes(data))
 
 
 def test_missing_file():
-    with pytest.raises(DebError, match="^cannot read /nonexistent/tool: No such file or directory$"):
+    with pytest.raises(ElfError, match="^cannot read /nonexistent/tool: No such file or directory$"):
         read_elf("/nonexistent/tool")
 
 
 def _parse_or_refuse(data: bytes) -> None:
     try:
         info = read_elf(data)
-    except DebError as error:
+    except ElfError as error:
         assert str(error).startswith("ELF data is not a valid ELF file: ")
     else:
         assert info is None or isinstance(info, ElfInfo)

@@ -14,11 +14,13 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .client import ArchiveClient, PackageRecord
-    from .http import Http
-    from .mirrors import resolve_mirrors
-    from .options import ArchiveOptions, open_archives
-    from .versions import compare_versions
+    from .client import ArchiveClient as ArchiveClient
+    from .client import PackageRecord as PackageRecord
+    from .http import Http as Http
+    from .mirrors import resolve_mirrors as resolve_mirrors
+    from .options import ArchiveOptions as ArchiveOptions
+    from .options import open_archives as open_archives
+    from .versions import compare_versions as compare_versions
 
 _HOMES = {
     "ArchiveClient": "client",

@@ -30,7 +30,7 @@ from ..errors import ArchiveError, MirrorError, OfflineError
 from ..release.model import Release
 from . import signed
 from .mirrors import missing_mirror_message
-from .packages import Entry, PackageIndex
+from .packages import IndexEntry, PackageIndex
 from .versions import version_key
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class ArchiveClient:
         """The indexes of one suite, and what an offline run lacks to open them."""
         url = f"{self.mirrors[archive]}/dists/{suite}"
         try:
-            info = self._suite_release(archive, suite, url)
+            info = self._inrelease(archive, suite, url)
         except _Missing as gap:
             return [], [str(gap)]
         sources, missing = [], []
@@ -205,11 +205,11 @@ class ArchiveClient:
                 missing.append(str(gap))
         return sources, missing
 
-    def _suite_release(self, archive: str, suite: str, url: str) -> signed.SuiteRelease:
+    def _inrelease(self, archive: str, suite: str, url: str) -> signed.InRelease:
         """Fetch (or, offline, recall) and verify the InRelease of one suite."""
         pinned_by = self.release.name or str(self.release.path)
         if self.offline:
-            cached = self.cache.load_release(url)
+            cached = self.cache.load_inrelease(url)
             if cached is None:
                 raise _Missing(f'the InRelease of suite "{suite}" ({url})')
             data, signature = cached
@@ -223,7 +223,7 @@ class ArchiveClient:
             self._count("releases_fetched")
         what = f'{"InRelease" if signature is None else "Release"} of suite "{suite}" from {url}'
         text = signed.verify(data, signature, self._certs_of(archive), what, pinned_by)
-        info = signed.parse_release(text, archive, suite, url, what)
+        info = signed.parse_inrelease(text, archive, suite, url, what)
         signed.check_suite(
             info,
             what,
@@ -244,10 +244,10 @@ class ArchiveClient:
             if info.date is not None and (newest_date is None or info.date > newest_date):
                 record(info.date.isoformat())
         if not self.offline:
-            self.cache.save_release(url, data, signature)
+            self.cache.save_inrelease(url, data, signature)
         return info
 
-    def _package_index(self, info: signed.SuiteRelease, component: str) -> PackageIndex:
+    def _package_index(self, info: signed.InRelease, component: str) -> PackageIndex:
         base = f"{component}/binary-{self.arch}/Packages"
         choice = next(
             ((suffix, decompress) for suffix, decompress in _COMPRESSIONS if base + suffix in info.files), None
@@ -289,7 +289,7 @@ class ArchiveClient:
         self.cache.write_mapped(key, index.to_bytes(self.cache.parsed_key(key)))
         return index
 
-    def _download_index(self, info: signed.SuiteRelease, listed: signed.IndexFile, writer: BlobWriter) -> None:
+    def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter) -> None:
         """By-hash first when the archive offers it: it cannot change under us mid-update."""
         if info.by_hash:
             folder = listed.path.rsplit("/", 1)[0]
@@ -302,7 +302,7 @@ class ArchiveClient:
 
     # Choosing packages
 
-    def _candidates(self, name: str, archives: list[str]) -> list[tuple[int, _Source, Entry]]:
+    def _candidates(self, name: str, archives: list[str]) -> list[tuple[int, _Source, IndexEntry]]:
         """Entries for `name` and this architecture, ranked by archive and suite order."""
         sources = [source for archive in archives for source in self._sources[archive]]
         return [
@@ -312,7 +312,7 @@ class ArchiveClient:
             if entry[1] in (self.arch, "all")
         ]
 
-    def _record(self, name: str, source: _Source, entry: Entry) -> PackageRecord:
+    def _record(self, name: str, source: _Source, entry: IndexEntry) -> PackageRecord:
         try:
             stanza = source.index.stanza(entry)
         except zstandard.ZstdError:

@@ -40,13 +40,13 @@ _PREAMBLE = struct.Struct("<32sQQ")  # HMAC-SHA256 of header and records, their 
 _DIGEST = hashlib.sha256().digest_size
 
 # version, architecture, filename, size, sha256, frame, start, end
-Entry = tuple[str, str, str, int, str, int, int, int]
+IndexEntry = tuple[str, str, str, int, str, int, int, int]
 
 
 class _Names:
     """Sorted names joined by newlines, as a sequence that `bisect` can search."""
 
-    def __init__(self, joined: str, starts: array.array) -> None:
+    def __init__(self, joined: str, starts: array.array[int]) -> None:
         self.joined = joined
         self.starts = starts  # where each name starts, then one past the end of the last
 
@@ -74,9 +74,9 @@ class PackageIndex:
     def __init__(
         self,
         names: _Names,
-        record_offsets: array.array,
+        record_offsets: array.array[int],
         records: bytes | memoryview,
-        frame_offsets: array.array,
+        frame_offsets: array.array[int],
         frames: bytes | memoryview,
         frame_digests: bytes,
     ) -> None:
@@ -86,12 +86,12 @@ class PackageIndex:
         self._frame_offsets = frame_offsets
         self._frames = frames
         self._frame_digests = frame_digests
-        self._decoded: dict[str, list[Entry]] = {}
+        self._decoded: dict[str, list[IndexEntry]] = {}
 
     @classmethod
     def build(cls, text: bytes) -> PackageIndex:
         """Parse a decompressed Packages file."""
-        grouped: dict[str, list[Entry]] = {}
+        grouped: dict[str, list[IndexEntry]] = {}
         frame_starts = [0]
         for name, version, arch, filename, size, sha256, start, end in scan_packages(text):
             if start - frame_starts[-1] >= FRAME_SIZE:
@@ -163,7 +163,7 @@ class PackageIndex:
     def __contains__(self, name: str) -> bool:
         return self._position(name) is not None
 
-    def entries(self, name: str) -> list[Entry]:
+    def entries(self, name: str) -> list[IndexEntry]:
         found = self._decoded.get(name)
         if found is None:
             position = self._position(name)
@@ -175,7 +175,7 @@ class PackageIndex:
             self._decoded[name] = found
         return found
 
-    def stanza(self, entry: Entry) -> str:
+    def stanza(self, entry: IndexEntry) -> str:
         """The full paragraph of `entry`, as the archive wrote it."""
         frame, start, end = entry[5], entry[6], entry[7]
         compressed = self._frames[self._frame_offsets[frame] : self._frame_offsets[frame + 1]]
@@ -192,7 +192,7 @@ def _seal(key: bytes, header: bytes | memoryview, records: bytes | memoryview) -
     return seal.digest()
 
 
-def _offsets(parts: list[bytes]) -> array.array:
+def _offsets(parts: list[bytes]) -> array.array[int]:
     """Start offsets of `parts` laid end to end, plus the total length."""
     offsets = array.array("Q", [0])
     for part in parts:

@@ -31,7 +31,7 @@ class IndexFile:
 
 
 @frozen
-class SuiteRelease:
+class InRelease:
     """What a verified InRelease says about one suite of one archive."""
 
     archive: str
@@ -163,7 +163,7 @@ def _files(paragraph: deb822.Paragraph, what: str) -> dict[str, IndexFile]:
     return files
 
 
-def parse_release(signed: bytes, archive: str, suite: str, url: str, what: str) -> SuiteRelease:
+def parse_inrelease(signed: bytes, archive: str, suite: str, url: str, what: str) -> InRelease:
     """Read the signed text of a Release file."""
     try:
         paragraphs = deb822.parse(signed.decode("utf-8", "replace"), what)
@@ -172,7 +172,7 @@ def parse_release(signed: bytes, archive: str, suite: str, url: str, what: str) 
     if not paragraphs:
         raise VerificationError(f"{what} is empty")
     paragraph = paragraphs[0]
-    return SuiteRelease(
+    return InRelease(
         archive=archive,
         suite=suite,
         url=url,
@@ -189,7 +189,7 @@ def parse_release(signed: bytes, archive: str, suite: str, url: str, what: str) 
 
 
 def check_suite(
-    info: SuiteRelease,
+    info: InRelease,
     what: str,
     *,
     now: datetime.datetime,
@@ -220,7 +220,7 @@ def check_suite(
         )
 
 
-def check_not_older(info: SuiteRelease, newest: datetime.datetime | None, what: str) -> None:
+def check_not_older(info: InRelease, newest: datetime.datetime | None, what: str) -> None:
     """Refuse a Release signed earlier than the newest one accepted for the same suite (a replay)."""
     if info.date is not None and newest is not None and info.date < newest:
         raise VerificationError(
@@ -231,7 +231,7 @@ def check_not_older(info: SuiteRelease, newest: datetime.datetime | None, what: 
         )
 
 
-def check_offers(info: SuiteRelease, arch: str, components: Iterable[str], what: str) -> None:
+def check_offers(info: InRelease, arch: str, components: Iterable[str], what: str) -> None:
     """Refuse a suite without the wanted architecture or components."""
     if arch not in info.architectures:
         raise ArchiveError(f'{what} offers no architecture "{arch}" (it has {", ".join(info.architectures) or "none"})')

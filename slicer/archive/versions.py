@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 # A version part is a run of non-digits followed by a run of digits.
 _PARTS = re.compile(r"([^0-9]*)([0-9]*)")
@@ -25,7 +26,7 @@ def _order(char: str) -> int:
     return ord(char) + 256
 
 
-def _part_key(text: str) -> tuple:
+def _part_key(text: str) -> tuple[Any, ...]:
     """A key for one upstream or revision string, ordered like dpkg's verrevcmp."""
     parts = []
     for letters, digits in _PARTS.findall(text):
@@ -40,7 +41,7 @@ def _part_key(text: str) -> tuple:
 
 
 @functools.lru_cache(maxsize=65536)
-def version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple[Any, ...]:
     """A sort key: (epoch, upstream key, revision key)."""
     epoch = 0
     rest = version.strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from attrs import define, field, frozen
 
 from ..release.model import SliceKey
@@ -19,7 +21,7 @@ class Problem:
     message: str
     slice: str = ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "package": self.package,
             "slice": self.slice,
@@ -58,7 +60,7 @@ class CheckReport:
                     rows.append((check, arch, "ok", []))
         return rows
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "release": self.release,
             "arches": list(self.arches),
@@ -68,8 +70,8 @@ class CheckReport:
         }
 
 
-def _row_json(check: str, arch: str, result: str, messages: list[str]) -> dict:
-    row: dict = {"check": check, "arch": arch, "result": result}
+def _row_json(check: str, arch: str, result: str, messages: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"check": check, "arch": arch, "result": result}
     if result == "problems":
         row["problems"] = messages
     elif result == "skipped":

@@ -19,7 +19,7 @@ import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import TYPE_CHECKING
 
 from attrs import define, field
 
@@ -31,6 +31,9 @@ from ..globs import is_glob, literal_prefix, match
 from ..release.model import PathInfo, PathKind, Slice
 from ..release.selection import Selection
 from ..report import Entry, Report
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 WRITABLE = frozenset({"file", "dir", "symlink", "hardlink"})
 INLINE = frozenset({PathKind.TEXT, PathKind.MAKE, PathKind.SYMLINK})
@@ -84,13 +87,19 @@ def source_date_epoch() -> int:
         raise SlicerError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}") from None
 
 
-def _digest(stream: IO[bytes] | Content) -> tuple[str, int]:
+def _digest(stream: SupportsRead[bytes]) -> tuple[str, int]:
     """The SHA256 and size of what `stream` holds, read to its end."""
     digest, size = hashlib.sha256(), 0
     for chunk in iter(lambda: stream.read(rootfs.CHUNK), b""):
         digest.update(chunk)
         size += len(chunk)
     return digest.hexdigest(), size
+
+
+def _content(member: Member) -> Content:
+    """The content of a regular file's member; only those have one."""
+    assert member.stream is not None, f"{member.path} is a {member.kind}, with no content"
+    return member.stream
 
 
 def _parent(path: str) -> str:
@@ -337,11 +346,11 @@ class _Extraction:
                 self.places.forget()
         elif found is not None:
             if first is None:
-                entry.sha256, entry.size = _digest(member.stream)
+                entry.sha256, entry.size = _digest(_content(member))
             else:
                 entry.sha256, entry.size = first.sha256, first.size
         elif first is None:
-            entry.sha256, entry.size = rootfs.write_file(self.tree, target.path, member.stream, member.mode, host)
+            entry.sha256, entry.size = rootfs.write_file(self.tree, target.path, _content(member), member.mode, host)
         else:
             entry.sha256, entry.size = first.sha256, first.size
             rootfs.copy_file(self.tree, first.path, target.path, member.mode)

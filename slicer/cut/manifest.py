@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import zstandard
 from attrs import evolve, field, frozen
 
-from ..errors import SlicerError
+from ..errors import ManifestError
 from ..release.model import SliceKey
 from ..report import Entry, Report
 
@@ -39,10 +40,6 @@ _RECORDED_MODE = 0o1777
 
 # Go's encoding/json escapes these even with the rest of the text left as UTF-8.
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-class ManifestError(SlicerError):
-    """A manifest could not be built, read or extended."""
 
 
 @frozen
@@ -164,7 +161,10 @@ def _path_entry(entry: Entry, is_manifest: bool) -> ManifestPath:
         raise ValueError(f'path "{entry.path}" is a {entry.kind} but only directories end in /')
     final = entry.final_sha256 if entry.final_sha256 != entry.sha256 else ""
     # Reads "<name> set for <kind>" in the error.
-    invalid = {"link": entry.kind == "dir" and entry.link, "link not": entry.kind == "symlink" and not entry.link}
+    invalid: dict[str, object] = {
+        "link": entry.kind == "dir" and entry.link,
+        "link not": entry.kind == "symlink" and not entry.link,
+    }
     if entry.kind != "file":
         invalid |= {"sha256": entry.sha256, "final_sha256": final, "size": entry.size}
     for name, value in invalid.items():
@@ -258,21 +258,21 @@ def _decompress(data: bytes) -> bytes:
     return b"".join(output)
 
 
-def _text(record: dict, key: str) -> str:
+def _text(record: dict[str, Any], key: str) -> str:
     value = record.get(key, "")
     if not isinstance(value, str):
         raise ValueError(f"a {record.get('kind')} record has a non-string {key}")
     return value
 
 
-def _number(record: dict, key: str) -> int:
+def _number(record: dict[str, Any], key: str) -> int:
     value = record.get(key, 0)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"a {record.get('kind')} record has an invalid {key}")
     return value
 
 
-def _read_path(record: dict) -> ManifestPath:
+def _read_path(record: dict[str, Any]) -> ManifestPath:
     path = _text(record, "path")
     slices = record.get("slices", [])
     if not isinstance(slices, list) or not all(isinstance(name, str) for name in slices):
@@ -307,7 +307,10 @@ def _parse(text: bytes) -> tuple[Manifest, dict[str, set[str]]]:
         raise ValueError(f'unsupported database format: "{version or ""}"')
     if header.get("schema") != SCHEMA:
         raise ValueError(f'unknown schema version "{header.get("schema", "")}"')
-    packages, slices, paths, contents = {}, set(), {}, {}
+    packages: dict[str, ManifestPackage] = {}
+    slices: set[str] = set()
+    paths: dict[str, ManifestPath] = {}
+    contents: dict[str, set[str]] = {}
     for number, line in enumerate(lines[1:], start=2):
         if not line.startswith(b"{"):
             continue
@@ -342,11 +345,11 @@ def _validate(manifest: Manifest, contents: dict[str, set[str]]) -> None:
         if path not in manifest.paths:
             raise ValueError(f"content path {path} has no matching entry in paths")
     for path, entry in sorted(manifest.paths.items()):
-        owners = sorted(contents.get(path, ()))
-        if not owners:
+        listed = sorted(contents.get(path, ()))
+        if not listed:
             raise ValueError(f"path {path} has no matching entry in contents")
-        if list(entry.slices) != owners:
-            raise ValueError(f"path {path} and content have diverging slices: {list(entry.slices)} != {owners}")
+        if list(entry.slices) != listed:
+            raise ValueError(f"path {path} and content have diverging slices: {list(entry.slices)} != {listed}")
 
 
 def read_manifest(data: bytes, name: str = "manifest.wall") -> Manifest:

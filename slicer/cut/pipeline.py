@@ -15,6 +15,7 @@ import json
 import posixpath
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from attrs import field, frozen
 
@@ -50,14 +51,14 @@ class CutOptions:
     workers: int = 4
 
 
-def cut(options: CutOptions, console: Console) -> dict:
+def cut(options: CutOptions, console: Console) -> dict[str, Any]:
     """Run a whole cut and return its JSON-ready summary."""
     cache = Cache(options.archives.cache_dir)
     with cache.in_use():
         return _cut(options, console, cache)
 
 
-def _cut(options: CutOptions, console: Console, cache: Cache) -> dict:
+def _cut(options: CutOptions, console: Console, cache: Cache) -> dict[str, Any]:
     release = load_release(options.release, options.overlays, cache)
     check_maintenance(release, options.ignore, console)
     requested = parse_keys(options.slices)
@@ -251,9 +252,9 @@ def generate(
     if manifest_paths:
         for path, owners in manifest_paths.items():
             _write_generated(staging, report, path, b"", owners, hashed=False)
-        packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
+        manifest_packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]
         slices = [str(slice_.key) for slice_ in selection.slices]
-        cut_manifest = manifest.collect(packages, slices, report, sorted(manifest_paths))
+        cut_manifest = manifest.collect(manifest_packages, slices, report, sorted(manifest_paths))
         for path in sorted(manifest_paths):
             existing = _existing(root, path)
             merged = (
@@ -279,6 +280,7 @@ def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
     existing = _existing(root, path)
     if not existing:
         return data
+    # By path: a file the cut replaced (--overwrite) is listed once, with its new sum.
     by_path = {line.split("  ", 1)[-1]: line for line in existing.decode(errors="replace").splitlines()}
     by_path.update({line.split("  ", 1)[-1]: line for line in data.decode().splitlines()})
     return "".join(f"{by_path[path]}\n" for path in sorted(by_path)).encode()
@@ -408,7 +410,7 @@ def summary(
     records: dict[str, PackageRecord],
     report: Report,
     result: rootfs.CommitResult,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "release": release.name,
         "arch": selection.arch,

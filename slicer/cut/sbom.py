@@ -23,6 +23,7 @@ import re
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from attrs import frozen
@@ -88,7 +89,7 @@ def _spdx_id(kind: str, text: str) -> str:
     return f"SPDXRef-{kind}-{safe}"
 
 
-def _files(package: SbomPackage, report: Report, root: Path) -> list[dict]:
+def _files(package: SbomPackage, report: Report, root: Path) -> list[dict[str, Any]]:
     files = []
     for entry in report.files(package.name):
         sha1, sha256 = file_digests(root, entry.path, ("sha1", "sha256"))
@@ -107,8 +108,8 @@ def _files(package: SbomPackage, report: Report, root: Path) -> list[dict]:
     return files
 
 
-def _package(package: SbomPackage, distro: str, files: list[dict]) -> dict:
-    document: dict = {
+def _package(package: SbomPackage, distro: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "name": package.name,
         "SPDXID": _spdx_id("Package-deb", package.name),
         "versionInfo": package.version,
@@ -146,7 +147,7 @@ def build_spdx(
     *,
     distro: str,
     root: Path | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The SPDX 2.3 document of a cut named `name`.
 
     `distro` is the purl distro qualifier (`debian-12`); with `root`, the
@@ -189,12 +190,12 @@ def build_spdx(
     return document
 
 
-def spdx_bytes(document: dict) -> bytes:
+def spdx_bytes(document: dict[str, Any]) -> bytes:
     """The JSON text of `document`, stable for equal documents."""
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def write_spdx(document: dict, path: Path) -> None:
+def write_spdx(document: dict[str, Any], path: Path) -> None:
     """Write `document` to `path` atomically, so a failed run leaves no half SBOM."""
     path = Path(path)
     temporary = None

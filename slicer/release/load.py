@@ -19,7 +19,7 @@ import pickle
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -59,7 +59,7 @@ class _ReleaseUnpickler(pickle.Unpickler):
     so a release planted by someone else is never unpickled at all.
     """
 
-    def find_class(self, module: str, name: str) -> type:
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _CACHE_CLASSES:
             raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cached release")
         return super().find_class(module, name)

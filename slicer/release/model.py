@@ -25,7 +25,7 @@ SLICE_NAME = re.compile(r"^[a-z](?:-?[a-z0-9]){2,}$")
 SLICE_REF = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})_([a-z](?:-?[a-z0-9]){2,})$")
 
 
-_T = TypeVar("_T")
+_T = TypeVar("_T", bound=attrs.AttrsInstance)
 
 
 def _pickled_as_calls(cls: type[_T]) -> type[_T]:
@@ -42,7 +42,7 @@ def _pickled_as_calls(cls: type[_T]) -> type[_T]:
     # attrgetter of one name gives the value itself, not a 1-tuple.
     values = operator.attrgetter(*names) if len(names) > 1 else lambda self: (getattr(self, names[0]),)
 
-    def __reduce__(self: _T) -> tuple[type[_T], tuple]:
+    def __reduce__(self: _T) -> tuple[type[_T], tuple[object, ...]]:
         return cls, values(self)
 
     cls.__reduce__ = __reduce__  # type: ignore[method-assign, assignment]

@@ -71,7 +71,10 @@ def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> d
             archives[name] = archive
     if not archives:
         raise document.error("no archives defined", "archives")
-    section = lambda name: "v2-archives" if doc.v2_archives and name in doc.v2_archives else "archives"  # noqa: E731
+
+    def section(name: str) -> str:
+        return "v2-archives" if doc.v2_archives and name in doc.v2_archives else "archives"
+
     result: dict[str, Archive] = {}
     for name, archive in archives.items():
         if archive.pro:
@@ -135,9 +138,11 @@ def build_maintenance(doc: ReleaseDoc, document: Document) -> Maintenance | None
     for required in ("standard", "end-of-life"):
         if dates[required] is None:
             raise document.error(f'cannot parse maintenance: "{required}" is unset', "maintenance")
+    standard, end_of_life = dates["standard"], dates["end-of-life"]
+    assert standard is not None and end_of_life is not None  # both checked above
     return Maintenance(
-        standard=dates["standard"],
-        end_of_life=dates["end-of-life"],
+        standard=standard,
+        end_of_life=end_of_life,
         expanded=dates["expanded"],
         legacy=dates["legacy"],
     )
@@ -358,10 +363,10 @@ def _build_path(full: str, slice_name: str, path: str, doc: PathDoc | None, docu
     if doc.mode is not None and not 0 <= doc.mode <= 0o7777:
         raise document.error(f"slice {full} has invalid mode for path {path}: {doc.mode:o}", *keys, "mode")
 
-    for option, value in (("symlink", doc.symlink), ("copy", doc.copy)):
-        if value is not None and _CONTROL.search(value):
+    for option, named in (("symlink", doc.symlink), ("copy", doc.copy)):
+        if named is not None and _CONTROL.search(named):
             raise document.error(
-                f"slice {full} has invalid '{option}' for path {path}: {value!r} holds a control character",
+                f"slice {full} has invalid '{option}' for path {path}: {named!r} holds a control character",
                 *keys,
                 option,
             )

@@ -23,12 +23,12 @@ from ..errors import ReleaseError
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """YAML read as chisel reads it: only true/false are booleans (so `no`,
     `on`, `off` stay strings), and mapping keys are always the text written
     (a slice named `true` or `false` keeps its name)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         self.flatten_mapping(node)
         mapping = {}
         for key_node, value_node in node.value:
@@ -52,7 +52,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             if implicit[0]:
                 for tag, regexp in _IMPLICIT.get(value[:1], ()):
                     if regexp.match(value):
-                        return tag
+                        return str(tag)
             return _STR
         return _SEQ if kind is yaml.SequenceNode else _MAP
 
@@ -68,9 +68,10 @@ def _duplicate_key_error(node: yaml.ScalarNode) -> yaml.YAMLError:
 
 _TAG = "tag:yaml.org,2002:"
 _BOOL = _TAG + "bool"
+# The base is chosen at run time, so its attributes are unknown to the type checker.
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()  # type: ignore[attr-defined]
 }
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _IMPLICIT = _Loader.yaml_implicit_resolvers
@@ -140,8 +141,8 @@ class _Builder:
 # -- document classes ---------------------------------------------------------
 
 
-StrList = NewType("StrList", list)
-Arches = NewType("Arches", list)
+StrList = NewType("StrList", list[str])
+Arches = NewType("Arches", list[str])
 
 
 @define
@@ -256,7 +257,7 @@ def _renamed_structure(converter: cattrs.Converter) -> Any:
             for field in attrs.fields(cls)
             if "_" in field.name
         }
-        return make_dict_structure_fn(cls, converter, **renames)
+        return make_dict_structure_fn(cls, converter, **renames)  # type: ignore[arg-type]  # overrides by field name
 
     return factory
 

@@ -237,6 +237,17 @@ def test_recut_is_identical_and_idempotent(local_release, tmp_path):
         del os.environ["SOURCE_DATE_EPOCH"]
 
 
+def test_cutting_again_into_a_root_with_status_entries_keeps_their_md5sums(local_release, tmp_path):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "hello_bins", "base-files_status") == 0
+    md5sums = (root / "var/lib/dpkg/status.d/hello.md5sums").read_bytes()
+    assert cut(release, root, "hello_bins", "base-files_status", "base-files_copyright") == 0
+    assert (root / "var/lib/dpkg/status.d/hello.md5sums").read_bytes() == md5sums
+    base_files = (root / "var/lib/dpkg/status.d/base-files.md5sums").read_text()
+    assert "usr/share/doc/base-files/copyright\n" in base_files
+
+
 def test_extending_a_root_merges_the_manifest(local_release, tmp_path):
     _, release = local_release
     root = tmp_path / "root"

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slicer import cachetrust
-from slicer.cache import BlobWriter, Cache
+from slicer.cache import KEY_FILE, KEY_SIZE, MAC_SIZE, BlobWriter, Cache
 from slicer.errors import CacheError
 
 SOURCE = hashlib.sha256(b"source").hexdigest()
@@ -40,8 +39,8 @@ def test_folders_and_key_are_for_the_user_alone_whatever_the_umask(tmp_path: Pat
         os.umask(previous)
     for name in ("", "sha256", "derived", "parsed", "releases", "locks"):
         assert (cache.directory / name).stat().st_mode & 0o777 == 0o700, name
-    key = cache.directory / cachetrust.KEY_FILE
-    assert key.stat().st_mode & 0o777 == 0o600 and key.stat().st_size == cachetrust.KEY_SIZE
+    key = cache.directory / KEY_FILE
+    assert key.stat().st_mode & 0o777 == 0o600 and key.stat().st_size == KEY_SIZE
 
 
 def test_a_planted_derived_mapping_is_ignored(tmp_path: Path) -> None:
@@ -66,10 +65,10 @@ def test_a_planted_sealed_entry_is_ignored(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
     cache.write_parsed("release-x", b"genuine")
     stored = tmp_path / "parsed" / "release-x"
-    seal = stored.read_bytes()[: cachetrust.MAC_SIZE]
+    seal = stored.read_bytes()[:MAC_SIZE]
     stored.write_bytes(seal + b"forged!")
     assert cache.read_parsed("release-x") is None and not stored.exists()
-    cache.write_mapped("release-x", b"\0" * cachetrust.MAC_SIZE + b"forged")
+    cache.write_mapped("release-x", b"\0" * MAC_SIZE + b"forged")
     assert cache.read_parsed("release-x") is None
 
 
@@ -128,7 +127,7 @@ def test_an_area_replaced_by_a_file_is_named(tmp_path: Path) -> None:
 
 def test_a_key_others_can_read_is_refused(tmp_path: Path) -> None:
     Cache(tmp_path).write_parsed("x", b"data")
-    key = tmp_path / cachetrust.KEY_FILE
+    key = tmp_path / KEY_FILE
     os.chmod(key, 0o644)
     with pytest.raises(CacheError, match=f"the cache key {key} is not a file of yours readable by you alone"):
         Cache(tmp_path).read_parsed("x")
