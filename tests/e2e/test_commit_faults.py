@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from slicer import journal, rootfs
-from tests.e2e.test_cut_local import cut, make_local_release, tree
+from tests.e2e.test_cut_local import cut, cut_arguments, make_local_release, tree
 from tests.helpers.debs import DebSpec, directory, file
 
 MANY = 800
@@ -43,28 +43,9 @@ def many_release(test_archive, signing_key, tmp_path):
     return make_local_release(test_archive, signing_key, tmp_path, [many_deb()], MANY_SLICES)
 
 
-def _cache(release: str) -> Path:
-    return Path(release.rstrip("/")).parent / "cache"
-
-
-def _child(release: str, root: Path, *slices: str) -> subprocess.Popen:
+def _child(release: str, root: Path, *slices: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            "-q",
-            "cut",
-            "--release",
-            release,
-            "--arch",
-            "amd64",
-            "--root",
-            str(root),
-            "--cache-dir",
-            str(_cache(release)),
-            *slices,
-        ],
+        [sys.executable, "-c", CHILD, *cut_arguments(release, root, *slices)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -165,25 +165,28 @@ def tree(root: Path) -> list[tuple]:
     return sorted(listing)
 
 
-def cut(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> int:
+def cut_arguments(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The command line of `cut`, after the program name."""
     # Each test's archive has its own cache (release.rstrip("/") is unique per test).
     cache = Path(release.rstrip("/")).parent / "cache"
-    return main(
-        [
-            "-q",
-            "cut",
-            "--release",
-            release,
-            "--arch",
-            "amd64",
-            "--root",
-            str(root),
-            "--cache-dir",
-            str(cache),
-            *extra,
-            *slices,
-        ]
-    )
+    return [
+        "-q",
+        "cut",
+        "--release",
+        release,
+        "--arch",
+        "amd64",
+        "--root",
+        str(root),
+        "--cache-dir",
+        str(cache),
+        *extra,
+        *slices,
+    ]
+
+
+def cut(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> int:
+    return main(cut_arguments(release, root, *slices, extra=extra))
 
 
 def test_cut_writes_exactly_the_selected_paths(local_release, tmp_path, capsys):
@@ -303,23 +306,8 @@ def test_offline_cut_uses_only_the_cache(local_release, tmp_path, capsys):
     assert tree(tmp_path / "offline") == tree(tmp_path / "warm")
     capsys.readouterr()
     empty = ["--offline", "--cache-dir", str(tmp_path / "empty-cache")]
-    assert (
-        main(
-            [
-                "-q",
-                "cut",
-                "--release",
-                release,
-                "--arch",
-                "amd64",
-                "--root",
-                str(tmp_path / "cold"),
-                *empty,
-                "hello_bins",
-            ]
-        )
-        == 1
-    )
+    # The later --cache-dir wins: an empty cache.
+    assert main(cut_arguments(release, tmp_path / "cold", "hello_bins", extra=tuple(empty))) == 1
     err = capsys.readouterr().err
     assert "offline" in err and "bookworm" in err
 

@@ -36,6 +36,11 @@ def _evil_hello(tmp_path: Path) -> Path:
     return path
 
 
+def _assert_genuine(release: str, root: Path) -> None:
+    assert cut(release, root, "hello_bins") == 0
+    assert (root / "usr/bin/su-hello").read_bytes() == b"setuid"
+
+
 def test_planted_derived_data_does_not_reach_the_root(local_release, tmp_path):
     archive, release = local_release
     assert cut(release, tmp_path / "first", "hello_bins") == 0
@@ -50,8 +55,7 @@ def test_planted_derived_data_does_not_reach_the_root(local_release, tmp_path):
     (cache / "derived" / f"{genuine}.{DATA_COPY}").write_text(copy_path.name)
     (cache / "derived" / f"{genuine}.{DATA_INDEX}").write_text(f"{index_sha} {'ab' * 32}")
 
-    assert cut(release, tmp_path / "second", "hello_bins") == 0
-    assert (tmp_path / "second/usr/bin/su-hello").read_bytes() == b"setuid"
+    _assert_genuine(release, tmp_path / "second")
 
 
 def test_a_planted_package_index_does_not_choose_the_package(local_release, tmp_path):
@@ -76,8 +80,7 @@ def test_a_planted_package_index_does_not_choose_the_package(local_release, tmp_
         planted += 1
     assert planted == 1
 
-    assert cut(release, tmp_path / "second", "hello_bins") == 0
-    assert (tmp_path / "second/usr/bin/su-hello").read_bytes() == b"setuid"
+    _assert_genuine(release, tmp_path / "second")
 
 
 def test_a_planted_release_does_not_change_the_slices(local_release, tmp_path):
