@@ -500,7 +500,14 @@ class Cache:
 
     @contextlib.contextmanager
     def _use_lock(self, exclusive: bool) -> Iterator[None]:
-        with open(self._area("locks") / "use", "a+b") as handle:
+        try:
+            handle = open(self._area("locks") / "use", "a+b")  # noqa: SIM115 - closed below
+        except OSError as error:
+            if exclusive:
+                raise CacheError(f"cannot lock the cache {self.directory}: {error.strerror or error}") from None
+            yield  # a read-only cache: nothing can prune it either
+            return
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             try:
                 yield
