@@ -39,6 +39,7 @@ A folder that fails the rule is refused with a message naming it and the fix.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -72,6 +73,8 @@ def default_directory(environ: Mapping[str, str] = os.environ) -> Path:
 @frozen
 class CacheInfo:
     path: Path
+    # Every file, and those of them in sha256/ (downloads and what was made from them).
+    files: int
     blobs: int
     bytes: int
 
@@ -183,7 +186,12 @@ def make_folder(folder: Path) -> None:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(folder, 0o700)
         except OSError as error:
-            raise CacheError(f"cannot create the cache folder {folder}: {error.strerror or error}") from None
+            hint = (
+                " (choose a writable cache with --cache-dir DIR or SLICER_CACHE_DIR=DIR)"
+                if isinstance(error, PermissionError) or error.errno == errno.EROFS
+                else ""
+            )
+            raise CacheError(f"cannot create the cache folder {folder}: {error.strerror or error}{hint}") from None
     check_folder(folder)
 
 
@@ -490,13 +498,14 @@ class Cache:
                 yield from (path for path in folder.iterdir() if path.is_file())
 
     def info(self) -> CacheInfo:
-        blobs = total = 0
+        files = blobs = total = 0
         for path in self._files():
             with contextlib.suppress(FileNotFoundError):
                 total += path.stat().st_size
+                files += 1
                 if path.parent.name == "sha256" and not path.name.startswith("."):
                     blobs += 1
-        return CacheInfo(self.directory, blobs, total)
+        return CacheInfo(self.directory, files, blobs, total)
 
     @contextlib.contextmanager
     def _use_lock(self, exclusive: bool) -> Iterator[None]:

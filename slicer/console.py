@@ -2,7 +2,7 @@
 
 Every long step (resolve, download, extract, scripts) runs inside
 `Console.task`, which shows a rich progress bar when stderr is a terminal and
-prints one line at the start and end of the step when it is not.
+prints one line when the step ends when it is not.
 
 rich is imported only when something may reach a terminal: importing it
 costs a noticeable part of a warm cut's start-up.
@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
+
+from .humane import duration, size
 
 if TYPE_CHECKING:
     from rich.console import Console as RichConsole
@@ -78,15 +80,6 @@ class Console:
         """Whether steps draw progress bars: on a terminal, unless quiet."""
         return not self.quiet and not self._plain and self.rich.is_terminal
 
-    def table(self, table: object) -> None:
-        """Print a rich table on stdout; never truncated when stdout is not a terminal."""
-        from rich.console import Console as RichConsole  # late: see the module docstring
-
-        out = RichConsole(highlight=False, soft_wrap=True)
-        if not out.is_terminal:
-            out = RichConsole(highlight=False, soft_wrap=True, width=1000)
-        out.print(table)
-
     def _line(self, text: str, style: str | None = None) -> None:
         if self._plain:
             with self._lock:
@@ -104,13 +97,16 @@ class Console:
 
     @contextmanager
     def task(self, description: str, total: int | None = None, unit: str = "items") -> Iterator[Task]:
-        """A step with a progress bar; `unit="bytes"` shows sizes and rates."""
+        """A step with a progress bar; `unit="bytes"` shows sizes, rate and time left.
+
+        Off a terminal the step prints one line when it ends: what it did, how
+        long it took, and for bytes the rate.
+        """
         if not self.interactive:
             started = time.monotonic()
-            self.info(f"{description}...")
             task = Task(None, None)
             yield task
-            self.info(f"{description}: done in {time.monotonic() - started:.1f}s")
+            self.info(f"{description}: {_finished(task.completed, unit, time.monotonic() - started)}")
             return
         # Imported here: only a terminal draws bars, and the import costs start-up time.
         from rich.progress import (
@@ -121,15 +117,24 @@ class Console:
             TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
             TransferSpeedColumn,
         )
 
         columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
         if unit == "bytes":
-            columns += [DownloadColumn(), TransferSpeedColumn()]
+            columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
         else:
-            columns += [MofNCompleteColumn(), TaskProgressColumn()]
-        columns.append(TimeElapsedColumn())
+            columns += [MofNCompleteColumn(), TaskProgressColumn(), TimeElapsedColumn()]
         with Progress(*columns, console=self.rich, transient=False) as progress:
             task_id = progress.add_task(description, total=total)
             yield Task(progress, task_id)
+
+
+def _finished(completed: int, unit: str, seconds: float) -> str:
+    """The end of a step, e.g. `3.2 MB in 2.1s (1.5 MB/s)` or `12 packages in 0.4s`."""
+    if unit != "bytes":
+        return f"{completed} {unit} in {duration(seconds)}"
+    if not completed:
+        return f"nothing to download, {duration(seconds)}"
+    return f"{size(completed)} in {duration(seconds)} ({size(int(completed / max(seconds, 1e-3)))}/s)"

@@ -9,17 +9,21 @@ into the real packages for slices whose paths are globs. `slicer deps` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import posixpath
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from attrs import frozen
 
-from .archive import ArchiveClient, PackageRecord
+from .archive import ArchiveClient, FetchedPackage, PackageRecord
+from .cache import Cache
 from .console import Console
-from .deb import READ_SIZE, cached_data, iter_data
+from .deb import READ_SIZE, cached_data, package_data
 from .elf import MAGIC, ElfInfo, read_elf
 from .errors import ArchiveError, ElfError, MirrorError, OfflineError, VerificationError
 from .globs import is_glob, literal_prefix, match
@@ -61,16 +65,16 @@ class Listing:
         return [path for path in self.items if path.startswith(prefix) and match(pattern, path)]
 
 
-def read_listing(package: str, version: str, deb: Path) -> Listing:
+def read_listing(package: str, version: str, deb: Path, cache: Cache | None = None) -> Listing:
     """List a .deb's data.tar in one pass, hashing files and reading the ELF ones.
 
-    A .deb in the cache is read through the zstd copy of its data.tar that the
+    A .deb in `cache` is read through the zstd copy of its data.tar that the
     later cuts of `slicer check` use too, so it is decompressed from xz once.
     """
     items: dict[str, Item] = {}
     elves: dict[str, ElfInfo] = {}
     broken: dict[str, str] = {}
-    for member in iter_data(deb, cached_data(deb)):
+    for member in package_data(package, deb, cached_data(deb, cache)):
         if member.kind != "file" or member.stream is None:
             items[member.path] = Item(member.kind, member.mode, member.link)
             continue
@@ -101,6 +105,64 @@ def read_listing(package: str, version: str, deb: Path) -> Listing:
     return Listing(package, version, items, elves, broken)
 
 
+# The cache's derived blob holding a package's listing; the number changes with its layout.
+LISTING = "listing-1.json"
+
+
+def cached_listing(package: str, version: str, deb: Path, cache: Cache | None = None) -> Listing:
+    """The listing of a .deb, kept in `cache` as JSON so that later runs skip the data.tar.
+
+    Like every derived blob it is named by its SHA256 and checked on use; a
+    .deb outside a cache, or a cache that cannot be written, is listed anew.
+    """
+    if cache is None:
+        return read_listing(package, version, deb)
+    try:
+        blob = cache.derived(deb.name, LISTING)
+        if blob is not None:
+            return _listing_from_json(package, version, json.loads(blob.read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    # Listed before the cache's lock on the .deb is taken: listing derives the data.tar copy under it.
+    listing = read_listing(package, version, deb, cache)
+    # A cache that cannot be written: the next run lists the package again.
+    with contextlib.suppress(OSError, ArchiveError):
+        cache.derive(deb.name, LISTING, lambda out: out.write(_listing_json(listing)))
+    return listing
+
+
+def _listing_json(listing: Listing) -> bytes:
+    items = {path: [item.kind, item.mode, item.link, item.size, item.sha256] for path, item in listing.items.items()}
+    elves = {
+        path: [
+            info.elf_class,
+            info.endianness,
+            info.machine,
+            info.flags,
+            info.needed,
+            info.soname,
+            info.interpreter,
+            info.rpath,
+            info.runpath,
+        ]
+        for path, info in listing.elves.items()
+    }
+    return json.dumps({"items": items, "elves": elves, "broken": listing.broken}, separators=(",", ":")).encode()
+
+
+def _listing_from_json(package: str, version: str, data: dict[str, Any]) -> Listing:
+    items = {path: Item(*row) for path, row in data["items"].items()}
+    elves = {
+        path: ElfInfo(
+            elf_class, endianness, machine, flags, tuple(needed), soname, interpreter, tuple(rpath), tuple(runpath)
+        )
+        for path, (elf_class, endianness, machine, flags, needed, soname, interpreter, rpath, runpath) in data[
+            "elves"
+        ].items()
+    }
+    return Listing(package, version, items, elves, dict(data["broken"]))
+
+
 class PackageContents:
     """A release's packages for one architecture: each resolved, fetched and listed at most once."""
 
@@ -110,38 +172,43 @@ class PackageContents:
         self.client = client
         self.console = console
         self.workers = workers
-        self.records: dict[str, PackageRecord] = {}
+        self.fetched: dict[str, FetchedPackage] = {}
         # Package -> why the archive does not offer it for this architecture.
         self.missing: dict[str, str] = {}
-        self.debs: dict[str, Path] = {}
         self._listings: dict[str, Listing] = {}
 
     def fetch(self, names: Iterable[str]) -> None:
         """Resolve and download `names`; packages the archive lacks are noted in `missing`."""
-        new = [name for name in dict.fromkeys(names) if name not in self.records and name not in self.missing]
+        new = [name for name in dict.fromkeys(names) if name not in self.fetched and name not in self.missing]
+        records: list[PackageRecord] = []
         for name in new:
             try:
-                self.records[name] = self.client.resolve([name])[name]
+                records.append(self.client.resolve([name])[name])
             except (MirrorError, OfflineError, VerificationError):
                 raise
             except ArchiveError as error:
                 self.missing[name] = str(error)
-        wanted = [self.records[name] for name in new if name in self.records and name not in self.debs]
-        if wanted:
-            self.debs.update(self.client.fetch(wanted))
+        if records:
+            self.fetched.update(self.client.fetch_packages(records))
 
     def listings(self, names: Iterable[str]) -> dict[str, Listing]:
         """The listing of each of `names` the archive offers, reading new ones in parallel."""
         names = list(dict.fromkeys(names))
         self.fetch(names)
-        unread = [name for name in names if name in self.debs and name not in self._listings]
+        unread = [name for name in names if name in self.fetched and name not in self._listings]
         if unread:
             with (
                 self.console.task(f"Reading packages for {self.arch}", total=len(unread), unit="packages") as task,
                 ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
             ):
                 futures = {
-                    name: pool.submit(read_listing, name, self.records[name].version, self.debs[name])
+                    name: pool.submit(
+                        cached_listing,
+                        name,
+                        self.fetched[name].record.version,
+                        self.fetched[name].deb,
+                        self.client.cache,
+                    )
                     for name in unread
                 }
                 for name, future in futures.items():

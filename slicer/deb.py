@@ -18,6 +18,7 @@ import json
 import lzma
 import tarfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -177,6 +178,37 @@ def _member_stream(deb: Path, prefix: str) -> Iterator[tuple[str, IO[bytes]]]:
         raise DebError(f"{deb} has no {prefix} member")
 
 
+class _Decompressed:
+    """Cached data.tar copies kept decompressed in this process, the least recently used dropped past
+    `limit` bytes: `slicer check` cuts each slice alone, and most cuts read the same few packages."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held: OrderedDict[Path, bytes] = OrderedDict()
+        self.size = 0
+
+    def get(self, path: Path, file: BinaryIO) -> bytes:
+        data = self.held.pop(path, None)
+        if data is None:
+            # One whole read verifies the frames' checksums, as reading a stream to its end does.
+            with zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
+                data = stream.read()
+            self.size += len(data)
+        self.held[path] = data
+        while self.size > self.limit and len(self.held) > 1:
+            self.size -= len(self.held.popitem(last=False)[1])
+        return data
+
+
+_decompressed: _Decompressed | None = None
+
+
+def keep_decompressed(limit: int) -> None:
+    """From now on, keep up to `limit` bytes of cached data.tar copies decompressed in this process."""
+    global _decompressed
+    _decompressed = _Decompressed(limit)
+
+
 @contextmanager
 def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
     """The decompressed stream of a zstd-compressed tar file (a cached copy of a data.tar)."""
@@ -184,8 +216,15 @@ def _zstd_stream(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
         file = open(path, "rb")  # noqa: SIM115 - closed by the `with` below, after the error is mapped
     except OSError as error:
         raise DebError(f"cannot open {path}: {error.strerror}") from None
-    with file, zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
-        yield "data.tar.zst", stream
+    with file:
+        if _decompressed is not None:
+            try:
+                yield "data.tar.zst", io.BytesIO(_decompressed.get(path, file))
+            except zstandard.ZstdError as error:
+                raise _corrupt(path, "data.tar.zst", error) from None
+            return
+        with zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True, closefd=False) as stream:
+            yield "data.tar.zst", stream
 
 
 def _open_tar(source: Path, name: str, stream: IO[bytes]) -> tarfile.TarFile:
@@ -218,13 +257,25 @@ def copy_data(deb: Path, out: Sink) -> None:
             raise _corrupt(deb, name, error) from None
 
 
-def _absolute(deb: Path, name: str) -> str:
+class UnsafeName(DebError):
+    """A data.tar entry name or hard-link target that could land outside the root."""
+
+    def __init__(self, deb: Path, problem: str) -> None:
+        super().__init__(f"{deb} holds {problem}, which slicer refuses")
+        self.problem = problem
+
+    def of_package(self, package: str) -> DebError:
+        """The same refusal naming the package rather than the file it was read from."""
+        return DebError(f'package "{package}" holds {self.problem}, which slicer refuses')
+
+
+def _absolute(deb: Path, name: str, what: str = "entry name") -> str:
     """`./usr/bin/x` or `usr/bin/x` as `/usr/bin/x`; names that could escape are refused."""
     if name.startswith("/"):
-        raise DebError(f"{deb} holds an absolute entry name {name}, which slicer refuses")
+        raise UnsafeName(deb, f"an absolute {what} {name}")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise DebError(f"{deb} holds an entry name with '..', {name}, which slicer refuses")
+        raise UnsafeName(deb, f"a {what} with '..', {name}")
     return "/" + "/".join(parts)
 
 
@@ -266,7 +317,7 @@ def _members(source: Path, name: str, decompressed: IO[bytes], deb: Path) -> Ite
         if kind == "dir":
             path += "/"
         elif kind == "hardlink":
-            link = _absolute(deb, link)
+            link = _absolute(deb, link, "hard-link target")
         content = tar.extractfile(info) if kind == "file" else None
         stream = Content(content, source, name) if content is not None else None
         member = Member(path, kind, info.mode & 0o7777, info.uid, info.gid, int(info.mtime), info.size, link, stream)
@@ -384,18 +435,39 @@ def iter_data(
                 yield member
 
 
-def read_control(deb: Path) -> str:
-    """The package's control paragraph, as dpkg-deb would print it."""
+def package_data(
+    package: str, deb: Path, cached: CachedData | None = None, keep: Callable[[str], bool] = _everything
+) -> Iterator[Member]:
+    """`iter_data` for a known package: an unsafe name is refused naming the package, not the file."""
+    try:
+        yield from iter_data(deb, cached, keep)
+    except UnsafeName as error:
+        raise error.of_package(package) from None
+
+
+def read_control_files(deb: Path) -> dict[str, bytes]:
+    """Every regular file of the control.tar member (control, conffiles, postinst ...) by name."""
+    return _control_member(deb)[1]
+
+
+def _control_member(deb: Path) -> tuple[str, dict[str, bytes]]:
+    files: dict[str, bytes] = {}
     with _tar(deb, "control.tar") as (name, tar, _):
         try:
             for info in tar:
-                if info.isreg() and info.name.removeprefix("./") == "control":
-                    data = tar.extractfile(info).read()  # type: ignore[union-attr]
-                    break
-            else:
-                raise DebError(f"{deb} has no control file in its {name} member")
+                if info.isreg():
+                    files[info.name.removeprefix("./")] = tar.extractfile(info).read()  # type: ignore[union-attr]
         except _STREAM_ERRORS as error:
             raise _corrupt(deb, name, error) from None
+    return name, files
+
+
+def read_control(deb: Path) -> str:
+    """The package's control paragraph, as dpkg-deb would print it."""
+    member, files = _control_member(deb)
+    data = files.get("control")
+    if data is None:
+        raise DebError(f"{deb} has no control file in its {member} member")
     try:
         return data.decode()
     except UnicodeDecodeError:
@@ -407,15 +479,14 @@ DATA_COPY = "data.tar.zst"
 DATA_INDEX = f"data.tar.index-{INDEX_FORMAT}.json"
 
 
-def cached_data(deb: Path) -> CachedData | None:
-    """The data.tar of `deb`, a blob of a cache, as that cache keeps it; None outside one.
+def cached_data(deb: Path, cache: Cache | None) -> CachedData | None:
+    """The data.tar of `deb`, a blob of `cache`, as that cache keeps it; None without a cache.
 
     The zstd copy and its index are made on first use from the .deb, which
     the cache verified when the cut fetched it. Both are blobs named by their
     SHA256 and checked on every use: a damaged one is made again. A cache
     that cannot be written to gives none, and the .deb is read instead.
     """
-    cache = Cache.holding(deb)
     if cache is None:
         return None
     try:
@@ -423,6 +494,6 @@ def cached_data(deb: Path) -> CachedData | None:
         index = cache.derived(deb.name, DATA_INDEX) or cache.derive(
             deb.name, DATA_INDEX, lambda out: write_index(deb, copy, out)
         )
-    except (OSError, ArchiveError):
-        return None
+    except (OSError, ArchiveError, UnsafeName):
+        return None  # reading the .deb itself reports an unsafe name, naming the package
     return CachedData(copy, index)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,17 @@ class Need:
     providers: tuple[SliceKey, ...]
 
 
+# What every root for a program holds besides its libraries: directories and /tmp, a
+# non-root user, CA certificates and time zones (each only if the release has it).
+BASE_SLICES = ("base-files_base", "base-passwd_nonroot", "ca-certificates_data", "tzdata_zoneinfo")
+
+
 @define
 class DepsReport:
     release: str
+    # How `--release` names it again in a command line: a bundled name or the directory.
+    release_argument: str = ""
+    base: list[str] = field(factory=list)
     needs: list[Need] = field(factory=list)
     # Files that need nothing (static programs, plain data).
     standalone: list[str] = field(factory=list)
@@ -66,6 +75,19 @@ class DepsReport:
     def slices(self) -> list[str]:
         """What to cut: the first provider of every need, once each, in order of appearance."""
         return list(dict.fromkeys(str(need.providers[0]) for need in self.needs if need.providers))
+
+    def cut_commands(self) -> dict[str, list[str]]:
+        """arch -> the words of a `slicer cut` that gives the files of that architecture their libraries."""
+        commands = {}
+        arches: list[str | None] = [*dict.fromkeys(need.arch for need in self.needs)] or [None]
+        for arch in arches:
+            slices = dict.fromkeys(
+                str(need.providers[0]) for need in self.needs if need.providers and need.arch == arch
+            )
+            words = ["slicer", "cut", "--release", self.release_argument or self.release]
+            words += ["--arch", arch] if arch else []
+            commands[arch or ""] = [*words, "--root", "rootfs", *dict.fromkeys([*self.base, *slices])]
+        return commands
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +105,7 @@ class DepsReport:
             "standalone": self.standalone,
             "missing": [need.name for need in self.missing],
             "slices": self.slices(),
+            "cut": {arch: shlex.join(words) for arch, words in self.cut_commands().items()},
         }
 
 
@@ -107,7 +130,8 @@ def deps(options: DepsOptions, console: Console) -> DepsReport:
         if options.arch and info.arch and info.arch != options.arch:
             raise SlicerError(f"{path} is an ELF file for {info.arch}, not {options.arch}")
         by_arch.setdefault(arch, []).append(path)
-    report = DepsReport(release.name)
+    base = [name for name in BASE_SLICES if (key := SliceKey.parse(name)) and release.slice(key) is not None]
+    report = DepsReport(release.name, options.release or release.name, base)
     for arch, paths in by_arch.items():
         client = open_archives(release, arch, console, options.archives)
         contents = PackageContents(release, arch, client, console)

@@ -64,3 +64,15 @@ class ScriptError(SlicerError):
 
 class CacheError(SlicerError):
     """The cache cannot be used safely (a folder others can write, a damaged key) or at all."""
+
+
+class KeystoreError(SlicerError):
+    """A certificate that cannot go into a generated trust store."""
+
+
+class ImageError(SlicerError):
+    """An image could not be built, written or pushed."""
+
+
+class RegistryError(ImageError):
+    """A registry refused or failed a request of a push."""

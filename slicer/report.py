@@ -59,3 +59,17 @@ class Report:
         return sorted(
             (e for e in self.entries.values() if e.package == package and e.kind == "file"), key=lambda e: e.path
         )
+
+
+def number_links(report: Report) -> None:
+    """Number hard-link groups 1..N in order of discovery, dropping groups of one."""
+    groups: dict[int, list[Entry]] = {}
+    for entry in report.entries.values():
+        if entry.inode:
+            groups.setdefault(entry.inode, []).append(entry)
+    number = 0
+    for members in groups.values():
+        if len(members) > 1:
+            number += 1
+        for member in members:
+            member.inode = number if len(members) > 1 else 0

@@ -604,6 +604,30 @@ class _Commit:
         return bool(self.moves or self.new_dirs or self.modes or self._root_metadata())
 
 
+# How many conflicting paths an error names; the rest are counted.
+SHOWN_CONFLICTS = 3
+
+
+def conflict_message(root: Path, conflicts: list[str]) -> str:
+    """A few of the paths, how many there are, and the ways out."""
+    shown = ", ".join(conflicts[:SHOWN_CONFLICTS])
+    more = len(conflicts) - SHOWN_CONFLICTS
+    where = f"{shown} and {more} more path{'s' if more > 1 else ''}" if more > 0 else shown
+    return (
+        f"cannot cut into {root}: it already holds different content at {where}; pass --overwrite to "
+        "replace it, or cut into a fresh root (or choose one of the slices that ship these paths)"
+    )
+
+
+def compare(staging: Path, root: Path, report: Report, replaceable: frozenset[str] = frozenset()) -> _Commit:
+    """What moving the staged cut into `root` would write, leave alone and conflict with; nothing moves."""
+    apply_metadata(staging, report.entries.values())
+    fresh = all(item.name.startswith(STAGING_PREFIX) for item in os.scandir(root))
+    work = _Commit(staging, root, report, replaceable, fresh)
+    work.check(staging, "/", root)
+    return work
+
+
 def commit(
     staging: Path, root: Path, report: Report, overwrite: bool = False, replaceable: frozenset[str] = frozenset()
 ) -> CommitResult:
@@ -619,10 +643,7 @@ def commit(
     """
     journalled = False
     try:
-        apply_metadata(staging, report.entries.values())
-        fresh = all(item.name.startswith(STAGING_PREFIX) for item in os.scandir(root))
-        work = _Commit(staging, root, report, replaceable, fresh)
-        work.check(staging, "/", root)
+        work = compare(staging, root, report, replaceable)
         if work.mounts:
             raise RootError(
                 f"cannot cut into {root}: another file system is mounted at "
@@ -630,9 +651,7 @@ def commit(
                 "unmount it, or cut into a folder without mount points and copy from there"
             )
         if work.conflicts and not overwrite:
-            raise RootError(
-                f"cannot cut into {root}: it already holds different content at {', '.join(work.conflicts)}"
-            )
+            raise RootError(conflict_message(root, work.conflicts))
         if not work.changes():
             return CommitResult(work.written, work.written_bytes, work.unchanged)
         if staging.parent != root:

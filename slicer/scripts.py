@@ -89,9 +89,13 @@ class ScriptAccess:
         self._known_parents = frozenset(parents | {"/"})
         self.places = Resolver(self.root)
 
+    def listed(self, path: str) -> bool:
+        """Whether the selection names `path` itself (or as a parent), as a file or a `/`-suffixed directory."""
+        return path in self.known or path in self._known_parents
+
     def readable(self, path: str) -> bool:
         """Whether `path` (cleaned, `/`-suffixed for a directory) is known to the selection."""
-        if path in self.known or path in self._known_parents:
+        if self.listed(path):
             return True
         if path.endswith("/"):
             return any(globs.overlap(pattern, path + "**") for pattern in self.globs)
@@ -175,10 +179,14 @@ class _Content:
 
     def check_read(self, image: str) -> None:
         if not self.access.readable(image):
+            if self.access.listed(image + "/"):
+                raise _Failure(f"content is not a file: {image}")
             raise _Failure(f"cannot read file which is not selected: {image}")
 
     def check_list(self, image: str) -> None:
         if not self.access.readable(image):
+            if self.access.listed(image.rstrip("/")):
+                raise _Failure(f"content is not a directory: {image.rstrip('/')}")
             raise _Failure(f"cannot list directory which is not selected: {image}")
 
     def check_write(self, image: str) -> None:

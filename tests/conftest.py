@@ -7,6 +7,7 @@ from tests.helpers.releases import test_cert, write_release
 pytest_plugins = [
     "tests.helpers.archive_fixtures",
     "tests.helpers.tree_fixtures",
+    "tests.helpers.image_fixtures",
 ]
 
 
@@ -39,3 +40,10 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("SLICER_CACHE_DIR", None)
     else:
         os.environ["SLICER_CACHE_DIR"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_width(monkeypatch):
+    """Tables fit COLUMNS when it is set; GNU readline, once loaded in the test process, exports
+    it to children, so every test starts with it empty and sets it where it means to."""
+    monkeypatch.setenv("COLUMNS", "")  # empty: no width, as when unset

@@ -25,6 +25,10 @@ LAYERS = {
     "find": 4,
     "deps": 4,
     "check": 4,
+    "image": 4,
+    "draft": 4,
+    "inspect": 4,
+    "completion": 4,
     "cut": 3,
     "contents": 3,
     "release": 2,
@@ -36,9 +40,15 @@ LAYERS = {
     "journal": 2,
     "cache": 2,
     "report": 1,
+    "atomic": 1,
     "globs": 1,
+    "suggest": 1,
     "console": 1,
     "errors": 1,
+    "names": 1,
+    "humane": 1,
+    "tables": 1,
+    "manpage": 1,
 }
 COMMANDS = {stage for stage, layer in LAYERS.items() if layer == 4}
 MAX_DEPTH = 6

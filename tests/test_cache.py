@@ -157,16 +157,6 @@ def test_a_failed_derivation_keeps_nothing(tmp_path: Path) -> None:
     assert list((tmp_path / "sha256").iterdir()) == []
 
 
-def test_a_blob_knows_its_cache(tmp_path: Path) -> None:
-    path = Cache(tmp_path / "cache").obtain(DIGEST, None, _writer_of(DATA), "src")
-    assert Cache.holding(path).directory == tmp_path / "cache"
-    elsewhere = tmp_path / "sha256" / "p.deb"
-    elsewhere.parent.mkdir()
-    elsewhere.write_bytes(DATA)
-    assert Cache.holding(elsewhere) is None
-    assert Cache.holding(tmp_path / DIGEST) is None
-
-
 def test_release_files_are_kept_per_url(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
     assert cache.load_inrelease("http://m/dists/a") is None

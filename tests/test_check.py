@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -293,7 +294,7 @@ def test_clean_packages_pass_every_check_on_both_architectures(local, capsys):
         ("hints", "all"),
         *(
             (check, arch)
-            for check in ("copyright", "paths", "libraries", "conflicts", "cut")
+            for check in ("copyright", "paths", "libraries", "conflicts", "records", "cut")
             for arch in ("amd64", "arm64")
         ),
     }
@@ -323,7 +324,7 @@ def test_table_output_and_exit_code(local, capsys):
     )
     out = capsys.readouterr().out
     assert code == 1
-    assert out.startswith("hello\n")
+    assert out.startswith("hello\nCheck      Arch   Result\n")
     assert 'slice hello_bins lists /usr/share/hello/gone, which package "hello" 1.0-1 does not ship on amd64' in out
     assert "arm64" not in out
 
@@ -350,6 +351,10 @@ def test_missing_paths_and_globs_matching_nothing(local, capsys):
         )
     ]
     assert {p["slice"] for p in report["problems"]} == {"hello_bins"}
+    # Where a CI system annotates them: the file, and the line of the path each names.
+    assert {(p["file"], p["line"], p["severity"]) for p in report["problems"]} == {
+        (f"{release}/slices/hello.yaml", line, "error") for line in (11, 12, 13)
+    }
 
 
 def test_arch_specific_paths_need_an_arch_restriction(local, capsys):
@@ -506,6 +511,66 @@ def test_implicit_parents_shipped_differently_are_conflicts(local, capsys):
     assert report["problems"][0]["check"] == "conflicts"
 
 
+RECORDS = HELLO.replace(
+    """  copyright:
+""",
+    """  identity:
+    hint: OS identification files
+    contents:
+      /etc/debian_version:
+      /etc/os-release:
+  records:
+    hint: Package status entries for scanners
+    contents:
+      /var/lib/dpkg/status.d/**: {generate: dpkg-status}
+  copyright:
+""",
+)
+WITH_IDENTITY = RECORDS.replace(
+    """    hint: Package status entries for scanners
+""",
+    """    hint: Package status entries for scanners
+    essential:
+      hello_identity:
+""",
+)
+IDENTITY = (
+    directory("./etc/"),
+    file("./etc/debian_version", "12.15\n"),
+    file("./etc/os-release", 'ID=debian\nVERSION_ID="12"\n'),
+)
+
+
+def test_records_without_the_os_identity_are_refused(local, capsys):
+    debs = [spec for arch in ("amd64", "arm64") for spec in packages(arch, extra=IDENTITY)]
+    code, report = run(local({"hello.yaml": RECORDS}, debs), "hello", capsys=capsys)
+    assert code == 1
+    assert messages(report) == [
+        f"slice hello_records writes dpkg records without /etc/debian_version and /etc/os-release on {arch}, so "
+        "scanners cannot tell which distribution the packages belong to; add hello_identity to its essentials"
+        for arch in ("amd64", "arm64")
+    ]
+    assert {p["check"] for p in report["problems"]} == {"records"}
+
+
+def test_records_that_bring_the_os_identity_pass(local, capsys):
+    debs = [spec for arch in ("amd64", "arm64") for spec in packages(arch, extra=IDENTITY)]
+    code, report = run(local({"hello.yaml": WITH_IDENTITY}, debs), "hello", capsys=capsys)
+    assert (code, report["problems"]) == (0, [])
+    assert {row["result"] for row in report["packages"]["hello"] if row["check"] == "records"} == {"ok"}
+
+
+def test_an_identity_file_removed_by_mutate_does_not_count(local, capsys):
+    debs = [spec for arch in ("amd64", "arm64") for spec in packages(arch, extra=IDENTITY)]
+    records = WITH_IDENTITY.replace("      /etc/os-release:\n", "      /etc/os-release: {until: mutate}\n")
+    code, report = run(local({"hello.yaml": records}, debs), "hello", "--arch", "amd64", capsys=capsys)
+    assert code == 1
+    assert messages(report, "records") == [
+        "slice hello_records writes dpkg records without /etc/os-release on amd64, so scanners cannot tell which "
+        "distribution the packages belong to; add a slice that ships them to its essentials"
+    ]
+
+
 def test_a_package_missing_on_an_architecture(local, capsys):
     debs = packages("amd64") + [spec for spec in packages("arm64") if spec.name != "hello"]
     code, report = run(local(debs=debs), "hello", capsys=capsys)
@@ -541,8 +606,10 @@ def test_unknown_packages_and_architectures_are_errors(local, capsys):
         capsys.readouterr().err.strip()
         == f'error: release {release.name} has no slice definitions for package "nosuch"'
     )
-    assert main(["-q", "check", "--release", f"{release}/", "--arch", "vax", "hello"]) == 1
-    assert "invalid package architecture: vax" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["-q", "check", "--release", f"{release}/", "--arch", "vax", "hello"])
+    assert exited.value.code == 2
+    assert 'unknown architecture "vax"; Debian names: amd64, arm64' in capsys.readouterr().err
 
 
 # -- the bundled releases against the real archive ----------------------------------
@@ -576,3 +643,33 @@ def test_every_bundled_package_passes_every_check(name, host_mirrors, network_ca
     assert report["problems"] == []
     assert code == 0
     assert sorted(report["packages"]) == sorted(release.packages)
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_changed_checks_changed_packages_and_those_needing_them(local, capsys):
+    release = local()
+    git(release, "init", "-q", "-b", "main")
+    git(release, "add", "chisel.yaml", "slices")
+    git(release, "commit", "-qm", "base")
+    git(release, "checkout", "-qb", "topic")
+    code, report = run(release, "--changed", capsys=capsys)
+    assert (code, report["packages"]) == (0, {})
+    (release / "slices" / "hello.yaml").write_text(HELLO.replace("Hello program", "Hello world program"))
+    code, report = run(release, "--changed", capsys=capsys)
+    assert (code, sorted(report["packages"])) == (0, ["hello"])
+    # hello needs libfoo1_libs: a change to libfoo1 checks both, committed or not.
+    (release / "slices" / "libfoo1.yaml").write_text(LIBFOO.replace("Foo runtime library", "Foo library"))
+    git(release, "commit", "-qam", "change")
+    code, report = run(release, "--changed", capsys=capsys)
+    assert (code, sorted(report["packages"])) == (0, ["hello", "libfoo1"])
+    code, report = run(release, "--changed=HEAD", capsys=capsys)
+    assert (code, report["packages"]) == (0, {})
+    assert main(["-q", "check", "--release", f"{release}/", "--changed=nope"]) == 1
+    assert "git diff --name-only --relative nope -- . in" in capsys.readouterr().err

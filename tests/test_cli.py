@@ -11,15 +11,18 @@ import datetime
 import json
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from slicer import __version__
-from slicer.cli import MACHINE_TO_ARCH, build_parser, host_arch, main
+from slicer.cli import build_parser, host_arch, main
 from slicer.errors import ReleaseError
 from slicer.release import load as release_module
 from slicer.release.model import Maintenance
@@ -85,16 +88,28 @@ def test_console_script_is_installed():
 # -- help --------------------------------------------------------------------------
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(actions[0].choices) if actions else {}
+
+
 def _commands() -> list[str]:
-    parser = build_parser()
-    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return sorted(action.choices)
+    return sorted(_subcommands(build_parser()))
 
 
-@pytest.mark.parametrize("command", _commands())
+def _command_paths() -> list[str]:
+    """Every command and sub-command, e.g. "cut" and "cache info"."""
+    paths = []
+    for name, parser in sorted(_subcommands(build_parser()).items()):
+        paths.append(name)
+        paths += [f"{name} {action}" for action in sorted(_subcommands(parser))]
+    return paths
+
+
+@pytest.mark.parametrize("command", _command_paths())
 def test_every_command_help_shows_examples(command, capsys):
     with pytest.raises(SystemExit) as exited:
-        main([command, "--help"])
+        main([*command.split(), "--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: slicer {command}")
@@ -345,7 +360,7 @@ def test_cut_json_on_stdout_progress_on_stderr(libfoo_release, tmp_path):
     second = run(*args)
     assert second.returncode == 0
     assert json.loads(second.stdout)["written"] == 0
-    assert "Selected 2 slices of 1 packages" in second.stderr
+    assert "Selected 2 slices of 1 package from" in second.stderr
     assert "0 paths written" in second.stderr
 
 
@@ -365,7 +380,55 @@ def loaded_heavy(*args: str) -> list[str]:
 
 
 def test_host_arch_is_the_debian_name_of_the_machine():
-    assert host_arch() == MACHINE_TO_ARCH[platform.machine()]
+    assert host_arch() == {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
+@pytest.mark.parametrize(
+    "given, debian",
+    [
+        ("x86_64", "amd64"),
+        ("aarch64", "arm64"),
+        ("armv7l", "armhf"),
+        ("i686", "i386"),
+        ("ppc64le", "ppc64el"),
+        ("s390x", "s390x"),
+        ("riscv64", "riscv64"),
+        ("amd64", "amd64"),
+        ("arm64/v8", "arm64"),
+        ("arm/v7", "armhf"),
+        ("arm/v6", "armel"),
+        ("386", "i386"),
+        ("linux/arm64", "arm64"),
+        ("amd64/", "amd64"),
+    ],
+)
+def test_arch_accepts_uname_and_docker_names(given, debian):
+    args = build_parser().parse_args(["cut", "--root", "r", "--arch", given, "libc6_libs"])
+    assert args.arch == debian
+
+
+def test_an_unknown_arch_lists_the_valid_names(tmp_path):
+    result = run("cut", "--root", "r", "--arch", "sparc", "libc6_libs", cwd=tmp_path)
+    assert result.returncode == 2
+    assert 'unknown architecture "sparc"; Debian names: amd64, arm64, armel, armhf, i386' in result.stderr
+    assert "also accepted: 386, aarch64" in result.stderr and "x86_64" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["bookworm", "12", "debian12", "Bookworm"])
+def test_release_accepts_codenames_and_numbers(name, capsys):
+    code, out, _ = call(capsys, "info", "--release", name, "base-files_base")
+    assert code == 0 and out.startswith("package: base-files\n")
+
+
+def test_an_unknown_release_lists_names_and_codenames(capsys):
+    assert call(capsys, "info", "--release", "sid", "libc6") == (
+        1,
+        "",
+        (
+            'error: unknown release "sid" (bundled releases: debian-12 (bookworm), debian-13 (trixie); '
+            "a path containing / names a release directory)\n"
+        ),
+    )
 
 
 def test_help_and_version_load_no_heavy_library():
@@ -474,14 +537,197 @@ def test_releases_shows_each_maintenance_state(tmp_path, release_cert, monkeypat
 # -- cache ---------------------------------------------------------------------------------
 
 
-def test_cache_info_and_prune(tmp_path, capsys):
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_cache_info_and_prune_count_every_file(where, tmp_path, capsys):
     cache = tmp_path / "cache"
     (cache / "sha256").mkdir(parents=True)
+    (cache / "parsed").mkdir()
     (cache / "sha256" / ("ab" * 32)).write_bytes(b"x" * 2_000_000)
-    assert main(["cache", "--cache-dir", str(cache), "info"]) == 0
-    assert capsys.readouterr().out == f"{cache}: 1 files, 2.0 MB\n"
-    assert main(["cache", "--cache-dir", str(cache), "prune", "--older-than", "30"]) == 0
-    assert capsys.readouterr().out == "removed 0 files, 0.0 MB\n"
-    assert main(["cache", "--cache-dir", str(cache), "prune"]) == 0
-    assert capsys.readouterr().out == "removed 1 files, 2.0 MB\n"
+    (cache / "parsed" / ("cd" * 32)).write_bytes(b"y" * 1000)
+
+    def cache_command(action: str, *options: str) -> list[str]:
+        option = ["--cache-dir", str(cache)]
+        return ["cache", *option, action, *options] if where == "before" else ["cache", action, *option, *options]
+
+    assert main(cache_command("info")) == 0
+    assert capsys.readouterr().out == f"{cache}: 2 files, 2.0 MB (1 downloaded or derived in sha256/)\n"
+    assert main(cache_command("prune", "--older-than", "30")) == 0
+    assert capsys.readouterr().out == "removed 0 files, 0 B\n"
+    (cache / "sha256" / ("ef" * 32)).write_bytes(b"z")
+    assert main(cache_command("prune")) == 0
+    assert capsys.readouterr().out == "removed 3 files, 2.0 MB\n"
     assert not (cache / "sha256" / ("ab" * 32)).exists()
+
+
+def run_as_nobody(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script as user and group 65534 (needs root to switch)."""
+    if os.geteuid() != 0:
+        pytest.skip("switching to another user needs root")
+    return subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(SLICER), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory every user can reach (pytest's own are private to root), sticky like /tmp."""
+    path = Path(tempfile.mkdtemp(prefix="slicer-shared-"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_cache_directory_without_permission_suggests_another(shared_dir):
+    locked = shared_dir / "locked"
+    locked.mkdir(mode=0o555)
+    result = run_as_nobody(
+        "cut",
+        "--release",
+        "debian-12",
+        "--arch",
+        "amd64",
+        "--root",
+        str(shared_dir / "root"),
+        "--offline",
+        "base-files_base",
+        env={"HOME": str(locked), "SLICER_CACHE_DIR": ""},
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot create the cache folder {locked}/.cache/slicer: Permission denied "
+        "(choose a writable cache with --cache-dir DIR or SLICER_CACHE_DIR=DIR)\n"
+    )
+
+
+# -- cut --dry-run and non-root cuts ---------------------------------------------------------
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(libfoo_release, tmp_path):
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    args = [
+        "cut",
+        "--release",
+        f"{libfoo_release}/",
+        "--arch",
+        "x86_64",
+        "--root",
+        str(root),
+        "--cache-dir",
+        str(cache),
+        "libfoo1_libs",
+    ]
+    planned = run("-q", *args, "--dry-run", "--json")
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    assert not root.exists()
+    assert [(p["name"], p["version"], p["archive"], p["suite"]) for p in plan["packages"]] == [
+        ("libfoo1", "1.0-1", "debian", "bookworm")
+    ]
+    assert plan["download"]["packages"] == ["libfoo1"] and plan["download"]["bytes"] == plan["packages"][0]["size"]
+    assert (plan["files"], plan["bytes"], plan["conflicts"]) == (2, 8, [])
+    assert plan["write"] == plan["paths"] and plan["unchanged"] == 0
+    # The real cut writes what the plan said; a second plan finds it all present.
+    cut = run("-q", *args, "--json")
+    assert json.loads(cut.stdout)["written"] == plan["write"]
+    (root / "usr/share/doc/libfoo1/copyright").write_text("changed\n")
+    text = run(*args, "--dry-run")
+    assert text.returncode == 1
+    assert text.stdout.splitlines()[0] == (
+        f"Dry run: 2 slices of 1 package from release for amd64; nothing was written to {root}"
+    )
+    assert "Download: nothing (1 package cached)\n" in text.stdout
+    assert text.stdout.endswith("Conflicts with the root: 1\n  /usr/share/doc/libfoo1/copyright\n")
+    assert "the cut would fail: 1 path in" in text.stderr
+    assert (root / "usr/share/doc/libfoo1/copyright").read_text() == "changed\n"
+
+
+def test_a_non_root_cut_warns_once_about_owners_unless_quiet(libfoo_release, shared_dir):
+    shared = shared_dir
+    shutil.copytree(libfoo_release, shared / "release")
+    args = [
+        "cut",
+        "--release",
+        f"{shared}/release/",
+        "--arch",
+        "amd64",
+        "--cache-dir",
+        str(shared / "cache"),
+        "libfoo1_libs",
+    ]
+    loud = run_as_nobody(*args, "--root", str(shared / "one"), env={})
+    assert loud.returncode == 0, loud.stderr
+    assert loud.stderr.count("warning: not running as root: every path in") == 1
+    quiet = run_as_nobody("-q", *args, "--root", str(shared / "two"), env={})
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert (shared / "two/usr/lib/x86_64-linux-gnu/libfoo.so.1.0").stat().st_uid == 65534
+    assert "not running as root" not in run(*args, "--root", str(shared / "three")).stderr
+
+
+# -- progress ----------------------------------------------------------------------------
+
+
+def run_in_terminal(*args: str, columns: int = 80) -> str:
+    """The console script with stderr on a pseudo-terminal of `columns` columns; what the terminal got."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns)}
+    process = subprocess.Popen([str(SLICER), *args], stdout=subprocess.DEVNULL, stderr=follower, env=env)
+    os.close(follower)
+    received = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        received += chunk
+    os.close(leader)
+    assert process.wait(timeout=120) == 0, received.decode(errors="replace")
+    return received.decode(errors="replace")
+
+
+def cold_cut(release: Path, tmp_path: Path) -> list[str]:
+    """A cut of libfoo1_libs with an empty cache: every step has something to do."""
+    return [
+        "cut",
+        "--release",
+        f"{release}/",
+        "--arch",
+        "amd64",
+        "--root",
+        str(tmp_path / "root"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "libfoo1_libs",
+    ]
+
+
+def test_progress_on_a_terminal_shows_bytes_rate_and_time_left(libfoo_release, tmp_path):
+    shown = run_in_terminal(*cold_cut(libfoo_release, tmp_path))
+    frames = re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown))
+    # The last frame of each bar: the finished step.
+    index_line = [frame for frame in frames if "Reading package indexes" in frame][-1]
+    download_line = [frame for frame in frames if "Downloading" in frame][-1]
+    for line in (index_line, download_line):
+        # Bytes done of total, the rate, and the time left (0:00:00 at the end).
+        assert re.search(r"\d+(\.\d+)?/\d+(\.\d+)? (bytes|kB)", line), line
+        # Then the rate ("?" until rich has two samples: the local archive is fast) and the time left.
+        assert re.search(r"(bytes|kB) (\?|[\d.]+ [kM]?B/s) \d:\d\d:\d\d$", line.rstrip()), line
+
+
+def test_progress_off_a_terminal_is_one_line_per_step_with_sizes(libfoo_release, tmp_path):
+    result = run(*cold_cut(libfoo_release, tmp_path))
+    steps = [line for line in result.stderr.splitlines() if line.startswith(("Reading", "Downloading"))]
+    assert len(steps) == 2
+    assert re.fullmatch(r"Reading package indexes: \d+ B in \d+\.\ds \(\d+(\.\d)? [kM]?B/s\)", steps[0]), steps
+    assert re.fullmatch(r"Downloading: \d+ B in \d+\.\ds \(\d+(\.\d)? [kM]?B/s\)", steps[1]), steps

@@ -12,7 +12,7 @@ from rich.console import Console as RichConsole
 
 from slicer.console import Console
 
-MESSAGES = ["Selected 2 slices of 1 packages", "path /usr/lib/x86_64-linux-gnu/libfoo.so.1 [main] = 100%", "é ü ✓"]
+MESSAGES = ["Selected 2 slices of 1 package", "path /usr/lib/x86_64-linux-gnu/libfoo.so.1 [main] = 100%", "é ü ✓"]
 
 
 @pytest.fixture(autouse=True)
@@ -51,16 +51,30 @@ def test_quiet_keeps_warnings_only():
     assert stream.getvalue() == "warning: shown\n"
 
 
-def test_a_step_off_a_terminal_prints_its_start_and_end():
+def test_a_step_off_a_terminal_prints_one_line_with_its_real_duration(monkeypatch):
+    clock = iter([100.0, 103.25])
+    monkeypatch.setattr("slicer.console.time.monotonic", lambda: next(clock))
     stream = io.StringIO()
     console = Console(stream)
-    with console.task("Extracting", total=2) as task:
+    with console.task("Extracting", total=2, unit="packages") as task:
         task.advance()
         task.advance()
     assert task.completed == 2
-    first, last = stream.getvalue().splitlines()
-    assert first == "Extracting..."
-    assert last.startswith("Extracting: done in ") and last.endswith("s")
+    assert stream.getvalue() == "Extracting: 2 packages in 3.2s\n"
+
+
+def test_a_download_off_a_terminal_shows_size_and_rate(monkeypatch):
+    clock = iter([10.0, 12.0, 20.0, 20.5])
+    monkeypatch.setattr("slicer.console.time.monotonic", lambda: next(clock))
+    stream = io.StringIO()
+    console = Console(stream)
+    with console.task("Downloading", total=3_000_000, unit="bytes") as task:
+        task.advance(3_000_000)
+    with console.task("Reading package indexes", unit="bytes"):
+        pass
+    assert stream.getvalue() == (
+        "Downloading: 3.0 MB in 2.0s (1.5 MB/s)\nReading package indexes: nothing to download, 0.5s\n"
+    )
 
 
 @pytest.mark.parametrize(

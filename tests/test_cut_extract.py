@@ -1,5 +1,5 @@
-"""Extraction: plans, fidelity, hard links, parents, inline content, until,
-determinism and safety against hostile packages."""
+"""Extraction, through the cut's build step: plans, fidelity, hard links, parents, inline
+content, until, determinism and safety against hostile packages."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from slicer import rootfs
 from slicer.archive import ArchiveClient
 from slicer.cache import Cache
 from slicer.console import Console
-from slicer.cut import extract
+from slicer.cut.plan import plan
 from slicer.deb import DATA_COPY, DATA_INDEX
 from slicer.errors import DebError, ExtractError, RootError
 from slicer.release.load import load_release
 from slicer.release.model import PathInfo, PathKind, SliceKey
 from slicer.release.selection import select
 from slicer.report import Report
+from tests.helpers.cuts import build_from_debs
 from tests.helpers.debs import Entry, directory, file, hardlink, make_deb, symlink
 from tests.helpers.tree_fixtures import copy, glob, listing, selection, untouched
 
@@ -44,18 +45,16 @@ def link(target: str, **kw) -> PathInfo:
 
 
 def cut(
-    tmp_path: Path, chosen, debs: dict[str, Path], workers: int = 4, until: bool = False, name: str = "root"
+    tmp_path: Path,
+    chosen,
+    debs: dict[str, Path],
+    workers: int = 4,
+    name: str = "root",
+    cache: Cache | None = None,
 ) -> tuple[Path, Report]:
-    """Run the extraction steps of a cut into a fresh root and commit it."""
+    """Build `chosen` from `debs` into a fresh root through the cut pipeline; `debs` are blobs of `cache` if given."""
     root = tmp_path / name
-    report = Report()
-    with rootfs.staging_area(root) as staging:
-        extract.extract_all(chosen, debs, staging, report, QUIET, workers=workers)
-        extract.create_inline(chosen, staging, report)
-        if until:
-            extract.remove_until(chosen, staging, report)
-        rootfs.commit(staging, root, report)
-    return root, report
+    return root, build_from_debs(root, chosen, debs, cache, workers=workers)
 
 
 def mode(path: Path) -> int:
@@ -83,7 +82,7 @@ def test_plan_requests_per_package():
         },
         prefers={"/shared": {"a": "b"}},
     )
-    plans = extract.plan(chosen)
+    plans = plan(chosen)
     a, b = plans["a"], plans["b"]
     assert {source: [(t.path, t.slices) for t in targets] for source, targets in a.literals.items()} == {
         "/usr/bin/a": [("/usr/bin/a", {"a_one", "a_two"})],
@@ -240,10 +239,8 @@ def test_diverging_implicit_parent_modes_are_reported(tmp_path, write_debs):
         }
     )
     stream = io.StringIO()
-    with rootfs.staging_area(tmp_path / "root") as staging:
-        extract.extract_all(
-            selection({"a_x": {"/srv/a": None}, "b_x": {"/srv/b": None}}), debs, staging, Report(), Console(stream)
-        )
+    chosen = selection({"a_x": {"/srv/a": None}, "b_x": {"/srv/b": None}})
+    build_from_debs(tmp_path / "root", chosen, debs, console=Console(stream))
     assert (
         "warning: directory /srv/ has mode 0750 in package a and 0700 in package b; keeping 0750" in stream.getvalue()
     )
@@ -493,10 +490,20 @@ def test_make_wins_over_an_implicit_parent(tmp_path, write_debs):
     assert mode(root / "srv") == 0o700
 
 
+def test_inline_symlinks_come_first_and_package_content_lands_through_them(tmp_path, write_debs):
+    debs = write_debs({"p": [directory("./lib/"), file("./lib/x", "x")]})
+    root, _ = cut(tmp_path, selection({"p_x": {"/lib/x": None}, "q_links": {"/lib": link("usr/lib")}}), debs)
+    assert os.readlink(root / "lib") == "usr/lib"
+    assert (root / "usr/lib/x").read_text() == "x"
+
+
 def test_inline_symlink_over_something_else_fails(tmp_path, write_debs):
     debs = write_debs({"p": [directory("./lib/"), file("./lib/x", "x")]})
-    with pytest.raises(RootError, match=r"^cannot create /lib for slice q_links: a different dir is already there$"):
+    root, _ = cut(tmp_path, selection({"p_x": {"/lib/x": None}}), debs)
+    message = rf"^cannot cut into {root}: it already holds different content at /lib; pass --overwrite"
+    with pytest.raises(RootError, match=message):
         cut(tmp_path, selection({"p_x": {"/lib/x": None}, "q_links": {"/lib": link("usr/lib")}}), debs)
+    assert not (root / "lib").is_symlink() and (root / "lib/x").read_text() == "x"
 
 
 def test_source_date_epoch_must_be_a_number(tmp_path, write_debs, monkeypatch):
@@ -538,13 +545,51 @@ def test_until_removes_only_what_every_listing_slice_marks(tmp_path, write_debs)
             "p_keep": {"/usr/share/keep/a": None},
         }
     )
-    root, report = cut(tmp_path, chosen, debs, until=True)
+    root, report = cut(tmp_path, chosen, debs)
     assert not (root / "usr/share/base").exists() and (root / "usr/share").is_dir()
     assert sorted(p.name for p in (root / "usr/share/keep").iterdir()) == ["a"]
     assert "/usr/share/keep/" in report.entries and "/usr/share/keep/b" not in report.entries
     assert "/usr/share/base/" not in report.entries and "/usr/share/" in report.entries
     assert not (root / "two").exists()
     assert (report.entries["/one"].inode, report.entries["/three"].inode) == (1, 1)
+
+
+def test_until_listings_own_nothing_in_the_manifest(tmp_path, write_debs):
+    """A slice owns a path through a listing that is not `until: mutate`; inline content is owned
+    by every slice listing it once one keeps it; a surviving `until` directory is owned by none."""
+    debs = write_debs(
+        {
+            "p": [
+                directory("./dir/"),
+                file("./dir/file", "f"),
+                directory("./dir/nested/"),
+                file("./dir/nested/file", "n"),
+                directory("./keep/"),
+                file("./keep/x", "x"),
+            ]
+        }
+    )
+    chosen = selection(
+        {
+            "p_one": {
+                "/dir/**": glob(until="mutate"),
+                "/file": text("foo", until="mutate"),
+                "/keep/": copy(info="/keep/", until="mutate"),
+            },
+            "p_two": {"/dir/nested/**": glob(), "/file": text("foo"), "/keep/x": None},
+        }
+    )
+    root, report = cut(tmp_path, chosen, debs)
+    owners = {path: entry.slices for path, entry in report.entries.items() if entry.listed}
+    assert owners == {
+        "/dir/nested/": {"p_two"},
+        "/dir/nested/file": {"p_two"},
+        "/file": {"p_one", "p_two"},
+        "/keep/x": {"p_two"},
+    }
+    # Gone from the tree: what only `until` listings kept; still there: non-empty directories.
+    assert not (root / "dir/file").exists()
+    assert (root / "dir/nested/file").exists() and (root / "keep").is_dir()
 
 
 # -- determinism -------------------------------------------------------------
@@ -606,12 +651,12 @@ def test_cached_copies_give_the_same_tree_and_later_cuts_read_only_them(tmp_path
     cache = Cache(tmp_path / "cache")
     stored = cached_debs(cache, debs)
     plain = cut(tmp_path, chosen, debs, name="plain")
-    first = cut(tmp_path, chosen, stored, name="first")
+    first = cut(tmp_path, chosen, stored, name="first", cache=cache)
     copies = [cache.derived(deb.name, DATA_COPY) for deb in stored.values()]
     assert all(copy is not None for copy in copies)
     for deb in stored.values():
         deb.write_bytes(b"no longer a package")
-    second = cut(tmp_path, chosen, stored, name="second", workers=1)
+    second = cut(tmp_path, chosen, stored, name="second", workers=1, cache=cache)
     assert listing(first[0]) == listing(second[0]) == listing(plain[0])
     assert list(first[1].entries.values()) == list(second[1].entries.values()) == list(plain[1].entries.values())
 
@@ -622,11 +667,11 @@ def test_a_damaged_copy_or_index_is_made_again_from_the_package(tmp_path, write_
     chosen = selection({"p_x": {"/srv/f": None, "/srv/g": None}})
     cache = Cache(tmp_path / "cache")
     stored = cached_debs(cache, debs)
-    cut(tmp_path, chosen, stored, name="first")
+    cut(tmp_path, chosen, stored, name="first", cache=cache)
     blob = cache.derived(stored["p"].name, kind)
     good = blob.read_bytes()
     blob.write_bytes(good[:-10])
-    root, _ = cut(tmp_path, chosen, stored, name="second")
+    root, _ = cut(tmp_path, chosen, stored, name="second", cache=cache)
     assert listing(root) == listing(tmp_path / "first")
     remade = cache.derived(stored["p"].name, kind)
     assert remade is not None and remade.read_bytes() == good
@@ -639,7 +684,7 @@ def test_a_cache_that_cannot_keep_copies_still_serves_its_packages(tmp_path, wri
     for deb in stored.values():  # folders where the cache wants to record its copies
         for kind in (DATA_COPY, DATA_INDEX):
             (tmp_path / "cache" / "derived" / f"{deb.name}.{kind}").mkdir(parents=True)
-    root, _ = cut(tmp_path, selection({"p_x": {"/srv/f": None}}), stored)
+    root, _ = cut(tmp_path, selection({"p_x": {"/srv/f": None}}), stored, cache=cache)
     assert (root / "srv/f").read_text() == "content"
 
 
@@ -677,11 +722,7 @@ def test_a_package_lands_through_an_inline_link_and_names_its_parents_as_it_ship
             "libc6_x": {"/lib/x86_64-linux-gnu/libc.so.6": None, "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so": None},
         }
     )
-    root, report = tmp_path / "root", Report()
-    with rootfs.staging_area(root) as staging:
-        extract.create_inline(chosen, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-        extract.extract_all(chosen, debs, staging, report, QUIET)
-        rootfs.commit(staging, root, report)
+    root, report = cut(tmp_path, chosen, debs)
     assert os.readlink(root / "lib") == "usr/lib"
     assert (root / "usr/lib/x86_64-linux-gnu/libc.so.6").read_text() == "libc"
     assert (root / "usr/lib/x86_64-linux-gnu/gconv/UTF-16.so").read_text() == "gconv"
@@ -722,7 +763,8 @@ def test_a_second_cut_extends_the_root_and_a_failed_one_leaves_it_alone(tmp_path
 )
 def test_hostile_names_are_refused(tmp_path, write_debs, outside, entries):
     debs = write_debs({"p": entries})
-    with pytest.raises(DebError, match="which slicer refuses$"):
+    # The package is named, not the file it was read from.
+    with pytest.raises(DebError, match='^package "p" holds an? .*, which slicer refuses$'):
         cut(tmp_path, selection({"p_x": {"/**": glob()}}), debs)
     assert untouched(outside)
     assert list((tmp_path / "root").iterdir()) == []

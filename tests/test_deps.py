@@ -15,9 +15,11 @@ from slicer.cache import Cache
 from slicer.cli import main
 from slicer.console import Console
 from slicer.contents import PackageContents, Provision, find_providers, read_listing
+from slicer.deps import BASE_SLICES, DepsReport, Need
 from slicer.elf import read_elf
 from slicer.release.load import load_release
 from slicer.release.model import SliceKey
+from slicer.tables import shell_command
 from tests.helpers.debs import DebSpec, directory, file, hardlink, make_deb, symlink
 from tests.helpers.elfs import build_elf
 from tests.helpers.releases import key_block
@@ -122,15 +124,17 @@ def program(tmp_path: Path, name: str, **options) -> Path:
 
 
 @needs_amd64_true
-def test_a_host_program_needs_libc6_libs(release, capsys):
+def test_a_host_program_needs_libc6_libs(release, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")
     assert deps(release, str(TRUE)) == 0
     out = capsys.readouterr().out.splitlines()
-    rows = [line.split() for line in out[1:-1]]
+    rows = [line.split() for line in out[1:3]]
     assert rows == [
         [str(TRUE), "amd64", "ld-linux-x86-64.so.2", "(loader)", "libc6_libs"],
         [str(TRUE), "amd64", "libc.so.6", "libc6_libs"],
     ]
-    assert out[-1] == "libc6_libs"
+    # Then the cut that gives the program its libraries (this release has no base slices).
+    assert out[3:] == ["", f"slicer cut --release {release}/ --arch amd64 --root rootfs libc6_libs"]
 
 
 @needs_amd64_true
@@ -151,6 +155,7 @@ def test_json_output(release, capsys):
         "standalone": [],
         "missing": [],
         "slices": ["libc6_libs"],
+        "cut": {"amd64": f"slicer cut --release {release}/ --arch amd64 --root rootfs libc6_libs"},
     }
 
 
@@ -191,7 +196,7 @@ def test_double_star_globs_provide_files_but_not_directories(release):
         "libdir.so.2": [],
         "libpriv.so.1": [Provision(SliceKey("libpriv1", "libs"), "/usr/lib/priv/sub/libpriv.so.1")],
     }
-    assert sorted(contents.debs) == ["libc6", "libpriv1"]
+    assert sorted(contents.fetched) == ["libc6", "libpriv1"]
 
 
 def test_files_that_cannot_be_mapped_are_one_sentence_errors(release, tmp_path, capsys):
@@ -232,3 +237,35 @@ def test_listing_hashes_files_and_reads_elf_through_hard_links(tmp_path):
     assert "/usr/share/data" not in listing.elves
     assert listing.matching("/usr/lib/libx*") == ["/usr/lib/libx.so.1", "/usr/lib/libx-again.so.1"]
     assert listing.matching("/usr/lib") == []
+
+
+def test_the_cut_command_puts_base_slices_first_and_one_slice_per_line_when_long():
+    libs = [SliceKey("libc6", "libs"), SliceKey("libssl3", "libs"), SliceKey("libstdc++6", "libs")]
+    report = DepsReport(
+        "debian-12",
+        "bookworm",
+        list(BASE_SLICES),
+        [Need("app", "arm64", "needed", f"lib{number}.so", (key,)) for number, key in enumerate(libs)]
+        + [Need("app", "arm64", "needed", "libnone.so.1", ())],
+    )
+    (words,) = report.cut_commands().values()
+    assert words == [
+        "slicer",
+        "cut",
+        "--release",
+        "bookworm",
+        "--arch",
+        "arm64",
+        "--root",
+        "rootfs",
+        *BASE_SLICES,
+        "libc6_libs",
+        "libssl3_libs",
+        "libstdc++6_libs",
+    ]
+    assert shell_command(words, 80).splitlines() == [
+        "slicer cut --release bookworm --arch arm64 --root rootfs \\",
+        *[f"    {name} \\" for name in [*BASE_SLICES, "libc6_libs", "libssl3_libs"]],
+        "    libstdc++6_libs",
+    ]
+    assert shell_command(words, 1000) == " ".join(words)

@@ -54,7 +54,26 @@ def test_exact_package_name_matches_its_slices_and_near_names(release):
 
 
 def test_two_edits_away_is_no_match(release):
-    assert found(release, "python3.") == []
+    assert found(release, "pythn3.") == []
+
+
+def test_prefix_and_substring_match_exact_and_prefix_first(release):
+    assert found(release, "python3.") == [
+        "python3.10_bins",
+        "python3.10_config",
+        "python3.10_core",
+        "python3.10_libs",
+        "python3.11_bins",
+        "python3.11_core",
+        "python3.11_libs",
+    ]
+    # Exact, then prefix, then substring; among prefixes the closer name first.
+    assert found(release, "openssl") == [
+        "openssl_bins",
+        "openssl_config",
+        "openssl-provider-legacy_libs",
+    ]
+    assert found(release, "ssl") == ["openssl_bins", "openssl_config", "openssl-provider-legacy_libs"]
 
 
 def test_underscore_term_compares_with_the_slice_name(release):
@@ -77,9 +96,24 @@ def test_question_mark_and_trailing_star(release):
     ]
 
 
-def test_every_term_must_match_each_within_one_edit(release):
-    assert found(release, "python3.1", "_lib") == ["python3.10_libs", "python3.11_libs"]
-    assert found(release, "python3.1", "_data") == []
+def test_several_terms_match_any_and_slices_matching_more_come_first(release):
+    assert found(release, "python3.1", "_lib")[:2] == ["python3.10_libs", "python3.11_libs"]
+    assert found(release, "base-files", "libc6") == [
+        "base-files_base",
+        "base-files_release-info",
+        "libc6_config",
+        "libc6_libs",
+    ]
+    assert found(release, "python3.1", "_data") == [
+        "python3-pkg_data",
+        "python3.10_bins",
+        "python3.10_config",
+        "python3.10_core",
+        "python3.10_libs",
+        "python3.11_bins",
+        "python3.11_core",
+        "python3.11_libs",
+    ]
 
 
 def test_results_sort_by_the_full_name_not_by_package_first(release):

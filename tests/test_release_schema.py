@@ -150,7 +150,18 @@ SLICE_RULES = [
         "slice mypkg_bins has invalid hint",
         4,
     ),
-    ("hint with a tab", 'package: mypkg\nslices:\n  bins:\n    hint: "a\\tb"\n', "has invalid hint", 4),
+    (
+        "hint with a tab",
+        'package: mypkg\nslices:\n  bins:\n    hint: "a\\tb"\n',
+        'slice mypkg_bins has invalid hint "a\\tb" (must be len <= 40',
+        4,
+    ),
+    (
+        "hint over several lines",
+        "package: mypkg\nslices:\n  bins:\n    hint: |\n      On\n      two lines\n",
+        'slice mypkg_bins has invalid hint "On\\ntwo lines\\n" (must be len <= 40',
+        4,
+    ),
     (
         "essential self reference",
         "package: mypkg\nslices:\n  bins:\n    essential: {mypkg_bins: null}\n",
@@ -382,7 +393,8 @@ def test_v1_default_archive_orders_priorities(make_release, release_cert):
         "  c:\n    version: '1'\n    suites: [u]\n    components: [main]\n    public-keys: [test-key]\n"
     )
     release = load_release(str(make_release({}, release_text=chisel_yaml(release_cert, "v1", body))) + "/")
-    assert {name: a.priority for name, a in release.archives.items()} == {"a": -1, "b": 1, "c": -2}
+    # As chisel numbers them: the n-th archive by name gets -n, the default then 1.
+    assert {name: a.priority for name, a in release.archives.items()} == {"a": -1, "b": 1, "c": -3}
 
 
 def test_more_than_one_default(make_release, release_cert):
@@ -496,17 +508,37 @@ def test_yaml_1_1_booleans_stay_strings(make_release):
     assert sorted(release.packages["mypkg"].slices) == ["false", "off", "true"]
 
 
-def test_pro_archives_are_skipped(make_release, release_cert):
+PRO_BODY = (
+    "  ubuntu:\n    version: '24.04'\n    suites: [noble]\n    components: [main]\n"
+    "    public-keys: [test-key]\n    priority: 10\n"
+    "  esm:\n    version: '24.04'\n    suites: [noble-infra-security]\n    components: [main]\n"
+    "    public-keys: [test-key]\n    priority: 15\n    pro: esm-infra\n"
+)
+
+
+def test_pro_archives_stay_in_the_release(make_release, release_cert):
     from tests.helpers.releases import chisel_yaml
 
-    body = (
-        "  ubuntu:\n    version: '24.04'\n    suites: [noble]\n    components: [main]\n    public-keys: [test-key]\n"
-        "    priority: 10\n"
-        "  esm:\n    version: '24.04'\n    suites: [noble-infra-security]\n    components: [main]\n"
-        "    public-keys: [test-key]\n    priority: 15\n    pro: esm-infra\n"
-    )
+    release = load_release(str(make_release({}, release_text=chisel_yaml(release_cert, "v3", PRO_BODY))) + "/")
+    assert {name: (a.pro, a.priority) for name, a in release.archives.items()} == {
+        "ubuntu": ("", 10),
+        "esm": ("esm-infra", 15),
+    }
+
+
+def test_an_archive_of_an_unknown_pro_kind_is_left_out(make_release, release_cert):
+    from tests.helpers.releases import chisel_yaml
+
+    body = PRO_BODY.replace("pro: esm-infra", "pro: unknown-value").replace("priority: 15", "priority: 10")
     release = load_release(str(make_release({}, release_text=chisel_yaml(release_cert, "v3", body))) + "/")
     assert list(release.archives) == ["ubuntu"]
+    # Its only archive left out, a release still loads: finding packages fails later.
+    lone = "  esm:\n" + body.split("  esm:\n")[1].replace("    priority: 10\n", "")
+    release = load_release(str(make_release({}, release_text=chisel_yaml(release_cert, "v3", lone))) + "/")
+    assert release.archives == {}
+    # Left out or not, it must name its version, suites and components.
+    broken = body.replace("    suites: [noble-infra-security]\n", "")
+    assert 'archive "esm" missing suites field' in release_error(make_release, release_cert, broken)
 
 
 # -- YAML reading -----------------------------------------------------------------

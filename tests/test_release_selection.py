@@ -131,3 +131,12 @@ def test_invalid_generate_fails_when_selected(make_release):
         SelectionError, match="slice aa_gen has invalid 'generate' for path /var/lib/x/\\*\\*: \"sbom\""
     ):
         select(release, parse_keys(["aa_gen"]), "amd64")
+
+
+def test_every_missing_slice_is_reported_in_one_error(release):
+    with pytest.raises(SelectionError) as raised:
+        select(release, parse_keys(["nope_libs", "libc6_nope", "libc6_other", "app_bins"]), "amd64")
+    assert str(raised.value) == (
+        "3 slices are missing: slice libc6_nope not found; slice libc6_other not found; "
+        'slices of package "nope" not found'
+    )

@@ -113,6 +113,26 @@ def test_glob_and_copy_in_one_package_are_fine(make_release):
     load(make_release, pkg("aa", "  data:\n    contents:\n      /dir/**:\n  more:\n    contents:\n      /dir/file:\n"))
 
 
+def test_the_same_glob_in_two_packages_conflicts(make_release):
+    files = {
+        **pkg("aa", "  data:\n    contents:\n      /file/foob*r:\n"),
+        **pkg("bb", "  data:\n    contents:\n      /file/foob*r:\n"),
+    }
+    error = fails(make_release, files, "slices aa_data and bb_data conflict on /file/foob*r")
+    assert "slices/bb.yaml:5:" in error and " and /file" not in error
+
+
+def test_the_same_glob_in_two_slices_of_one_package_is_fine(make_release):
+    load(
+        make_release,
+        pkg(
+            "aa",
+            "  one:\n    contents:\n      /file/foob*r:\n      /file/f*r:\n"
+            "  two:\n    contents:\n      /file/foob*r:\n      /file/f*obar:\n",
+        ),
+    )
+
+
 def test_glob_against_inline_text_of_the_same_package_conflicts(make_release):
     fails(
         make_release,

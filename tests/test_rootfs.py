@@ -238,7 +238,9 @@ def test_commit_conflict_names_every_path_and_writes_nothing(root, change):
     staging, report = stage(root, changed)
     with pytest.raises(RootError) as failure:
         rootfs.commit(staging, root, report)
-    assert str(failure.value) == f"cannot cut into {root}: it already holds different content at {next(iter(change))}"
+    assert str(failure.value).startswith(
+        f"cannot cut into {root}: it already holds different content at {next(iter(change))}; pass --overwrite"
+    )
     assert listing(root) == before
     assert not staging.exists()
 
@@ -251,7 +253,7 @@ def test_commit_mode_conflict_and_overwrite(root):
     os.chmod(staging / "usr" / "bin" / "tool", 0o755)
     report.entries["/etc/hostname"].mode = 0o600
     report.entries["/usr/bin/tool"].mode = 0o755
-    with pytest.raises(RootError, match=r"different content at /etc/hostname, /usr/bin/tool$"):
+    with pytest.raises(RootError, match=r"different content at /etc/hostname, /usr/bin/tool; pass --overwrite"):
         rootfs.commit(staging, root, report)
     staging, report = stage(root, {**TREE, "/bin": "usr/sbin"})
     report.entries["/etc/hostname"].mode = 0o600
@@ -267,7 +269,7 @@ def test_commit_directory_modes_matter_only_when_listed(root):
     staging, report = stage(root, {"/usr/share/doc/": b""})
     report.entries["/usr/share/doc/"].mode = 0o700
     report.add(Entry("/usr/", "dir", 0o711, listed=False))
-    with pytest.raises(RootError, match=r"different content at /usr/share/doc/$"):
+    with pytest.raises(RootError, match=r"different content at /usr/share/doc/; pass --overwrite"):
         rootfs.commit(staging, root, report)
     assert stat.S_IMODE((root / "usr").stat().st_mode) == 0o755
     staging, report = stage(root, {"/usr/share/doc/": b""})
@@ -283,7 +285,7 @@ def test_commit_ownership_conflict_as_root(root):
     rootfs.commit(staging, root, report)
     staging, report = stage(root, TREE)
     report.entries["/etc/hostname"].uid = 65532
-    with pytest.raises(RootError, match=r"different content at /etc/hostname$"):
+    with pytest.raises(RootError, match=r"different content at /etc/hostname; pass --overwrite"):
         rootfs.commit(staging, root, report)
 
 
@@ -303,7 +305,7 @@ def test_commit_files_meeting_through_a_root_symlink(root):
     (root / "usr" / "bin").mkdir(parents=True)
     os.symlink("usr/bin", root / "bin")
     staging, report = stage(root, {"/bin/sh": b"dash", "/usr/bin/sh": b"bash"})
-    with pytest.raises(RootError, match=r"different content at /usr/bin/sh$"):
+    with pytest.raises(RootError, match=r"different content at /usr/bin/sh; pass --overwrite"):
         rootfs.commit(staging, root, report)
     assert list((root / "usr" / "bin").iterdir()) == []
 
@@ -321,3 +323,12 @@ def test_mount_points_inside_the_root_come_from_the_mount_table(tmp_path):
     )
     assert rootfs.mount_points(root, table) == {root / "usr", root / "proc x"}
     assert rootfs.mount_points(root, tmp_path / "absent") == frozenset()
+
+
+def test_a_conflict_error_names_a_few_paths_counts_the_rest_and_says_the_way_out(tmp_path):
+    conflicts = [f"/etc/file{number}" for number in range(18)]
+    assert rootfs.conflict_message(tmp_path, conflicts) == (
+        f"cannot cut into {tmp_path}: it already holds different content at /etc/file0, /etc/file1, /etc/file2 "
+        "and 15 more paths; pass --overwrite to replace it, or cut into a fresh root (or choose one of the "
+        "slices that ship these paths)"
+    )

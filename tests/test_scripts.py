@@ -228,8 +228,12 @@ def test_read_refusals(tmp_path: Path) -> None:
         failure('content.read("/missing")', acc)
         == "slice pkg_slice: cannot read /missing: no such file or directory (line 1)"
     )
-    # A directory known only as "/etc/" is not readable as the file "/etc".
-    assert "not selected: /etc (line 1)" in failure('content.read("/etc")', acc)
+    # A directory known only as "/etc/" is not readable as the file "/etc": chisel says why.
+    assert failure('content.read("/etc")', acc) == "slice pkg_slice: content is not a file: /etc (line 1)"
+    assert (
+        failure('content.read("/other")', acc)
+        == "slice pkg_slice: cannot read file which is not selected: /other (line 1)"
+    )
 
 
 # -- list -----------------------------------------------------------------------------
@@ -256,6 +260,10 @@ def test_list_parent_of_glob_and_refusals(tmp_path: Path) -> None:
     assert (
         failure('content.list("/srv/x")', acc)
         == "slice pkg_slice: cannot list directory which is not selected: /srv/x/ (line 1)"
+    )
+    # A file known only as "/etc/file" is not listable as the directory "/etc/file/".
+    assert (
+        failure('content.list("/etc/file")', acc) == "slice pkg_slice: content is not a directory: /etc/file (line 1)"
     )
     acc.known.add("/etc/file/")
     assert (

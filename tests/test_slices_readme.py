@@ -14,6 +14,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from slicer.release.load import bundled_names, data_root, load_release
+from slicer.release.model import Release
+
+
+def architecture_limits(release: Release) -> dict[str, tuple[str, ...]]:
+    """Packages whose every path carries `arch:`: Debian builds them for those architectures only."""
+    limits = {}
+    for name, package in release.packages.items():
+        infos = [info for slice_ in package.slices.values() for info in slice_.contents.values()]
+        if infos and all(info.arch for info in infos):
+            limits[name] = tuple(sorted({arch for info in infos for arch in info.arch}))
+    return limits
 
 
 def readme_text(name: str) -> str:
@@ -32,6 +43,19 @@ def readme_text(name: str) -> str:
         for slice_name in sorted(package.slices):
             hint = package.slices[slice_name].hint or "-"
             lines.append(f"| {package_name} | {slice_name} | {hint} |")
+    limits = architecture_limits(release)
+    if limits:
+        lines += [
+            "",
+            "## Packages built for some architectures only",
+            "",
+            "Debian does not build these packages for every architecture. Each of their paths carries",
+            "`arch:`, so a cut for another architecture gets no files from them.",
+            "",
+            "| package | architectures |",
+            "|---|---|",
+        ]
+        lines += [f"| {package_name} | {', '.join(arches)} |" for package_name, arches in sorted(limits.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .client import ArchiveClient as ArchiveClient
+    from .client import FetchedPackage as FetchedPackage
     from .client import PackageRecord as PackageRecord
     from .http import Http as Http
     from .mirrors import resolve_mirrors as resolve_mirrors
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "ArchiveClient": "client",
     "ArchiveOptions": "options",
+    "FetchedPackage": "client",
     "Http": "http",
     "PackageRecord": "client",
     "compare_versions": "versions",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import lzma
+import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable
@@ -25,7 +26,7 @@ import zstandard
 from attrs import define, frozen
 
 from ..cache import BlobWriter, Cache
-from ..console import Console
+from ..console import Console, Task
 from ..errors import ArchiveError, MirrorError, OfflineError
 from ..release.model import Release
 from . import signed
@@ -66,6 +67,14 @@ class PackageRecord:
     stanza: str
 
 
+@frozen
+class FetchedPackage:
+    """A package as the archive offers it, and its .deb: downloaded, verified, a blob of the client's cache."""
+
+    record: PackageRecord
+    deb: Path
+
+
 @define
 class IndexStats:
     """What opening indexes cost: shown by benchmarks, checked by tests."""
@@ -88,6 +97,15 @@ class _Source:
 
 class _Missing(Exception):
     """An offline run lacks a cached item; collected, then reported together."""
+
+
+_PROVIDES = re.compile(r"^Provides:[ \t]*(.*)$", re.MULTILINE)
+_PACKAGE = re.compile(r"^Package:[ \t]*(\S+)", re.MULTILINE)
+
+
+def _relation_names(value: str) -> set[str]:
+    """The package names of a relation field (`a (= 1), b | c:any`), versions and qualifiers dropped."""
+    return {part.split("(")[0].strip().split(":")[0] for part in re.split(r"[,|]", value) if part.strip()}
 
 
 def _plural(count: int, word: str) -> str:
@@ -121,6 +139,12 @@ class ArchiveClient:
         self._certs: dict[str, list[pysequoia.Cert]] = {}
         self._sources: dict[str, list[_Source]] = {}
         self._lock = threading.Lock()
+        for archive in release.archives.values():
+            if archive.pro:
+                console.warn(
+                    f'archive "{archive.name}" ignored: it is an Ubuntu Pro archive (pro: {archive.pro}), '
+                    "which needs credentials slicer does not handle"
+                )
 
     @property
     def http(self) -> Http:
@@ -144,8 +168,13 @@ class ArchiveClient:
                     f'package "{name}" is pinned to archive "{pinned}", which release '
                     f"{self.release.name} does not define"
                 )
+            if self.release.archives[pinned].pro:
+                raise ArchiveError(
+                    f'package "{name}" is pinned to archive "{pinned}", an Ubuntu Pro archive '
+                    "slicer cannot fetch from (it needs credentials)"
+                )
             return [[pinned]]
-        usable = [archive for archive in self.release.archives.values() if archive.priority >= 0]
+        usable = [archive for archive in self.release.archives.values() if archive.priority >= 0 and not archive.pro]
         if self.release.equal_priority_by_version:
             return [[archive.name for archive in usable]]
         levels: dict[int, list[str]] = {}
@@ -164,15 +193,15 @@ class ArchiveClient:
         jobs = [(name, suite) for name in wanted for suite in self.release.archives[name].suites]
         missing: list[str] = []
         opened: dict[tuple[str, str], list[_Source]] = {}
+        # Counted in bytes: the indexes to download are what takes time on a cold cache.
         with (
-            self.console.task("Reading package indexes", total=len(jobs)) as task,
+            self.console.task("Reading package indexes", unit="bytes") as task,
             ThreadPoolExecutor(max_workers=INDEX_WORKERS) as pool,
         ):
-            futures = {job: pool.submit(self._open_suite, *job) for job in jobs}
+            futures = {job: pool.submit(self._open_suite, *job, task) for job in jobs}
             for job, future in futures.items():
                 opened[job], gaps = future.result()
                 missing += gaps
-                task.advance()
         if missing:
             raise OfflineError(f"offline, and the cache lacks {', '.join(missing)}; run once online to fill it")
         for name in wanted:
@@ -190,7 +219,7 @@ class ArchiveClient:
         with self._lock:
             setattr(self.stats, field, getattr(self.stats, field) + 1)
 
-    def _open_suite(self, archive: str, suite: str) -> tuple[list[_Source], list[str]]:
+    def _open_suite(self, archive: str, suite: str, task: Task) -> tuple[list[_Source], list[str]]:
         """The indexes of one suite, and what an offline run lacks to open them."""
         url = f"{self.mirrors[archive]}/dists/{suite}"
         try:
@@ -200,7 +229,7 @@ class ArchiveClient:
         sources, missing = [], []
         for component in self.release.archives[archive].components:
             try:
-                sources.append(_Source(archive, suite, component, self._package_index(info, component)))
+                sources.append(_Source(archive, suite, component, self._package_index(info, component, task)))
             except _Missing as gap:
                 missing.append(str(gap))
         return sources, missing
@@ -247,7 +276,7 @@ class ArchiveClient:
             self.cache.save_inrelease(url, data, signature)
         return info
 
-    def _package_index(self, info: signed.InRelease, component: str) -> PackageIndex:
+    def _package_index(self, info: signed.InRelease, component: str, task: Task) -> PackageIndex:
         base = f"{component}/binary-{self.arch}/Packages"
         choice = next(
             ((suffix, decompress) for suffix, decompress in _COMPRESSIONS if base + suffix in info.files), None
@@ -274,7 +303,7 @@ class ArchiveClient:
             blob = self.cache.obtain(
                 listed.sha256,
                 listed.size,
-                lambda writer: self._download_index(info, listed, writer),
+                lambda writer: self._download_index(info, listed, writer, task),
                 url,
                 self.console.warn,
             )
@@ -289,15 +318,16 @@ class ArchiveClient:
         self.cache.write_mapped(key, index.to_bytes(self.cache.parsed_key(key)))
         return index
 
-    def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter) -> None:
+    def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter, task: Task) -> None:
         """By-hash first when the archive offers it: it cannot change under us mid-update."""
+        task.grow(listed.size)
         if info.by_hash:
             folder = listed.path.rsplit("/", 1)[0]
             by_hash = f"{info.url}/{folder}/by-hash/SHA256/{listed.sha256}"
-            if self.http.download(by_hash, writer, size=listed.size, missing_ok=True):
+            if self.http.download(by_hash, writer, size=listed.size, progress=task.advance, missing_ok=True):
                 self._count("indexes_downloaded")
                 return
-        self.http.download(f"{info.url}/{listed.path}", writer, size=listed.size)
+        self.http.download(f"{info.url}/{listed.path}", writer, size=listed.size, progress=task.advance)
         self._count("indexes_downloaded")
 
     # Choosing packages
@@ -334,9 +364,15 @@ class ArchiveClient:
 
     def _missing_packages(self, names: list[str], searched: Iterable[str]) -> ArchiveError:
         quoted = ", ".join(f'"{name}"' for name in names)
+        where = ", ".join(dict.fromkeys(searched))
+        if not where:
+            return ArchiveError(
+                f"cannot find {_plural(len(names), 'package')} {quoted} for {self.arch}: release "
+                f"{self.release.name} has no archive slicer can fetch from"
+            )
         return ArchiveError(
             f"cannot find {_plural(len(names), 'package')} {quoted} in "
-            f"{_plural(len(set(searched)), 'archive')} {', '.join(dict.fromkeys(searched))} for {self.arch}"
+            f"{_plural(len(set(searched)), 'archive')} {where} for {self.arch}"
         )
 
     def resolve(self, names: Iterable[str]) -> dict[str, PackageRecord]:
@@ -371,6 +407,32 @@ class ArchiveClient:
             raise self._missing_packages(pending, searched)
         return {name: chosen[name] for name in names}
 
+    def names(self) -> list[str]:
+        """Every package name the release's archives offer for this architecture, for suggestions."""
+        archives = [archive for group in self._archive_order("") for archive in group]
+        self._open(archives)
+        return sorted(
+            {name for archive in archives for source in self._sources[archive] for name in source.index.names()}
+        )
+
+    def providers(self, name: str) -> list[str]:
+        """Packages whose `Provides` names `name`: what apt offers for a virtual package.
+
+        A scan of every index, made only when a name is not a package.
+        """
+        archives = [archive for group in self._archive_order("") for archive in group]
+        self._open(archives)
+        found: set[str] = set()
+        for archive in archives:
+            for source in self._sources[archive]:
+                for paragraph in source.index.paragraphs():
+                    provides = _PROVIDES.search(paragraph)
+                    if provides and name in _relation_names(provides.group(1)):
+                        package = _PACKAGE.search(paragraph)
+                        if package:
+                            found.add(package.group(1))
+        return sorted(found)
+
     def find(self, name: str, version: str) -> PackageRecord:
         """Exactly `version` of `name`, as a lock file asks for it."""
         archives = [archive for group in self._archive_order(name) for archive in group]
@@ -384,6 +446,12 @@ class ArchiveClient:
         )
 
     # Downloading
+
+    def fetch_packages(self, records: Iterable[PackageRecord]) -> dict[str, FetchedPackage]:
+        """name -> the record and its verified .deb, in the order of `records`."""
+        records = list(records)
+        debs = self.fetch(records)
+        return {record.name: FetchedPackage(record, debs[record.name]) for record in records}
 
     def fetch(self, records: Iterable[PackageRecord]) -> dict[str, Path]:
         """name -> verified .deb in the cache; downloads what is not cached, in parallel."""

@@ -66,6 +66,25 @@ def new_session(pool_size: int = 8) -> requests.Session:
     return session
 
 
+# -- for other HTTP clients (the registry push of `slicer image`) ---------------------
+# They talk to the network through this module's session, and name its failures
+# through these aliases, so that no other stage imports an HTTP library.
+Response = requests.Response
+Session = requests.Session
+TransportError = requests.RequestException
+TLSError = requests.exceptions.SSLError
+
+
+def quiet_unverified_tls_warnings() -> None:
+    """For a user who asked for unverified TLS: no warning on every request."""
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+
+def reason(error: BaseException) -> str:
+    """A few words for a transport failure, without library noise."""
+    return _reason(error)
+
+
 def _reason(error: BaseException) -> str:
     """A few words for a transport failure, without library noise."""
     if isinstance(error, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):

@@ -137,6 +137,8 @@ def resolve_mirrors(
     sources: list[AptSource] | None = None
     missing = []
     for name, archive in release.archives.items():
+        if archive.pro:
+            continue  # never fetched from (see ArchiveClient)
         variable = env_name(name)
         if name in overrides:
             mirrors[name] = _check_url(overrides[name], f"--mirror {name}")

@@ -29,6 +29,7 @@ import itertools
 import marshal
 import mmap
 import struct
+from collections.abc import Iterator
 
 import zstandard
 
@@ -174,6 +175,17 @@ class PackageIndex:
             )
             self._decoded[name] = found
         return found
+
+    def names(self) -> list[str]:
+        """Every package name of the index, sorted."""
+        return self._names.joined.split("\n") if len(self._names) else []
+
+    def paragraphs(self) -> Iterator[str]:
+        """The index's paragraphs, frame by frame: a whole-index scan, for rare questions."""
+        decompressor = zstandard.ZstdDecompressor()
+        for frame, start in enumerate(self._frame_offsets[:-1]):
+            text = decompressor.decompress(self._frames[start : self._frame_offsets[frame + 1]])
+            yield from text.decode("utf-8", "replace").split("\n\n")
 
     def stanza(self, entry: IndexEntry) -> str:
         """The full paragraph of `entry`, as the archive wrote it."""

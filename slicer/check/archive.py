@@ -5,27 +5,35 @@ arm64): every literal path and glob exists in the real package (or is
 restricted to other architectures); each package has a `copyright` slice
 that ships its copyright file and that every other slice needs; the
 essentials of each slice cover the shared-library needs of the ELF files it
-ships; literal paths shared by two packages hold the same thing in both; and
-each slice cuts on its own. Each .deb is downloaded once per architecture
+ships; literal paths shared by two packages hold the same thing in both; a
+slice that writes dpkg records brings the OS identity files with it (see
+`records`); and each slice cuts on its own. Each .deb is downloaded once per architecture
 and its data.tar read once.
 """
 
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..archive import ArchiveOptions, open_archives
+from attrs import frozen
+
+from ..archive import ArchiveOptions, FetchedPackage, open_archives
+from ..cache import Cache
 from ..console import Console
 from ..contents import Item, Listing, PackageContents, find_providers
-from ..cut.extract import PackagePlan, plan
 from ..cut.pipeline import CutOptions, build, packages_with_content
+from ..cut.plan import PackagePlan, plan
+from ..deb import keep_decompressed
 from ..errors import SlicerError
 from ..release.model import Package, PathKind, Release, Slice, SliceKey
 from ..release.selection import Selection, select
+from .records import identity_slices, missing_identity
 from .report import CheckReport
 
 
@@ -73,7 +81,7 @@ class ArchiveChecks:
         self.contents = PackageContents(release, arch, client, console, workers)
         self.packages = [release.packages[name] for name in report.packages]
         self.closures: dict[SliceKey, Selection] = {}
-        # What each closure takes from each package (`extract.plan`), made once.
+        # What each closure takes from each package (`plan.plan`), made once.
         self.plans: dict[SliceKey, dict[str, PackagePlan]] = {}
 
     def slices(self) -> Iterator[Slice]:
@@ -98,7 +106,9 @@ class ArchiveChecks:
         with_content = [p.name for p in self.packages if any(_extracts(s, self.arch) for s in p.slices.values())]
         needed = {name for plans in self.plans.values() for name in packages_with_content(plans)}
         listings = self.contents.listings(with_content)
-        self.contents.fetch(sorted(needed))
+        # A cut resolves every selected package, even one it reads nothing from.
+        every = {name for closure in self.closures.values() for name in closure.packages}
+        self.contents.fetch(sorted(needed | every))
         for package in self.packages:
             listing = listings.get(package.name)
             if package.name in self.contents.missing:
@@ -109,6 +119,7 @@ class ArchiveChecks:
                 self.paths(package, listing)
         self.libraries(listings)
         self.conflicts(self.contents.listings(with_content + sorted(needed)))
+        self.records()
         self.cuts()
 
     # copyright ----------------------------------------------------------------------
@@ -272,6 +283,22 @@ class ArchiveChecks:
                         f'but {_describe(other[1])} in package "{other[0]}" on {self.arch}',
                     )
 
+    # dpkg records and the OS identity -----------------------------------------------
+
+    def records(self) -> None:
+        for key, closure in self.closures.items():
+            missing = missing_identity(closure.slices, self.arch)
+            if not missing:
+                continue
+            offer = " or ".join(identity_slices(self.release, self.arch)) or "a slice that ships them"
+            self.add(
+                key.package,
+                "records",
+                f"slice {key} writes dpkg records without {' and '.join(missing)} on {self.arch}, so scanners "
+                f"cannot tell which distribution the packages belong to; add {offer} to its essentials",
+                key,
+            )
+
     # cutting each slice alone -------------------------------------------------------
 
     def cuts(self) -> None:
@@ -280,8 +307,7 @@ class ArchiveChecks:
             selection = self.closures.get(slice_.key)
             if selection is None:
                 continue
-            needed = packages_with_content(self.plans[slice_.key])
-            lacking = [name for name in needed if name in self.contents.missing]
+            lacking = [name for name in selection.packages if name in self.contents.missing]
             if lacking:
                 self.add(
                     slice_.package,
@@ -293,33 +319,82 @@ class ArchiveChecks:
             jobs.append(selection)
         if not jobs:
             return
+        keys = [selection.slices[-1].key for selection in jobs]
+        # A cut resolves every selected package, even one it reads nothing from.
+        names = {name for key in keys for name in self.closures[key].packages}
+        work = _CutWork(
+            self.arch,
+            {key: self.closures[key] for key in keys},
+            {key: self.plans[key] for key in keys},
+            {name: self.contents.fetched[name] for name in names},
+            self.contents.client.cache,
+        )
         with (
             self.console.task(f"Cutting each slice alone for {self.arch}", total=len(jobs), unit="slices") as task,
-            ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
+            _cut_pool(work, self.workers) as pool,
         ):
-            futures = [
-                (selection, pool.submit(self.cut_alone, selection, self.plans[selection.slices[-1].key]))
-                for selection in jobs
-            ]
-            for selection, future in futures:
-                error = future.result()
-                key = selection.slices[-1].key
+            for key, error in zip(keys, pool.map(_cut_alone, keys, chunksize=4), strict=True):
                 if error is not None:
                     self.add(key.package, "cut", f"slice {key} does not cut on its own on {self.arch}: {error}", key)
                 task.advance()
 
-    def cut_alone(self, selection: Selection, plans: dict[str, PackagePlan]) -> str | None:
-        """Cut one slice and its essentials into an empty root; the error, if any."""
-        names = packages_with_content(plans)
-        records = {name: self.contents.records[name] for name in names}
-        debs = {name: self.contents.debs[name] for name in names}
-        quiet = Console(io.StringIO(), quiet=True)
-        with tempfile.TemporaryDirectory(prefix="slicer-check-") as folder:
-            options = CutOptions(
-                root=Path(folder) / "root", slices=(str(selection.slices[-1].key),), arch=self.arch, workers=1
-            )
-            try:
-                build(selection, plans, records, debs, options, quiet)
-            except SlicerError as error:
-                return str(error)
-        return None
+
+@frozen
+class _CutWork:
+    """What a process cutting slices alone needs: each slice's closure and extraction plan, and the
+    packages already fetched."""
+
+    arch: str
+    closures: dict[SliceKey, Selection]
+    plans: dict[SliceKey, dict[str, PackagePlan]]
+    packages: dict[str, FetchedPackage]
+    cache: Cache
+
+
+# The work of this process, when it is one of `_cut_pool`'s workers.
+_work: _CutWork | None = None
+# How much of the packages' data a cut worker keeps decompressed between cuts.
+DECOMPRESSED_LIMIT = 512 << 20
+
+
+def _start_worker(work: _CutWork) -> None:
+    global _work
+    _work = work
+    keep_decompressed(DECOMPRESSED_LIMIT)
+
+
+def _cut_pool(work: _CutWork, workers: int) -> ProcessPoolExecutor:
+    """Processes that cut slices alone: cutting is CPU-bound Python, so threads would share one core.
+
+    They are spawned, not forked: a fork copies whatever locks this process's
+    other threads (downloads, progress) hold at that moment.
+    """
+    count = max(1, min(workers, os.cpu_count() or 1))
+    return ProcessPoolExecutor(
+        max_workers=count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(work,),
+    )
+
+
+def _cut_alone(key: SliceKey) -> str | None:
+    """Cut one slice and its essentials into an empty root, on a memory-backed folder when there is
+    one; the error, if any."""
+    assert _work is not None, "a cut worker runs only in the pool"
+    selection, plans = _work.closures[key], _work.plans[key]
+    packages = {name: _work.packages[name] for name in selection.packages}
+    quiet = Console(io.StringIO(), quiet=True)
+    with tempfile.TemporaryDirectory(prefix="slicer-check-", dir=scratch_folder()) as folder:
+        options = CutOptions(root=Path(folder) / "root", slices=(str(key),), arch=_work.arch, workers=1)
+        try:
+            build(selection, plans, packages, _work.cache, options, quiet)
+        except SlicerError as error:
+            return str(error)
+    return None
+
+
+def scratch_folder() -> str | None:
+    """A memory-backed folder for short-lived roots (`/dev/shm`) when this machine has a writable one."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from attrs import define, field, frozen
 
 from ..release.model import SliceKey
 
-CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "cut")
-ARCH_CHECKS = ("copyright", "paths", "libraries", "conflicts", "cut")
+CHECKS = ("style", "hints", "copyright", "paths", "libraries", "conflicts", "records", "cut")
+ARCH_CHECKS = ("copyright", "paths", "libraries", "conflicts", "records", "cut")
 EVERY_ARCH = "all"
 
 
@@ -41,6 +42,8 @@ class CheckReport:
     skipped: dict[tuple[str, str, str], str] = field(factory=dict)
     # Files --fix rewrote.
     fixed: list[str] = field(factory=list)
+    # Package -> (its file as shown, its text): where problems are annotated.
+    files: dict[str, tuple[str, str]] = field(factory=dict)
 
     def add(self, package: str, check: str, arch: str, message: str, slice_: SliceKey | None = None) -> None:
         self.problems.append(Problem(package, check, arch, message, str(slice_) if slice_ else ""))
@@ -60,11 +63,32 @@ class CheckReport:
                     rows.append((check, arch, "ok", []))
         return rows
 
+    def location(self, problem: Problem) -> dict[str, Any]:
+        """`file`, `line` and `severity` of a problem, for a CI system's annotations.
+
+        The line is the one the message names (a style issue's `file:line:`), else the
+        first path of the message that is a key of the file, else the slice's key, else 1.
+        """
+        display, text = self.files.get(problem.package, ("", ""))
+        if not display:
+            return {"file": "", "line": 0, "severity": "error"}
+        lines = text.splitlines()
+        named = re.match(rf"{re.escape(display)}:(\d+):", problem.message)
+        line = int(named.group(1)) if named else 0
+        for token in [] if line else re.findall(r"/[^\s,;:()\"]*", problem.message):
+            line = next((number for number, row in enumerate(lines, 1) if row.strip().startswith(f"{token}:")), 0)
+            if line:
+                break
+        if not line and problem.slice:
+            name = problem.slice.split("_", 1)[1]
+            line = next((number for number, row in enumerate(lines, 1) if row.startswith(f"  {name}:")), 0)
+        return {"file": display, "line": line or 1, "severity": "error"}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "release": self.release,
             "arches": list(self.arches),
-            "problems": [problem.to_json() for problem in self.problems],
+            "problems": [{**problem.to_json(), **self.location(problem)} for problem in self.problems],
             "packages": {package: [_row_json(*row) for row in self.rows(package)] for package in self.packages},
             "fixed": self.fixed,
         }

@@ -17,6 +17,7 @@ from ..console import Console
 from ..errors import ReleaseError, SlicerError
 from ..release.load import default_release_name, load_release
 from ..release.model import KNOWN_ARCHES, Package
+from ..suggest import did_you_mean
 from .archive import ArchiveChecks
 from .report import EVERY_ARCH, CheckReport
 from .style import hint_issue, review_style
@@ -50,11 +51,14 @@ def check(options: CheckOptions, console: Console) -> CheckReport:
     unknown = [name for name in options.packages if name not in release.packages]
     if unknown:
         raise SlicerError(
-            f"release {release.name} has no slice definitions for " + ", ".join(f'package "{name}"' for name in unknown)
+            f"release {release.name} has no slice definitions for "
+            + ", ".join(f'package "{name}"' + did_you_mean(name, release.packages) for name in unknown)
         )
     report = CheckReport(release.name, arches, list(dict.fromkeys(options.packages)) or sorted(release.packages))
     for name in report.packages:
-        _check_style(release.packages[name], options.fix, report)
+        package = release.packages[name]
+        report.files[name] = (package.display or str(package.path), package.text)
+        _check_style(package, options.fix, report)
         _check_hints(release.packages[name], report)
         if "copyright" not in release.packages[name].slices:
             report.add(name, "copyright", EVERY_ARCH, f'package "{name}" has no copyright slice')

@@ -23,6 +23,10 @@ binary cataloger, Trivy's ownership checks) stays correct. Dependency fields
 are kept as the archive states them even though the image may not satisfy
 them. No `/var/lib/dpkg/status` is written alongside, so no package is
 counted twice.
+
+Records stay true when a root grows: a later cut into a root that holds
+records in a directory the release's slices generate adds its own packages
+there, whether or not it selects the records' slice again.
 """
 
 from __future__ import annotations

@@ -1,90 +1,38 @@
-"""Cut the selected slices out of their packages into a staging tree.
+"""Cut the selected slices out of their packages into a staging tree, as `plan.py` planned.
 
-`plan` turns a selection into per-package requests. `extract_all` streams
-each package once, straight into staging, in selection order: the result
-never depends on thread timing (a symlink shipped by an earlier package is
-followed by a later one's paths). Warm cuts read each package from a zstd
-copy of its data.tar kept in the cache, an order of magnitude faster than
-xz. `create_inline` adds `text`, `make` and `symlink` content, and
-`remove_until` drops `until: mutate` paths after the scripts ran. Modes, owners and mtimes are applied once, when
-the staging tree is committed, since writing into a directory changes its mtime.
+`extract_all` streams each package once, straight into staging, in
+selection order: the result never depends on thread timing (a symlink
+shipped by an earlier package is followed by a later one's paths). Warm cuts
+read each package from a zstd copy of its data.tar kept in the cache, an
+order of magnitude faster than xz. Modes, owners and mtimes are applied
+once, when the staging tree is committed, since writing into a directory
+changes its mtime.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 import stat
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from attrs import define, field
-
 from .. import rootfs
+from ..cache import Cache
 from ..console import Console
-from ..deb import CachedData, Content, Member, cached_data, iter_data
-from ..errors import DebError, ExtractError, RootError, SlicerError
-from ..globs import is_glob, literal_prefix, match
-from ..release.model import PathInfo, PathKind, Slice
+from ..deb import CachedData, Content, Member, cached_data, package_data
+from ..errors import DebError, ExtractError, RootError
+from ..globs import literal_prefix, match
 from ..release.selection import Selection
-from ..report import Entry, Report
+from ..report import Entry, Report, number_links
+from .epoch import source_date_epoch
+from .plan import PackagePlan, Target, parent_dir, plan
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRead
 
 WRITABLE = frozenset({"file", "dir", "symlink", "hardlink"})
-INLINE = frozenset({PathKind.TEXT, PathKind.MAKE, PathKind.SYMLINK})
-DEFAULT_MODES = {PathKind.TEXT: 0o644, PathKind.MAKE: 0o755, PathKind.SYMLINK: 0o777}
-# The cache's names for a package's data.tar recompressed with zstd, and for the index of its members.
-
-
-@define
-class Target:
-    """Where one package path lands, for which slices."""
-
-    path: str
-    slices: set[str]
-    uid: int | None = None
-    gid: int | None = None
-    # False for a directory wanted only as the parent of inline content.
-    listed: bool = True
-
-
-@define
-class PackagePlan:
-    package: str
-    # Path in the package -> where it goes (several targets with `copy:`).
-    literals: dict[str, list[Target]] = field(factory=dict)
-    # Directories taken only if the package ships them: parents of inline content.
-    optional: set[str] = field(factory=set)
-    # Glob -> the slices listing it.
-    globs: dict[str, set[str]] = field(factory=dict)
-    # Paths another selected package provides under `prefer`.
-    excluded: frozenset[str] = frozenset()
-
-    def add(self, source: str, target: Target) -> None:
-        for known in self.literals.setdefault(source, []):
-            if known.path == target.path:
-                known.slices |= target.slices
-                return
-        self.literals[source].append(target)
-
-    def wants(self) -> bool:
-        return bool(self.literals or self.optional or self.globs)
-
-
-def source_date_epoch() -> int:
-    """The mtime of content slicer makes up: `SOURCE_DATE_EPOCH`, else 0."""
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not value:
-        return 0
-    try:
-        return int(value)
-    except ValueError:
-        raise SlicerError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}") from None
 
 
 def _digest(stream: SupportsRead[bytes]) -> tuple[str, int]:
@@ -100,46 +48,6 @@ def _content(member: Member) -> Content:
     """The content of a regular file's member; only those have one."""
     assert member.stream is not None, f"{member.path} is a {member.kind}, with no content"
     return member.stream
-
-
-def _parent(path: str) -> str:
-    parent = posixpath.dirname(path.rstrip("/"))
-    return parent if parent == "/" else parent + "/"
-
-
-def _loses(selection: Selection, path: str, package: str) -> bool:
-    winner = selection.winner(path)
-    return winner is not None and winner != package
-
-
-def _applicable(selection: Selection) -> Iterator[tuple[Slice, str, PathInfo]]:
-    """Each path of each selected slice that this arch and `prefer` leave to its package."""
-    for slice_ in selection.slices:
-        for path, info in slice_.contents.items():
-            if info.applies_to(selection.arch) and not _loses(selection, path, slice_.package):
-                yield slice_, path, info
-
-
-def plan(selection: Selection) -> dict[str, PackagePlan]:
-    """What to take from each selected package, in selection order."""
-    plans = {name: PackagePlan(name) for name in selection.packages}
-    for slice_, path, info in _applicable(selection):
-        current = plans[slice_.package]
-        name = str(slice_.key)
-        if info.kind is PathKind.GLOB or (info.kind is PathKind.COPY and is_glob(path)):
-            current.globs.setdefault(path, set()).add(name)
-        elif info.kind is PathKind.COPY:
-            current.add(info.info or path, Target(path, {name}, info.uid, info.gid))
-        else:
-            wanted = path.removesuffix("**") if info.kind is PathKind.GENERATE else _parent(path)
-            if wanted != "/":
-                current.optional.add(wanted)
-    for current in plans.values():
-        current.optional -= current.literals.keys()
-        current.excluded = frozenset(
-            path for path in selection.release.prefers if _loses(selection, path, current.package)
-        )
-    return plans
 
 
 class _View:
@@ -212,7 +120,7 @@ class _Extraction:
         self.epoch = source_date_epoch()
 
     def run(self) -> None:
-        for member in iter_data(self.deb, self.cached, keep=self.keeps):
+        for member in package_data(self.package, self.deb, self.cached, keep=self.keeps):
             self.take(member)
             if not self.plan.globs and not self.unseen and not self.parents_unread:
                 break
@@ -273,7 +181,7 @@ class _Extraction:
             self.write(member, target, first)
 
     def make_parents(self, path: str) -> None:
-        parent = _parent(path)
+        parent = parent_dir(path)
         if parent in self.known_dirs:
             return
         self.make_dirs(parent)
@@ -383,7 +291,7 @@ class _Extraction:
 
     def second_pass(self) -> None:
         """Give hard links whose target was not selected that target's content."""
-        for member in iter_data(self.deb, self.cached):
+        for member in package_data(self.package, self.deb, self.cached):
             links = self.waiting.pop(member.path, None)
             if links is None:
                 continue
@@ -447,13 +355,15 @@ def extract_all(
     console: Console,
     workers: int = 4,
     plans: dict[str, PackagePlan] | None = None,
+    cache: Cache | None = None,
 ) -> None:
     """Extract every selected package into `staging`, one after the other in selection order.
 
     The order makes the result independent of thread timing: a symlink
     shipped by an earlier package is followed by a later one's paths. Threads
     only make the zstd copies of packages stored in a cache, on their first use.
-    `plans` is `plan(selection)` when the caller made it already.
+    `plans` is `plan(selection)` when the caller made it already; `debs` are
+    blobs of `cache` when one is given.
     """
     plans = {name: current for name, current in (plans or plan(selection)).items() if current.wants()}
     missing = [name for name in plans if name not in debs]
@@ -463,7 +373,7 @@ def extract_all(
         console.task("Extracting packages", total=len(plans), unit="packages") as task,
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):
-        copies = {name: pool.submit(cached_data, debs[name]) for name in plans}
+        copies = {name: pool.submit(cached_data, debs[name], cache) for name in plans}
         try:
             groups = 0
             for name, current in plans.items():
@@ -475,97 +385,3 @@ def extract_all(
             for future in copies.values():
                 future.cancel()
     number_links(report)
-
-
-def create_inline(selection: Selection, staging: Path, report: Report, kinds: frozenset[PathKind] = INLINE) -> None:
-    """Create `text`, `make` and `symlink` content (or only `kinds` of it), in selection order.
-
-    Symlinks are also made before extraction, so that a package shipping
-    `/lib/x` lands through a slice's `/lib -> usr/lib` link (merged /usr).
-    """
-    epoch = source_date_epoch()
-    for slice_, path, info in _applicable(selection):
-        if info.kind not in kinds:
-            continue
-        target = path.rstrip("/") if info.kind is PathKind.SYMLINK else path
-        for created in rootfs.make_dirs(staging, _parent(target)):
-            report.add(Entry(created, "dir", 0o755, package=slice_.package, mtime=epoch, listed=False))
-        mode = DEFAULT_MODES[info.kind] if info.mode is None or info.kind is PathKind.SYMLINK else info.mode
-        kind = {PathKind.TEXT: "file", PathKind.MAKE: "dir", PathKind.SYMLINK: "symlink"}[info.kind]
-        entry = Entry(
-            target, kind, mode, {str(slice_.key)}, slice_.package, uid=info.uid or 0, gid=info.gid or 0, mtime=epoch
-        )
-        found = _kind_at(staging, target)
-        if found is not None and (found != kind or (kind == "symlink" and _link_at(staging, target) != info.info)):
-            raise RootError(f"cannot create {target} for slice {slice_.key}: a different {found} is already there")
-        if found is None:
-            if kind == "file":
-                entry.sha256, entry.size = rootfs.write_file(staging, target, info.info.encode(), mode)
-            elif kind == "dir":
-                rootfs.make_dirs(staging, target)
-            else:
-                entry.link = info.info
-                rootfs.write_symlink(staging, target, info.info)
-        report.add(entry)
-    number_links(report)
-
-
-def _kind_at(root: Path, path: str) -> str | None:
-    try:
-        mode = os.lstat(rootfs.resolve(root, path, follow_last=False)).st_mode
-    except FileNotFoundError:
-        return None
-    if stat.S_ISDIR(mode):
-        return "dir"
-    return "symlink" if stat.S_ISLNK(mode) else "file"
-
-
-def _link_at(root: Path, path: str) -> str:
-    return os.readlink(rootfs.resolve(root, path, follow_last=False))
-
-
-def remove_until(selection: Selection, staging: Path, report: Report) -> None:
-    """Remove paths every selected slice listing them marks `until: mutate`.
-
-    Files go first, then directories deepest first and only when empty.
-    """
-    listings: dict[str, list[tuple[str, bool]]] = {}
-    for slice_, path, info in _applicable(selection):
-        key = path.rstrip("/") if info.kind is PathKind.SYMLINK else path
-        listings.setdefault(str(slice_.key), []).append((key, info.until == "mutate"))
-    marking = {name for name, paths in listings.items() if any(until for _, until in paths)}
-
-    def doomed(entry: Entry) -> bool:
-        if not entry.slices or not entry.slices <= marking:
-            return False
-        for name in entry.slices:
-            verdicts = [until for key, until in listings[name] if match(key, entry.path)]
-            if not verdicts or not all(verdicts):
-                return False
-        return True
-
-    chosen = sorted(
-        (entry for entry in report.entries.values() if doomed(entry)),
-        key=lambda entry: (entry.kind == "dir", -entry.path.count("/")),
-    )
-    for entry in chosen:
-        if rootfs.remove(staging, entry.path):
-            del report.entries[entry.path]
-    number_links(report)
-
-
-def number_links(report: Report) -> None:
-    """Number hard-link groups 1..N in order of discovery, dropping groups of one.
-
-    Modes, owners and mtimes are applied once, by `rootfs.commit`.
-    """
-    groups: dict[int, list[Entry]] = {}
-    for entry in report.entries.values():
-        if entry.inode:
-            groups.setdefault(entry.inode, []).append(entry)
-    number = 0
-    for members in groups.values():
-        if len(members) > 1:
-            number += 1
-        for member in members:
-            member.inode = number if len(members) > 1 else 0

@@ -11,28 +11,32 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
+import os
 import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
 from .. import rootfs
-from ..archive import ArchiveClient, ArchiveOptions, PackageRecord, open_archives
+from ..archive import ArchiveClient, ArchiveOptions, FetchedPackage, PackageRecord, open_archives
 from ..cache import Cache
 from ..console import Console
-from ..errors import ArchiveError, SlicerError, VerificationError
+from ..errors import SlicerError
+from ..humane import plural, size
 from ..release.load import load_release
 from ..release.model import Generate, PathKind, Release, SliceKey
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
-from . import dpkgstatus, extract, manifest
+from . import dpkgstatus, extract, inline, keystore, manifest
+from .epoch import source_date_epoch
 from .outputs import PendingOutputs
+from .plan import PackagePlan, plan
 
-LOCK_FORMAT = 1
+if TYPE_CHECKING:
+    from . import sbom
 
 
 @frozen
@@ -49,36 +53,92 @@ class CutOptions:
     ignore: frozenset[str] = frozenset()
     sbom: Path | None = None
     workers: int = 4
+    # Resolve, download and stage, then report what the cut would do; the root is not touched.
+    dry_run: bool = False
+
+
+@frozen
+class CutOutcome:
+    """What a finished cut used and wrote, for commands that build on a cut (`image`)."""
+
+    release: Release
+    selection: Selection
+    records: dict[str, PackageRecord]
+    report: Report
+    result: rootfs.CommitResult
+
+
+@frozen
+class _Prepared:
+    """A cut up to its downloads: the release, the selection, its plans and the open archives."""
+
+    release: Release
+    selection: Selection
+    plans: dict[str, PackagePlan]
+    client: ArchiveClient
 
 
 def cut(options: CutOptions, console: Console) -> dict[str, Any]:
-    """Run a whole cut and return its JSON-ready summary."""
+    """Run a whole cut (or, with `dry_run`, plan it) and return its JSON-ready summary."""
     cache = Cache(options.archives.cache_dir)
     with cache.in_use():
-        return _cut(options, console, cache)
+        if options.dry_run:
+            from .dryrun import plan_cut  # only dry runs need it
+
+            prepared = _prepare(options, console, cache)
+            return plan_cut(prepared.client, prepared.release, prepared.selection, prepared.plans, options, console)
+        done = _run(options, console, cache)
+    return summary(done.release, done.selection, done.records, done.report, done.result)
 
 
-def _cut(options: CutOptions, console: Console, cache: Cache) -> dict[str, Any]:
+def run_cut(options: CutOptions, console: Console) -> CutOutcome:
+    """Run a whole cut and return what it used and wrote."""
+    cache = Cache(options.archives.cache_dir)
+    with cache.in_use():
+        return _run(options, console, cache)
+
+
+def _prepare(options: CutOptions, console: Console, cache: Cache) -> _Prepared:
     release = load_release(options.release, options.overlays, cache)
     check_maintenance(release, options.ignore, console)
     requested = parse_keys(options.slices)
+    # The records an earlier cut left in the root stay true: their slices are selected again.
+    requested += [key for key in record_slices(release, options.arch, options.root) if key not in requested]
+    selection = select(release, requested, options.arch)
+    console.info(
+        f"Selected {plural(len(selection.slices), 'slice')} of {plural(len(selection.packages), 'package')} "
+        f"from {release.name} for {options.arch}"
+    )
+    if os.geteuid() != 0 and not console.quiet:
+        console.warn(
+            f"not running as root: every path in {options.root} will be owned by you, not by the "
+            "owners the packages and slices give"
+        )
+    return _Prepared(
+        release, selection, plan(selection), open_archives(release, selection.arch, console, options.archives)
+    )
+
+
+def _run(options: CutOptions, console: Console, cache: Cache) -> CutOutcome:
     root_existed = options.root.exists()
     outputs = PendingOutputs()
     try:
         # The whole cut holds the root: a cut beside it could add records this one must keep true.
         with rootfs.root_lock(options.root):
-            requested += [key for key in record_slices(release, options.arch, options.root) if key not in requested]
-            selection = select(release, requested, options.arch)
-            console.info(
-                f"Selected {len(selection.slices)} slices of {len(selection.packages)} packages "
-                f"from {release.name} for {options.arch}"
-            )
-            plans = extract.plan(selection)
-            records, debs = fetch_packages(release, selection, packages_with_content(plans), options, console)
+            prepared = _prepare(options, console, cache)
+            release, selection, plans, client = prepared.release, prepared.selection, prepared.plans, prepared.client
+            # Every selected package, as chisel fetches them: one whose slices only create content
+            # is recorded in the manifest, lock file and SBOM too.
+            packages = fetch_packages(client, release, selection, list(selection.packages), options)
+            records = {name: package.record for name, package in packages.items()}
 
-            def prepare(report: Report, staging: Path) -> None:
+            def prepare_outputs(report: Report, staging: Path) -> None:
                 if options.lock:
-                    outputs.prepare("--lock", options.lock, lock_bytes(release, selection, records))
+                    from . import lock  # Only cuts asked for a lock file need it (and cattrs).
+
+                    outputs.prepare(
+                        "--lock", options.lock, lock.lock_bytes(lock.LockFile.of(release, selection, records))
+                    )
                 if options.sbom:
                     outputs.prepare(
                         "--sbom",
@@ -86,7 +146,7 @@ def _cut(options: CutOptions, console: Console, cache: Cache) -> dict[str, Any]:
                         sbom_bytes(release, selection, records, report, staging, options.root.name),
                     )
 
-            report, result = build(selection, plans, records, debs, options, console, prepare)
+            report, result = build(selection, plans, packages, client.cache, options, console, prepare_outputs)
     except BaseException:
         outputs.discard()
         if not root_existed:
@@ -94,10 +154,11 @@ def _cut(options: CutOptions, console: Console, cache: Cache) -> dict[str, Any]:
         raise
     outputs.publish()
     console.info(
-        f"Cut {len(selection.slices)} slices into {options.root}: {result.written} paths written "
-        f"({result.written_bytes / 1e6:.1f} MB), {result.unchanged} already present"
+        f"Cut {plural(len(selection.slices), 'slice')} into {options.root}: "
+        f"{plural(result.written, 'path')} written ({size(result.written_bytes)}), "
+        f"{result.unchanged} already present"
     )
-    return summary(release, selection, records, report, result)
+    return CutOutcome(release, selection, records, report, result)
 
 
 def check_maintenance(release: Release, ignore: frozenset[str], console: Console) -> None:
@@ -119,20 +180,25 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
 
 
 def fetch_packages(
-    release: Release, selection: Selection, needed: list[str], options: CutOptions, console: Console
-) -> tuple[dict[str, PackageRecord], dict[str, Path]]:
+    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
+) -> dict[str, FetchedPackage]:
     """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
-    client = open_archives(release, selection.arch, console, options.archives)
+    return client.fetch_packages(resolve_packages(client, release, selection, needed, options).values())
+
+
+def resolve_packages(
+    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
+) -> dict[str, PackageRecord]:
+    """The version of each package `needed`: the newest, or the lock file's with --locked."""
     if options.locked:
-        records = locked_records(options.locked, release, selection, needed, client)
-    else:
-        records = client.resolve(needed)
-    debs = client.fetch(records.values())
-    return records, debs
+        from . import lock  # Only cuts from a lock file need it (and cattrs).
+
+        return lock.locked_records(options.locked, release, selection, needed, client)
+    return client.resolve(needed)
 
 
-def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
-    """Packages the cut reads (`plans` from `extract.plan`): those it extracts from, and those
+def packages_with_content(plans: dict[str, PackagePlan]) -> list[str]:
+    """Packages the cut reads (`plans` from `plan.plan`): those it extracts from, and those
     whose directories give the modes of the parents of inline content (as chisel fetches them)."""
     return [name for name, wanted in plans.items() if wanted.wants()]
 
@@ -142,26 +208,42 @@ def packages_with_content(plans: dict[str, extract.PackagePlan]) -> list[str]:
 
 def build(
     selection: Selection,
-    plans: dict[str, extract.PackagePlan],
-    records: dict[str, PackageRecord],
-    debs: dict[str, Path],
+    plans: dict[str, PackagePlan],
+    packages: dict[str, FetchedPackage],
+    cache: Cache | None,
     options: CutOptions,
     console: Console,
     prepare: Callable[[Report, Path], None] | None = None,
 ) -> tuple[Report, rootfs.CommitResult]:
-    """Build the cut in a staging tree and commit it; `prepare` writes outputs from the staged tree first."""
-    report = Report()
+    """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it;
+    `prepare` writes outputs beside the root from the staged tree first."""
     with rootfs.staging_area(options.root) as staging:
-        extract.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
-        extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans)
-        extract.create_inline(selection, staging, report)
-        run_scripts(selection, staging, report, console)
-        extract.remove_until(selection, staging, report)
-        replaceable = generate(selection, records, staging, report, options.root, options.overwrite)
+        report, replaceable = stage(selection, plans, packages, cache, staging, options, console)
         if prepare is not None:
             prepare(report, staging)
-        result = rootfs.commit(staging, options.root, report, options.overwrite, frozenset(replaceable))
+        result = rootfs.commit(staging, options.root, report, options.overwrite, replaceable)
     return report, result
+
+
+def stage(
+    selection: Selection,
+    plans: dict[str, PackagePlan],
+    packages: dict[str, FetchedPackage],
+    cache: Cache | None,
+    staging: Path,
+    options: CutOptions,
+    console: Console,
+) -> tuple[Report, frozenset[str]]:
+    """Build the whole cut in `staging`: its report, and the generated paths that may replace the root's."""
+    records = {name: package.record for name, package in packages.items()}
+    debs = {name: package.deb for name, package in packages.items()}
+    report = Report()
+    inline.create_inline(selection, staging, report, kinds=frozenset({PathKind.SYMLINK}))
+    extract.extract_all(selection, debs, staging, report, console, workers=options.workers, plans=plans, cache=cache)
+    inline.create_inline(selection, staging, report)
+    run_scripts(selection, staging, report, console)
+    inline.remove_until(selection, staging, report)
+    return report, frozenset(generate(selection, records, staging, report, options.root, options.overwrite))
 
 
 def run_scripts(selection: Selection, staging: Path, report: Report, console: Console) -> None:
@@ -218,6 +300,8 @@ def record_slices(release: Release, arch: str, root: Path) -> list[SliceKey]:
 def _holds_records(root: Path, kind: Generate, directory: str) -> bool:
     if kind == Generate.MANIFEST:
         return _existing(root, f"{directory}manifest.wall") is not None
+    if kind != Generate.DPKG_STATUS:
+        return False
     host = rootfs.resolve(root, directory)
     return host.is_dir() and any(host.iterdir())
 
@@ -230,7 +314,8 @@ def generate(
     root: Path,
     overwrite: bool = False,
 ) -> set[str]:
-    """Write `generate:` outputs (dpkg status entries, then the manifest); returns their paths."""
+    """Write `generate:` outputs (Java trust stores, dpkg status entries, then the manifest); returns their
+    paths."""
     targets: dict[Generate, dict[str, set[str]]] = {kind: {} for kind in Generate}
     for slice_ in selection.slices:
         for path, info in slice_.contents.items():
@@ -239,6 +324,11 @@ def generate(
                 if kind is not None:
                     targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
     written: set[str] = set()
+    for directory, owners in sorted(targets[Generate.JAVA_KEYSTORE].items()):
+        path = f"{directory}cacerts"
+        store = keystore.jks(keystore.trusted_certificates(staging, root), source_date_epoch() * 1000)
+        _write_generated(staging, report, path, store, owners)
+        written.add(path)
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
         packages = [
             dpkgstatus.StatusPackage(name, records[name].stanza) for name in selection.packages if name in records
@@ -276,23 +366,23 @@ def _existing(root: Path, path: str) -> bytes | None:
 
 
 def _merge_md5sums(root: Path, path: str, data: bytes) -> bytes:
-    """Keep the files an earlier cut into the same root listed for this package."""
+    """Keep the files an earlier cut into the same root listed for this package; where both list
+    a file, this cut's sum is the file's content now (an `--overwrite` may have replaced it)."""
     existing = _existing(root, path)
     if not existing:
         return data
-    # By path: a file the cut replaced (--overwrite) is listed once, with its new sum.
-    by_path = {line.split("  ", 1)[-1]: line for line in existing.decode(errors="replace").splitlines()}
-    by_path.update({line.split("  ", 1)[-1]: line for line in data.decode().splitlines()})
-    return "".join(f"{by_path[path]}\n" for path in sorted(by_path)).encode()
+    sums = {line.split("  ", 1)[-1]: line for line in existing.decode().splitlines() + data.decode().splitlines()}
+    return "".join(f"{sums[name]}\n" for name in sorted(sums)).encode()
 
 
 def _write_generated(
     staging: Path, report: Report, path: str, data: bytes, owners: set[str], hashed: bool = True
 ) -> None:
-    epoch = extract.source_date_epoch()
+    epoch = source_date_epoch()
     for directory in rootfs.make_dirs(staging, posixpath.dirname(path)):
         report.add(Entry(path=directory.rstrip("/") + "/", kind="dir", mode=0o755, mtime=epoch, listed=False))
     sha256, size = rootfs.write_file(staging, path, data, 0o644)
+    # Records kept up to date in a root whose records' slice this cut did not select have no owner here.
     report.add(
         Entry(
             path=path,
@@ -302,6 +392,7 @@ def _write_generated(
             sha256=sha256 if hashed else "",
             size=size if hashed else 0,
             mtime=epoch,
+            listed=bool(owners),
         )
     )
 
@@ -311,61 +402,7 @@ def _remove_if_empty(root: Path) -> None:
         root.rmdir()
 
 
-# -- lock files and summaries -----------------------------------------------------
-
-
-def lock_bytes(release: Release, selection: Selection, records: dict[str, PackageRecord]) -> bytes:
-    """The lock file of a cut: exact versions and .deb hashes."""
-    lock = {
-        "slicer-lock": LOCK_FORMAT,
-        "release": release.name,
-        "arch": selection.arch,
-        "slices": sorted(str(slice_.key) for slice_ in selection.slices),
-        "packages": {
-            name: {
-                "version": r.version,
-                "sha256": r.sha256,
-                "archive": r.archive,
-                "suite": r.suite,
-                "filename": r.filename,
-                "size": r.size,
-            }
-            for name, r in sorted(records.items())
-        },
-    }
-    return (json.dumps(lock, indent=2) + "\n").encode()
-
-
-def locked_records(
-    path: Path, release: Release, selection: Selection, needed: Iterable[str], client: ArchiveClient
-) -> dict[str, PackageRecord]:
-    """Exactly the versions and .deb hashes a lock file names, or a clear error."""
-    try:
-        lock = json.loads(path.read_text())
-        packages = lock["packages"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise SlicerError(f"cannot read lock file {path}: {error}") from None
-    if lock.get("arch") != selection.arch:
-        raise SlicerError(f"lock file {path} is for {lock.get('arch')}, not {selection.arch}")
-    if lock.get("release") != release.name:
-        raise SlicerError(f"lock file {path} is for release {lock.get('release')}, not {release.name}")
-    absent = [name for name in needed if name not in packages]
-    if absent:
-        raise SlicerError(f"lock file {path} has no entry for {', '.join(absent)}; cut with --lock to update it")
-    records = {}
-    for name in needed:
-        entry = packages[name]
-        try:
-            record = client.find(name, entry["version"])
-        except ArchiveError as error:
-            raise ArchiveError(f"lock file {path} asks for {name} {entry['version']}: {error}") from None
-        if record.sha256 != entry["sha256"]:
-            raise VerificationError(
-                f"lock file {path} asks for {name} {entry['version']} with SHA-256 {entry['sha256']}, "
-                f"but the archive offers {record.sha256}"
-            )
-        records[name] = record
-    return records
+# -- SBOM and summary --------------------------------------------------------------
 
 
 def _stanza_field(stanza: str, name: str) -> str:
@@ -374,6 +411,23 @@ def _stanza_field(stanza: str, name: str) -> str:
         if line.lower().startswith(prefix):
             return line.split(":", 1)[1].strip()
     return ""
+
+
+def sbom_packages(records: dict[str, PackageRecord]) -> list[sbom.SbomPackage]:
+    """The SBOM's view of the packages a cut used."""
+    from . import sbom
+
+    return [
+        sbom.SbomPackage(
+            r.name,
+            r.version,
+            r.arch,
+            r.sha256,
+            _stanza_field(r.stanza, "Maintainer"),
+            _stanza_field(r.stanza, "Source"),
+        )
+        for r in records.values()
+    ]
 
 
 def sbom_bytes(
@@ -387,19 +441,8 @@ def sbom_bytes(
     """An SPDX 2.3 document of the packages and files this cut shipped, hashed in `tree` (the staged cut)."""
     from . import sbom  # Only cuts asked for an SBOM need it.
 
-    packages = [
-        sbom.SbomPackage(
-            r.name,
-            r.version,
-            r.arch,
-            r.sha256,
-            _stanza_field(r.stanza, "Maintainer"),
-            _stanza_field(r.stanza, "Source"),
-        )
-        for r in records.values()
-    ]
     document = sbom.build_spdx(
-        f"{release.name}-{selection.arch}-{root_name}", packages, report, distro=release.name, root=tree
+        f"{release.name}-{selection.arch}-{root_name}", sbom_packages(records), report, distro=release.name, root=tree
     )
     return sbom.spdx_bytes(document)
 

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,11 @@ from urllib.parse import quote
 from attrs import frozen
 
 from .. import __version__
+from ..atomic import write_bytes_atomic
 from ..errors import SlicerError
 from ..report import Report
 from .dpkgstatus import file_digests
-from .extract import source_date_epoch
+from .epoch import source_date_epoch
 
 NAMESPACE_BASE = "https://spdx.org/spdxdocs/slicer"
 NOASSERTION = "NOASSERTION"
@@ -198,14 +198,7 @@ def spdx_bytes(document: dict[str, Any]) -> bytes:
 def write_spdx(document: dict[str, Any], path: Path) -> None:
     """Write `document` to `path` atomically, so a failed run leaves no half SBOM."""
     path = Path(path)
-    temporary = None
     try:
-        with tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.", delete=False) as stream:
-            temporary = stream.name
-            stream.write(spdx_bytes(document))
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+        write_bytes_atomic(path, spdx_bytes(document), mode=0o644)
     except OSError as error:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
         raise SlicerError(f"cannot write the SBOM {path}: {error.strerror}") from None

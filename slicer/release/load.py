@@ -76,6 +76,38 @@ def bundled_names() -> list[str]:
     return sorted(path.stem for path in (data_root() / "release").glob("*.yaml"))
 
 
+def bundled_codenames() -> dict[str, str]:
+    """codename -> bundled release name, read from the `codename:` line of each release file."""
+    found = {}
+    for name in bundled_names():
+        text = (data_root() / "release" / f"{name}.yaml").read_text()
+        match = re.search(r"^codename:\s*([a-z]+)\s*$", text, re.MULTILINE)
+        if match:
+            found[match.group(1)] = name
+    return found
+
+
+def bundled_name(reference: str) -> str:
+    """The bundled release `reference` names: `debian-12`, `bookworm`, `12` or `debian12`."""
+    names = bundled_names()
+    if reference in names:
+        return reference
+    aliases = (
+        bundled_codenames()
+        | {name.removeprefix("debian-"): name for name in names}
+        | {name.replace("-", ""): name for name in names}
+    )
+    if reference.lower() in aliases:
+        return aliases[reference.lower()]
+    known = ", ".join(
+        f"{name} ({codename})" for codename, name in sorted(bundled_codenames().items(), key=lambda item: item[1])
+    )
+    raise ReleaseError(
+        f'unknown release "{reference}" (bundled releases: {known or "none"}; '
+        "a path containing / names a release directory)"
+    )
+
+
 def _release_number(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", name))
 
@@ -126,11 +158,6 @@ def _locate(reference: str) -> tuple[Path, list[Path], bool, str]:
         return release_file, [slices], True, reference.rstrip("/")
     root = data_root()
     release_file = root / "release" / f"{reference}.yaml"
-    if not release_file.is_file():
-        known = ", ".join(bundled_names()) or "none"
-        raise ReleaseError(
-            f'unknown release "{reference}" (bundled releases: {known}; a path containing / names a release directory)'
-        )
     return release_file, [root / "slices" / reference], False, ""
 
 
@@ -145,6 +172,11 @@ def _read_text(path: Path, display: str) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ReleaseError(f"{display}:{line}: byte 0x{data[error.start]:02x} is not UTF-8 text") from None
+
+
+def slice_folder(reference: str | None = None) -> Path:
+    """Where a release's own slice definition files live (the repository's, in an editable install)."""
+    return _locate(reference or default_release_name())[1][0]
 
 
 def _display(path: Path, base: Path, prefix: str) -> str:
@@ -187,6 +219,8 @@ def load_release(
     it was read from, so later commands skip parsing and validation.
     """
     reference = reference or default_release_name()
+    if "/" not in reference:
+        reference = bundled_name(reference)
     release_file, slice_dirs, user_release, prefix = _locate(reference)
     files = _gather_files(slice_dirs, overlays, release_file.parent if user_release else data_root(), prefix)
     texts = {name: _read_text(path, display) for name, (path, display) in files.items()}
@@ -270,7 +304,8 @@ def _load_uncached(
         raise document.error(
             f'unknown version-choice "{doc.version_choice}" (use newest or priority)', "version-choice"
         )
-    archives = validate.archive_priorities(archives, doc.format, document, by_version)
+    declared = len(doc.archives or {}) + len(doc.v2_archives or {})
+    archives = validate.archive_priorities(archives, declared, document, by_version)
     keys = schema.build_keys(doc)
     validate.key_ids(keys, document)
     if doc.format != "v1" and doc.maintenance is None and not user_release:

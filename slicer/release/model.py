@@ -17,8 +17,7 @@ from typing import TypeVar
 import attrs
 from attrs import field, frozen
 
-# Debian architecture names slicer accepts (chisel's list plus Debian's own ports).
-KNOWN_ARCHES = ("amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x")
+from ..names import KNOWN_ARCHES as KNOWN_ARCHES  # the model's vocabulary, defined with the other names
 
 PACKAGE_NAME = re.compile(r"^([a-z0-9](?:-?[.a-z0-9+]){1,})$")
 SLICE_NAME = re.compile(r"^[a-z](?:-?[a-z0-9]){2,}$")
@@ -62,6 +61,7 @@ class PathKind(enum.Enum):
 class Generate(enum.Enum):
     MANIFEST = "manifest"
     DPKG_STATUS = "dpkg-status"
+    JAVA_KEYSTORE = "java-keystore"
 
 
 @_pickled_as_calls

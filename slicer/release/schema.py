@@ -14,6 +14,7 @@ costs a warm cut's start-up.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,10 @@ def parse_release(display: str, text: str) -> tuple[ReleaseDoc, Document]:
     return release, document
 
 
+# The Ubuntu Pro archive kinds chisel knows; they need credentials (see `Archive.pro`).
+PRO_ARCHIVES = ("fips", "fips-updates", "esm-apps", "esm-infra")
+
+
 def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> dict[str, Archive]:
     """The archives of a release file with their effective priorities."""
     archives = dict(doc.archives or {})
@@ -77,16 +82,15 @@ def build_archives(doc: ReleaseDoc, document: Document, user_release: bool) -> d
 
     result: dict[str, Archive] = {}
     for name, archive in archives.items():
-        if archive.pro:
-            # Ubuntu Pro archives need credentials slicer does not handle; chisel
-            # skips them when it has none, and so does slicer, always.
-            continue
         where = (section(name), name)
-        for required in ("version", "suites", "components", "public_keys"):
-            if getattr(archive, required) is None:
-                raise document.error(f'archive "{name}" missing {required.replace("_", "-")} field', *where)
         if archive.default and doc.format != "v1":
             raise document.error(f"archive \"{name}\" has 'default' field which is obsolete since format v2", *where)
+        ignored = bool(archive.pro) and archive.pro not in PRO_ARCHIVES
+        for required in ("version", "suites", "components") + (() if ignored else ("public_keys",)):
+            if getattr(archive, required) is None:
+                raise document.error(f'archive "{name}" missing {required.replace("_", "-")} field', *where)
+        if ignored:
+            continue  # As chisel does: an archive of an unknown Pro kind is left out of the release.
         if archive.url and not user_release:
             raise document.error(f'archive "{name}" names a url, which only user releases may do', *where, "url")
         for key in archive.public_keys or ():
@@ -271,8 +275,9 @@ def _build_slice(
     hint = doc.hint
     if len(hint.encode()) > HINT_MAX_BYTES or not hint.isprintable() or _OTHER_SPACE.search(hint):
         raise document.error(
-            f'slice {full} has invalid hint "{hint}" (must be len <= 40, only contain letters, '
-            'numbers, symbols and " ")',
+            # Quoted and escaped, as chisel does, so a newline or tab in it shows.
+            f"slice {full} has invalid hint {json.dumps(hint, ensure_ascii=False)} (must be len <= 40, "
+            'only contain letters, numbers, symbols and " ")',
             "slices",
             name,
             "hint",

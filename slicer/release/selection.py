@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from attrs import field, frozen
 
 from ..errors import SelectionError
+from ..suggest import did_you_mean
 from .model import KNOWN_ARCHES, PathKind, Release, Slice, SliceKey
 from .schema import generate_kind
 
@@ -64,15 +65,26 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
         raise SelectionError(f"invalid package architecture: {arch} (known: {', '.join(KNOWN_ARCHES)})")
     order: list[Slice] = []
     state: dict[SliceKey, str] = {}  # "visiting" or "done"
+    missing: list[str] = []
 
-    def found(key: SliceKey, required_by: SliceKey | None) -> Slice:
+    def found(key: SliceKey, required_by: SliceKey | None) -> Slice | None:
+        """The slice of `key`; a missing one is noted in `missing`."""
         slice_ = release.slice(key)
         if slice_ is None:
+            state[key] = "done"
             if required_by is not None:
-                raise SelectionError(f"{required_by} requires {key}, but slice is missing")
-            if key.package not in release.packages:
-                raise SelectionError(f'slices of package "{key.package}" not found')
-            raise SelectionError(f"slice {key} not found")
+                missing.append(f"{required_by} requires {key}, but slice is missing")
+            elif key.package not in release.packages:
+                missing.append(
+                    f'slices of package "{key.package}" not found' + did_you_mean(key.package, release.packages)
+                )
+            else:
+                missing.append(
+                    f"slice {key} not found"
+                    + did_you_mean(
+                        str(key), [str(other.key) for other in release.packages[key.package].slices.values()]
+                    )
+                )
         return slice_
 
     def essentials(slice_: Slice) -> Iterator[SliceKey]:
@@ -85,6 +97,8 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
         if state.get(start) == "done":
             continue
         first = found(start, None)
+        if first is None:
+            continue
         state[start] = "visiting"
         work = [(first, essentials(first))]
         while work:
@@ -98,8 +112,13 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
                 raise SelectionError(f"essential loop detected through {key}")
             elif state.get(key) is None:
                 needed = found(key, slice_.key)
-                state[key] = "visiting"
-                work.append((needed, essentials(needed)))
+                if needed is not None:
+                    state[key] = "visiting"
+                    work.append((needed, essentials(needed)))
+    if len(missing) == 1:
+        raise SelectionError(missing[0])
+    if missing:
+        raise SelectionError(f"{len(missing)} slices are missing: " + "; ".join(missing))
     _check_generate(order)
     return Selection(release, arch, tuple(order))
 

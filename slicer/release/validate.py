@@ -34,9 +34,13 @@ def slice_error(package: Package, slice_name: str, path: str | None, message: st
 
 
 def archive_priorities(
-    archives: dict[str, Archive], release_format: str, document: Document, by_version: bool
+    archives: dict[str, Archive], declared: int, document: Document, by_version: bool
 ) -> dict[str, Archive]:
-    """Effective priorities by chisel's rules (explicit, v1 `default`, or a lone archive)."""
+    """Effective priorities by chisel's rules (explicit, v1 `default`, or a lone archive).
+
+    `declared` counts the archives the file names, those left out of `archives` (an unknown
+    Pro kind) included: several need priorities even when only one is kept.
+    """
     with_priority = [a for a in archives.values() if a.priority != 0]
     if with_priority:
         for archive in archives.values():
@@ -60,22 +64,18 @@ def archive_priorities(
     defaults = sorted(name for name, archive in archives.items() if archive.default)
     if len(defaults) > 1:
         raise document.error(f"more than one default archive: {', '.join(defaults)}", "archives")
-    if len(archives) == 1:
+    if declared <= 1:
         return archives
     if not defaults:
         raise document.error(
             "archives need a priority each (or, in format v1, one default archive) to choose between them",
             "archives",
         )
-    result = {}
-    lower = -1
-    for name in sorted(archives):
-        if name == defaults[0]:
-            result[name] = attrs.evolve(archives[name], priority=1)
-        else:
-            result[name] = attrs.evolve(archives[name], priority=lower)
-            lower -= 1
-    return result
+    # Chisel's numbers: the n-th archive by name gets -n, then the default 1.
+    return {
+        name: attrs.evolve(archives[name], priority=1 if name == defaults[0] else -position)
+        for position, name in enumerate(sorted(archives), start=1)
+    }
 
 
 def key_ids(keys: dict[str, PublicKey], document: Document) -> None:
@@ -315,16 +315,18 @@ def conflicts(index: PathIndex[_Item], prefer_map: dict[str, dict[str, str]]) ->
             for glob_item in pattern_items:
                 for other in others:
                     _check_overlap(glob_item, other)
-    # Generate paths end in /** and are patterns too, so the loop above covers them;
-    # two slices naming the same generate path are checked here.
+    # Slices naming the very same pattern never meet above. A generate path (they end
+    # in /** and are patterns too) must agree with every other slice naming it; a glob
+    # belongs to one package, since what two packages ship under it may differ.
     for pattern, pattern_items in index.patterns.items():
-        generators = [item for item in pattern_items if item.info.kind == PathKind.GENERATE]
-        for generator in generators:
-            for other in pattern_items:
-                if other is not generator and not (
-                    other.info.kind == PathKind.GENERATE and other.info.same_content(generator.info)
-                ):
-                    raise _conflict(generator, other, pattern)
+        for position, first in enumerate(pattern_items):
+            for second in pattern_items[position + 1 :]:
+                if PathKind.GENERATE in (first.info.kind, second.info.kind):
+                    if first.info.kind == second.info.kind and first.info.same_content(second.info):
+                        continue
+                elif first.package.name == second.package.name:
+                    continue
+                raise _conflict(first, second, pattern)
 
 
 def _check_overlap(glob_item: _Item, other: _Item) -> None:

@@ -34,8 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from slicer.cache import Cache
 from slicer.cli import main as slicer_main
 from slicer.cut import extract
+from slicer.cut.plan import plan
 from slicer.deb import cached_data
 from slicer.release.load import load_release
 from slicer.release.selection import parse_keys, select
@@ -75,15 +77,15 @@ def profile_cut(arguments: list[str], slices: tuple[str, ...], root: Path) -> No
 
 
 def profile_extraction(
-    release_name: str, slices: tuple[str, ...], arch: str, debs: dict[str, Path], scratch: Path
+    release_name: str, slices: tuple[str, ...], arch: str, debs: dict[str, Path], cache: Cache, scratch: Path
 ) -> None:
     """Each package's extraction on this thread, timed next to `dpkg-deb -x` of the same package, then profiled."""
-    plans = extract.plan(select(load_release(release_name), parse_keys(slices), arch))
+    plans = plan(select(load_release(release_name), parse_keys(slices), arch))
 
     def extract_into(name: str, target: Path) -> int:
         target.mkdir()
         report = Report()
-        extract.extract_package(debs[name], plans[name], target, report, cached_data(debs[name]))
+        extract.extract_package(debs[name], plans[name], target, report, cached_data(debs[name], cache))
         return len(report.entries)
 
     print("== extraction per package: slicer (its slices' paths, one thread) vs dpkg-deb -x (every path) ==")
@@ -177,7 +179,7 @@ def main() -> None:
 
         if options.profile:
             profile_cut([*arguments, "--offline"], slices, scratch / "profiled")
-            profile_extraction(options.release, slices, locked["arch"], debs, scratch)
+            profile_extraction(options.release, slices, locked["arch"], debs, Cache(cache), scratch)
 
 
 if __name__ == "__main__":

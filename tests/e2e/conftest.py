@@ -2,7 +2,8 @@
 
 - `chroot_binary` (once per run): coreutils `chroot`; skips unless running as root.
 - `compile_program` (once per run): factory `compile_program("passwd.c")` -> the
-  host-compiled binary of `programs/<source>`; skips with the reason when the
+  host-compiled binary of `programs/<source>` (for a `.java` source, the
+  directory of its classes, built for Java 17); skips with the reason when the
   compiler or the headers a program needs are missing.
 - `selections` (once per run): the slices the tests cut, per release.
 - `cut_arguments` (once per run): factory `cut_arguments(release)` -> `--release`,
@@ -22,6 +23,7 @@ import io
 import os
 import shutil
 import subprocess
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +33,8 @@ from slicer.cache import Cache
 from slicer.cli import main
 from slicer.release.load import load_release
 from slicer.release.model import Release
+from tests.helpers.debs import DebSpec
+from tests.helpers.releases import key_block
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -94,7 +98,9 @@ def compile_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str],
 
 
 def _compile(source: Path, output: Path) -> Path | str:
-    """The binary, or the reason it cannot be built on this host."""
+    """The binary (or class directory), or the reason it cannot be built on this host."""
+    if source.suffix == ".java":
+        return _compile_java(source, output)
     compiler = "g++" if source.suffix == ".cc" else "gcc"
     if shutil.which(compiler) is None:
         return f"{compiler} is not installed, so {source.name} cannot be compiled"
@@ -111,6 +117,19 @@ def _compile(source: Path, output: Path) -> Path | str:
             return f"{source.name} needs {header}: install {headers_package}"
         raise AssertionError(f"{compiler} failed on {source.name}:\n{result.stderr}")
     return binary
+
+
+def _compile_java(source: Path, output: Path) -> Path | str:
+    """Classes for Java 17, so the same build runs on every release's JRE."""
+    if shutil.which("javac") is None:
+        return f"javac is not installed, so {source.name} cannot be compiled: install openjdk-17-jdk-headless"
+    classes = output / source.stem
+    result = subprocess.run(
+        ["javac", "--release", "17", "-d", str(classes), str(source)], capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"javac failed on {source.name}:\n{result.stderr}")
+    return classes
 
 
 @pytest.fixture(scope="session")
@@ -174,8 +193,29 @@ def cut_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
-def local_release(test_archive, signing_key, tmp_path):
-    """(archive, release directory/) of the local signed archive and slices that test_cut_local defines."""
-    from tests.e2e.test_cut_local import make_local_release
+def release_of(test_archive, signing_key, tmp_path):
+    """Factory: release_of(debs, slices) -> (archive, release directory) on a local signed archive."""
+    cert = signing_key.extract_certificate()
 
-    return make_local_release(test_archive, signing_key, tmp_path)
+    def make(packages: list[DebSpec], slices: dict[str, str]):
+        archive = test_archive({"bookworm": packages})
+        root = tmp_path / "release"
+        (root / "slices").mkdir(parents=True)
+        (root / "chisel.yaml").write_text(
+            "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
+            f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
+            f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
+        )
+        for name, text in slices.items():
+            (root / "slices" / name).write_text(textwrap.dedent(text))
+        return archive, str(root) + "/"
+
+    return make
+
+
+@pytest.fixture
+def local_release(release_of):
+    """(archive, release directory/) of the local signed archive and slices that test_cut_local defines."""
+    from tests.e2e.test_cut_local import SLICES, debs
+
+    return release_of(debs(), SLICES)

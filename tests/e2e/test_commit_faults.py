@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from slicer import journal, rootfs
-from tests.e2e.test_cut_local import cut, cut_arguments, make_local_release, tree
+from tests.e2e.test_cut_local import SLICES, cut, cut_arguments, debs, tree
 from tests.helpers.debs import DebSpec, directory, file
 
 MANY = 800
@@ -39,8 +39,8 @@ def many_deb() -> DebSpec:
 
 
 @pytest.fixture
-def many_release(test_archive, signing_key, tmp_path):
-    return make_local_release(test_archive, signing_key, tmp_path, [many_deb()], MANY_SLICES)
+def many_release(release_of):
+    return release_of([*debs(), many_deb()], {**SLICES, **MANY_SLICES})
 
 
 def _child(release: str, root: Path, *slices: str) -> subprocess.Popen[bytes]:

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import stat
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ import zstandard
 
 from slicer.cli import main
 from tests.helpers.debs import DebSpec, directory, file, hardlink
-from tests.helpers.releases import key_block
 
 SLICES = {
     "base-files.yaml": """\
@@ -118,22 +116,6 @@ def debs() -> list[DebSpec]:
     )
     motd = DebSpec("motd", "1.0", "amd64", [directory("./etc/", 0o750), directory("./etc/motd.d/", 0o750)])
     return [base, hello, libhello, motd]
-
-
-def make_local_release(test_archive, signing_key, tmp_path, extra_debs=(), extra_slices=None):
-    """The archive of `debs()` (plus `extra_debs`) and a release directory of `SLICES` (plus `extra_slices`)."""
-    archive = test_archive({"bookworm": [*debs(), *extra_debs]})
-    cert = signing_key.extract_certificate()
-    root = tmp_path / "release"
-    (root / "slices").mkdir(parents=True)
-    (root / "chisel.yaml").write_text(
-        "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
-        f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
-        f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
-    )
-    for name, text in {**SLICES, **(extra_slices or {})}.items():
-        (root / "slices" / name).write_text(textwrap.dedent(text))
-    return archive, str(root) + "/"
 
 
 def tree(root: Path) -> list[tuple]:
@@ -260,6 +242,50 @@ def test_extending_a_root_merges_the_manifest(local_release, tmp_path):
     assert b'"name":"hello_bins"' in wall and b'"name":"base-files_base"' in wall
 
 
+def test_extending_a_root_keeps_each_package_record(local_release, tmp_path):
+    _, release = local_release
+    root = tmp_path / "root"
+    status = root / "var/lib/dpkg/status.d"
+    assert cut(release, root, "base-files_base", "base-files_status") == 0
+    base_sums = (status / "base-files.md5sums").read_text()
+    # Records stay true whether or not a later cut names their slice: a root holding them
+    # selects it again, so a manifest written alongside lists the records too.
+    assert cut(release, root, "libhello_libs", "base-files_status") == 0
+    assert cut(release, root, "hello_bins", "base-files_chisel") == 0
+    assert sorted(path.name for path in status.iterdir()) == [
+        "base-files",
+        "base-files.md5sums",
+        "hello",
+        "hello.md5sums",
+        "libhello",
+        "libhello.md5sums",
+    ]
+    assert (status / "base-files.md5sums").read_text() == base_sums
+    assert "usr/bin/hello\n" in (status / "hello.md5sums").read_text()
+    wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
+    assert b'{"kind":"slice","name":"base-files_status"}' in wall
+    assert b"/var/lib/dpkg/status.d/hello.md5sums" in wall
+
+
+def test_a_recut_replaces_a_stale_md5sum(local_release, tmp_path):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "hello_bins", "base-files_status") == 0
+    sums = root / "var/lib/dpkg/status.d/hello.md5sums"
+    fresh = sums.read_text()
+    stale = fresh.replace(hashlib.md5(b"\x7fELFhello").hexdigest(), "0" * 32)
+    assert stale != fresh
+    sums.write_text(stale + "00000000000000000000000000000000  usr/share/hello/gone\n")
+    assert cut(release, root, "hello_bins", "base-files_status", extra=("--overwrite",)) == 0
+    # This cut's sum wins for a file both list; what only the earlier cut listed stays.
+    assert sums.read_text() == "".join(
+        sorted(
+            [*fresh.splitlines(keepends=True), "0" * 32 + "  usr/share/hello/gone\n"],
+            key=lambda line: line.split("  ", 1)[1],
+        )
+    )
+
+
 def test_different_existing_content_fails_before_writing(local_release, tmp_path, capsys):
     _, release = local_release
     root = tmp_path / "root"
@@ -345,3 +371,154 @@ def test_a_slice_with_only_inline_content(local_release, tmp_path):
     assert cut(release, root, "motd_data") == 0
     assert (root / "etc/motd.d/welcome").read_text() == "hi"
     assert stat.S_IMODE((root / "etc/motd.d").stat().st_mode) == 0o750
+
+
+def test_a_package_with_only_inline_content_is_in_the_manifest(local_release, tmp_path):
+    """Every selected package is recorded, as chisel records it, even when nothing is read from it
+    (top-level inline paths have no parent to take a mode from)."""
+    _, release = local_release
+    (Path(release) / "slices" / "libhello.yaml").write_text(
+        "package: libhello\nslices:\n  conf:\n    contents:\n"
+        "      /hello.conf: {text: x}\n      /hello-link: {symlink: hello.conf}\n"
+    )
+    root = tmp_path / "root"
+    assert cut(release, root, "libhello_conf", "base-files_chisel", extra=("--lock", str(tmp_path / "lock"))) == 0
+    wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
+    packages = [json.loads(line) for line in wall.decode().splitlines() if '"kind":"package"' in line]
+    assert [(p["name"], p["version"]) for p in packages] == [("base-files", "12.4"), ("libhello", "2.10-3")]
+    assert json.loads((tmp_path / "lock").read_text())["packages"]["libhello"]["version"] == "2.10-3"
+
+
+PRO_ARCHIVE = (
+    "  esm:\n    version: '12'\n    suites: [bookworm-esm]\n    components: [main]\n"
+    "    public-keys: [test-key]\n    priority: 20\n    pro: esm-infra\n"
+)
+
+
+def with_archives(release: str, edit) -> None:
+    """Rewrite the release's archives section through `edit(text) -> text`."""
+    path = Path(release) / "chisel.yaml"
+    path.write_text(edit(path.read_text()))
+
+
+def test_a_pro_archive_is_skipped_with_a_note(local_release, tmp_path, capsys):
+    _, release = local_release
+    with_archives(
+        release,
+        lambda text: text.replace("    url:", "    priority: 10\n    url:").replace(
+            "public-keys:\n  test-key", PRO_ARCHIVE + "public-keys:\n  test-key", 1
+        ),
+    )
+    assert cut(release, tmp_path / "root", "hello_bins") == 0
+    assert (
+        'warning: archive "esm" ignored: it is an Ubuntu Pro archive (pro: esm-infra), which needs '
+        "credentials slicer does not handle"
+    ) in capsys.readouterr().err
+    (Path(release) / "slices" / "hello.yaml").write_text(
+        (Path(release) / "slices" / "hello.yaml")
+        .read_text()
+        .replace("package: hello\n", "package: hello\narchive: esm\n")
+    )
+    assert cut(release, tmp_path / "other", "hello_bins") == 1
+    assert (
+        'error: package "hello" is pinned to archive "esm", an Ubuntu Pro archive slicer cannot fetch from '
+        "(it needs credentials)"
+    ) in capsys.readouterr().err
+
+
+def test_a_release_left_without_archives_fails_when_finding_packages(local_release, tmp_path, capsys):
+    _, release = local_release
+    with_archives(release, lambda text: text.replace("    url:", "    pro: unknown-value\n    url:"))
+    assert cut(release, tmp_path / "root", "hello_bins") == 1
+    assert capsys.readouterr().err.strip() == (
+        'error: cannot find packages "base-files", "hello" for amd64: '
+        "release release has no archive slicer can fetch from"
+    )
+
+
+def test_implicit_parents_with_diverging_modes_are_warned_about(release_of, tmp_path, capsys):
+    _, release = release_of(
+        [
+            DebSpec("one", "1", "amd64", [directory("./"), directory("./parent/", 0o766), file("./parent/foo", "f")]),
+            DebSpec("two", "1", "amd64", [directory("./"), directory("./parent/"), file("./parent/bar", "b")]),
+        ],
+        {
+            "one.yaml": "package: one\nslices:\n  data:\n    contents:\n      /parent/foo:\n",
+            "two.yaml": "package: two\nslices:\n  data:\n    contents:\n      /parent/bar:\n",
+        },
+    )
+    assert cut(release, tmp_path / "root", "one_data", "two_data") == 0
+    assert (
+        "warning: directory /parent/ has mode 0766 in package one and 0755 in package two; keeping 0766"
+        in capsys.readouterr().err
+    )
+    assert stat.S_IMODE((tmp_path / "root/parent").stat().st_mode) == 0o766
+
+
+# -- slicer inspect: what a cut root holds ------------------------------------------------
+
+
+def inspect(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["inspect", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_inspect_reads_the_manifest_and_verify_finds_every_difference(local_release, tmp_path, capsys):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "hello_bins", "base-files_chisel", "base-files_status") == 0
+    code, out, _ = inspect(capsys, "--json", "--verify", str(root))
+    assert code == 0
+    found = json.loads(out)
+    assert (found["release"], found["arch"]) == ("debian-12", "amd64")
+    assert found["records"] == ["/var/lib/chisel/manifest.wall", "/var/lib/dpkg/status.d/"]
+    assert found["packages"] == [
+        {"name": "base-files", "version": "12.4", "arch": "amd64"},
+        {"name": "hello", "version": "2.10-3", "arch": "amd64"},
+    ]
+    assert "hello_bins" in found["slices"] and "base-files_chisel" in found["slices"]
+    assert (found["changed"], found["added"], found["removed"]) == ([], [], [])
+    (root / "usr/share/hello/data").write_text("changed\n")
+    (root / "usr/bin/hello").chmod(0o700)
+    (root / "usr/bin/hello-again").unlink()
+    (root / "etc/extra").write_text("x")
+    (root / "opt/new").mkdir(parents=True)
+    code, out, _ = inspect(capsys, "--verify", str(root))
+    assert code == 1
+    assert out.splitlines()[-6:] == [
+        f"Verified {found['paths']} recorded paths: 2 changed, 2 added, 1 removed",
+        "  changed: /usr/bin/hello (mode)",
+        "  changed: /usr/share/hello/data (content)",
+        "  added: /etc/extra",
+        "  added: /opt/",
+        "  removed: /usr/bin/hello-again",
+    ]
+
+
+def test_inspect_reads_status_entries_alone(local_release, tmp_path, capsys, monkeypatch):
+    _, release = local_release
+    root = tmp_path / "root"
+    assert cut(release, root, "hello_bins", "base-files_status") == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = inspect(capsys, str(root))
+    assert code == 0
+    lines = out.splitlines()
+    # The root's long path does not fit 80 columns with the rest: the summary is a list.
+    assert lines[:3] == [str(root), "  Release:  debian-12", "  Arch:     amd64"]
+    assert "Records: /var/lib/dpkg/status.d/" in lines
+    assert lines[-3:] == ["Package     Version  Arch", "base-files  12.4     amd64", "hello       2.10-3   amd64"]
+    (root / "usr/share/hello/data").write_text("changed\n")
+    code, out, _ = inspect(capsys, "--verify", "--json", str(root))
+    assert code == 1 and json.loads(out)["changed"] == ["/usr/share/hello/data (content)"]
+
+
+def test_inspect_without_records_names_the_slices_that_add_them(tmp_path, capsys):
+    (tmp_path / "etc").mkdir()
+    code, _, err = inspect(capsys, str(tmp_path))
+    assert code == 1
+    assert err == (
+        f"error: {tmp_path} holds no records of a cut (neither /var/lib/chisel/manifest.wall nor "
+        "/var/lib/dpkg/status.d/); cut the slice base-files_chisel (or base-files_dpkg-status) into it "
+        "to record what it holds\n"
+    )

@@ -117,12 +117,17 @@ def make_deb(
     compression: str = "xz",
     leading_dot: bool = True,
     control: str | None = None,
+    control_files: dict[str, bytes] | None = None,
 ) -> bytes:
-    """A complete .deb holding `entries` in its data.tar."""
+    """A complete .deb holding `entries` in its data.tar; `control_files` (conffiles, postinst ...) join control."""
     if not leading_dot:
         for entry in entries:
             entry.path = entry.path.removeprefix("./")
-    control_tar = make_tar([file("./control", control or control_text(package, version, arch))])
+    extra = [
+        file(f"./{name}", data, 0o755 if name.endswith(("inst", "rm")) else 0o644)
+        for name, data in (control_files or {}).items()
+    ]
+    control_tar = make_tar([file("./control", control or control_text(package, version, arch)), *extra])
     control_suffix, control_data = compress(control_tar, "xz")
     data_suffix, data = compress(make_tar(entries), compression)
     return (
@@ -142,6 +147,20 @@ class DebSpec:
     arch: str = "amd64"
     entries: list[Entry] = field(factory=list)
     compression: str = "xz"
+    # Control fields for the .deb and the index (Depends, Provides ...), and control.tar files.
+    fields: dict[str, str] = field(factory=lambda: {"Depends": "libc6 (>= 2.36)"})
+    control_files: dict[str, bytes] = field(factory=dict)
+
+    def control(self) -> str:
+        return control_text(self.name, self.version, self.arch, **self.fields)
 
     def build(self) -> bytes:
-        return make_deb(self.entries, self.name, self.version, self.arch, self.compression)
+        return make_deb(
+            self.entries,
+            self.name,
+            self.version,
+            self.arch,
+            self.compression,
+            control=self.control(),
+            control_files=self.control_files,
+        )

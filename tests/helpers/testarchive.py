@@ -29,7 +29,7 @@ import pysequoia
 from attrs import define, field
 
 from slicer.release.model import Archive, Package, PublicKey, Release
-from tests.helpers.debs import DebSpec, control_text
+from tests.helpers.debs import DebSpec
 
 # Faults -------------------------------------------------------------------
 
@@ -341,7 +341,7 @@ class LocalArchive:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         self.debs[(spec.name, spec.version, spec.arch)] = relative
-        control = control_text(spec.name, spec.version, spec.arch, Depends="libc6 (>= 2.36)")
+        control = spec.control()
         control = control.replace(
             f"Description: test package {spec.name}\n",
             f"Description: test package {spec.name}\n a longer description\n .\n over lines\n",
