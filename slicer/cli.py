@@ -93,6 +93,30 @@ def _add_archive_options(parser: argparse.ArgumentParser) -> None:
         help="accept signed indexes past their Valid-Until date (frozen snapshot mirrors) "
         "or dated later than this machine's clock",
     )
+    parser.add_argument(
+        "--allow-older-index",
+        action="store_true",
+        help="accept a signed index older than the newest one already seen for its suite "
+        "(a deliberate rollback to a snapshot mirror)",
+    )
+
+
+def _folder_argument(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must name a folder, not an empty string")
+    if "\0" in value:
+        raise argparse.ArgumentTypeError("must not hold a NUL character")
+    return Path(value)
+
+
+def _days_argument(value: str) -> float:
+    try:
+        days = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number of days, not {value!r}") from None
+    if not days >= 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"expects zero or more days, not {value}")
+    return days
 
 
 def _examples(text: str) -> str:
@@ -146,7 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(amd64, arm/v7); default: the host's",
     )
     cut.add_argument(
-        "--root", metavar="DIR", type=Path, required=True, help="root directory to write (created if missing)"
+        "--root",
+        metavar="DIR",
+        type=_folder_argument,
+        required=True,
+        help="root directory to write (created if missing)",
+    )
+    cut.add_argument(
+        "--allow-root-dir",
+        action="store_true",
+        help="allow --root / (this machine's own root folder), e.g. inside a throwaway container",
     )
     _add_archive_options(cut)
     cut.add_argument("--lock", metavar="FILE", type=Path, help="write the exact package versions and .deb hashes used")
@@ -407,7 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
         """),
     )
     prune.add_argument(
-        "--older-than", metavar="DAYS", type=float, help="only files not used for this many days (default: everything)"
+        "--older-than",
+        metavar="DAYS",
+        type=_days_argument,
+        help="only files not used for this many days (default: everything)",
     )
     return parser
 
@@ -515,6 +551,11 @@ def cmd_version(args: argparse.Namespace, console: Console) -> int:
 def cmd_cut(args: argparse.Namespace, console: Console) -> int:
     from .cut.pipeline import CutOptions, cut
 
+    if os.path.realpath(args.root) == "/" and not args.allow_root_dir:
+        raise UsageError(
+            f"--root {args.root} is this machine's own root folder; pass --allow-root-dir if you "
+            "really mean to cut into it"
+        )
     options = CutOptions(
         release=args.release,
         overlays=tuple(args.slices),
@@ -965,6 +1006,7 @@ def _archive_options(args: argparse.Namespace) -> ArchiveOptions:
         cache_dir=args.cache_dir,
         offline=args.offline,
         check_valid_until=not args.ignore_valid_until,
+        allow_older_index=args.allow_older_index,
     )
 
 

@@ -62,6 +62,10 @@ class ScriptError(SlicerError):
     """A slice's mutate script failed."""
 
 
+class CacheError(SlicerError):
+    """The cache cannot be used safely (a folder others can write, a damaged key) or at all."""
+
+
 class KeystoreError(SlicerError):
     """A certificate that cannot go into a generated trust store."""
 

@@ -8,15 +8,22 @@ and never follows a symlink in the last component.
 
 A cut is built in a staging directory inside the root and moved in by
 `commit`, which checks every path against what the root already holds before
-it writes anything.
+it writes anything, then writes its plan to a journal (`journal`) before
+changing the root, so a crash leaves the old cut or (once the next run
+finishes the journal) the new one. `staging_area` holds a lock on the root for
+the whole cut, so cuts into one root run one after another, and removes (or
+finishes) what a killed run left behind before it starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import filecmp
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field, frozen
 
+from . import journal
 from .errors import RootError
 from .report import Entry, Report
 
@@ -36,6 +44,8 @@ if TYPE_CHECKING:
 MAX_SYMLINKS = 40
 STAGING_PREFIX = ".slicer-staging-"
 CHUNK = 1 << 20
+# The mode of an image's `/`, as Debian's base-files gives it.
+ROOT_MODE = 0o755
 
 
 def resolve(root: Path, path: str, follow_last: bool = True) -> Path:
@@ -277,13 +287,38 @@ def apply_metadata(root: Path, entries: Iterable[Entry]) -> None:
             raise _failure("set the metadata of", entry.path, root, error) from None
 
 
-def new_staging(root: Path) -> Path:
-    """A fresh staging directory inside `root` (created with its parents if missing)."""
+def _make_root(root: Path) -> None:
+    """Create `root` (and its parents) unless it exists; explain a root that is not a folder."""
+    if root.is_symlink() and not root.exists():
+        raise RootError(f"the root {root} is a symbolic link to {os.readlink(root)}, which does not exist")
+    if root.exists():
+        if not root.is_dir():
+            raise RootError(f"the root {root} is not a folder")
+        return
     try:
         root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, ROOT_MODE)
+    except OSError as error:
+        raise RootError(f"cannot create the root {root}: {error.strerror or error}") from None
+
+
+def new_staging(root: Path) -> Path:
+    """A fresh staging directory inside `root` (created with its parents if missing).
+
+    A root that cannot be written (read-only, or not the user's) gets one
+    outside it: a cut that would change nothing there still succeeds, and
+    `commit` refuses any other before it writes.
+    """
+    _make_root(root)
+    try:
         return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
     except OSError as error:
-        raise RootError(f"cannot create a staging directory in {root}: {error.strerror or error}") from None
+        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise RootError(f"cannot create a staging directory in {root}: {error.strerror or error}") from None
+    try:
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+    except OSError as error:
+        raise RootError(f"cannot create a staging directory: {error.strerror or error}") from None
 
 
 def discard(path: Path) -> None:
@@ -294,18 +329,85 @@ def discard(path: Path) -> None:
             os.chmod(os.path.dirname(failed), 0o700)
             function(failed)
 
-    if path.exists():
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, onerror=retry)
+    elif path.is_symlink() or path.exists():
+        path.unlink()
+
+
+# Roots this process holds locked, with how many holders: the lock is reentrant within a process.
+_HELD: dict[str, int] = {}
+
+
+@contextlib.contextmanager
+def root_lock(root: Path) -> Iterator[None]:
+    """Hold the root's lock (a lock on the folder itself, so nothing is added to the image).
+
+    Creates the root if missing. Reentrant within one process.
+    """
+    _make_root(root)
+    key = os.path.realpath(root)
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        raise RootError(f"cannot open the root {root}: {error.strerror or error}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
+    finally:
+        os.close(fd)
+
+
+def recover(root: Path) -> None:
+    """Finish the commits that killed runs journalled, and remove their staging trees.
+
+    Call it holding the root's lock: every staging tree then belongs to a run that is gone.
+    """
+    leftovers = sorted(item.name for item in os.scandir(root) if item.name.startswith(STAGING_PREFIX))
+    for name in leftovers:
+        if not name.endswith(journal.SUFFIX):
+            continue
+        staging = root / name.removesuffix(journal.SUFFIX)
+        plan = journal.read(root / name)
+        if plan is not None:
+            try:
+                journal.replay(root, plan)
+            except OSError as error:
+                raise RootError(
+                    f"cannot finish the cut a stopped run left in {root}: {error.strerror or error} ({error.filename})"
+                ) from None
+        (root / name).unlink()
+        discard(staging)
+    for name in leftovers:
+        if not name.endswith(journal.SUFFIX):
+            discard(root / name)
 
 
 @contextlib.contextmanager
 def staging_area(root: Path) -> Iterator[Path]:
-    """A staging directory that is removed however the cut ends."""
-    staging = new_staging(root)
-    try:
-        yield staging
-    finally:
-        discard(staging)
+    """A staging directory that is removed however the cut ends, under the root's lock.
+
+    What killed runs left in the root is finished or removed first.
+    """
+    with root_lock(root):
+        recover(root)
+        staging = new_staging(root)
+        try:
+            yield staging
+        finally:
+            if not journal.path_of(staging).exists():
+                discard(staging)
 
 
 @frozen
@@ -343,6 +445,28 @@ def _same(source: Path, have: os.stat_result, target: Path, found: os.stat_resul
     )
 
 
+def mount_points(root: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> frozenset[Path]:
+    """Where file systems are mounted inside `root`, as paths under `root`.
+
+    A bind mount of a folder of the same file system has the same device
+    number, yet no rename crosses into it; the kernel's mount table tells.
+    """
+    real = os.path.realpath(root)
+    try:
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return frozenset()
+    found = set()
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda escaped: chr(int(escaped[1], 8)), fields[4])
+        if point.startswith(real.rstrip("/") + "/"):
+            found.add(root / os.path.relpath(point, real))
+    return frozenset(found)
+
+
 @define
 class _Commit:
     """Compares staging with the root first, then moves what is new."""
@@ -366,6 +490,10 @@ class _Commit:
     # Root paths already given a staged path (two image paths can meet through a symlink).
     claimed: dict[Path, Path] = field(factory=dict)
     conflicts: list[str] = field(factory=list)
+    # Image paths where the root holds another file system: a rename cannot cross into it.
+    mounts: list[str] = field(factory=list)
+    device: int = field(init=False)
+    mount_points: frozenset[Path] = field(init=False)
     written: int = 0
     written_bytes: int = 0
     unchanged: int = 0
@@ -381,6 +509,9 @@ class _Commit:
             if is_dir and target.is_symlink():
                 target = resolve(self.root, image_path(self.root, target))
             found = _lstat(target)
+            if found is not None and (found.st_dev != self.device or target in self.mount_points):
+                self.mounts.append(path)
+                continue
             earlier = self.claimed.get(target)
             if earlier is not None:
                 if not is_dir and _same(source, have, earlier, os.lstat(earlier)):
@@ -407,6 +538,10 @@ class _Commit:
                 self.replaced.append(target)
                 self._move(source, have, target)
 
+    def __attrs_post_init__(self) -> None:
+        self.device = os.stat(self.root).st_dev
+        self.mount_points = mount_points(self.root)
+
     def _move(self, source: Path, have: os.stat_result, target: Path) -> None:
         if stat.S_ISDIR(have.st_mode):
             count, size = _tree_size(source)
@@ -432,27 +567,41 @@ class _Commit:
             self.mtimes.setdefault(target, found.st_mtime_ns)
         self.check(source, path, target)
 
-    def apply(self) -> CommitResult:
-        for target in self.replaced:
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            else:
-                target.unlink()
-        as_root = os.geteuid() == 0
-        for target, have in self.new_dirs.items():
-            target.mkdir(parents=True, exist_ok=True)
-            self.modes.append((target, have))
-            self.mtimes[target] = have.st_mtime_ns
-        for source, target in self.moves:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(source, target)
-        for target, have in self.modes:
-            if as_root:
-                os.chown(target, have.st_uid, have.st_gid)
-            os.chmod(target, stat.S_IMODE(have.st_mode))
-        for target, mtime in self.mtimes.items():
-            os.utime(target, ns=(mtime, mtime))
-        return CommitResult(self.written, self.written_bytes, self.unchanged)
+    def plan(self) -> journal.Plan:
+        """Every change to the root, in the order `journal.replay` makes them."""
+
+        def relative(path: Path) -> str:
+            return os.path.relpath(path, self.root)
+
+        def metadata(target: Path, have: os.stat_result) -> journal.Metadata:
+            return journal.Metadata(relative(target), stat.S_IMODE(have.st_mode), have.st_uid, have.st_gid)
+
+        replaced = set(self.replaced)
+        mtimes = {**self.mtimes, **{target: have.st_mtime_ns for target, have in self.new_dirs.items()}}
+        return journal.Plan(
+            moves=[
+                journal.Move(relative(source), relative(target), target in replaced) for source, target in self.moves
+            ],
+            new_dirs=[relative(target) for target in self.new_dirs],
+            modes=[
+                *(metadata(target, have) for target, have in self.new_dirs.items()),
+                *(metadata(target, have) for target, have in self.modes),
+                *self._root_metadata(),
+            ],
+            mtimes=[(relative(target), mtime) for target, mtime in mtimes.items()],
+        )
+
+    def _root_metadata(self) -> list[journal.Metadata]:
+        """The root folder's own mode (and owner, as root) when they are not those of an image's `/`."""
+        found = os.stat(self.root)
+        wrong_owner = os.geteuid() == 0 and (found.st_uid, found.st_gid) != (0, 0)
+        if stat.S_IMODE(found.st_mode) == ROOT_MODE and not wrong_owner:
+            return []
+        return [journal.Metadata(".", ROOT_MODE, 0, 0)]
+
+    def changes(self) -> bool:
+        """Whether committing changes anything in the root (times restored alone change nothing)."""
+        return bool(self.moves or self.new_dirs or self.modes or self._root_metadata())
 
 
 # How many conflicting paths an error names; the rest are counted.
@@ -488,15 +637,43 @@ def commit(
     target (and ownership, as root) is left alone. Any other difference fails
     the whole commit before anything is written, unless `overwrite` or the
     path is `replaceable` (files generated from the whole root, such as a
-    merged manifest). The staging directory is removed either way.
+    merged manifest). The staging directory is removed either way, unless
+    the changes were journalled and then interrupted: the next `recover`
+    (run by `staging_area`) finishes them.
     """
+    journalled = False
     try:
         work = compare(staging, root, report, replaceable)
+        if work.mounts:
+            raise RootError(
+                f"cannot cut into {root}: another file system is mounted at "
+                f"{', '.join(work.mounts)}, and a cut moves its files into place with renames; "
+                "unmount it, or cut into a folder without mount points and copy from there"
+            )
         if work.conflicts and not overwrite:
             raise RootError(conflict_message(root, work.conflicts))
+        if not work.changes():
+            return CommitResult(work.written, work.written_bytes, work.unchanged)
+        if staging.parent != root:
+            raise RootError(
+                f"cannot cut into {root}: the cut would change it, and it cannot be written (read-only, or not yours)"
+            )
+        plan = work.plan()
         try:
-            return work.apply()
+            path = journal.write(staging, plan)
         except OSError as error:
-            raise RootError(f"cannot move the cut into {root}: {error.strerror or error} ({error.filename})") from None
+            raise RootError(f"cannot write the commit journal in {root}: {error.strerror or error}") from None
+        journalled = True
+        try:
+            journal.replay(root, plan)
+        except OSError as error:
+            raise RootError(
+                f"cannot move the cut into {root}: {error.strerror or error} ({error.filename}); "
+                "the next cut into it finishes the move"
+            ) from None
+        path.unlink()
+        journalled = False
+        return CommitResult(work.written, work.written_bytes, work.unchanged)
     finally:
-        discard(staging)
+        if not journalled:
+            discard(staging)

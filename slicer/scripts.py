@@ -18,6 +18,10 @@ evaluated by starlark-pyo3 with the standard Starlark globals, top-level
 
 Text is UTF-8: `read` fails on a file that is not valid UTF-8 rather than
 handing the script mangled data.
+
+A script runs under a budget: it is stopped after `SCRIPT_SECONDS` or once
+the process grew by `SCRIPT_MEMORY` bytes while it ran (checked every thousand
+or so Starlark instructions), and Ctrl-C stops it there too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import posixpath
 import re
 import stat
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,10 @@ from attrs import define, field
 from . import globs
 from .errors import RootError, ScriptError
 from .rootfs import MAX_SYMLINKS, Resolver, image_path, write_file
+
+# What one mutate script may take; real ones need milliseconds and kilobytes.
+SCRIPT_SECONDS = 60.0
+SCRIPT_MEMORY = 1 << 30
 
 # The file name Starlark reports in error locations; matched below to find the line.
 _SCRIPT_NAME = "mutate"
@@ -267,7 +276,37 @@ def _error(slice_name: str, error: starlark.StarlarkError, content: _Content) ->
     return ScriptError(f"slice {slice_name}: {message}{suffix}")
 
 
-def run_mutate(slice_name: str, script: str, access: ScriptAccess, on_write: Callable[[str, bytes], None]) -> None:
+def _resident() -> int:
+    """This process's resident memory, in bytes."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class _Budget:
+    """Called by Starlark every thousand or so instructions: True stops the script."""
+
+    def __init__(self, seconds: float, memory: int) -> None:
+        self.seconds, self.memory = seconds, memory
+        self.deadline = time.monotonic() + seconds
+        self.base = _resident()
+        self.exceeded = ""
+
+    def __call__(self) -> bool:
+        if time.monotonic() > self.deadline:
+            self.exceeded = f"ran longer than {self.seconds:g} seconds"
+        elif _resident() - self.base > self.memory:
+            self.exceeded = f"took more than {self.memory >> 20} MiB of memory"
+        return bool(self.exceeded)
+
+
+def run_mutate(
+    slice_name: str,
+    script: str,
+    access: ScriptAccess,
+    on_write: Callable[[str, bytes], None],
+    seconds: float = SCRIPT_SECONDS,
+    memory: int = SCRIPT_MEMORY,
+) -> None:
     """Run `script`, the `mutate:` of slice `slice_name` (`pkg_slice`).
 
     `on_write(path, data)` is called after each write that changed a file,
@@ -285,8 +324,18 @@ def run_mutate(slice_name: str, script: str, access: ScriptAccess, on_write: Cal
         starlark.Globals.standard(),
         starlark.FileLoader(lambda _name: frozen),
     )
+    budget = _Budget(seconds, memory)
     try:
         ast = starlark.parse(_SCRIPT_NAME, script, _dialect())
-        starlark.eval(module, ast, starlark.Globals.standard())
+        starlark.eval_with(starlark.EvalOptions(check_cancelled=budget), module, ast, starlark.Globals.standard())
     except starlark.StarlarkError as error:
+        if budget.exceeded:
+            raise ScriptError(f"slice {slice_name}: the mutate script {budget.exceeded}, so it was stopped") from None
         raise _error(slice_name, error, content) from None
+    except BaseException as error:
+        # The interpreter's own failures (a Rust panic, such as an allocation it cannot make)
+        # reach Python as PanicException, which derives from BaseException.
+        if type(error).__name__ != "PanicException":
+            raise
+        reason = str(error).splitlines()[0] if str(error) else "it crashed"
+        raise ScriptError(f"slice {slice_name}: the mutate script failed inside the interpreter: {reason}") from None

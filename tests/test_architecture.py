@@ -37,6 +37,7 @@ LAYERS = {
     "elf": 2,
     "scripts": 2,
     "rootfs": 2,
+    "journal": 2,
     "cache": 2,
     "report": 1,
     "atomic": 1,

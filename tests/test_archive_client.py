@@ -456,3 +456,62 @@ def test_file_mirror(test_archive: Factory, archive_client: ClientFactory) -> No
     record = client.resolve(["libc6"])["libc6"]
     assert client.fetch([record])["libc6"].read_bytes() == (archive.root / record.filename).read_bytes()
     assert archive.server.log == []
+
+
+# Replays
+
+
+def test_an_older_inrelease_is_refused_after_a_newer_one_whatever_the_mirror(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
+    archive = _bookworm(test_archive)
+    release = archive.release()
+    assert archive_client(release).resolve(["libc6"])["libc6"].version == "2.36-9"
+    newer = Cache(cache_dir).load_inrelease(f"{archive.url}/dists/bookworm")
+    week_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=7)
+    older = archive.inrelease("bookworm", Date=testarchive._http_date(week_ago))
+    # The same archive through a second mirror URL: the record is kept by what the signature proves.
+    (archive.server.root / "second").symlink_to(archive.root)
+    second = {"debian": f"{archive.server.url}/second"}
+    for mirrors, path in (
+        (None, archive.path("dists/bookworm/InRelease")),
+        (second, "/second/dists/bookworm/InRelease"),
+    ):
+        archive.server.inject(path, testarchive.replace(older))
+        with pytest.raises(
+            VerificationError,
+            match=r"InRelease of suite \"bookworm\" from .* is dated .*, older "
+            r"than the .* one already accepted for this suite: .* pass --allow-older-index",
+        ):
+            archive_client(release, mirrors=mirrors).resolve(["libc6"])
+    assert Cache(cache_dir).load_inrelease(f"{archive.url}/dists/bookworm") == newer
+    assert Cache(cache_dir).load_inrelease(f"{archive.server.url}/second/dists/bookworm") is None
+    # A deliberate rollback is allowed, and does not lower the record.
+    archive.server.inject(archive.path("dists/bookworm/InRelease"), testarchive.replace(older))
+    assert archive_client(release, allow_older_index=True).resolve(["libc6"])
+    archive.server.inject(archive.path("dists/bookworm/InRelease"), testarchive.replace(older))
+    with pytest.raises(VerificationError, match="older than"):
+        archive_client(release).resolve(["libc6"])
+    # Pruning the cache forgets downloads, not what was seen.
+    Cache(cache_dir).prune(None)
+    archive.server.inject(archive.path("dists/bookworm/InRelease"), testarchive.replace(older))
+    with pytest.raises(VerificationError, match="older than"):
+        archive_client(release).resolve(["libc6"])
+
+
+def test_a_newer_inrelease_is_accepted_and_recorded(test_archive: Factory, archive_client: ClientFactory) -> None:
+    archive = _bookworm(test_archive)
+    release = archive.release()
+    week_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=7)
+    archive.server.inject(
+        archive.path("dists/bookworm/InRelease"),
+        testarchive.replace(archive.inrelease("bookworm", Date=testarchive._http_date(week_ago)), times=1),
+    )
+    assert archive_client(release).resolve(["libc6"])
+    assert archive_client(release).resolve(["libc6"])  # the current one, newer
+    archive.server.inject(
+        archive.path("dists/bookworm/InRelease"),
+        testarchive.replace(archive.inrelease("bookworm", Date=testarchive._http_date(week_ago)), times=1),
+    )
+    with pytest.raises(VerificationError, match="older than"):
+        archive_client(release).resolve(["libc6"])

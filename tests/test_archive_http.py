@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -173,3 +176,45 @@ def test_proxy_from_the_environment_is_used(
     # The host does not resolve: only the proxy can answer.
     assert _http().get("http://mirror.invalid/file.bin") == BODY
     assert [request.path for request in archive_server.log] == ["/file.bin"]
+
+
+# Bounds
+
+
+def test_a_body_larger_than_its_limit_is_refused(served: str) -> None:
+    with pytest.raises(VerificationError, match=r"is larger than 0 MiB, more than any such file should be"):
+        _http().get(served, limit=len(BODY) - 1)
+    assert _http().get(served, limit=len(BODY)) == BODY
+
+
+def test_a_trickling_server_meets_the_overall_deadline(served: str, archive_server: ArchiveServer) -> None:
+    """Each 4 KiB piece arrives well within the read timeout; the whole body would take 2.6 s."""
+    archive_server.inject("/file.bin", testarchive.slow(0.2, times=None))
+    started = time.monotonic()
+    with pytest.raises(
+        ArchiveError,
+        match=r"^cannot download .*: it took longer than 0.5 seconds \(a stalled or very "
+        r"slow mirror\)$",
+    ):
+        Http(attempts=4, backoff=0.01, timeout=(2.0, 2.0), deadline=0.5, min_rate=len(BODY) * 2).get(served)
+    assert time.monotonic() - started < 2.0
+    assert len(archive_server.requests("/file.bin")) == 1
+
+
+def test_a_redirect_loop_is_named_and_not_retried(served: str, archive_server: ArchiveServer) -> None:
+    archive_server.inject("/file.bin", testarchive.redirect_loop())
+    with pytest.raises(ArchiveError, match=r"^cannot download .*: it redirects more than 10 times \(a redirect loop"):
+        _http().get(served)
+    assert len(archive_server.requests("/file.bin")) == 11
+
+
+class _FullDisk(MemorySink):
+    def write(self, data: bytes, /) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/cache/sha256/.tmp-x")
+
+
+def test_a_full_disk_is_reported_as_such_and_not_retried(served: str, archive_server: ArchiveServer) -> None:
+    with pytest.raises(ArchiveError) as error:
+        _http().download(served, _FullDisk())
+    assert str(error.value) == f"cannot store {served}: No space left on device (/cache/sha256/.tmp-x)"
+    assert len(archive_server.requests("/file.bin")) == 1

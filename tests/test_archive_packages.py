@@ -5,8 +5,13 @@ from __future__ import annotations
 import hashlib
 import mmap
 
+import pytest
+import zstandard
+
 from slicer.archive import packages
 from slicer.archive.packages import PackageIndex
+
+KEY = b"k" * 32
 
 
 def _packages_text(count: int) -> bytes:
@@ -41,7 +46,7 @@ def test_build_groups_versions_and_keeps_paragraphs() -> None:
 
 def test_round_trip_through_bytes() -> None:
     index = PackageIndex.build(_packages_text(600))
-    loaded = PackageIndex.from_bytes(index.to_bytes())
+    loaded = PackageIndex.from_bytes(index.to_bytes(KEY), KEY)
     assert loaded is not None
     assert len(loaded) == 600
     for name in ("pkg00000", "pkg00321", "pkg00599"):
@@ -55,7 +60,7 @@ def test_names_sharing_prefixes_are_found_exactly_after_loading() -> None:
         f"Package: {name}\nVersion: 1\nArchitecture: all\nFilename: pool/{name}.deb\nSize: 1\nSHA256: {'0' * 64}\n"
         for name in reversed(names)
     ).encode()
-    loaded = PackageIndex.from_bytes(PackageIndex.build(text).to_bytes())
+    loaded = PackageIndex.from_bytes(PackageIndex.build(text).to_bytes(KEY), KEY)
     assert loaded is not None and len(loaded) == len(names)
     for name in names:
         assert name in loaded
@@ -67,9 +72,9 @@ def test_names_sharing_prefixes_are_found_exactly_after_loading() -> None:
 def test_a_mapped_file_loads_like_bytes(tmp_path) -> None:
     index = PackageIndex.build(_packages_text(300))
     path = tmp_path / "parsed"
-    path.write_bytes(index.to_bytes())
+    path.write_bytes(index.to_bytes(KEY))
     with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        loaded = PackageIndex.from_bytes(mapped)
+        loaded = PackageIndex.from_bytes(mapped, KEY)
         assert loaded is not None and len(loaded) == 300
         entry = loaded.entries("pkg00123")[1]
         assert loaded.stanza(entry) == index.stanza(index.entries("pkg00123")[1])
@@ -77,16 +82,33 @@ def test_a_mapped_file_loads_like_bytes(tmp_path) -> None:
 
 
 def test_empty_index_round_trips() -> None:
-    loaded = PackageIndex.from_bytes(PackageIndex.build(b"").to_bytes())
+    loaded = PackageIndex.from_bytes(PackageIndex.build(b"").to_bytes(KEY), KEY)
     assert loaded is not None and len(loaded) == 0
 
 
 def test_damaged_or_foreign_data_is_rejected() -> None:
-    blob = bytearray(PackageIndex.build(_packages_text(50)).to_bytes())
-    header_end = len(packages.MAGIC) + 12 + 100
+    blob = bytearray(PackageIndex.build(_packages_text(50)).to_bytes(KEY))
+    header_end = len(packages.MAGIC) + packages._PREAMBLE.size + 100
     damaged = bytearray(blob)
     damaged[header_end] ^= 0x40
-    assert PackageIndex.from_bytes(bytes(damaged)) is None
-    assert PackageIndex.from_bytes(bytes(blob[:-10])) is None
-    assert PackageIndex.from_bytes(b"slicer-packages-0\n" + bytes(blob[len(packages.MAGIC) :])) is None
-    assert PackageIndex.from_bytes(b"") is None
+    assert PackageIndex.from_bytes(bytes(damaged), KEY) is None
+    assert PackageIndex.from_bytes(bytes(blob[:-10]), KEY) is None
+    assert PackageIndex.from_bytes(b"slicer-packages-0\n" + bytes(blob[len(packages.MAGIC) :]), KEY) is None
+    assert PackageIndex.from_bytes(b"", KEY) is None
+
+
+def test_an_index_sealed_with_another_key_is_rejected() -> None:
+    """A parsed index someone else wrote (another key) is never used, however well formed."""
+    stored = PackageIndex.build(_packages_text(50)).to_bytes(b"another key")
+    assert PackageIndex.from_bytes(stored, KEY) is None
+    assert PackageIndex.from_bytes(stored, b"another key") is not None
+
+
+def test_a_changed_paragraph_frame_is_refused_when_read() -> None:
+    stored = bytearray(PackageIndex.build(_packages_text(50)).to_bytes(KEY))
+    stored[-5] ^= 0x01  # inside the last frame, outside the sealed header and records
+    loaded = PackageIndex.from_bytes(bytes(stored), KEY)
+    assert loaded is not None
+    entry = loaded.entries("pkg00049")[0]
+    with pytest.raises(zstandard.ZstdError, match="does not match its recorded SHA256"):
+        loaded.stanza(entry)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from slicer.cache import BlobWriter, Cache, default_directory
-from slicer.errors import VerificationError
+from slicer.errors import CacheError, VerificationError
 
 DATA = b"some package bytes\n" * 100
 DIGEST = hashlib.sha256(DATA).hexdigest()
@@ -112,7 +113,7 @@ def test_info_and_prune_by_age(tmp_path: Path) -> None:
     fresh = cache.obtain(DIGEST, None, _writer_of(DATA), "src")
     stale_data = b"stale"
     stale = cache.obtain(hashlib.sha256(stale_data).hexdigest(), None, _writer_of(stale_data), "src")
-    cache.write_parsed("ab" * 32, b"parsed")
+    cache.write_mapped("ab" * 32, b"parsed")
     cache.save_inrelease("http://m/dists/s", b"inrelease", None)
     info = cache.info()
     assert (info.path, info.blobs, info.bytes) == (tmp_path, 2, len(DATA) + 5 + 6 + 9)
@@ -167,7 +168,7 @@ def test_release_files_are_kept_per_url(tmp_path: Path) -> None:
     assert cache.load_inrelease("http://m/dists/a") == (b"newer inrelease", None)
 
 
-def test_parsed_entries(tmp_path: Path) -> None:
+def test_sealed_parsed_entries(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
     assert cache.read_parsed("cd" * 32) is None
     cache.write_parsed("cd" * 32, b"index")
@@ -179,10 +180,10 @@ def test_parsed_entries(tmp_path: Path) -> None:
 def test_parsed_entries_mapped(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
     assert cache.map_parsed("cd" * 32) is None
-    cache.write_parsed("cd" * 32, b"index")
+    cache.write_mapped("cd" * 32, b"index")
     mapped = cache.map_parsed("cd" * 32)
     assert mapped is not None and mapped[:] == b"index"
-    cache.write_parsed("cd" * 32, b"")
+    cache.write_mapped("cd" * 32, b"")
     assert cache.map_parsed("cd" * 32) is None
 
 
@@ -209,3 +210,33 @@ def test_concurrent_processes_download_a_blob_once(tmp_path: Path) -> None:
         assert process.exitcode == 0
     assert marker.read_text() == "produced\n"
     assert (tmp_path / "cache" / "sha256" / DIGEST).read_bytes() == DATA
+
+
+def test_prune_refuses_a_negative_age(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    cache.obtain(DIGEST, None, _writer_of(DATA), "src")
+    with pytest.raises(CacheError, match="give zero or more days"):
+        cache.prune(-5)
+    assert cache.info().blobs == 1
+
+
+def test_prune_waits_for_cuts_using_the_cache(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    cache.obtain(DIGEST, None, _writer_of(DATA), "src")
+    done = threading.Event()
+    with cache.in_use():
+        pruning = threading.Thread(target=lambda: (Cache(tmp_path).prune(None), done.set()))
+        pruning.start()
+        assert not done.wait(0.5)
+        assert cache.lookup(DIGEST) is not None
+    pruning.join(10)
+    assert done.is_set() and cache.lookup(DIGEST) is None
+
+
+def test_a_partial_download_left_by_a_killed_run_is_removed_when_fetched_again(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    cache.obtain(hashlib.sha256(b"other").hexdigest(), None, _writer_of(b"other"), "src")
+    partial = tmp_path / "sha256" / f".tmp-{DIGEST}-abc123"
+    partial.write_bytes(DATA[:3])
+    cache.obtain(DIGEST, None, _writer_of(DATA), "src")
+    assert not partial.exists()

@@ -574,9 +574,9 @@ def run_as_nobody(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
 
 @pytest.fixture
 def shared_dir():
-    """A directory every user can reach (pytest's own are private to root)."""
+    """A directory every user can reach (pytest's own are private to root), sticky like /tmp."""
     path = Path(tempfile.mkdtemp(prefix="slicer-shared-"))
-    path.chmod(0o777)
+    path.chmod(0o1777)
     yield path
     shutil.rmtree(path)
 
@@ -598,7 +598,7 @@ def test_cache_directory_without_permission_suggests_another(shared_dir):
     )
     assert result.returncode == 1
     assert result.stderr == (
-        f"error: cannot create cache directory {locked}/.cache/slicer/parsed: Permission denied "
+        f"error: cannot create the cache folder {locked}/.cache/slicer: Permission denied "
         "(choose a writable cache with --cache-dir DIR or SLICER_CACHE_DIR=DIR)\n"
     )
 

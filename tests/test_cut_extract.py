@@ -681,7 +681,9 @@ def test_a_cache_that_cannot_keep_copies_still_serves_its_packages(tmp_path, wri
     debs = write_debs({"p": [file("./srv/f", "content")]})
     cache = Cache(tmp_path / "cache")
     stored = cached_debs(cache, debs)
-    (tmp_path / "cache" / "derived").write_text("a file where the cache wants a directory")
+    for deb in stored.values():  # folders where the cache wants to record its copies
+        for kind in (DATA_COPY, DATA_INDEX):
+            (tmp_path / "cache" / "derived" / f"{deb.name}.{kind}").mkdir(parents=True)
     root, _ = cut(tmp_path, selection({"p_x": {"/srv/f": None}}), stored, cache=cache)
     assert (root / "srv/f").read_text() == "content"
 

@@ -320,3 +320,24 @@ def test_merge_refuses_divergence() -> None:
         r"but 2.10-4 \(amd64\) in this cut",
     ):
         merge(existing, newer)
+
+
+def test_an_overwriting_cut_replaces_what_it_changed() -> None:
+    """With --overwrite the root holds the cut's version and content, so the manifest says so."""
+    existing = manifest_of(
+        [HELLO],
+        ["hello_bins"],
+        [
+            Entry("/usr/bin/hello", "file", 0o755, {"hello_bins"}, sha256=H2, size=8),
+            Entry("/usr/bin/kept", "file", 0o755, {"hello_bins"}, sha256=H2, size=8),
+        ],
+    )
+    newer_hello = ManifestPackage("hello", "2.10-4", H3, "amd64")
+    changed = manifest_of(
+        [newer_hello], ["hello_bins"], [Entry("/usr/bin/hello", "file", 0o755, {"hello_bins"}, sha256=H3, size=9)]
+    )
+    merged = merge(existing, changed, replace=True)
+    assert merged.packages["hello"] == newer_hello
+    assert (merged.paths["/usr/bin/hello"].sha256, merged.paths["/usr/bin/hello"].size) == (H3, 9)
+    assert merged.paths["/usr/bin/kept"].sha256 == H2
+    assert read_manifest(encode(merged)) == merged

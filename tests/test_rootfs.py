@@ -310,6 +310,21 @@ def test_commit_files_meeting_through_a_root_symlink(root):
     assert list((root / "usr" / "bin").iterdir()) == []
 
 
+def test_mount_points_inside_the_root_come_from_the_mount_table(tmp_path):
+    root = tmp_path / "my root"
+    root.mkdir()
+    table = tmp_path / "mountinfo"
+    escaped = str(root).replace(" ", "\\040")
+    table.write_text(
+        "22 1 0:21 / / rw shared:1 - ext4 /dev/sda1 rw\n"
+        f"40 22 0:21 /srv {escaped}/usr rw shared:1 - ext4 /dev/sda1 rw\n"
+        f"41 22 0:5 / {escaped}/proc\\040x rw - proc proc rw\n"
+        f"42 22 0:6 / {escaped}2/elsewhere rw - tmpfs tmpfs rw\n"
+    )
+    assert rootfs.mount_points(root, table) == {root / "usr", root / "proc x"}
+    assert rootfs.mount_points(root, tmp_path / "absent") == frozenset()
+
+
 def test_a_conflict_error_names_a_few_paths_counts_the_rest_and_says_the_way_out(tmp_path):
     conflicts = [f"/etc/file{number}" for number in range(18)]
     assert rootfs.conflict_message(tmp_path, conflicts) == (

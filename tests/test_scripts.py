@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -444,3 +447,35 @@ def test_write_failure_names_the_path(tmp_path: Path) -> None:
     message = failure('content.write("/nodir/file", "x")', acc)
     assert message.startswith("slice pkg_slice: cannot write /nodir/file in ")
     assert message.endswith("(line 1)")
+
+
+def test_an_endless_script_is_stopped_and_named(tmp_path: Path) -> None:
+    endless = "def spin():\n    for i in range(2000000000):\n        pass\nspin()\n"
+    started = time.monotonic()
+    with pytest.raises(
+        ScriptError,
+        match=r"^slice pkg_slice: the mutate script ran longer than 0.5 seconds, so it "
+        r"was stopped$",
+    ):
+        run_mutate("pkg_slice", endless, access(tmp_path), lambda path, data: None, seconds=0.5)
+    assert time.monotonic() - started < 30
+
+
+def test_a_script_that_grows_without_bound_is_stopped_and_named(tmp_path: Path) -> None:
+    greedy = "parts = []\nfor i in range(2000000000):\n    parts.append('x' * 100000 + str(i))\n"
+    with pytest.raises(ScriptError, match=r"^slice pkg_slice: the mutate script took more than 64 MiB of memory"):
+        run_mutate("pkg_slice", greedy, access(tmp_path), lambda path, data: None, memory=64 << 20)
+
+
+def test_an_interrupt_stops_a_running_script(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) reaches Python between Starlark steps and ends the script."""
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    endless = "def spin():\n    for i in range(2000000000):\n        pass\nspin()\n"
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_mutate("pkg_slice", endless, access(tmp_path), lambda path, data: None)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 30

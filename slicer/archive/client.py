@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from .http import Http
 
 DOWNLOAD_WORKERS = 6
+# No signed suite index comes near this (Debian's largest are a few MB); an endless one stops here.
+MAX_RELEASE_SIZE = 64 << 20
 INDEX_WORKERS = 4
 
 # Index compressions in order of preference, with their decompressors.
@@ -121,6 +123,7 @@ class ArchiveClient:
         console: Console,
         offline: bool = False,
         check_valid_until: bool = True,
+        allow_older_index: bool = False,
         http: Http | None = None,
     ) -> None:
         self.release = release
@@ -130,6 +133,7 @@ class ArchiveClient:
         self.console = console
         self.offline = offline
         self.check_valid_until = check_valid_until
+        self.allow_older_index = allow_older_index
         self._http = http
         self.stats = IndexStats()
         self._certs: dict[str, list[pysequoia.Cert]] = {}
@@ -239,11 +243,12 @@ class ArchiveClient:
                 raise _Missing(f'the InRelease of suite "{suite}" ({url})')
             data, signature = cached
         else:
-            found = self.http.get_if_present(f"{url}/InRelease")
+            found = self.http.get_if_present(f"{url}/InRelease", limit=MAX_RELEASE_SIZE)
             if found is not None:
                 data, signature = found, None
             else:
-                data, signature = self.http.get(f"{url}/Release"), self.http.get(f"{url}/Release.gpg")
+                data = self.http.get(f"{url}/Release", limit=MAX_RELEASE_SIZE)
+                signature = self.http.get(f"{url}/Release.gpg", limit=MAX_RELEASE_SIZE)
             self._count("releases_fetched")
         what = f'{"InRelease" if signature is None else "Release"} of suite "{suite}" from {url}'
         text = signed.verify(data, signature, self._certs_of(archive), what, pinned_by)
@@ -261,6 +266,12 @@ class ArchiveClient:
             self.release.archives[archive].components,
             f'suite "{suite}" of archive "{archive}" at {url}',
         )
+        with self.cache.release_record(info.identity) as (newest, record):
+            newest_date = datetime.datetime.fromisoformat(newest) if newest else None
+            if not self.allow_older_index:
+                signed.check_not_older(info, newest_date, what)
+            if info.date is not None and (newest_date is None or info.date > newest_date):
+                record(info.date.isoformat())
         if not self.offline:
             self.cache.save_inrelease(url, data, signature)
         return info
@@ -278,7 +289,7 @@ class ArchiveClient:
         key = (plain or listed).sha256
         cached = self.cache.map_parsed(key)
         if cached is not None:
-            index = PackageIndex.from_bytes(cached)
+            index = PackageIndex.from_bytes(cached, self.cache.parsed_key(key))
             if index is not None:
                 self._count("indexes_loaded")
                 return index
@@ -304,7 +315,7 @@ class ArchiveClient:
             signed.check_plain(text, plain, url)
         index = PackageIndex.build(text)
         self._count("indexes_parsed")
-        self.cache.write_parsed(key, index.to_bytes())
+        self.cache.write_mapped(key, index.to_bytes(self.cache.parsed_key(key)))
         return index
 
     def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter, task: Task) -> None:

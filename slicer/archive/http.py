@@ -5,6 +5,11 @@ answers and bodies cut short are retried with exponential backoff; a cut body
 is resumed with `Range` when the server offers byte ranges. Bytes go straight
 to a sink (a hashing cache writer, or memory) so nothing is buffered twice.
 `file://` URLs are read from disk, for local mirrors.
+
+Everything is bounded: a body by the size its signed index gives (or by
+`limit` when none does), each read by a timeout, each download as a whole by
+a deadline that grows with its size, and redirects by `MAX_REDIRECTS`. A sink
+that cannot write (a full disk under the cache) fails at once, never retried.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from .. import __version__
 from ..errors import ArchiveError, VerificationError
 
 CHUNK = 1 << 16
+MAX_REDIRECTS = 10
 
 # Answers worth asking again: the server is busy or broken for now.
 _TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
@@ -56,6 +62,7 @@ def new_session(pool_size: int = 8) -> requests.Session:
     session.mount("https://", adapter)
     # Identity encoding: a proxy must not gunzip a .gz index on our behalf.
     session.headers.update({"User-Agent": f"slicer/{__version__}", "Accept-Encoding": "identity"})
+    session.max_redirects = MAX_REDIRECTS
     return session
 
 
@@ -94,25 +101,38 @@ def _progress_noop(_: int) -> None:
     pass
 
 
+class _SinkFailed(Exception):
+    """Writing a received chunk failed: a local problem, not the network's."""
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+
 @define
 class Http:
-    """GET with retries; `attempts` and `backoff` (seconds, doubled each time) are bounded."""
+    """GET with retries; `attempts` and `backoff` (seconds, doubled each time) are bounded.
+
+    A download gives up after `deadline` seconds plus one second per `min_rate`
+    bytes of its expected size, however the server trickles its bytes.
+    """
 
     attempts: int = 4
     backoff: float = 0.2
     timeout: tuple[float, float] = (10.0, 60.0)
+    deadline: float = 300.0
+    min_rate: float = 64 * 1024
     session: requests.Session = field(factory=new_session)
 
-    def get(self, url: str) -> bytes:
-        """The whole body of `url`."""
+    def get(self, url: str, limit: int | None = None) -> bytes:
+        """The whole body of `url`, refused when larger than `limit` bytes."""
         sink = MemorySink()
-        self.download(url, sink)
+        self.download(url, sink, limit=limit)
         return sink.buffer.getvalue()
 
-    def get_if_present(self, url: str) -> bytes | None:
+    def get_if_present(self, url: str, limit: int | None = None) -> bytes | None:
         """The whole body of `url`, or None when the server has no such file."""
         sink = MemorySink()
-        return sink.buffer.getvalue() if self.download(url, sink, missing_ok=True) else None
+        return sink.buffer.getvalue() if self.download(url, sink, missing_ok=True, limit=limit) else None
 
     def download(
         self,
@@ -122,20 +142,43 @@ class Http:
         size: int | None = None,
         progress: Callable[[int], None] = _progress_noop,
         missing_ok: bool = False,
+        limit: int | None = None,
     ) -> bool:
         """Stream `url` into `sink`; False when it is missing and `missing_ok`.
 
         `size`, when known from a signed index, bounds the body and tells a
-        cut-short body from a complete one.
+        cut-short body from a complete one; `limit` bounds a body of unknown size.
         """
         if urlparse(url).scheme == "file":
             return self._read_file(url, sink, progress, missing_ok)
+        try:
+            return self._download(url, sink, size, progress, missing_ok, limit)
+        except _SinkFailed as failed:
+            raise ArchiveError(
+                f"cannot store {url}: {failed.error.strerror or failed.error}"
+                + (f" ({failed.error.filename})" if failed.error.filename else "")
+            ) from None
+
+    def _download(
+        self,
+        url: str,
+        sink: Sink,
+        size: int | None,
+        progress: Callable[[int], None],
+        missing_ok: bool,
+        limit: int | None,
+    ) -> bool:
+        budget = self.deadline + (size or 0) / self.min_rate
+        give_up = time.monotonic() + budget
         received = 0
         resumable = False
         problem = ""
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+            if time.monotonic() > give_up:
+                problem = f"it took longer than {budget:.3g} seconds"
+                break
             headers = {"Range": f"bytes={received}-"} if received and resumable else {}
             try:
                 with self.session.get(url, stream=True, timeout=self.timeout, headers=headers) as response:
@@ -167,12 +210,29 @@ class Http:
                         received += len(chunk)
                         if size is not None and received > size:
                             raise VerificationError(f"{url} is larger than the {size} bytes its signed index lists")
-                        sink.write(chunk)
+                        if limit is not None and received > limit:
+                            raise VerificationError(
+                                f"{url} is larger than {limit >> 20} MiB, more than any such file should be; refused"
+                            )
+                        if time.monotonic() > give_up:
+                            raise ArchiveError(
+                                f"cannot download {url}: it took longer than "
+                                f"{budget:.3g} seconds (a stalled or very slow mirror)"
+                            )
+                        try:
+                            sink.write(chunk)
+                        except OSError as error:
+                            raise _SinkFailed(error) from None
                         progress(len(chunk))
                     if size is not None and received < size:
                         problem = f"the body ended after {received} of {size} bytes"
                         continue
                     return True
+            except requests.TooManyRedirects:
+                raise ArchiveError(
+                    f"cannot download {url}: it redirects more than {MAX_REDIRECTS} times "
+                    "(a redirect loop on the mirror)"
+                ) from None
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                 problem = _reason(error)
         raise ArchiveError(f"cannot download {url}: {problem} (gave up after {self.attempts} attempts)")

@@ -22,6 +22,7 @@ class ArchiveOptions:
     cache_dir: Path | None = None
     offline: bool = False
     check_valid_until: bool = True
+    allow_older_index: bool = False
 
 
 def open_archives(release: Release, arch: str, console: Console, options: ArchiveOptions) -> ArchiveClient:
@@ -34,4 +35,5 @@ def open_archives(release: Release, arch: str, console: Console, options: Archiv
         console=console,
         offline=options.offline,
         check_valid_until=options.check_valid_until,
+        allow_older_index=options.allow_older_index,
     )

@@ -8,33 +8,37 @@ about 64 KiB, so the text of a chosen package (for dpkg status entries)
 costs one small frame to decompress (0.15 ms; frames four times larger made
 the file 2% smaller but each text four times slower).
 
-File layout: MAGIC, a CRC-32 of header and records with the header length,
+File layout: MAGIC, an HMAC of header and records with the header length,
 the header (sorted names joined by newlines, where each name starts, record
-and frame offsets), the marshalled entries per name, then the frames, which
-carry their own zstd checksums. Names are looked up by bisection in the
-joined text, so loading never splits bookworm's 63k names into strings. The CRC
-catches a damaged file (it is derived data, rebuilt from the signed index);
-the .deb hashes inside were proven when the index was parsed.
+and frame offsets, each frame's SHA256), the marshalled entries per name,
+then the frames. Names are looked up by bisection in the joined text, so
+loading never splits bookworm's 63k names into strings. The HMAC, under a key
+the cache keeps secret, proves the file was written by this cache from the
+signed index (the .deb hashes inside were proven when it was parsed); each
+frame is checked against its SHA256 when it is read. A file that fails
+either check is derived again.
 """
 
 from __future__ import annotations
 
 import array
 import bisect
+import hashlib
+import hmac
 import itertools
 import marshal
 import mmap
 import struct
-import zlib
 from collections.abc import Iterator
 
 import zstandard
 
 from .deb822 import scan_packages
 
-MAGIC = b"slicer-packages-2\n"
+MAGIC = b"slicer-packages-3\n"
 FRAME_SIZE = 64 * 1024
-_PREAMBLE = struct.Struct("<IQ")  # crc32 of header and records, header length
+_PREAMBLE = struct.Struct("<32sQQ")  # HMAC-SHA256 of header and records, their lengths
+_DIGEST = hashlib.sha256().digest_size
 
 # version, architecture, filename, size, sha256, frame, start, end
 IndexEntry = tuple[str, str, str, int, str, int, int, int]
@@ -75,12 +79,14 @@ class PackageIndex:
         records: bytes | memoryview,
         frame_offsets: array.array[int],
         frames: bytes | memoryview,
+        frame_digests: bytes,
     ) -> None:
         self._names = names
         self._record_offsets = record_offsets
         self._records = records
         self._frame_offsets = frame_offsets
         self._frames = frames
+        self._frame_digests = frame_digests
         self._decoded: dict[str, list[IndexEntry]] = {}
 
     @classmethod
@@ -99,45 +105,54 @@ class PackageIndex:
         frames = [compressor.compress(text[start:stop]) for start, stop in itertools.pairwise(frame_starts)]
         names = sorted(grouped)
         records = [marshal.dumps(grouped[name]) for name in names]
-        return cls(_Names.of(names), _offsets(records), b"".join(records), _offsets(frames), b"".join(frames))
+        digests = b"".join(hashlib.sha256(frame).digest() for frame in frames)
+        return cls(_Names.of(names), _offsets(records), b"".join(records), _offsets(frames), b"".join(frames), digests)
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, key: bytes) -> bytes:
+        """The stored form, sealed with `key` (see `from_bytes`)."""
         header = marshal.dumps(
             (
                 self._names.joined,
                 self._names.starts.tobytes(),
                 self._record_offsets.tobytes(),
                 self._frame_offsets.tobytes(),
+                self._frame_digests,
             )
         )
-        checksum = zlib.crc32(self._records, zlib.crc32(header))
-        return b"".join((MAGIC, _PREAMBLE.pack(checksum, len(header)), header, self._records, self._frames))
+        seal = _seal(key, header, self._records)
+        return b"".join(
+            (MAGIC, _PREAMBLE.pack(seal, len(header), len(self._records)), header, self._records, self._frames)
+        )
 
     @classmethod
-    def from_bytes(cls, blob: bytes | memoryview | mmap.mmap) -> PackageIndex | None:
-        """The index stored in `blob`, or None when it is damaged or of another format.
+    def from_bytes(cls, blob: bytes | memoryview | mmap.mmap, key: bytes) -> PackageIndex | None:
+        """The index stored in `blob` and sealed with `key`; None when damaged, forged or of another format.
 
         Any buffer will do, a mapped file too: the frames are then read only for the
-        paragraphs asked for.
+        paragraphs asked for, and checked then.
         """
         view = memoryview(blob)
         start = len(MAGIC) + _PREAMBLE.size
         if len(view) < start or view[: len(MAGIC)] != MAGIC:
             return None
-        checksum, length = _PREAMBLE.unpack_from(view, len(MAGIC))
+        seal, length, records_length = _PREAMBLE.unpack_from(view, len(MAGIC))
+        header = view[start : start + length]
+        records = view[start + length : start + length + records_length]
+        if len(header) != length or len(records) != records_length:
+            return None
+        # Nothing is unmarshalled before the seal proves this cache wrote it.
+        if not hmac.compare_digest(_seal(key, header, records), seal):
+            return None
         try:
-            joined, start_bytes, record_bytes, frame_bytes = marshal.loads(view[start : start + length])
+            joined, start_bytes, record_bytes, frame_bytes, frame_digests = marshal.loads(header)
         except (EOFError, ValueError, TypeError):
             return None
         names = _Names(joined, array.array("Q", start_bytes))
         record_offsets, frame_offsets = array.array("Q", record_bytes), array.array("Q", frame_bytes)
-        records = view[start + length : start + length + record_offsets[-1]]
-        frames = view[start + length + record_offsets[-1] :]
-        if len(records) != record_offsets[-1] or len(frames) != frame_offsets[-1]:
+        frames = view[start + length + records_length :]
+        if records_length != record_offsets[-1] or len(frames) != frame_offsets[-1]:
             return None
-        if zlib.crc32(records, zlib.crc32(view[start : start + length])) != checksum:
-            return None
-        return cls(names, record_offsets, records, frame_offsets, frames)
+        return cls(names, record_offsets, records, frame_offsets, frames, frame_digests)
 
     def __len__(self) -> int:
         return len(self._names)
@@ -176,8 +191,17 @@ class PackageIndex:
         """The full paragraph of `entry`, as the archive wrote it."""
         frame, start, end = entry[5], entry[6], entry[7]
         compressed = self._frames[self._frame_offsets[frame] : self._frame_offsets[frame + 1]]
+        if hashlib.sha256(compressed).digest() != self._frame_digests[frame * _DIGEST : (frame + 1) * _DIGEST]:
+            raise zstandard.ZstdError(f"paragraph frame {frame} does not match its recorded SHA256")
         text = zstandard.ZstdDecompressor().decompress(compressed)
         return text[start:end].decode("utf-8", "replace")
+
+
+def _seal(key: bytes, header: bytes | memoryview, records: bytes | memoryview) -> bytes:
+    seal = hmac.new(key, struct.pack("<QQ", len(header), len(records)), hashlib.sha256)
+    seal.update(header)
+    seal.update(records)
+    return seal.digest()
 
 
 def _offsets(parts: list[bytes]) -> array.array[int]:

@@ -40,6 +40,8 @@ class InRelease:
     codename: str
     suite_field: str
     date: datetime.datetime | None
+    # The fields that name the suite inside the signed text, whatever the URL it came from.
+    identity: str
     valid_until: datetime.datetime | None
     architectures: tuple[str, ...]
     components: tuple[str, ...]
@@ -177,6 +179,7 @@ def parse_inrelease(signed: bytes, archive: str, suite: str, url: str, what: str
         codename=paragraph.get("Codename") or "",
         suite_field=paragraph.get("Suite") or "",
         date=_date(paragraph, "Date", what),
+        identity="\0".join(paragraph.get(field) or "" for field in ("Origin", "Label", "Suite", "Codename")),
         valid_until=_date(paragraph, "Valid-Until", what),
         architectures=tuple((paragraph.get("Architectures") or "").split()),
         components=tuple((paragraph.get("Components") or "").split()),
@@ -214,6 +217,17 @@ def check_suite(
         raise VerificationError(
             f"{what} expired on {expired} (Valid-Until): the mirror is stale; "
             "pass --ignore-valid-until only for a snapshot mirror"
+        )
+
+
+def check_not_older(info: InRelease, newest: datetime.datetime | None, what: str) -> None:
+    """Refuse a Release signed earlier than the newest one accepted for the same suite (a replay)."""
+    if info.date is not None and newest is not None and info.date < newest:
+        raise VerificationError(
+            f"{what} is dated {info.date.strftime('%Y-%m-%d %H:%M:%S UTC')}, older than the "
+            f"{newest.strftime('%Y-%m-%d %H:%M:%S UTC')} one already accepted for this suite: the mirror is "
+            "stale or replays an old index to hold back updates; pass --allow-older-index to roll back on "
+            "purpose (a snapshot mirror)"
         )
 
 

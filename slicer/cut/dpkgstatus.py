@@ -37,8 +37,7 @@ from pathlib import Path
 from attrs import frozen
 
 from ..errors import ArchiveError, RootError
-from ..release.model import PACKAGE_NAME, Generate, PathKind, Release
-from ..release.schema import generate_kind
+from ..release.model import PACKAGE_NAME
 from ..report import Report
 from ..rootfs import resolve
 
@@ -130,23 +129,3 @@ def status_files(packages: list[StatusPackage], report: Report, root: Path, dire
         files[f"{directory}/{package.name}"] = status_stanza(package).encode("utf-8")
         files[f"{directory}/{package.name}.md5sums"] = sums.encode("utf-8")
     return files
-
-
-def directories_in_root(release: Release, root: Path, arch: str) -> list[str]:
-    """The records directories (`/var/lib/dpkg/status.d/`) of the release that an earlier cut made in `root`."""
-    found = set()
-    for package in release.packages.values():
-        for slice_ in package.slices.values():
-            for path, info in slice_.contents.items():
-                if (
-                    info.kind is PathKind.GENERATE
-                    and generate_kind(info.info) is Generate.DPKG_STATUS
-                    and info.applies_to(arch)
-                ):
-                    directory = path[: -len("**")]
-                    try:
-                        if resolve(root, directory).is_dir():
-                            found.add(directory)
-                    except RootError:
-                        continue
-    return sorted(found)

@@ -65,8 +65,12 @@ _converter.register_unstructure_hook(
 )
 
 
+def lock_bytes(lock: LockFile) -> bytes:
+    return (json.dumps(_converter.unstructure(lock), indent=2) + "\n").encode()
+
+
 def write_lock(path: Path, lock: LockFile) -> None:
-    write_bytes_atomic(path, (json.dumps(_converter.unstructure(lock), indent=2) + "\n").encode(), mode=0o644)
+    write_bytes_atomic(path, lock_bytes(lock), mode=0o644)
 
 
 def read_lock(path: Path) -> LockFile:

@@ -368,23 +368,36 @@ def read_manifest(data: bytes, name: str = "manifest.wall") -> Manifest:
 # -- extending ------------------------------------------------------------------------
 
 
+_COMPARED = (
+    ("mode", lambda e: f"0{e.mode:o}"),
+    ("link", lambda e: e.link),
+    ("size", lambda e: str(e.size)),
+    ("hash", lambda e: e.final_sha256 or e.sha256),
+)
+
+
+def _differs(old: ManifestPath, new: ManifestPath) -> bool:
+    return any(shown(old) != shown(new) for _, shown in _COMPARED)
+
+
 def _same(old: ManifestPath, new: ManifestPath) -> None:
-    for name, shown in (
-        ("mode", lambda e: f"0{e.mode:o}"),
-        ("link", lambda e: e.link),
-        ("size", lambda e: str(e.size)),
-        ("hash", lambda e: e.final_sha256 or e.sha256),
-    ):
+    for name, shown in _COMPARED:
         if shown(old) != shown(new):
             raise ManifestError(f"path {old.path} reported twice with diverging {name}: {shown(old)} != {shown(new)}")
 
 
-def merge(existing: Manifest, cut: Manifest) -> Manifest:
-    """The manifest of a root that held `existing` and received `cut` on top."""
+def merge(existing: Manifest, cut: Manifest, replace: bool = False) -> Manifest:
+    """The manifest of a root that held `existing` and received `cut` on top.
+
+    With `replace` (a cut with --overwrite) the cut's packages and paths win
+    where they differ; otherwise a difference is an error.
+    """
     packages = dict(existing.packages)
     for package in cut.packages.values():
         known = packages.setdefault(package.name, package)
-        if known != package:
+        if known != package and replace:
+            packages[package.name] = package
+        elif known != package:
             raise ManifestError(
                 f"package {package.name} is {known.version} ({known.arch}) in the existing "
                 f"manifest but {package.version} ({package.arch}) in this cut"
@@ -394,7 +407,7 @@ def merge(existing: Manifest, cut: Manifest) -> Manifest:
     for entry in cut.paths.values():
         moved = evolve(entry, inode=entry.inode + offset if entry.inode else 0)
         old = paths.get(entry.path)
-        if old is None:
+        if old is None or (replace and _differs(old, entry)):
             paths[entry.path] = moved
             continue
         _same(old, entry)

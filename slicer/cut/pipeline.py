@@ -13,6 +13,7 @@ import datetime
 import hashlib
 import os
 import posixpath
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +26,13 @@ from ..console import Console
 from ..errors import SlicerError
 from ..humane import plural, size
 from ..release.load import load_release
-from ..release.model import Generate, PathKind, Release
+from ..release.model import Generate, PathKind, Release, SliceKey
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
 from . import dpkgstatus, extract, inline, keystore, manifest
 from .epoch import source_date_epoch
+from .outputs import PendingOutputs
 from .plan import PackagePlan, plan
 
 if TYPE_CHECKING:
@@ -78,24 +80,31 @@ class _Prepared:
 
 def cut(options: CutOptions, console: Console) -> dict[str, Any]:
     """Run a whole cut (or, with `dry_run`, plan it) and return its JSON-ready summary."""
-    prepared = _prepare(options, console)
-    if options.dry_run:
-        from .dryrun import plan_cut  # only dry runs need it
+    cache = Cache(options.archives.cache_dir)
+    with cache.in_use():
+        if options.dry_run:
+            from .dryrun import plan_cut  # only dry runs need it
 
-        return plan_cut(prepared.client, prepared.release, prepared.selection, prepared.plans, options, console)
-    done = _finish(prepared, options, console)
+            prepared = _prepare(options, console, cache)
+            return plan_cut(prepared.client, prepared.release, prepared.selection, prepared.plans, options, console)
+        done = _run(options, console, cache)
     return summary(done.release, done.selection, done.records, done.report, done.result)
 
 
 def run_cut(options: CutOptions, console: Console) -> CutOutcome:
     """Run a whole cut and return what it used and wrote."""
-    return _finish(_prepare(options, console), options, console)
+    cache = Cache(options.archives.cache_dir)
+    with cache.in_use():
+        return _run(options, console, cache)
 
 
-def _prepare(options: CutOptions, console: Console) -> _Prepared:
-    release = load_release(options.release, options.overlays, Cache(options.archives.cache_dir))
+def _prepare(options: CutOptions, console: Console, cache: Cache) -> _Prepared:
+    release = load_release(options.release, options.overlays, cache)
     check_maintenance(release, options.ignore, console)
-    selection = select(release, parse_keys(options.slices), options.arch)
+    requested = parse_keys(options.slices)
+    # The records an earlier cut left in the root stay true: their slices are selected again.
+    requested += [key for key in record_slices(release, options.arch, options.root) if key not in requested]
+    selection = select(release, requested, options.arch)
     console.info(
         f"Selected {plural(len(selection.slices), 'slice')} of {plural(len(selection.packages), 'package')} "
         f"from {release.name} for {options.arch}"
@@ -110,25 +119,40 @@ def _prepare(options: CutOptions, console: Console) -> _Prepared:
     )
 
 
-def _finish(prepared: _Prepared, options: CutOptions, console: Console) -> CutOutcome:
-    release, selection, plans, client = prepared.release, prepared.selection, prepared.plans, prepared.client
-    # Every selected package, as chisel fetches them: one whose slices only create content
-    # is recorded in the manifest, lock file and SBOM too.
-    packages = fetch_packages(client, release, selection, list(selection.packages), options)
-    records = {name: package.record for name, package in packages.items()}
+def _run(options: CutOptions, console: Console, cache: Cache) -> CutOutcome:
     root_existed = options.root.exists()
+    outputs = PendingOutputs()
     try:
-        report, result = build(selection, plans, packages, client.cache, options, console)
+        # The whole cut holds the root: a cut beside it could add records this one must keep true.
+        with rootfs.root_lock(options.root):
+            prepared = _prepare(options, console, cache)
+            release, selection, plans, client = prepared.release, prepared.selection, prepared.plans, prepared.client
+            # Every selected package, as chisel fetches them: one whose slices only create content
+            # is recorded in the manifest, lock file and SBOM too.
+            packages = fetch_packages(client, release, selection, list(selection.packages), options)
+            records = {name: package.record for name, package in packages.items()}
+
+            def prepare_outputs(report: Report, staging: Path) -> None:
+                if options.lock:
+                    from . import lock  # Only cuts asked for a lock file need it (and cattrs).
+
+                    outputs.prepare(
+                        "--lock", options.lock, lock.lock_bytes(lock.LockFile.of(release, selection, records))
+                    )
+                if options.sbom:
+                    outputs.prepare(
+                        "--sbom",
+                        options.sbom,
+                        sbom_bytes(release, selection, records, report, staging, options.root.name),
+                    )
+
+            report, result = build(selection, plans, packages, client.cache, options, console, prepare_outputs)
     except BaseException:
+        outputs.discard()
         if not root_existed:
             _remove_if_empty(options.root)
         raise
-    if options.lock:
-        from . import lock  # Only cuts asked for a lock file need it (and cattrs).
-
-        lock.write_lock(options.lock, lock.LockFile.of(release, selection, records))
-    if options.sbom:
-        write_sbom(options.sbom, release, selection, records, report, options.root)
+    outputs.publish()
     console.info(
         f"Cut {plural(len(selection.slices), 'slice')} into {options.root}: "
         f"{plural(result.written, 'path')} written ({size(result.written_bytes)}), "
@@ -189,10 +213,14 @@ def build(
     cache: Cache | None,
     options: CutOptions,
     console: Console,
+    prepare: Callable[[Report, Path], None] | None = None,
 ) -> tuple[Report, rootfs.CommitResult]:
-    """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it."""
+    """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it;
+    `prepare` writes outputs beside the root from the staged tree first."""
     with rootfs.staging_area(options.root) as staging:
         report, replaceable = stage(selection, plans, packages, cache, staging, options, console)
+        if prepare is not None:
+            prepare(report, staging)
         result = rootfs.commit(staging, options.root, report, options.overwrite, replaceable)
     return report, result
 
@@ -215,7 +243,7 @@ def stage(
     inline.create_inline(selection, staging, report)
     run_scripts(selection, staging, report, console)
     inline.remove_until(selection, staging, report)
-    return report, frozenset(generate(selection, records, staging, report, options.root))
+    return report, frozenset(generate(selection, records, staging, report, options.root, options.overwrite))
 
 
 def run_scripts(selection: Selection, staging: Path, report: Report, console: Console) -> None:
@@ -250,8 +278,41 @@ def run_scripts(selection: Selection, staging: Path, report: Report, console: Co
             task.advance()
 
 
+def record_slices(release: Release, arch: str, root: Path) -> list[SliceKey]:
+    """The slices whose `generate:` records (manifest, dpkg status) an earlier cut left in `root`.
+
+    Every later cut selects them too, so the records describe everything the
+    root holds after it, whatever slices that cut names.
+    """
+    found = []
+    for package in release.packages.values():
+        for slice_ in package.slices.values():
+            for path, info in slice_.contents.items():
+                if info.kind != PathKind.GENERATE or not info.applies_to(arch):
+                    continue
+                kind, directory = generate_kind(info.info), path[: -len("**")]
+                if kind is not None and _holds_records(root, kind, directory):
+                    found.append(slice_.key)
+                    break
+    return found
+
+
+def _holds_records(root: Path, kind: Generate, directory: str) -> bool:
+    if kind == Generate.MANIFEST:
+        return _existing(root, f"{directory}manifest.wall") is not None
+    if kind != Generate.DPKG_STATUS:
+        return False
+    host = rootfs.resolve(root, directory)
+    return host.is_dir() and any(host.iterdir())
+
+
 def generate(
-    selection: Selection, records: dict[str, PackageRecord], staging: Path, report: Report, root: Path
+    selection: Selection,
+    records: dict[str, PackageRecord],
+    staging: Path,
+    report: Report,
+    root: Path,
+    overwrite: bool = False,
 ) -> set[str]:
     """Write `generate:` outputs (Java trust stores, dpkg status entries, then the manifest); returns their
     paths."""
@@ -262,8 +323,6 @@ def generate(
                 kind = generate_kind(info.info)
                 if kind is not None:
                     targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
-    for directory in dpkgstatus.directories_in_root(selection.release, root, selection.arch):
-        targets[Generate.DPKG_STATUS].setdefault(directory, set())
     written: set[str] = set()
     for directory, owners in sorted(targets[Generate.JAVA_KEYSTORE].items()):
         path = f"{directory}cacerts"
@@ -288,7 +347,11 @@ def generate(
         cut_manifest = manifest.collect(manifest_packages, slices, report, sorted(manifest_paths))
         for path in sorted(manifest_paths):
             existing = _existing(root, path)
-            merged = manifest.merge(manifest.read_manifest(existing, path), cut_manifest) if existing else cut_manifest
+            merged = (
+                manifest.merge(manifest.read_manifest(existing, path), cut_manifest, replace=overwrite)
+                if existing
+                else cut_manifest
+            )
             rootfs.write_file(staging, path, manifest.encode(merged), 0o644)
             written.add(path)
     return written
@@ -367,16 +430,21 @@ def sbom_packages(records: dict[str, PackageRecord]) -> list[sbom.SbomPackage]:
     ]
 
 
-def write_sbom(
-    path: Path, release: Release, selection: Selection, records: dict[str, PackageRecord], report: Report, root: Path
-) -> None:
-    """An SPDX 2.3 document of the packages and files this cut shipped."""
+def sbom_bytes(
+    release: Release,
+    selection: Selection,
+    records: dict[str, PackageRecord],
+    report: Report,
+    tree: Path,
+    root_name: str,
+) -> bytes:
+    """An SPDX 2.3 document of the packages and files this cut shipped, hashed in `tree` (the staged cut)."""
     from . import sbom  # Only cuts asked for an SBOM need it.
 
     document = sbom.build_spdx(
-        f"{release.name}-{selection.arch}-{root.name}", sbom_packages(records), report, distro=release.name, root=root
+        f"{release.name}-{selection.arch}-{root_name}", sbom_packages(records), report, distro=release.name, root=tree
     )
-    sbom.write_spdx(document, path)
+    return sbom.spdx_bytes(document)
 
 
 def summary(

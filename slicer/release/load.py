@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import attrs
 
 from .. import __version__
-from ..errors import ReleaseError
+from ..errors import CacheError, ReleaseError
 from . import model, schema
 from .model import Package, Release
 
@@ -53,7 +53,11 @@ class ParsedStore(Protocol):
 
 
 class _ReleaseUnpickler(pickle.Unpickler):
-    """Loads only model classes, so a tampered cache file cannot run code."""
+    """Loads only model classes, so a damaged cache file cannot run code.
+
+    The cache reads back only entries sealed with its own key (`Cache.read_parsed`),
+    so a release planted by someone else is never unpickled at all.
+    """
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _CACHE_CLASSES:
@@ -157,6 +161,19 @@ def _locate(reference: str) -> tuple[Path, list[Path], bool, str]:
     return release_file, [root / "slices" / reference], False, ""
 
 
+def _read_text(path: Path, display: str) -> str:
+    """A definition file's text; one that is not UTF-8 is refused naming the line of the first bad byte."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ReleaseError(f"cannot read {display}: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ReleaseError(f"{display}:{line}: byte 0x{data[error.start]:02x} is not UTF-8 text") from None
+
+
 def slice_folder(reference: str | None = None) -> Path:
     """Where a release's own slice definition files live (the repository's, in an editable install)."""
     return _locate(reference or default_release_name())[1][0]
@@ -206,8 +223,10 @@ def load_release(
         reference = bundled_name(reference)
     release_file, slice_dirs, user_release, prefix = _locate(reference)
     files = _gather_files(slice_dirs, overlays, release_file.parent if user_release else data_root(), prefix)
-    texts = {name: path.read_text() for name, (path, _display) in files.items()}
-    release_text = release_file.read_text()
+    texts = {name: _read_text(path, display) for name, (path, display) in files.items()}
+    release_text = _read_text(
+        release_file, _display(release_file, release_file.parent if user_release else data_root(), prefix)
+    )
     digest = hashlib.sha256(f"{__version__}\0{_code_digest()}\0{reference}\0{release_text}".encode())
     for name in sorted(files):
         # The real location too: `check --fix` writes back to the file a package came from.
@@ -240,13 +259,14 @@ def _cached(key: str, cache: ParsedStore) -> Release | None:
         if data is None:
             return None
         release = _ReleaseUnpickler(io.BytesIO(data)).load()
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+    except (OSError, CacheError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
         return None
     return release if isinstance(release, model.Release) else None
 
 
 def _store(key: str, release: Release, cache: ParsedStore) -> None:
-    with contextlib.suppress(OSError):  # a read-only or full cache only costs speed
+    # A read-only, full or refused cache only costs speed (a cut then explains the refusal).
+    with contextlib.suppress(OSError, CacheError):
         cache.write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
 
 

@@ -293,12 +293,18 @@ def _build_slice(
 _CLEAN_ABSOLUTE = re.compile(r"/|(?:/(?!\.\.?(?:/|\Z))[^/]+)+/*")
 
 
+# NUL, newline and the other C0 controls and DEL: no file system path or record line may hold them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _is_clean_absolute(path: str) -> bool:
     return _CLEAN_ABSOLUTE.fullmatch(path) is not None
 
 
 def _build_path(full: str, slice_name: str, path: str, doc: PathDoc | None, document: Document) -> PathInfo:
     keys = ("slices", slice_name, "contents", path)
+    if _CONTROL.search(path):
+        raise document.error(f"slice {full} has invalid content path: {path!r} holds a control character", *keys)
     if not _is_clean_absolute(path):
         raise document.error(f"slice {full} has invalid content path: {path}", *keys)
     if doc is None:
@@ -362,6 +368,15 @@ def _build_path(full: str, slice_name: str, path: str, doc: PathDoc | None, docu
     if doc.mode is not None and not 0 <= doc.mode <= 0o7777:
         raise document.error(f"slice {full} has invalid mode for path {path}: {doc.mode:o}", *keys, "mode")
 
+    for option, named in (("symlink", doc.symlink), ("copy", doc.copy)):
+        if named is not None and _CONTROL.search(named):
+            raise document.error(
+                f"slice {full} has invalid '{option}' for path {path}: {named!r} holds a control character",
+                *keys,
+                option,
+            )
+    if path.endswith("/") and doc.text is not None:
+        raise document.error(f"slice {full} path {path} ends in / (a directory) but has text content", *keys, "text")
     if doc.make:
         kind, info = PathKind.MAKE, ""
     elif doc.text is not None:

@@ -8,7 +8,7 @@ per-path winner among the selected packages.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from attrs import field, frozen
 
@@ -67,11 +67,8 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
     state: dict[SliceKey, str] = {}  # "visiting" or "done"
     missing: list[str] = []
 
-    def visit(key: SliceKey, required_by: SliceKey | None) -> None:
-        if state.get(key) == "done":
-            return
-        if state.get(key) == "visiting":
-            raise SelectionError(f"essential loop detected through {key}")
+    def found(key: SliceKey, required_by: SliceKey | None) -> Slice | None:
+        """The slice of `key`; a missing one is noted in `missing`."""
         slice_ = release.slice(key)
         if slice_ is None:
             state[key] = "done"
@@ -88,16 +85,36 @@ def select(release: Release, requested: Iterable[SliceKey], arch: str) -> Select
                         str(key), [str(other.key) for other in release.packages[key.package].slices.values()]
                     )
                 )
-            return
-        state[key] = "visiting"
-        for essential in sorted(slice_.essential, key=lambda e: e.key):
-            if essential.applies_to(arch):
-                visit(essential.key, key)
-        state[key] = "done"
-        order.append(slice_)
+        return slice_
 
-    for key in sorted(set(requested)):
-        visit(key, None)
+    def essentials(slice_: Slice) -> Iterator[SliceKey]:
+        return iter(
+            [essential.key for essential in sorted(slice_.essential, key=lambda e: e.key) if essential.applies_to(arch)]
+        )
+
+    # Depth first with an explicit stack, so a chain of essentials of any length is fine.
+    for start in sorted(set(requested)):
+        if state.get(start) == "done":
+            continue
+        first = found(start, None)
+        if first is None:
+            continue
+        state[start] = "visiting"
+        work = [(first, essentials(first))]
+        while work:
+            slice_, pending = work[-1]
+            key = next(pending, None)
+            if key is None:
+                work.pop()
+                state[slice_.key] = "done"
+                order.append(slice_)
+            elif state.get(key) == "visiting":
+                raise SelectionError(f"essential loop detected through {key}")
+            elif state.get(key) is None:
+                needed = found(key, slice_.key)
+                if needed is not None:
+                    state[key] = "visiting"
+                    work.append((needed, essentials(needed)))
     if len(missing) == 1:
         raise SelectionError(missing[0])
     if missing:

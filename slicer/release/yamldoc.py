@@ -34,6 +34,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _plain_keys_error(key_node)
+            if key_node.value in mapping:
+                raise _duplicate_key_error(key_node)
             mapping[key_node.value] = self.construct_object(value_node, deep=deep)
         return mapping
 
@@ -57,6 +59,11 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
 def _plain_keys_error(node: yaml.Node) -> yaml.YAMLError:
     return yaml.constructor.ConstructorError(None, None, "mapping keys must be plain text", node.start_mark)
+
+
+def _duplicate_key_error(node: yaml.ScalarNode) -> yaml.YAMLError:
+    """A key given twice: YAML forbids it, and silently keeping the last one hides mistakes."""
+    return yaml.constructor.ConstructorError(None, None, f'key "{node.value}" is defined twice', node.start_mark)
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -105,6 +112,8 @@ class _Builder:
             for key, value in node.value:
                 if not isinstance(key, yaml.ScalarNode):
                     raise _plain_keys_error(key)
+                if key.value in data:
+                    raise _duplicate_key_error(key)
                 data[key.value] = self._scalar(value) if isinstance(value, yaml.ScalarNode) else self.build(value)
         elif node.tag == _SEQ:
             data = [

@@ -23,6 +23,7 @@ import io
 import os
 import shutil
 import subprocess
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from slicer.cache import Cache
 from slicer.cli import main
 from slicer.release.load import load_release
 from slicer.release.model import Release
+from tests.helpers.debs import DebSpec
+from tests.helpers.releases import key_block
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -187,3 +190,32 @@ def cut_root(real_cut: Callable[..., int], tmp_path_factory: pytest.TempPathFact
         return found
 
     return get
+
+
+@pytest.fixture
+def release_of(test_archive, signing_key, tmp_path):
+    """Factory: release_of(debs, slices) -> (archive, release directory) on a local signed archive."""
+    cert = signing_key.extract_certificate()
+
+    def make(packages: list[DebSpec], slices: dict[str, str]):
+        archive = test_archive({"bookworm": packages})
+        root = tmp_path / "release"
+        (root / "slices").mkdir(parents=True)
+        (root / "chisel.yaml").write_text(
+            "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
+            f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
+            f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
+        )
+        for name, text in slices.items():
+            (root / "slices" / name).write_text(textwrap.dedent(text))
+        return archive, str(root) + "/"
+
+    return make
+
+
+@pytest.fixture
+def local_release(release_of):
+    """(archive, release directory/) of the local signed archive and slices that test_cut_local defines."""
+    from tests.e2e.test_cut_local import SLICES, debs
+
+    return release_of(debs(), SLICES)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import stat
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ import zstandard
 
 from slicer.cli import main
 from tests.helpers.debs import DebSpec, directory, file, hardlink
-from tests.helpers.releases import key_block
 
 SLICES = {
     "base-files.yaml": """\
@@ -120,32 +118,6 @@ def debs() -> list[DebSpec]:
     return [base, hello, libhello, motd]
 
 
-@pytest.fixture
-def release_of(test_archive, signing_key, tmp_path):
-    """Factory: release_of(debs, slices) -> (archive, release directory) on a local signed archive."""
-    cert = signing_key.extract_certificate()
-
-    def make(packages: list[DebSpec], slices: dict[str, str]):
-        archive = test_archive({"bookworm": packages})
-        root = tmp_path / "release"
-        (root / "slices").mkdir(parents=True)
-        (root / "chisel.yaml").write_text(
-            "format: v3\nmaintenance:\n  standard: 2023-06-10\n  end-of-life: 2099-01-01\n"
-            f"archives:\n  debian:\n    version: '12'\n    suites: [bookworm]\n    components: [main]\n"
-            f"    public-keys: [test-key]\n    url: {archive.url}\npublic-keys:\n" + key_block("test-key", cert)
-        )
-        for name, text in slices.items():
-            (root / "slices" / name).write_text(textwrap.dedent(text))
-        return archive, str(root) + "/"
-
-    return make
-
-
-@pytest.fixture
-def local_release(release_of):
-    return release_of(debs(), SLICES)
-
-
 def tree(root: Path) -> list[tuple]:
     """A full listing: path, type, mode, owner, mtime, size, sha256 (or link target)."""
     listing = []
@@ -175,25 +147,28 @@ def tree(root: Path) -> list[tuple]:
     return sorted(listing)
 
 
-def cut(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> int:
+def cut_arguments(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The command line of `cut`, after the program name."""
     # Each test's archive has its own cache (release.rstrip("/") is unique per test).
     cache = Path(release.rstrip("/")).parent / "cache"
-    return main(
-        [
-            "-q",
-            "cut",
-            "--release",
-            release,
-            "--arch",
-            "amd64",
-            "--root",
-            str(root),
-            "--cache-dir",
-            str(cache),
-            *extra,
-            *slices,
-        ]
-    )
+    return [
+        "-q",
+        "cut",
+        "--release",
+        release,
+        "--arch",
+        "amd64",
+        "--root",
+        str(root),
+        "--cache-dir",
+        str(cache),
+        *extra,
+        *slices,
+    ]
+
+
+def cut(release: str, root: Path, *slices: str, extra: tuple[str, ...] = ()) -> int:
+    return main(cut_arguments(release, root, *slices, extra=extra))
 
 
 def test_cut_writes_exactly_the_selected_paths(local_release, tmp_path, capsys):
@@ -273,8 +248,8 @@ def test_extending_a_root_keeps_each_package_record(local_release, tmp_path):
     status = root / "var/lib/dpkg/status.d"
     assert cut(release, root, "base-files_base", "base-files_status") == 0
     base_sums = (status / "base-files.md5sums").read_text()
-    # Records stay true whether or not a later cut selects their slice again; a manifest
-    # written alongside does not claim records whose slice this cut did not select.
+    # Records stay true whether or not a later cut names their slice: a root holding them
+    # selects it again, so a manifest written alongside lists the records too.
     assert cut(release, root, "libhello_libs", "base-files_status") == 0
     assert cut(release, root, "hello_bins", "base-files_chisel") == 0
     assert sorted(path.name for path in status.iterdir()) == [
@@ -288,7 +263,8 @@ def test_extending_a_root_keeps_each_package_record(local_release, tmp_path):
     assert (status / "base-files.md5sums").read_text() == base_sums
     assert "usr/bin/hello\n" in (status / "hello.md5sums").read_text()
     wall = zstandard.ZstdDecompressor().stream_reader((root / "var/lib/chisel/manifest.wall").open("rb")).read()
-    assert b"status.d" not in wall
+    assert b'{"kind":"slice","name":"base-files_status"}' in wall
+    assert b"/var/lib/dpkg/status.d/hello.md5sums" in wall
 
 
 def test_a_recut_replaces_a_stale_md5sum(local_release, tmp_path):
@@ -356,23 +332,8 @@ def test_offline_cut_uses_only_the_cache(local_release, tmp_path, capsys):
     assert tree(tmp_path / "offline") == tree(tmp_path / "warm")
     capsys.readouterr()
     empty = ["--offline", "--cache-dir", str(tmp_path / "empty-cache")]
-    assert (
-        main(
-            [
-                "-q",
-                "cut",
-                "--release",
-                release,
-                "--arch",
-                "amd64",
-                "--root",
-                str(tmp_path / "cold"),
-                *empty,
-                "hello_bins",
-            ]
-        )
-        == 1
-    )
+    # The later --cache-dir wins: an empty cache.
+    assert main(cut_arguments(release, tmp_path / "cold", "hello_bins", extra=tuple(empty))) == 1
     err = capsys.readouterr().err
     assert "offline" in err and "bookworm" in err
 

@@ -5,7 +5,7 @@ binary-<arch>/Packages{,.xz,.gz}` with by-hash copies, and a `Release`,
 `Release.gpg` and `InRelease` signed with a test key, the way Debian lays
 out its archives. `ArchiveServer` serves a directory of such archives and
 injects faults per request path: resets, error answers, truncated, slow or
-mislabelled bodies, flipped bytes, replaced bodies, no byte ranges. It logs
+mislabelled bodies, flipped bytes, replaced bodies, redirect loops, no byte ranges. It logs
 every request so tests can see what a client asked for.
 """
 
@@ -83,6 +83,11 @@ def replace(body: bytes, times: int | None = None) -> Fault:
     return Fault("replace", times, body=body)
 
 
+def redirect_loop(times: int | None = None) -> Fault:
+    """Answer 302 with the request's own path as the new location."""
+    return Fault("redirect", times)
+
+
 def no_ranges(times: int | None = None) -> Fault:
     """Ignore Range headers and offer no byte ranges."""
     return Fault("no-ranges", times)
@@ -112,6 +117,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if "status" in faults:
             self._answer(faults["status"].status, b"injected failure\n")
+            return
+        if "redirect" in faults:
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         body = faults["replace"].body if "replace" in faults else self.server.owner.read(path)
         if body is None:
