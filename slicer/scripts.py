@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import resource
 import stat
 import sys
 import time
@@ -278,8 +279,11 @@ def _error(slice_name: str, error: starlark.StarlarkError, content: _Content) ->
 
 def _resident() -> int:
     """This process's resident memory, in bytes."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # no /proc (a chroot, a bare container): the peak so far, which grows the same way
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class _Budget:

@@ -590,6 +590,21 @@ def test_a_package_missing_on_an_architecture(local, capsys):
     assert rows[("paths", "amd64")]["result"] == "ok"
 
 
+def test_a_package_built_for_some_architectures_only_is_not_looked_for_on_the_others(local, capsys):
+    """Every path for amd64 only: on arm64 nothing of the package is selected, so it is not fetched."""
+    debs = packages("amd64") + [spec for spec in packages("arm64") if spec.name != "hello"]
+    amd64_only = HELLO.replace("/usr/bin/hello:", "/usr/bin/hello: {arch: [amd64]}")
+    amd64_only = amd64_only.replace("/usr/share/hello/data:", "/usr/share/hello/data: {arch: [amd64]}")
+    amd64_only = amd64_only.replace(
+        "/usr/share/doc/hello/copyright:", "/usr/share/doc/hello/copyright: {arch: [amd64]}"
+    )
+    amd64_only = amd64_only.replace("      libfoo1_libs:", "      libfoo1_libs: {arch: [amd64]}")
+    code, report = run(local({"hello.yaml": amd64_only}, debs=debs), "hello", capsys=capsys)
+    assert (code, report["problems"]) == (0, [])
+    rows = {(row["check"], row["arch"]): row["result"] for row in report["packages"]["hello"]}
+    assert rows[("cut", "arm64")] == rows[("cut", "amd64")] == "ok"
+
+
 def test_a_release_that_does_not_load_is_one_problem(local, capsys):
     release = local({"hello.yaml": HELLO.replace("hint: Hello program", "hint: " + "x" * 41)})
     code, report = run(release, capsys=capsys)

@@ -107,7 +107,7 @@ class ArchiveChecks:
         needed = {name for plans in self.plans.values() for name in packages_with_content(plans)}
         listings = self.contents.listings(with_content)
         # A cut resolves every selected package, even one it reads nothing from.
-        every = {name for closure in self.closures.values() for name in closure.packages}
+        every = {name for closure in self.closures.values() for name in closure.fetched()}
         self.contents.fetch(sorted(needed | every))
         for package in self.packages:
             listing = listings.get(package.name)
@@ -307,7 +307,7 @@ class ArchiveChecks:
             selection = self.closures.get(slice_.key)
             if selection is None:
                 continue
-            lacking = [name for name in selection.packages if name in self.contents.missing]
+            lacking = [name for name in selection.fetched() if name in self.contents.missing]
             if lacking:
                 self.add(
                     slice_.package,
@@ -321,7 +321,7 @@ class ArchiveChecks:
             return
         keys = [selection.slices[-1].key for selection in jobs]
         # A cut resolves every selected package, even one it reads nothing from.
-        names = {name for key in keys for name in self.closures[key].packages}
+        names = {name for key in keys for name in self.closures[key].fetched()}
         work = _CutWork(
             self.arch,
             {key: self.closures[key] for key in keys},
@@ -383,7 +383,7 @@ def _cut_alone(key: SliceKey) -> str | None:
     one; the error, if any."""
     assert _work is not None, "a cut worker runs only in the pool"
     selection, plans = _work.closures[key], _work.plans[key]
-    packages = {name: _work.packages[name] for name in selection.packages}
+    packages = {name: _work.packages[name] for name in selection.fetched()}
     quiet = Console(io.StringIO(), quiet=True)
     with tempfile.TemporaryDirectory(prefix="slicer-check-", dir=scratch_folder()) as folder:
         options = CutOptions(root=Path(folder) / "root", slices=(str(key),), arch=_work.arch, workers=1)

@@ -30,7 +30,7 @@ def plan_cut(
     console: Console,
 ) -> dict[str, Any]:
     """The JSON-ready plan of a cut: packages, downloads, paths and bytes, conflicts with the root."""
-    records = resolve_packages(client, release, selection, list(selection.packages), options)
+    records = resolve_packages(client, release, selection, selection.fetched(), options)
     to_download = [record for record in records.values() if client.cache.lookup(record.sha256) is None]
     packages = client.fetch_packages(records.values())
     with tempfile.TemporaryDirectory(prefix="slicer-dry-run-") as temporary:

@@ -129,7 +129,7 @@ def _run(options: CutOptions, console: Console, cache: Cache) -> CutOutcome:
             release, selection, plans, client = prepared.release, prepared.selection, prepared.plans, prepared.client
             # Every selected package, as chisel fetches them: one whose slices only create content
             # is recorded in the manifest, lock file and SBOM too.
-            packages = fetch_packages(client, release, selection, list(selection.packages), options)
+            packages = fetch_packages(client, release, selection, selection.fetched(), options)
             records = {name: package.record for name, package in packages.items()}
 
             def prepare_outputs(report: Report, staging: Path) -> None:

@@ -29,6 +29,18 @@ class Selection:
     def _packages(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(slice_.package for slice_ in self.slices))
 
+    def fetched(self) -> list[str]:
+        """The packages a cut resolves and records: every selected one (as chisel records a package
+        whose slices only create content), except one whose selected slices all list paths and
+        none for this architecture, so a package Debian builds for some architectures only is
+        not looked for on the others."""
+        wanted = dict.fromkeys(
+            slice_.package
+            for slice_ in self.slices
+            if not slice_.contents or any(info.applies_to(self.arch) for info in slice_.contents.values())
+        )
+        return list(wanted)
+
     def winner(self, path: str) -> str | None:
         """The selected package that provides `path` under `prefer`, if the path has any prefer.
 
