@@ -71,6 +71,17 @@ def _add_release_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ignore_option(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--ignore",
+        metavar="CONDITION",
+        action="append",
+        default=[],
+        choices=["unmaintained", "unstable"],
+        help=f"{verb} even if the release is unmaintained or unstable (repeatable)",
+    )
+
+
 def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mirror",
@@ -185,14 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     cut.add_argument("--lock", metavar="FILE", type=Path, help="write the exact package versions and .deb hashes used")
     cut.add_argument("--locked", metavar="FILE", type=Path, help="use exactly the versions and hashes of a lock file")
     cut.add_argument("--overwrite", action="store_true", help="replace existing different content in the root")
-    cut.add_argument(
-        "--ignore",
-        metavar="CONDITION",
-        action="append",
-        default=[],
-        choices=["unmaintained", "unstable"],
-        help="cut even if the release is unmaintained or unstable (repeatable)",
-    )
+    _add_ignore_option(cut, "cut")
     cut.add_argument("--sbom", metavar="FILE", type=Path, help="write an SPDX 2.3 JSON SBOM of the cut to FILE")
     cut.add_argument(
         "--dry-run",
@@ -916,14 +920,7 @@ def _add_image_parser(
         action="store_true",
         help="store the SBOM in the image as an OCI artifact referring to its manifest",
     )
-    image.add_argument(
-        "--ignore",
-        metavar="CONDITION",
-        action="append",
-        default=[],
-        choices=["unmaintained", "unstable"],
-        help="build even if the release is unmaintained or unstable",
-    )
+    _add_ignore_option(image, "build")
     image.add_argument("--json", action="store_true", help="print the digests as JSON on stdout")
     image.add_argument("slices_requested", metavar="SLICE", nargs="*", help="slices, added to the spec's")
 
