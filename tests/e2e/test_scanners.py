@@ -27,6 +27,8 @@ from urllib.parse import unquote
 import pytest
 from attrs import frozen
 
+from slicer.cli import main
+
 pytestmark = pytest.mark.network
 
 OTHER = {"debian-12": "debian-13", "debian-13": "debian-12"}
@@ -75,8 +77,9 @@ def run_scanner(command: list[str]) -> dict:
     return json.loads(result.stdout)
 
 
-def syft_scan(syft: str, root: Path, _: Path) -> Scan:
-    document = run_scanner([syft, "scan", f"dir:{root}", "--output", "syft-json", "--quiet"])
+def syft_scan(syft: str, source: str, _: Path) -> Scan:
+    """syft's SBOM of `source`: `dir:ROOT` or `docker-archive:FILE`."""
+    document = run_scanner([syft, "scan", source, "--output", "syft-json", "--quiet"])
     debs = [artifact for artifact in document["artifacts"] if artifact["type"] == "deb"]
     distro = document.get("distro") or {}
     return Scan(
@@ -86,11 +89,14 @@ def syft_scan(syft: str, root: Path, _: Path) -> Scan:
     )
 
 
-def trivy_scan(trivy: str, root: Path, cache: Path) -> Scan:
+def trivy_scan(trivy: str, source: str, cache: Path) -> Scan:
+    """trivy's SBOM of `source`: `dir:ROOT` (trivy rootfs) or `docker-archive:FILE` (trivy image)."""
+    kind, _, path = source.partition(":")
+    target = ["rootfs", path] if kind == "dir" else ["image", "--input", path]
     document = run_scanner(
         [
             trivy,
-            "rootfs",
+            *target,
             "--quiet",
             "--cache-dir",
             str(cache),
@@ -101,7 +107,6 @@ def trivy_scan(trivy: str, root: Path, cache: Path) -> Scan:
             "license",
             "--format",
             "cyclonedx",
-            str(root),
         ]
     )
     components = document.get("components", [])
@@ -115,7 +120,7 @@ def trivy_scan(trivy: str, root: Path, cache: Path) -> Scan:
 
 
 # name -> (where the binary is, how to read its SBOM of a root)
-SCANNERS: dict[str, tuple[Callable[[], str], Callable[[str, Path, Path], Scan]]] = {
+SCANNERS: dict[str, tuple[Callable[[], str], Callable[[str, str, Path], Scan]]] = {
     "syft": (syft_binary, syft_scan),
     "trivy": (trivy_binary, trivy_scan),
 }
@@ -149,7 +154,7 @@ def test_scanners_list_every_package_of_the_root(
     root, cache = tmp_path / "root", tmp_path / "scanner-cache"
 
     def scan(root: Path, cache: Path) -> Scan:
-        return read_sbom(binary, root, cache)
+        return read_sbom(binary, f"dir:{root}", cache)
 
     assert real_cut(release, root, *FIRST, extra=["--lock", str(tmp_path / "first.lock")]) == 0
     expected = locked_versions(tmp_path / "first.lock")
@@ -169,3 +174,27 @@ def test_scanners_list_every_package_of_the_root(
     assert set(replaced) == set(expected)
     assert all(replaced[name] != expected[name] for name in ("base-files", "libc6"))
     assert_scan(scan(root, cache), root, other, replaced, scanner)
+
+
+@pytest.mark.parametrize("scanner", sorted(SCANNERS))
+@pytest.mark.parametrize("release", sorted(OTHER))
+def test_scanners_list_every_package_of_an_image(
+    release: str,
+    scanner: str,
+    real_cut: Callable[..., int],
+    cut_arguments: Callable[[str], list[str]],
+    tmp_path: Path,
+) -> None:
+    """An image `slicer image` writes, read as a container image: the same packages and versions."""
+    find_binary, read_sbom = SCANNERS[scanner]
+    binary = find_binary()
+    root, lock = tmp_path / "root", tmp_path / "image-amd64.lock"
+    # A cut pins the versions the image is built from, and shows the release's debian_version.
+    assert real_cut(release, root, *FIRST, *EXTENSION, extra=["--arch", "amd64", "--lock", str(lock)]) == 0
+    archive = tmp_path / "image.tar"
+    arguments = ["--arch", "amd64", "--locked", str(tmp_path / "image-{arch}.lock"), "--tag", "scanned:latest"]
+    output = ["--output", f"docker-archive:{archive}"]
+    code = main(["-q", "image", *cut_arguments(release), *arguments, *output, *FIRST, *EXTENSION])
+    assert code == 0
+    scan = read_sbom(binary, f"docker-archive:{archive}", tmp_path / "scanner-cache")
+    assert_scan(scan, root, release, locked_versions(lock), scanner)
