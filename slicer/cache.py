@@ -55,6 +55,7 @@ from typing import BinaryIO
 
 from attrs import frozen
 
+from .atomic import write_atomic
 from .errors import CacheError, VerificationError
 
 _AREAS = ("sha256", "parsed", "releases", "derived")
@@ -336,29 +337,19 @@ class Cache:
             # What a killed run was writing under this same lock is of no use to anyone.
             for partial in target.parent.glob(f".tmp-{sha256}-*"):
                 partial.unlink(missing_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{sha256}-")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    writer = BlobWriter(file)
-                    produce(writer)
+
+            def write(file: BinaryIO) -> Path:
+                writer = BlobWriter(file)
+                produce(writer)
                 if size is not None and writer.size != size:
                     raise VerificationError(f"{source} is {writer.size} bytes, but its signed index says {size}")
                 if writer.hexdigest() != sha256:
                     raise VerificationError(
                         f"{source} has SHA256 {writer.hexdigest()}, but its signed index says {sha256}"
                     )
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-            return target
+                return target
 
-    @classmethod
-    def holding(cls, path: Path) -> Cache | None:
-        """The cache that stores the file at `path` as one of its blobs, or None."""
-        if path.parent.name == "sha256" and _is_hex(path.name):
-            return cls(path.parent.parent)
-        return None
+            return write_atomic(target.parent, f".tmp-{sha256}-", write)
 
     def derived(self, source: str, kind: str, on_corrupt: Callable[[str], None] | None = None) -> Path | None:
         """The verified blob made as `kind` from blob `source`, or None when there is none (or it was damaged)."""
@@ -385,18 +376,15 @@ class Cache:
         later use re-checks it. Two runs deriving at once write the same bytes.
         """
         area = self._area("sha256")
+
+        def write(file: BinaryIO) -> Path:
+            writer = BlobWriter(file)
+            produce(writer)
+            return area / writer.hexdigest()
+
         with self._locked(source):
-            fd, temporary = tempfile.mkstemp(dir=area, prefix=f".tmp-{source}-{kind}-")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    writer = BlobWriter(file)
-                    produce(writer)
-                target = area / writer.hexdigest()
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        digest = writer.hexdigest()
+            target = write_atomic(area, f".tmp-{source}-{kind}-", write)
+        digest = target.name
         seal = self._mac("derived", source.encode(), kind.encode(), digest.encode()).hex()
         self._write_atomic(self._area("derived") / f"{source}.{kind}", f"{digest} {seal}".encode())
         return target
@@ -482,14 +470,11 @@ class Cache:
             yield newest, lambda date: self._write_unlocked(path, date.encode())
 
     def _write_unlocked(self, target: Path, data: bytes) -> None:
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}-")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        def write(file: BinaryIO) -> Path:
+            file.write(data)
+            return target
+
+        write_atomic(target.parent, f".tmp-{target.name}-", write)
 
     def _files(self) -> Iterator[Path]:
         for area in _AREAS:
