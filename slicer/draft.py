@@ -51,6 +51,8 @@ TRIPLET = re.compile(r"^[a-z0-9_]+-linux-gnu[a-z]*$")
 TRIPLET_GLOB = "*-linux-*"
 LIB_FOLDERS = ("/lib/", "/usr/lib/", "/lib64/", "/usr/lib64/", "/lib32/", "/usr/lib32/")
 BIN_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/games/")
+# Where programs that other programs run (not users) live.
+HELPER_FOLDERS = ("/usr/libexec/",)
 # Left out, as the repository's rules say: what no program reads at run time in an image.
 LEFT_OUT = {
     "documentation": ("/usr/share/doc/", "/usr/share/doc-base/", "/usr/share/info/", "/usr/share/gtk-doc/"),
@@ -104,6 +106,8 @@ HINTS = {
     "data": "Data files of {name}",
     "copyright": "Copyright and license notice",
 }
+# Words a hint cut to 40 bytes must not end on.
+DANGLING = frozenset({"a", "an", "the", "and", "or", "to", "of", "for", "with", "in", "on", "by", "from", "as"})
 # A private folder with more files than this becomes one `**` glob.
 COLLAPSE_OVER = 8
 # Depends that serve maintainer scripts only, never a program in an image.
@@ -230,35 +234,39 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
 
 
 def _resolve(names: list[str], contents: dict[str, PackageContents]) -> None:
-    """Fetch every package on every architecture, or say clearly why one cannot be drafted."""
+    """Fetch every package on every architecture, or say clearly, in one error, why any cannot be drafted."""
     for _arch, listing in contents.items():
         listing.fetch(names)
+    problems = []
     for name in names:
         lacking = [arch for arch, found in contents.items() if name in found.missing]
         if not lacking:
             continue
         having = [arch for arch in contents if arch not in lacking]
         if having:
-            raise DraftError(
+            problems.append(
                 f'package "{name}" is not built for {", ".join(lacking)} (it is for '
                 f"{', '.join(having)}); draft it with --arch {' --arch '.join(having)}"
             )
-        raise _unknown(name, contents[lacking[0]].client)
+        else:
+            problems.append(_unknown(name, contents[lacking[0]].client))
+    if len(problems) == 1:
+        raise DraftError(problems[0])
+    if problems:
+        raise DraftError(f"{len(problems)} packages cannot be drafted:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def _unknown(name: str, client: ArchiveClient) -> DraftError:
+def _unknown(name: str, client: ArchiveClient) -> str:
+    """Why the release has no package `name`: a virtual package's providers, or the nearest names."""
     release = client.release.name
     try:
         providers = client.providers(name)
         known = client.names()
     except (MirrorError, OfflineError, VerificationError, ArchiveError) as error:
-        return DraftError(f'release {release} has no package "{name}" for {client.arch} ({error})')
+        return f'release {release} has no package "{name}" for {client.arch} ({error})'
     if providers:
-        return DraftError(
-            f'"{name}" is a virtual package in release {release}, provided by '
-            f"{', '.join(providers)}; draft one of those"
-        )
-    return DraftError(f'release {release} has no package "{name}" for {client.arch}' + did_you_mean(name, known))
+        return f'"{name}" is a virtual package in release {release}, provided by {", ".join(providers)}; draft one of those'
+    return f'release {release} has no package "{name}" for {client.arch}' + did_you_mean(name, known)
 
 
 def _read(name: str, contents: dict[str, PackageContents]) -> _Package:
@@ -345,7 +353,9 @@ def _kind(package: _Package, path: str, generic: str) -> str:
         if "/" not in rest.rstrip("/"):
             return "libs" if ".so" in rest or elf else "data"
         return "modules" if folder.endswith(TRIPLET_GLOB + "/") or elf else "data"
-    return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
+    if elf and ".so" in posixpath.basename(path):
+        return "modules"  # a plugin or private library in the package's own folder (/usr/libexec/sudo/)
+    return "bins" if elf and item is not None and item.mode & 0o111 else "data"
 
 
 def _place(package: _Package, release: Release) -> None:
@@ -384,6 +394,8 @@ def _place(package: _Package, release: Release) -> None:
     claimed = _claimed(release, package.name)
     for path, entry in sorted(entries.items()):
         other = claimed.get(path)
+        if other and path.endswith("/"):
+            continue  # a folder another slice lists: any cut of a path below it makes it anyway
         if other:
             package.reviews.append(
                 f"{path} is listed by slice {other} too, so it is left out here; "
@@ -488,7 +500,7 @@ def _review_places(package: _Package) -> None:
             f"{package.name}_config to the essentials of {package.name}_libs"
         )
     for entry_path, entry in slices.get("bins", _Slice("bins")).contents.items():
-        if not entry_path.startswith(BIN_FOLDERS):
+        if not entry_path.startswith(BIN_FOLDERS + HELPER_FOLDERS):
             entry.review = "a program outside the bin folders: keep it in bins or give it its own slice?"
     for script in ("preinst", "postinst"):
         text = package.controls.get(script, b"").decode("utf-8", "replace")
@@ -632,12 +644,15 @@ def _hint(text: str) -> str:
     words = summary.split()
     while words and words[0].lower() in ("a", "an", "the"):
         words = words[1:]
-    hint = ""
+    kept: list[str] = []
     for word in words:
-        if len(f"{hint} {word}".strip()) > 40:
+        if len(" ".join([*kept, word])) > 40:
+            # A cut summary ends on a word that can end a phrase, not on "and" or "to".
+            while kept and kept[-1].lower().rstrip(",;") in DANGLING:
+                kept.pop()
             break
-        hint = f"{hint} {word}".strip()
-    hint = hint.rstrip(".,;: -")
+        kept.append(word)
+    hint = " ".join(kept).rstrip(".,;: -")
     return hint[:1].upper() + hint[1:] if hint else ""
 
 
@@ -666,7 +681,8 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
     for slice_name, slice_ in package.slices.items():
         slice_.hint = HINTS.get(slice_name, "").format(name=name) or _hint(description) or f"Files of {name}"
         if len(slice_.hint) > 40 or (slice_.hint[0].islower() and slice_.hint.split(" ")[0].isalpha()):
-            slice_.hint = f"Files of {name}" if len(f"Files of {name}") <= 40 else "Files of the package"
+            # A long package name: the conventional hint without it.
+            slice_.hint = HINTS.get(slice_name, "Files of the package").removesuffix(" of {name}")
     _copyright(package, release)
     lines: list[str] = []
     if package.left_out:

@@ -293,6 +293,84 @@ def test_an_existing_file_is_kept_and_diff_shows_what_a_new_version_adds(local, 
     assert "bar/plugin.so" in written.read_text()
 
 
+FOLDERS = """\
+    package: base-files
+    essential:
+      base-files_copyright:
+    slices:
+      folders:
+        hint: Standard folders
+        contents:
+          /usr/sbin/:
+      copyright:
+        hint: Copyright and license notice
+        contents:
+          /usr/share/doc/base-files/copyright:
+    """
+
+
+def tools(arch: str) -> DebSpec:
+    """A tool with a long name: helpers, a private library and a plugin in /usr/libexec, an empty /usr/sbin."""
+    machine, loader = MACHINES[arch], LOADERS[arch]
+    name = "quux-long-package-name-utils"
+    return DebSpec(
+        name,
+        "2.0-1",
+        arch,
+        [
+            file("./usr/bin/quux", build_elf(machine=machine, needed=("libc.so.6",), interpreter=loader), 0o755),
+            directory("./usr/sbin/"),
+            file(
+                "./usr/libexec/quux/helper",
+                build_elf(machine=machine, needed=("libquux_util.so.0", "libc.so.6"), interpreter=loader),
+                0o755,
+            ),
+            file(
+                "./usr/libexec/quux/libquux_util.so.0",
+                build_elf(machine=machine, soname="libquux_util.so.0", needed=("libc.so.6",), interpreter=""),
+            ),
+            file(
+                "./usr/libexec/quux/plugin.so",
+                build_elf(machine=machine, needed=("libquux_util.so.0", "libc.so.6"), interpreter=""),
+            ),
+            file(f"./usr/share/doc/{name}/copyright", "MIT\n"),
+        ],
+        fields={"Description": "Quux tools for reading and writing the quux format of files"},
+    )
+
+
+def test_helpers_plugins_and_long_names_in_a_tool_are_placed_without_questions(local, capsys):
+    folders = [
+        DebSpec(
+            "base-files", "13", arch, [directory("./usr/sbin/"), file("./usr/share/doc/base-files/copyright", "GPL\n")]
+        )
+        for arch in TRIPLETS
+    ]
+    release = local(
+        [spec for arch in TRIPLETS for spec in (*base(arch), tools(arch))] + folders, {"base-files.yaml": FOLDERS}
+    )
+    code, out, err = draft(release, capsys, "quux-long-package-name-utils")
+    assert code == 0, out + err
+    text = (release / "slices" / "quux-long-package-name-utils.yaml").read_text()
+    # A program in /usr/libexec is a helper, not a question; an empty folder another slice lists is
+    # left to that slice; ELF libraries and plugins in the package's own folder are its modules.
+    assert "# review:" not in text
+    slices = yaml.safe_load(text)["slices"]
+    assert slices["bins"] == {
+        # A summary cut to 40 bytes does not end on "the".
+        "hint": "Quux tools for reading and writing",
+        "essential": {"libc6_libs": None, "quux-long-package-name-utils_modules": None},
+        "contents": {"/usr/bin/quux": None, "/usr/libexec/quux/helper": None},
+    }
+    assert slices["modules"] == {
+        # "Plugins and modules of quux-long-package-name-utils" is over 40 bytes.
+        "hint": "Plugins and modules",
+        "essential": {"libc6_libs": None},
+        "contents": {"/usr/libexec/quux/libquux_util.so.0": None, "/usr/libexec/quux/plugin.so": None},
+    }
+    assert list(slices) == ["modules", "bins", "copyright"]
+
+
 def test_unknown_virtual_and_other_architecture_packages_are_refused_clearly(local, capsys):
     provider = [
         DebSpec(
@@ -321,6 +399,17 @@ def test_unknown_virtual_and_other_architecture_packages_are_refused_clearly(loc
         1,
         'error: package "libbar1" is not built for arm64 (it is for amd64); draft it with --arch amd64\n',
     )
+    # Every name that cannot be drafted is reported at once, in the order given.
+    code, _, err = draft(release, capsys, "libbar2", "dash", "mail-transport-agent", "libbar1")
+    assert (code, err) == (
+        1,
+        "error: 3 packages cannot be drafted:\n"
+        f'  release {release.name} has no package "libbar2" for amd64 (did you mean "libbar1"?)\n'
+        f'  "mail-transport-agent" is a virtual package in release {release.name}, provided by bar-mta; '
+        "draft one of those\n"
+        '  package "libbar1" is not built for arm64 (it is for amd64); draft it with --arch amd64\n',
+    )
+    assert not (release / "slices" / "dash.yaml").read_text().startswith("# Left out")
     assert draft(release, capsys, "--arch", "amd64", "libbar1")[0] == 0
 
 
