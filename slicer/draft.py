@@ -353,8 +353,8 @@ def _kind(package: _Package, path: str, generic: str) -> str:
         if "/" not in rest.rstrip("/"):
             return "libs" if ".so" in rest or elf else "data"
         return "modules" if folder.endswith(TRIPLET_GLOB + "/") or elf else "data"
-    if elf and ".so" in posixpath.basename(path):
-        return "modules"  # a plugin or private library in the package's own folder (/usr/libexec/sudo/)
+    if ".so" in posixpath.basename(path) and (elf or (item is not None and item.kind == "symlink")):
+        return "modules"  # a plugin or private library (or its link) in the package's own folder
     return "bins" if elf and item is not None and item.mode & 0o111 else "data"
 
 

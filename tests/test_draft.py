@@ -325,8 +325,9 @@ def tools(arch: str) -> DebSpec:
                 build_elf(machine=machine, needed=("libquux_util.so.0", "libc.so.6"), interpreter=loader),
                 0o755,
             ),
+            symlink("./usr/libexec/quux/libquux_util.so.0", "libquux_util.so.0.0.0"),
             file(
-                "./usr/libexec/quux/libquux_util.so.0",
+                "./usr/libexec/quux/libquux_util.so.0.0.0",
                 build_elf(machine=machine, soname="libquux_util.so.0", needed=("libc.so.6",), interpreter=""),
             ),
             file(
@@ -366,7 +367,11 @@ def test_helpers_plugins_and_long_names_in_a_tool_are_placed_without_questions(l
         # "Plugins and modules of quux-long-package-name-utils" is over 40 bytes.
         "hint": "Plugins and modules",
         "essential": {"libc6_libs": None},
-        "contents": {"/usr/libexec/quux/libquux_util.so.0": None, "/usr/libexec/quux/plugin.so": None},
+        "contents": {
+            "/usr/libexec/quux/libquux_util.so.0": None,
+            "/usr/libexec/quux/libquux_util.so.0.0.0": None,
+            "/usr/libexec/quux/plugin.so": None,
+        },
     }
     assert list(slices) == ["modules", "bins", "copyright"]
 
