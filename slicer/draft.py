@@ -647,7 +647,11 @@ def _hint(text: str) -> str:
     kept: list[str] = []
     for word in words:
         if len(" ".join([*kept, word])) > 40:
-            # A cut summary ends on a word that can end a phrase, not on "and" or "to".
+            # A cut summary ends before a parenthesis it cannot close, and on a word that can end a
+            # phrase, not on "and" or "to".
+            opened = [index for index, kept_word in enumerate(kept) if "(" in kept_word]
+            if opened and ")" not in " ".join(kept[opened[-1] :]):
+                del kept[opened[-1] :]
             while kept and kept[-1].lower().rstrip(",;") in DANGLING:
                 kept.pop()
             break

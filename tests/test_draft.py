@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from slicer.cli import main
+from slicer.draft import _hint
 from tests.helpers.debs import DebSpec, directory, file, symlink
 from tests.helpers.elfs import build_elf
 from tests.helpers.releases import chisel_yaml
@@ -374,6 +375,19 @@ def test_helpers_plugins_and_long_names_in_a_tool_are_placed_without_questions(l
         },
     }
     assert list(slices) == ["modules", "bins", "copyright"]
+
+
+@pytest.mark.parametrize(
+    ("description", "hint"),
+    [
+        ("Lightweight messaging kernel (shared library)", "Lightweight messaging kernel"),
+        ("provide limited super user privileges to specific users", "Provide limited super user privileges"),
+        ("The bar tool - reads and writes bars", "Bar tool - reads and writes bars"),
+        ("libfoo: a library (for foo) with long descriptions", "Library (for foo) with long descriptions"),
+    ],
+)
+def test_a_hint_is_the_summary_cut_on_a_phrase_end(description, hint):
+    assert _hint(description) == hint
 
 
 def test_unknown_virtual_and_other_architecture_packages_are_refused_clearly(local, capsys):
