@@ -666,9 +666,9 @@ def _arch_value(arches: set[str], every: tuple[str, ...]) -> str:
     return " {arch: [" + ", ".join(sorted(arches)) + "]}"
 
 
-def _comment(text: str, indent: str) -> list[str]:
-    """`# review: text` wrapped to 100 columns."""
-    lines, line = [], f"{indent}# review:"
+def _comment(text: str, indent: str, label: str = "review:") -> list[str]:
+    """`# review: text` (or another label) wrapped to 100 columns."""
+    lines, line = [], f"{indent}# {label}"
     for word in text.split():
         if len(line) + 1 + len(word) > 100 and not line.endswith(":"):
             lines.append(line)
@@ -690,7 +690,7 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
     _copyright(package, release)
     lines: list[str] = []
     if package.left_out:
-        lines.append(f"# Left out: {', '.join(sorted(package.left_out))}.")
+        lines += _comment(f"{', '.join(sorted(package.left_out))}.", "", "Left out:")
     reviews = list(package.reviews)
     for review in package.reviews:
         lines += _comment(review, "")

@@ -336,6 +336,13 @@ def tools(arch: str) -> DebSpec:
                 build_elf(machine=machine, needed=("libquux_util.so.0", "libc.so.6"), interpreter=""),
             ),
             file(f"./usr/share/doc/{name}/copyright", "MIT\n"),
+            # Six kinds of files left out: their names make a comment line longer than 100 columns.
+            file("./usr/include/quux.h", "x"),
+            file(f"./usr/share/lintian/overrides/{name}", "x"),
+            file("./usr/share/man/man1/quux.1.gz", "x"),
+            file("./usr/lib/systemd/system/quux.service", "x"),
+            file("./usr/share/bash-completion/completions/quux", "x"),
+            file("./usr/share/locale/de/LC_MESSAGES/quux.mo", "x"),
         ],
         fields={"Description": "Quux tools for reading and writing the quux format of files"},
     )
@@ -357,6 +364,10 @@ def test_helpers_plugins_and_long_names_in_a_tool_are_placed_without_questions(l
     # A program in /usr/libexec is a helper, not a question; an empty folder another slice lists is
     # left to that slice; ELF libraries and plugins in the package's own folder are its modules.
     assert "# review:" not in text
+    assert text.startswith(
+        "# Left out: development files, lintian overrides, manual pages, service-manager files, shell\n"
+        "#   completions, translations.\n"
+    )
     slices = yaml.safe_load(text)["slices"]
     assert slices["bins"] == {
         # A summary cut to 40 bytes does not end on "the".
