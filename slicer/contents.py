@@ -241,7 +241,9 @@ def find_providers(release: Release, contents: PackageContents, names: Iterable[
     """
     wanted = set(names)
     found: dict[str, list[Provision]] = {name: [] for name in sorted(wanted)}
-    candidates: list[tuple[SliceKey, str, str]] = []
+    # (slice, glob) -> the wanted names its last component can match: each glob is matched
+    # against its package's listing once, not once per name (a `**` glob can match them all).
+    candidates: dict[tuple[SliceKey, str], set[str]] = {}
     for package in release.packages.values():
         for slice_ in package.slices.values():
             for path, info in slice_.contents.items():
@@ -253,13 +255,16 @@ def find_providers(release: Release, contents: PackageContents, names: Iterable[
                         found[base].append(Provision(slice_.key, path))
                     continue
                 last = _basename_pattern(path)
-                candidates += [(slice_.key, path, name) for name in wanted if match(last, name)]
-    listings = contents.listings(sorted({key.package for key, _, _ in candidates}))
-    for key, pattern, name in candidates:
+                hits = {name for name in wanted if match(last, name)}
+                if hits:
+                    candidates.setdefault((slice_.key, path), set()).update(hits)
+    listings = contents.listings(sorted({key.package for key, _ in candidates}))
+    for (key, pattern), hits in candidates.items():
         listing = listings.get(key.package)
         if listing is None:
             continue
         for path in listing.matching(pattern):
-            if not path.endswith("/") and posixpath.basename(path) == name:
-                found[name].append(Provision(key, path))
+            base = posixpath.basename(path)
+            if base in hits:
+                found[base].append(Provision(key, path))
     return {name: sorted(set(provisions), key=lambda p: (str(p.slice), p.path)) for name, provisions in found.items()}
