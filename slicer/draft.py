@@ -265,7 +265,10 @@ def _unknown(name: str, client: ArchiveClient) -> str:
     except (MirrorError, OfflineError, VerificationError, ArchiveError) as error:
         return f'release {release} has no package "{name}" for {client.arch} ({error})'
     if providers:
-        return f'"{name}" is a virtual package in release {release}, provided by {", ".join(providers)}; draft one of those'
+        return (
+            f'"{name}" is a virtual package in release {release}, provided by {", ".join(providers)}; '
+            "draft one of those"
+        )
     return f'release {release} has no package "{name}" for {client.arch}' + did_you_mean(name, known)
 
 
