@@ -347,9 +347,10 @@ def _kind(package: _Package, path: str, generic: str) -> str:
     elf = any(path in found.elves for found in package.listings.values())
     item = next((found.items[path] for found in package.listings.values() if path in found.items), None)
     if generic.startswith(BIN_FOLDERS):
-        if elf or (item is not None and item.kind == "symlink"):
-            return "bins"
-        return "scripts"
+        if item is not None and item.kind == "symlink":
+            # A link goes with what it points to: `xzcmp` -> `xzdiff` is a script.
+            return "scripts" if _links_to_script(package, path, item.link) else "bins"
+        return "bins" if elf else "scripts"
     folder = _library_folder(generic)
     if folder:
         rest = generic[len(folder) :]
@@ -359,6 +360,16 @@ def _kind(package: _Package, path: str, generic: str) -> str:
     if ".so" in posixpath.basename(path) and (elf or (item is not None and item.kind == "symlink")):
         return "modules"  # a plugin or private library (or its link) in the package's own folder
     return "bins" if elf and item is not None and item.mode & 0o111 else "data"
+
+
+def _links_to_script(package: _Package, path: str, link: str) -> bool:
+    """Whether a link at `path` points to an executable of the package that is not ELF."""
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+    for listing in package.listings.values():
+        item = listing.items.get(target)
+        if item is not None and item.kind == "file" and target not in listing.elves:
+            return True
+    return False
 
 
 def _place(package: _Package, release: Release) -> None:

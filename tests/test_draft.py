@@ -121,6 +121,7 @@ def program(arch: str) -> DebSpec:
         [
             file("./usr/bin/bar", binary, 0o755),
             file("./usr/bin/bar-report", "#!/bin/sh\necho\n", 0o755),
+            symlink("./usr/bin/bar-summary", "bar-report"),
             file("./etc/bar.conf", "x=1\n"),
             *data,
             file("./usr/share/man/man1/bar.1.gz", "x"),
@@ -205,6 +206,8 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
     assert list(slices["bins"]["contents"]) == ["/usr/bin/bar"]
     # The script's #! interpreter maps to the slice shipping /bin/sh.
     assert slices["scripts"]["essential"] == {"bar_config": None, "bar_data": None, "dash_bins": None}
+    # A link goes with the script it points to.
+    assert list(slices["scripts"]["contents"]) == ["/usr/bin/bar-report", "/usr/bin/bar-summary"]
     assert list(slices["config"]["contents"]) == ["/etc/bar.conf"]
     # Twelve files in the package's own folder: one glob.
     assert list(slices["data"]["contents"]) == ["/usr/share/bar/**"]
