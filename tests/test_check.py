@@ -480,6 +480,28 @@ def test_a_failing_mutate_script_fails_the_cut(local, capsys):
     assert report["problems"][0]["check"] == "cut"
 
 
+def test_a_copyright_slice_is_cut_alone_when_its_package_cut_fails_or_it_has_a_script(local, capsys):
+    # hello_bins fails, so hello_copyright, which its closure holds, is still cut alone (and cuts).
+    failing = HELLO.replace(
+        "/usr/share/hello/data:", '/usr/share/hello/data:\n    mutate: |\n      content.read("/etc/missing")'
+    )
+    code, report = run(local({"hello.yaml": failing}), "hello", "--arch", "amd64", capsys=capsys)
+    rows = {row["check"]: row["result"] for row in report["packages"]["hello"] if row["arch"] == "amd64"}
+    assert (code, rows["cut"]) == (1, "problems")
+    assert [p["slice"] for p in report["problems"]] == ["hello_bins"]
+    # A copyright slice with a script of its own is cut alone, not left to the cuts that hold it.
+    scripted = HELLO.replace(
+        "/usr/share/doc/hello/copyright:",
+        '/usr/share/doc/hello/copyright:\n    mutate: |\n      content.read("/etc/x")',
+    )
+    code, report = run(local({"hello.yaml": scripted}), "hello", "--arch", "amd64", capsys=capsys)
+    assert code == 1
+    assert [(p["slice"], p["message"].split(": ", 1)[1]) for p in report["problems"]] == [
+        (key, "slice hello_copyright: cannot read file which is not selected: /etc/x (line 1)")
+        for key in ("hello_bins", "hello_copyright")
+    ]
+
+
 def test_implicit_parents_shipped_differently_are_conflicts(local, capsys):
     # /usr/share/common/ is no slice's path, but hello_bins extracts below it and its essential's
     # package ships it with another mode; /usr/share/same/ agrees in both and is fine.
