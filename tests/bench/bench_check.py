@@ -45,7 +45,8 @@ def run_check(tree: Path, release: str, arch: str, packages: list[str]) -> float
     command = [sys.executable, "-c", code, "-q", "check", "--release", release, "--arch", arch, "--json", *packages]
     environment = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
-    done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    # Run from the tree: `python -c` puts the working folder first on sys.path, before PYTHONPATH.
+    done = subprocess.run(command, cwd=tree, env=environment, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         problems = json.loads(done.stdout)["problems"] if done.stdout.startswith("{") else done.stderr
