@@ -767,7 +767,7 @@ def _print_unprovided(report: DepsReport) -> None:
             listed.append(f"and {plural(len(shippers) - SHOWN_SHIPPERS, 'other')}")
         rows.append((name, arch, "\n".join(listed) or ("unknown" if report.unnamed else "none")))
     print()
-    print_table(("Library", "Arch", "Debian packages shipping it"), rows, title="No slice provides:")
+    print_table(("Library", "Arch", "Debian packages"), rows, title="No slice provides:")
     for words in report.draft_commands():
         print("\n" + shell_command(words, output_width() or 80))
 
