@@ -333,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="find the slices that provide an ELF file's libraries",
         description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
         "slices of the release that ship them, looking into the real packages where slices use "
-        "globs. Exits 1 when some library has no providing slice.",
+        "globs, then the 'slicer cut' line that ships them. For a library no slice provides, name the "
+        "Debian packages that ship it (from the archive's signed Contents index, kept in the cache) "
+        "and the 'slicer draft' line for them. Exits 1 when some library has no providing slice.",
         epilog=_examples("""
             slicer deps ./myserver
             slicer deps --release debian-13 --arch arm64 build/arm64/app

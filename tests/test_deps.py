@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import posixpath
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 
+import attrs
 import pysequoia
 import pytest
 
@@ -17,7 +20,8 @@ from slicer.cache import Cache
 from slicer.cli import main
 from slicer.console import Console
 from slicer.contents import PackageContents, Provision, find_providers, read_listing
-from slicer.deps import BASE_SLICES, DepsReport, Need
+from slicer.deps import BASE_SLICES, DepsOptions, DepsReport, Need
+from slicer.deps import deps as run_deps
 from slicer.elf import read_elf
 from slicer.release.load import load_release
 from slicer.release.model import SliceKey
@@ -415,3 +419,47 @@ def test_archives_without_contents_indexes_leave_the_packages_unnamed(test_archi
         "warning: the archives of release bare-release publish no Contents-amd64 index, so the Debian packages "
         "that ship libnope.so.9 cannot be named"
     )
+
+
+APT_CACHE = Path("/usr/bin/apt-cache")
+
+
+def host_release() -> str | None:
+    """The bundled release this Debian host runs (its apt is then one of that release's programs)."""
+    try:
+        fields = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
+    except OSError:
+        return None
+    version = fields.get("VERSION_ID", "").strip('"')
+    return f"debian-{version}" if fields.get("ID") == "debian" and version in ("12", "13") else None
+
+
+def host_owner(library: str) -> str:
+    """The installed package dpkg says owns `library` in the host's multiarch folder."""
+    (path,) = [path for path in Path("/usr/lib").glob(f"*-linux-gnu/{library}") if path.exists()]
+    found = subprocess.run(["dpkg-query", "-S", str(path)], capture_output=True, text=True, check=True)
+    return found.stdout.split(":")[0]
+
+
+@pytest.mark.network
+@pytest.mark.skipif(
+    host_release() is None or not APT_CACHE.is_file(), reason="not a Debian 12 or 13 host with apt installed"
+)
+def test_the_real_archive_names_the_package_of_apt_s_own_libraries(host_mirrors, network_cache):
+    """No slice ships apt's libraries; the real Contents index names the package dpkg installed them from."""
+    name = host_release()
+    assert name is not None
+    options = ArchiveOptions(mirrors=host_mirrors(load_release(name)), cache_dir=network_cache.directory)
+    console = Console(io.StringIO())
+    report = run_deps(DepsOptions(files=(APT_CACHE,), release=name, archives=options), console)
+    assert report.missing, "every library of apt-cache has a slice now; pick a program with an unprovided one"
+    for need in report.missing:
+        assert need.shippers, f"no package of {name} ships {need.name}"
+        assert need.shippers[0].package == host_owner(need.name)
+        assert posixpath.basename(need.shippers[0].path) == need.name
+    assert report.draft_commands() == [
+        ["slicer", "draft", "--release", name, *dict.fromkeys(need.shippers[0].package for need in report.missing)]
+    ]
+    # From the parsed cache: the same answer offline.
+    offline = attrs.evolve(options, offline=True)
+    assert run_deps(DepsOptions(files=(APT_CACHE,), release=name, archives=offline), console) == report
