@@ -22,26 +22,38 @@ CONTENTS = (
 
 
 def test_scanning_keeps_library_files_under_lib_folders_only():
+    files = LibraryFiles.scan([CONTENTS])
+    assert files.text.decode().splitlines()[1:] == [
+        "_cffi.cpython-311.so\t/usr/lib/python3/dist-packages/_cffi.cpython-311.so\tpython3-cffi",
+        "libssl.so.3\t/usr/lib/x86_64-linux-gnu/libssl.so.3\tlibssl3,libssl3-extra",
+        "libz.so.1\t/lib/x86_64-linux-gnu/libz.so.1\tzlib1g",
+        "libz.so.1\t/usr/lib32/libz.so.1\tlib32z1",
+    ]
+    assert files.shippers("libz.so.1") == [
+        Shipper("zlib1g", "/lib/x86_64-linux-gnu/libz.so.1"),
+        Shipper("lib32z1", "/usr/lib32/libz.so.1"),
+    ]
+    assert files.shippers("libssl.so.3") == [
+        Shipper("libssl3", "/usr/lib/x86_64-linux-gnu/libssl.so.3"),
+        Shipper("libssl3-extra", "/usr/lib/x86_64-linux-gnu/libssl.so.3"),
+    ]
     # Not kept: other folders, names that only start like a library, names with a space (no soname has one).
-    files = LibraryFiles.scan([CONTENTS]).files
-    assert files == {
-        "libz.so.1": [("/lib/x86_64-linux-gnu/libz.so.1", ("zlib1g",)), ("/usr/lib32/libz.so.1", ("lib32z1",))],
-        "libssl.so.3": [("/usr/lib/x86_64-linux-gnu/libssl.so.3", ("libssl3", "libssl3-extra"))],
-        "_cffi.cpython-311.so": [("/usr/lib/python3/dist-packages/_cffi.cpython-311.so", ("python3-cffi",))],
-    }
+    for name in ("true", "libz.so", "libfoo.socket", "ace.so.1", "libsp ace.so.1"):
+        assert files.shippers(name) == []
 
 
 def test_scanning_does_not_depend_on_where_the_pieces_break():
-    whole = LibraryFiles.scan([CONTENTS]).files
+    whole = LibraryFiles.scan([CONTENTS]).text
     for cut in range(0, len(CONTENTS), 7):
-        assert LibraryFiles.scan([CONTENTS[:cut], b"", CONTENTS[cut:]]).files == whole
-    assert LibraryFiles.scan([CONTENTS.rstrip(b"\n")]).files == whole
+        assert LibraryFiles.scan([CONTENTS[:cut], b"", CONTENTS[cut:]]).text == whole
+    assert LibraryFiles.scan([CONTENTS.rstrip(b"\n")]).text == whole
 
 
 def test_the_stored_form_round_trips():
     files = LibraryFiles.scan([CONTENTS])
-    assert LibraryFiles.from_bytes(files.to_bytes()).files == files.files  # type: ignore[union-attr]
-    assert LibraryFiles.from_bytes(b"not marshal") is None
+    assert LibraryFiles.from_bytes(files.to_bytes()).shippers("libz.so.1") == files.shippers("libz.so.1")  # type: ignore[union-attr]
+    assert LibraryFiles.from_bytes(LibraryFiles.scan([]).to_bytes()).shippers("libz.so.1") == []  # type: ignore[union-attr]
+    assert LibraryFiles.from_bytes(b"not the stored form") is None
 
 
 def test_best_first_prefers_the_loader_s_folders_then_the_policy_name():
@@ -102,7 +114,7 @@ def test_a_later_run_reads_the_parsed_cache_only(archive, archive_client, cache_
 
 def test_a_parsed_entry_this_cache_did_not_seal_is_scanned_again(archive, archive_client, cache_dir):
     LibraryFinder(archive_client(archive.release())).search(["libnope.so.9"])
-    forged = LibraryFiles({"libnope.so.9": [("/usr/lib/evil/libnope.so.9", ("evil",))]}).to_bytes()
+    forged = LibraryFiles.scan([b"usr/lib/evil/libnope.so.9 libs/evil\n"]).to_bytes()
     for entry in (cache_dir / "parsed").glob(PARSED_PREFIX + "*"):
         entry.write_bytes(bytes(32) + forged)
     finder = LibraryFinder(archive_client(archive.release(), offline=True))

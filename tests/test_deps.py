@@ -373,6 +373,20 @@ def test_on_a_narrow_terminal_the_packages_are_listed_without_cutting_names(rele
     assert " ".join(line.strip(" \\") for line in section[8:]) == f"slicer draft --release {release}/ libnope9"
 
 
+def test_reading_the_contents_index_shows_its_steps_the_first_time_only(archive, release, tmp_path, capsys):
+    app = program(tmp_path, "app", needed=("libnope.so.9",), interpreter="")
+    arguments = ["deps", "--release", f"{release}/", "--cache-dir", str(release / "cache"), str(app)]
+    assert main(arguments) == 1
+    steps = [line for line in capsys.readouterr().err.splitlines() if "Contents-" in line]
+    size = (archive.root / "dists/bookworm/main/Contents-amd64.gz").stat().st_size
+    # Off a terminal, one line per finished step, with its size and rate (a terminal shows bars).
+    assert len(steps) == 2
+    assert re.fullmatch(rf"Downloading Contents-amd64 indexes: {size} B in [\d.]+s \(.+/s\)", steps[0])
+    assert re.fullmatch(rf"Reading Contents-amd64 indexes: {size} B in [\d.]+s \(.+/s\)", steps[1])
+    assert main(arguments) == 1
+    assert "Contents-" not in capsys.readouterr().err
+
+
 def test_offline_without_the_contents_index_says_what_to_run(release, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "1000")
     # An online run that needs no Contents index caches the Packages index and libc6 only.

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import lzma
-import marshal
 import posixpath
 import re
 import zlib
@@ -37,7 +36,7 @@ from . import signed
 from .client import ArchiveClient
 
 # The parsed area's entry for one Contents index; the number changes with the layout.
-PARSED_PREFIX = "libraries-1-"
+PARSED_PREFIX = "libraries-2-"
 READ_SIZE = 1 << 20
 
 # A library line: a `lib*` folder (under usr/ or not), a file name holding `.so`, then the packages.
@@ -62,10 +61,15 @@ class Shipper:
 
 
 class LibraryFiles:
-    """file name -> (path, packages) of every library file one Contents index lists."""
+    """The library files one Contents index lists, as sorted lines `name<TAB>path<TAB>package,...`.
 
-    def __init__(self, files: dict[str, list[tuple[str, tuple[str, ...]]]]) -> None:
-        self.files = files
+    Kept as the text itself: loading costs no parsing, and a name's lines are
+    found with one search (they are adjacent, the lines being sorted).
+    """
+
+    def __init__(self, text: bytes) -> None:
+        # Every line, the first included, follows a newline.
+        self.text = text
 
     @classmethod
     def scan(cls, chunks: Iterable[bytes]) -> LibraryFiles:
@@ -74,7 +78,7 @@ class LibraryFiles:
         Only the lines around each `.so` are looked at, so the megabytes of
         other lines cost one search each.
         """
-        files: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        lines = []
         rest = b""
         for chunk in itertools.chain(chunks, [b"\n"]):
             text = rest + chunk
@@ -87,27 +91,32 @@ class LibraryFiles:
                 line_start = text.rfind(b"\n", 0, found.start()) + 1
                 line_end = text.find(b"\n", found.start())
                 line = _LIBRARY_LINE.fullmatch(text, line_start, line_end)
-                if line is None:
+                if line is None or b"\t" in line[1]:
                     continue
-                path, name, locations = (part.decode("utf-8", "replace") for part in line.groups())
-                packages = tuple(location.rsplit("/", 1)[-1] for location in locations.split(","))
-                files.setdefault(name, []).append(("/" + path, packages))
-        return cls(files)
+                path, name, locations = line.groups()
+                packages = b",".join(location.rsplit(b"/", 1)[-1] for location in locations.split(b","))
+                lines.append(b"\n%s\t/%s\t%s" % (name, path, packages))
+        return cls(b"".join(sorted(lines)) + b"\n")
 
     def to_bytes(self) -> bytes:
-        return marshal.dumps(self.files)
+        return self.text
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LibraryFiles | None:
-        """The files stored by `to_bytes`; only ever given bytes whose seal the cache has checked."""
-        try:
-            files = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            return None
-        return cls(files) if isinstance(files, dict) else None
+        """The files stored by `to_bytes` (in a cache entry whose seal the cache has checked)."""
+        return cls(data) if data.startswith(b"\n") and data.endswith(b"\n") else None
 
     def shippers(self, name: str) -> list[Shipper]:
-        return [Shipper(package, path) for path, packages in self.files.get(name, ()) for package in packages]
+        """Every package shipping a library file called `name`, with its path."""
+        key = b"\n" + name.encode() + b"\t"
+        found = []
+        start = self.text.find(key)
+        while start >= 0:
+            end = self.text.index(b"\n", start + 1)
+            _, path, packages = self.text[start + 1 : end].decode("utf-8", "replace").split("\t")
+            found += [Shipper(package, path) for package in packages.split(",")]
+            start = end if self.text.startswith(key, end) else -1
+        return found
 
 
 def _policy_name(library: str) -> str:
@@ -119,14 +128,14 @@ def _policy_name(library: str) -> str:
     return f"{stem}-{version}" if stem[-1:].isdigit() else stem + version
 
 
-def _rank(library: str, shipper: Shipper) -> tuple[int, int, bool, str, str]:
-    """Best first: in a folder the loader searches, named as policy names the library, not -dev or -dbg."""
+def _rank(library: str, shipper: Shipper) -> tuple[int, bool, int, str, str]:
+    """Best first: in a folder the loader searches, not -dev or -dbg, named as policy names the library."""
     expected = _policy_name(library)
     named = 0 if shipper.package == expected else 1 if shipper.package.startswith(expected) else 2
     return (
         0 if _LOADER_FOLDER.fullmatch(posixpath.dirname(shipper.path)) else 1,
-        named,
         shipper.package.endswith(("-dev", "-dbg")),
+        named,
         shipper.package,
         shipper.path,
     )
