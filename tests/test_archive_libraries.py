@@ -161,6 +161,11 @@ def test_a_suite_wide_contents_index_serves_when_components_have_none(test_archi
     archive = test_archive({"noble": library_debs()}, contents="suite")
     search = LibraryFinder(archive_client(archive.release())).search(["libnope.so.9"])
     assert search.indexes == 1
+    # Fetched by hash from the suite's own by-hash folder.
+    (listed,) = [entry for entry in archive.suites["noble"].files if entry[0] == "Contents-amd64.gz"]
+    assert [
+        request.path for request in archive.server.requests() if "Contents" in request.path or "by-hash" in request.path
+    ] == [archive.path(f"dists/noble/by-hash/SHA256/{listed[1]}")]
     assert search.shippers["libnope.so.9"][0] == Shipper("libnope9", "/usr/lib/x86_64-linux-gnu/libnope.so.9")
 
 

@@ -355,8 +355,9 @@ class ArchiveClient:
         """By-hash first when the archive offers it: it cannot change under us mid-update."""
         task.grow(listed.size)
         if info.by_hash:
-            folder = listed.path.rsplit("/", 1)[0]
-            by_hash = f"{info.url}/{folder}/by-hash/SHA256/{listed.sha256}"
+            # The by-hash folder sits next to the file, in the suite's own folder for a file at its top.
+            folder = listed.path.rpartition("/")[0]
+            by_hash = f"{info.url}/{folder + '/' if folder else ''}by-hash/SHA256/{listed.sha256}"
             if self.http.download(by_hash, writer, size=listed.size, progress=task.advance, missing_ok=True):
                 self._count("indexes_downloaded")
                 return
