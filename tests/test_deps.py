@@ -373,6 +373,25 @@ def test_on_a_narrow_terminal_the_packages_are_listed_without_cutting_names(rele
     assert " ".join(line.strip(" \\") for line in section[8:]) == f"slicer draft --release {release}/ libnope9"
 
 
+def test_past_three_packages_the_table_counts_the_others(test_archive, signing_key, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")
+    many = [DebSpec(f"many{n}", entries=[file(f"./usr/lib/many{n}/libmany.so.1", b"lib")]) for n in range(5)]
+    archive = test_archive({"bookworm": many}, name="many")
+    release = write_release(tmp_path / "many-release", archive, signing_key)
+    app = program(tmp_path, "app", needed=("libmany.so.1",), interpreter="")
+    assert deps(release, str(app)) == 1
+    assert unprovided_section(capsys.readouterr().out)[1:6] == [
+        "Library       Arch   Debian packages",
+        "libmany.so.1  amd64  many0 (/usr/lib/many0/libmany.so.1)",
+        "                     many1 (/usr/lib/many1/libmany.so.1)",
+        "                     many2 (/usr/lib/many2/libmany.so.1)",
+        "                     and 2 others",
+    ]
+    assert deps(release, "--json", str(app)) == 1
+    (need,) = json.loads(capsys.readouterr().out)["needs"]
+    assert [shipper["package"] for shipper in need["packages"]] == [f"many{n}" for n in range(5)]
+
+
 def test_reading_the_contents_index_shows_its_steps_the_first_time_only(archive, release, tmp_path, capsys):
     app = program(tmp_path, "app", needed=("libnope.so.9",), interpreter="")
     arguments = ["deps", "--release", f"{release}/", "--cache-dir", str(release / "cache"), str(app)]
