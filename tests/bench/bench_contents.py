@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -32,20 +30,10 @@ from slicer.archive.libraries import PARSED_PREFIX, LibraryFinder
 from slicer.cache import Cache
 from slicer.console import Console
 from slicer.release.load import known_suites, load_release
+from tests.bench.bench_archive import timed
 
 # Libraries of common programs, all in Contents-<arch> (a name it lacks would read Contents-all too).
 NAMES = ["libc.so.6", "libssl.so.3", "libz.so.1", "libmagic.so.1", "libstdc++.so.6", "libapt-pkg.so.6.0"]
-
-
-def timed(action: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """Median seconds over `repeat` runs, and the last result."""
-    times = []
-    result = None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
 
 
 def naive_lookup(text: bytes, names: list[str]) -> dict[str, list[str]]:
