@@ -13,11 +13,14 @@ A contributor's first draft follows rules the repository writes down
   library subfolders), `config` (`/etc`), `data` (the rest), `copyright`;
 - documentation, manual pages, translations, lintian overrides, bug-report
   hooks, shell completions, service-manager files and development files
-  are left out;
+  are left out, except that a development package (`libfoo-dev`) keeps its
+  development files: headers in `headers`, link-time files (`.so` links,
+  static libraries, start files, pkg-config files) in `dev`;
 - essentials come from the files: each ELF file's loader and `DT_NEEDED`
   sonames through the release's provider index (and the packages drafted
   in the same run), a script's `#!` interpreter through the slices that
-  ship it; programs need their own package's `config` and `data`.
+  ship it; programs need their own package's `config` and `data`; a `.so`
+  link needs the slice that ships its target.
 
 What a program cannot decide is written as a `# review: <question>` comment
 where it applies: a library no slice provides, a choice between providers,
@@ -47,7 +50,7 @@ from .release.model import KNOWN_ARCHES, Package, PathKind, Release
 from .suggest import did_you_mean
 
 DEFAULT_ARCHES = ("amd64", "arm64")
-TRIPLET = re.compile(r"^[a-z0-9_]+-linux-gnu[a-z]*$")
+TRIPLET = re.compile(r"^[a-z0-9_]+-linux-gnu[a-z0-9]*$")
 TRIPLET_GLOB = "*-linux-*"
 LIB_FOLDERS = ("/lib/", "/usr/lib/", "/lib64/", "/usr/lib64/", "/lib32/", "/usr/lib32/")
 BIN_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/games/")
@@ -83,9 +86,8 @@ LEFT_OUT = {
         "/usr/include/",
         "/usr/share/pkgconfig/",
         "/usr/share/aclocal/",
-        "/usr/share/gdb/",
-        "/usr/share/systemtap/",
     ),
+    "debugger scripts": ("/usr/share/gdb/", "/usr/share/systemtap/"),
     "install-time hooks": (
         "/usr/lib/mime/packages/",
         "/usr/share/debconf/",
@@ -96,8 +98,10 @@ LEFT_OUT = {
     ),
 }
 # Slices in the order a file lists them; the package's own ones in between, copyright last.
-ORDER = ("libs", "modules", "bins", "scripts", "config", "data")
+ORDER = ("libs", "modules", "bins", "scripts", "config", "data", "headers", "dev")
 HINTS = {
+    "headers": "C headers of {name}",
+    "dev": "Link-time files of {name}",
     "modules": "Plugins and modules of {name}",
     "scripts": "Scripts of {name}",
     "config": "Configuration of {name}",
@@ -327,10 +331,17 @@ def _library_folder(path: str) -> str:
     return ""
 
 
-def _kind(package: _Package, path: str, generic: str) -> str:
-    """The conventional slice of one path of the package."""
+def _development(package: str) -> bool:
+    """Whether the package exists for building software: Debian names those `<name>-dev`."""
+    return package.endswith("-dev")
+
+
+def _kind(package: _Package, path: str, generic: str, developing: bool = False) -> str:
+    """The conventional slice of one path of the package; `developing`: a development file it keeps."""
     if generic in (f"/usr/share/doc/{package.name}/copyright", f"/usr/share/doc/{package.name}"):
         return "copyright"
+    if developing:
+        return "headers" if generic.startswith("/usr/include/") else "dev"
     if generic.startswith("/etc/"):
         return "config"
     elf = any(path in found.elves for found in package.listings.values())
@@ -343,6 +354,8 @@ def _kind(package: _Package, path: str, generic: str) -> str:
     if folder:
         rest = generic[len(folder) :]
         if "/" not in rest.rstrip("/"):
+            if _development(package.name):
+                return "dev"  # start files and linker scripts: the linker's, not the loader's
             return "libs" if ".so" in rest or elf else "data"
         return "modules" if folder.endswith(TRIPLET_GLOB + "/") or elf else "data"
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
@@ -356,14 +369,15 @@ def _place(package: _Package, release: Release) -> None:
         for path, item in listing.items.items():
             generic = _generic(path)
             group = _left_out(generic.rstrip("/"), package.name, item.kind)
-            if group:
+            kept = group == "development files" and _development(package.name)
+            if group and not kept:
                 package.left_out.add(group)
                 continue
             parent = posixpath.dirname(generic.rstrip("/")) + "/"
             folders.setdefault(parent, set()).add(generic)
             if item.kind == "dir":
                 continue
-            entry = entries.setdefault(generic, _Entry(_kind(package, path, generic)))
+            entry = entries.setdefault(generic, _Entry(_kind(package, path, generic, developing=kept)))
             entry.arches.add(arch)
             entry.real.setdefault(arch, []).append(path)
     # Empty folders the package creates (for state or later use) are kept.
@@ -424,8 +438,8 @@ def _private_folder(path: str) -> str:
     """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ..."""
     parts = path.split("/")
     for depth, roots in (
-        (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/")),
-        (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/")),
+        (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/", "/usr/include/*-linux-*/")),
+        (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/", "/usr/include/")),
     ):
         folder = "/".join(parts[: depth + 1]) + "/"
         if (
@@ -598,6 +612,10 @@ def _needs(listing: Listing, shebangs: dict[str, bytes], path: str) -> list[str]
     info = listing.elves.get(path)
     if info is not None:
         return ([posixpath.basename(info.interpreter)] if info.interpreter else []) + list(info.needed)
+    item = listing.items.get(path)
+    if item is not None and item.kind == "symlink" and path.endswith(".so"):
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(path), item.link))
+        return [] if target in listing.items else [posixpath.basename(target)]
     found = SHEBANG.match(shebangs.get(path, b""))
     if not found:
         return []
