@@ -216,7 +216,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
     _resolve(names, contents)
     packages = [_read(name, contents) for name in names]
     for package in packages:
-        _place(package, release, [other for other in packages if other is not package])
+        _place(package, release)
     provided = _own_provisions(packages)
     for package in packages:
         _essentials(package, release, contents, provided)
@@ -361,11 +361,8 @@ def _kind(package: _Package, path: str, generic: str, developing: bool = False) 
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
 
 
-def _place(package: _Package, release: Release, drafted: list[_Package]) -> None:
-    """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say.
-
-    `drafted`: the other packages of the run, whose paths keep a shared folder from collapsing.
-    """
+def _place(package: _Package, release: Release) -> None:
+    """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say."""
     entries: dict[str, _Entry] = {}
     folders: dict[str, set[str]] = {}  # generic path of a directory -> its children seen
     for arch, listing in package.listings.items():
@@ -397,7 +394,7 @@ def _place(package: _Package, release: Release, drafted: list[_Package]) -> None
                 entry.arches.add(arch)
                 entry.real.setdefault(arch, []).append(path)
     entries = _version_globs(entries)
-    entries = _collapse(entries, package, release, drafted)
+    entries = _collapse(entries, package, release)
     claimed = _claimed(release, package.name)
     for path, entry in sorted(entries.items()):
         other = claimed.get(path)
@@ -454,10 +451,8 @@ def _private_folder(path: str) -> str:
     return ""
 
 
-def _collapse(
-    entries: dict[str, _Entry], package: _Package, release: Release, drafted: list[_Package]
-) -> dict[str, _Entry]:
-    """A private folder holding many paths of one slice, that no other package lists or ships, becomes `<folder>**`."""
+def _collapse(entries: dict[str, _Entry], package: _Package, release: Release) -> dict[str, _Entry]:
+    """A private folder holding many paths of one slice, that no other package lists, becomes `<folder>**`."""
     by_folder: dict[str, list[str]] = {}
     for path in entries:
         folder = _private_folder(path)
@@ -470,7 +465,6 @@ def _collapse(
         for slice_ in other.slices.values()
         for path in slice_.contents
     ]
-    others += [_generic(path) for other in drafted for listing in other.listings.values() for path in listing.items]
     result = dict(entries)
     for folder, paths in by_folder.items():
         kinds = {entries[path].slice for path in paths}

@@ -284,29 +284,6 @@ def test_a_development_package_keeps_headers_and_link_time_files(local, capsys):
     assert "libbar.so:" not in (release / "slices" / "libbar1.yaml").read_text()
 
 
-def test_a_folder_another_drafted_package_ships_into_is_not_collapsed(local, capsys):
-    extra = [
-        DebSpec(
-            "libbar-extra-dev",
-            "1.4-2",
-            arch,
-            [
-                file("./usr/include/bar/extra.h", "#define EXTRA\n"),
-                file("./usr/share/doc/libbar-extra-dev/copyright", "MIT\n"),
-            ],
-        )
-        for arch in TRIPLETS
-    ]
-    release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch), development(arch))] + extra)
-    code, out, err = draft(release, capsys, "libbar1", "libbar-dev", "libbar-extra-dev")
-    assert code == 0, out + err
-    headers = yaml.safe_load((release / "slices" / "libbar-dev.yaml").read_text())["slices"]["headers"]["contents"]
-    assert "/usr/include/bar/**" not in headers
-    assert [path for path in headers if path.startswith("/usr/include/bar/")] == [
-        f"/usr/include/bar/part{n}.h" for n in range(10)
-    ]
-
-
 def test_a_library_no_slice_provides_is_a_review_question_and_check_fails(local, capsys):
     release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch, ("libqux.so.3",)))])
     code, out, _err = draft(release, capsys, "libbar1")
