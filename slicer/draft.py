@@ -20,7 +20,8 @@ A contributor's first draft follows rules the repository writes down
   sonames through the release's provider index (and the packages drafted
   in the same run), a script's `#!` interpreter through the slices that
   ship it; programs need their own package's `config` and `data`; a `.so`
-  link needs the slice that ships its target.
+  link or a program's link into another package needs the slice that ships
+  its target.
 
 What a program cannot decide is written as a `# review: <question>` comment
 where it applies: a library no slice provides, a choice between providers,
@@ -222,7 +223,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
         _essentials(package, release, contents, provided)
     drafts = []
     for package in packages:
-        proposed, selected = _render(package, release)
+        proposed, selected = _render(package, release, set(names))
         existing = release.packages.get(package.name)
         if existing is not None:
             proposed = evolve(proposed, added=tuple(_drift(existing, selected, next(iter(package.listings.values())))))
@@ -613,9 +614,11 @@ def _needs(listing: Listing, shebangs: dict[str, bytes], path: str) -> list[str]
     if info is not None:
         return ([posixpath.basename(info.interpreter)] if info.interpreter else []) + list(info.needed)
     item = listing.items.get(path)
-    if item is not None and item.kind == "symlink" and path.endswith(".so"):
+    if item is not None and item.kind == "symlink" and (path.endswith(".so") or path.startswith(BIN_FOLDERS)):
         target = posixpath.normpath(posixpath.join(posixpath.dirname(path), item.link))
-        return [] if target in listing.items else [posixpath.basename(target)]
+        if target in listing.items or target.startswith("/etc/alternatives/"):
+            return []
+        return [posixpath.basename(target)]
     found = SHEBANG.match(shebangs.get(path, b""))
     if not found:
         return []
@@ -676,8 +679,11 @@ def _comment(text: str, indent: str) -> list[str]:
     return [*lines, line]
 
 
-def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple[str, ...]]]:
-    """The file's text, and the paths of the package each slice selects on the first architecture."""
+def _render(package: _Package, release: Release, drafted: set[str]) -> tuple[Draft, dict[str, tuple[str, ...]]]:
+    """The file's text, and the paths of the package each slice selects on the first architecture.
+
+    `drafted`: the packages of the run, whose copyright slices a doc folder link may point to.
+    """
     every = tuple(package.listings)
     description = package.fields.get("Description", "")
     name = package.name
@@ -685,7 +691,7 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
         slice_.hint = HINTS.get(slice_name, "").format(name=name) or _hint(description) or f"Files of {name}"
         if len(slice_.hint) > 40 or (slice_.hint[0].islower() and slice_.hint.split(" ")[0].isalpha()):
             slice_.hint = f"Files of {name}" if len(f"Files of {name}") <= 40 else "Files of the package"
-    _copyright(package, release)
+    _copyright(package, release, drafted)
     lines: list[str] = []
     if package.left_out:
         lines.append(f"# Left out: {', '.join(sorted(package.left_out))}.")
@@ -724,7 +730,7 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
     return Draft(name, package.version, "\n".join(lines) + "\n", tuple(reviews)), selected
 
 
-def _copyright(package: _Package, release: Release) -> None:
+def _copyright(package: _Package, release: Release, drafted: set[str]) -> None:
     """The copyright slice: the notice, or the doc folder's link and the linked package's copyright slice."""
     slice_ = package.slices.setdefault("copyright", _Slice("copyright", HINTS["copyright"]))
     folder = f"/usr/share/doc/{package.name}"
@@ -732,7 +738,7 @@ def _copyright(package: _Package, release: Release) -> None:
         item = listing.items.get(folder)
         if item is not None and item.kind == "symlink":
             other = posixpath.basename(item.link.rstrip("/"))
-            if other in release.packages and "copyright" in release.packages[other].slices:
+            if other in drafted or (other in release.packages and "copyright" in release.packages[other].slices):
                 slice_.essentials[f"{other}_copyright"] = set(package.listings)
             else:
                 slice_.reviews.append(

@@ -284,6 +284,29 @@ def test_a_development_package_keeps_headers_and_link_time_files(local, capsys):
     assert "libbar.so:" not in (release / "slices" / "libbar1.yaml").read_text()
 
 
+def test_links_into_another_package_of_the_run_need_its_slices(local, capsys):
+    wrapper = [
+        DebSpec(
+            "bar-default",
+            "1.4-2",
+            arch,
+            [symlink("./usr/bin/pub", "bar"), symlink("./usr/share/doc/bar-default", "bar")],
+        )
+        for arch in TRIPLETS
+    ]
+    everything = [spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))]
+    release = local(everything + wrapper)
+    code, out, err = draft(release, capsys, "libbar1", "bar", "bar-default")
+    assert code == 0, out + err
+    slices = yaml.safe_load((release / "slices" / "bar-default.yaml").read_text())["slices"]
+    assert slices["bins"] == {
+        "hint": "Test package bar-default",
+        "essential": {"bar_bins": None},
+        "contents": {"/usr/bin/pub": None},
+    }
+    assert slices["copyright"]["essential"] == {"bar_copyright": None}
+
+
 def test_a_library_no_slice_provides_is_a_review_question_and_check_fails(local, capsys):
     release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch, ("libqux.so.3",)))])
     code, out, _err = draft(release, capsys, "libbar1")
