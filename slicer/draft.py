@@ -53,6 +53,19 @@ from .suggest import did_you_mean
 DEFAULT_ARCHES = ("amd64", "arm64")
 TRIPLET = re.compile(r"^[a-z0-9_]+-linux-gnu[a-z0-9]*$")
 TRIPLET_GLOB = "*-linux-*"
+# Each architecture's own triplet, where its libraries live.
+HOST_TRIPLETS = {
+    "amd64": "x86_64-linux-gnu",
+    "arm64": "aarch64-linux-gnu",
+    "armel": "arm-linux-gnueabi",
+    "armhf": "arm-linux-gnueabihf",
+    "i386": "i386-linux-gnu",
+    "loong64": "loongarch64-linux-gnu",
+    "mips64el": "mips64el-linux-gnuabi64",
+    "ppc64el": "powerpc64le-linux-gnu",
+    "riscv64": "riscv64-linux-gnu",
+    "s390x": "s390x-linux-gnu",
+}
 LIB_FOLDERS = ("/lib/", "/usr/lib/", "/lib64/", "/usr/lib64/", "/lib32/", "/usr/lib32/")
 BIN_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/games/")
 # Left out, as the repository's rules say: what no program reads at run time in an image.
@@ -300,9 +313,24 @@ def _first_lines(deb: Path, listing: Listing, cache: Cache) -> dict[str, bytes]:
 # -- placing paths in slices --------------------------------------------------------
 
 
-def _generic(path: str) -> str:
-    """The path with its architecture triplet folders written as `*-linux-*`."""
-    return "/".join(TRIPLET_GLOB if TRIPLET.match(part) else part for part in path.split("/"))
+def _triplet(part: str) -> bool:
+    """Whether a path component is an architecture triplet folder, or the glob standing for one."""
+    return part == TRIPLET_GLOB or bool(TRIPLET.match(part))
+
+
+def _generic(path: str, package: str = "", arch: str = "") -> str:
+    """The path with its architecture triplet folders written as `*-linux-*`.
+
+    A triplet the package is named after (`x86_64-linux-gnu` in `binutils-x86-64-linux-gnu`) is
+    its target, the same on every architecture, so it stays unless it is `arch`'s own: a glob
+    would match other targets' folders.
+    """
+    return "/".join(
+        TRIPLET_GLOB
+        if TRIPLET.match(part) and (part.replace("_", "-") not in package or HOST_TRIPLETS.get(arch) == part)
+        else part
+        for part in path.split("/")
+    )
 
 
 def _left_out(path: str, package: str, kind: str = "") -> str:
@@ -325,9 +353,9 @@ def _library_folder(path: str) -> str:
     """The library folder `path` lies in (`/usr/lib/*-linux-*/`), or ""."""
     for folder in LIB_FOLDERS:
         if path.startswith(folder):
-            rest = path[len(folder) :]
-            if rest.startswith(TRIPLET_GLOB + "/"):
-                return folder + TRIPLET_GLOB + "/"
+            first = path[len(folder) :].split("/", 1)[0]
+            if _triplet(first):
+                return f"{folder}{first}/"
             return folder
     return ""
 
@@ -358,7 +386,7 @@ def _kind(package: _Package, path: str, generic: str, developing: bool = False) 
             if _development(package.name):
                 return "dev"  # start files and linker scripts: the linker's, not the loader's
             return "libs" if ".so" in rest or elf else "data"
-        return "modules" if folder.endswith(TRIPLET_GLOB + "/") or elf else "data"
+        return "modules" if _triplet(folder.rstrip("/").rsplit("/", 1)[-1]) or elf else "data"
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
 
 
@@ -368,7 +396,7 @@ def _place(package: _Package, release: Release) -> None:
     folders: dict[str, set[str]] = {}  # generic path of a directory -> its children seen
     for arch, listing in package.listings.items():
         for path, item in listing.items.items():
-            generic = _generic(path)
+            generic = _generic(path, package.name, arch)
             group = _left_out(generic.rstrip("/"), package.name, item.kind)
             kept = group == "development files" and _development(package.name)
             if group and not kept:
@@ -384,7 +412,7 @@ def _place(package: _Package, release: Release) -> None:
     # Empty folders the package creates (for state or later use) are kept.
     for arch, listing in package.listings.items():
         for path, item in listing.items.items():
-            generic = _generic(path)
+            generic = _generic(path, package.name, arch)
             if (
                 item.kind == "dir"
                 and generic not in folders
@@ -445,8 +473,8 @@ def _private_folder(path: str) -> str:
         folder = "/".join(parts[: depth + 1]) + "/"
         if (
             len(parts) > depth + 1
-            and parts[depth] != TRIPLET_GLOB
-            and any(folder.startswith(root) and folder.count("/") == root.count("/") + 1 for root in roots)
+            and not _triplet(parts[depth])
+            and any(_generic(folder).startswith(root) and folder.count("/") == root.count("/") + 1 for root in roots)
         ):
             return folder
     return ""

@@ -284,6 +284,35 @@ def test_a_development_package_keeps_headers_and_link_time_files(local, capsys):
     assert "libbar.so:" not in (release / "slices" / "libbar1.yaml").read_text()
 
 
+def test_the_target_triplet_a_package_is_named_after_stays_literal(local, capsys):
+    def cross(arch: str) -> DebSpec:
+        tool = build_elf(machine=MACHINES[arch], needed=("libc.so.6",), interpreter=LOADERS[arch])
+        return DebSpec(
+            "bartools-x86-64-linux-gnu",
+            "1-1",
+            arch,
+            [
+                file("./usr/bin/x86_64-linux-gnu-bar", tool, 0o755),
+                # A cross tool's own folder, which the native package has no need of.
+                *(
+                    [symlink("./usr/x86_64-linux-gnu/bin/bar", "../../bin/x86_64-linux-gnu-bar")]
+                    if arch == "arm64"
+                    else []
+                ),
+                file(f"./usr/lib/{TRIPLETS[arch]}/libbar-amd64.so", build_elf(machine=MACHINES[arch], interpreter="")),
+                file("./usr/share/doc/bartools-x86-64-linux-gnu/copyright", "MIT\n"),
+            ],
+        )
+
+    release = local([spec for arch in TRIPLETS for spec in (*base(arch), cross(arch))])
+    code, out, err = draft(release, capsys, "bartools-x86-64-linux-gnu")
+    assert code == 0, out + err
+    slices = yaml.safe_load((release / "slices" / "bartools-x86-64-linux-gnu.yaml").read_text())["slices"]
+    # The tools' target folder is the same on every architecture; the host's library folder is not.
+    assert slices["data"]["contents"] == {"/usr/x86_64-linux-gnu/bin/bar": {"arch": ["arm64"]}}
+    assert list(slices["libs"]["contents"]) == ["/usr/lib/*-linux-*/libbar-amd64.so"]
+
+
 def test_links_into_another_package_of_the_run_need_its_slices(local, capsys):
     wrapper = [
         DebSpec(
