@@ -53,19 +53,6 @@ from .suggest import did_you_mean
 DEFAULT_ARCHES = ("amd64", "arm64")
 TRIPLET = re.compile(r"^[a-z0-9_]+-linux-gnu[a-z0-9]*$")
 TRIPLET_GLOB = "*-linux-*"
-# Each architecture's own triplet, where its libraries live.
-HOST_TRIPLETS = {
-    "amd64": "x86_64-linux-gnu",
-    "arm64": "aarch64-linux-gnu",
-    "armel": "arm-linux-gnueabi",
-    "armhf": "arm-linux-gnueabihf",
-    "i386": "i386-linux-gnu",
-    "loong64": "loongarch64-linux-gnu",
-    "mips64el": "mips64el-linux-gnuabi64",
-    "ppc64el": "powerpc64le-linux-gnu",
-    "riscv64": "riscv64-linux-gnu",
-    "s390x": "s390x-linux-gnu",
-}
 LIB_FOLDERS = ("/lib/", "/usr/lib/", "/lib64/", "/usr/lib64/", "/lib32/", "/usr/lib32/")
 BIN_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/games/")
 # Left out, as the repository's rules say: what no program reads at run time in an image.
@@ -318,17 +305,15 @@ def _triplet(part: str) -> bool:
     return part == TRIPLET_GLOB or bool(TRIPLET.match(part))
 
 
-def _generic(path: str, package: str = "", arch: str = "") -> str:
+def _generic(path: str, package: str = "") -> str:
     """The path with its architecture triplet folders written as `*-linux-*`.
 
     A triplet the package is named after (`x86_64-linux-gnu` in `binutils-x86-64-linux-gnu`) is
-    its target, the same on every architecture, so it stays unless it is `arch`'s own: a glob
-    would match other targets' folders.
+    its target, the same folder on every architecture, so it stays: a glob would match other
+    targets' folders.
     """
     return "/".join(
-        TRIPLET_GLOB
-        if TRIPLET.match(part) and (part.replace("_", "-") not in package or HOST_TRIPLETS.get(arch) == part)
-        else part
+        TRIPLET_GLOB if TRIPLET.match(part) and part.replace("_", "-") not in package else part
         for part in path.split("/")
     )
 
@@ -396,7 +381,7 @@ def _place(package: _Package, release: Release) -> None:
     folders: dict[str, set[str]] = {}  # generic path of a directory -> its children seen
     for arch, listing in package.listings.items():
         for path, item in listing.items.items():
-            generic = _generic(path, package.name, arch)
+            generic = _generic(path, package.name)
             group = _left_out(generic.rstrip("/"), package.name, item.kind)
             kept = group == "development files" and _development(package.name)
             if group and not kept:
@@ -412,7 +397,7 @@ def _place(package: _Package, release: Release) -> None:
     # Empty folders the package creates (for state or later use) are kept.
     for arch, listing in package.listings.items():
         for path, item in listing.items.items():
-            generic = _generic(path, package.name, arch)
+            generic = _generic(path, package.name)
             if (
                 item.kind == "dir"
                 and generic not in folders

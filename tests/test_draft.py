@@ -286,20 +286,19 @@ def test_a_development_package_keeps_headers_and_link_time_files(local, capsys):
 
 def test_the_target_triplet_a_package_is_named_after_stays_literal(local, capsys):
     def cross(arch: str) -> DebSpec:
+        """Tools for x86_64 targets: native on amd64, a cross tool with its own library on arm64."""
         tool = build_elf(machine=MACHINES[arch], needed=("libc.so.6",), interpreter=LOADERS[arch])
+        scripts = [file(f"./usr/lib/x86_64-linux-gnu/ldscripts/elf{n}.x", f"{n}\n") for n in range(10)]
+        library = build_elf(machine=MACHINES[arch], interpreter="")
+        own = [file(f"./usr/lib/{TRIPLETS[arch]}/libbar-amd64.so", library)] if arch == "arm64" else []
         return DebSpec(
             "bartools-x86-64-linux-gnu",
             "1-1",
             arch,
             [
                 file("./usr/bin/x86_64-linux-gnu-bar", tool, 0o755),
-                # A cross tool's own folder, which the native package has no need of.
-                *(
-                    [symlink("./usr/x86_64-linux-gnu/bin/bar", "../../bin/x86_64-linux-gnu-bar")]
-                    if arch == "arm64"
-                    else []
-                ),
-                file(f"./usr/lib/{TRIPLETS[arch]}/libbar-amd64.so", build_elf(machine=MACHINES[arch], interpreter="")),
+                *scripts,
+                *own,
                 file("./usr/share/doc/bartools-x86-64-linux-gnu/copyright", "MIT\n"),
             ],
         )
@@ -308,9 +307,9 @@ def test_the_target_triplet_a_package_is_named_after_stays_literal(local, capsys
     code, out, err = draft(release, capsys, "bartools-x86-64-linux-gnu")
     assert code == 0, out + err
     slices = yaml.safe_load((release / "slices" / "bartools-x86-64-linux-gnu.yaml").read_text())["slices"]
-    # The tools' target folder is the same on every architecture; the host's library folder is not.
-    assert slices["data"]["contents"] == {"/usr/x86_64-linux-gnu/bin/bar": {"arch": ["arm64"]}}
-    assert list(slices["libs"]["contents"]) == ["/usr/lib/*-linux-*/libbar-amd64.so"]
+    # The target's folder is the same on every architecture; the host's library folder is not.
+    assert list(slices["modules"]["contents"]) == ["/usr/lib/x86_64-linux-gnu/ldscripts/**"]
+    assert slices["libs"]["contents"] == {"/usr/lib/*-linux-*/libbar-amd64.so": {"arch": ["arm64"]}}
 
 
 def test_links_into_another_package_of_the_run_need_its_slices(local, capsys):
