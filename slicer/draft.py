@@ -13,11 +13,15 @@ A contributor's first draft follows rules the repository writes down
   library subfolders), `config` (`/etc`), `data` (the rest), `copyright`;
 - documentation, manual pages, translations, lintian overrides, bug-report
   hooks, shell completions, service-manager files and development files
-  are left out;
+  are left out, except that a development package (`libfoo-dev`) keeps its
+  development files: headers in `headers`, link-time files (`.so` links,
+  static libraries, start files, pkg-config files) in `dev`;
 - essentials come from the files: each ELF file's loader and `DT_NEEDED`
   sonames through the release's provider index (and the packages drafted
   in the same run), a script's `#!` interpreter through the slices that
-  ship it; programs need their own package's `config` and `data`.
+  ship it; programs need their own package's `config` and `data`; a `.so`
+  link or a program's link into another package needs the slice that ships
+  its target.
 
 What a program cannot decide is written as a `# review: <question>` comment
 where it applies: a library no slice provides, a choice between providers,
@@ -47,7 +51,7 @@ from .release.model import KNOWN_ARCHES, Package, PathKind, Release
 from .suggest import did_you_mean
 
 DEFAULT_ARCHES = ("amd64", "arm64")
-TRIPLET = re.compile(r"^[a-z0-9_]+-linux-gnu[a-z]*$")
+TRIPLET = re.compile(r"^[a-z0-9_]+-linux-gnu[a-z0-9]*$")
 TRIPLET_GLOB = "*-linux-*"
 LIB_FOLDERS = ("/lib/", "/usr/lib/", "/lib64/", "/usr/lib64/", "/lib32/", "/usr/lib32/")
 BIN_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/games/")
@@ -85,9 +89,8 @@ LEFT_OUT = {
         "/usr/include/",
         "/usr/share/pkgconfig/",
         "/usr/share/aclocal/",
-        "/usr/share/gdb/",
-        "/usr/share/systemtap/",
     ),
+    "debugger scripts": ("/usr/share/gdb/", "/usr/share/systemtap/"),
     "install-time hooks": (
         "/usr/lib/mime/packages/",
         "/usr/share/debconf/",
@@ -98,8 +101,10 @@ LEFT_OUT = {
     ),
 }
 # Slices in the order a file lists them; the package's own ones in between, copyright last.
-ORDER = ("libs", "modules", "bins", "scripts", "config", "data")
+ORDER = ("libs", "modules", "bins", "scripts", "config", "data", "headers", "dev")
 HINTS = {
+    "headers": "C headers of {name}",
+    "dev": "Link-time files of {name}",
     "modules": "Plugins and modules of {name}",
     "scripts": "Scripts of {name}",
     "config": "Configuration of {name}",
@@ -222,7 +227,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
         _essentials(package, release, contents, provided)
     drafts = []
     for package in packages:
-        proposed, selected = _render(package, release)
+        proposed, selected = _render(package, release, set(names))
         existing = release.packages.get(package.name)
         if existing is not None:
             proposed = evolve(proposed, added=tuple(_drift(existing, selected, next(iter(package.listings.values())))))
@@ -306,9 +311,22 @@ def _first_lines(deb: Path, listing: Listing, cache: Cache) -> dict[str, bytes]:
 # -- placing paths in slices --------------------------------------------------------
 
 
-def _generic(path: str) -> str:
-    """The path with its architecture triplet folders written as `*-linux-*`."""
-    return "/".join(TRIPLET_GLOB if TRIPLET.match(part) else part for part in path.split("/"))
+def _triplet(part: str) -> bool:
+    """Whether a path component is an architecture triplet folder, or the glob standing for one."""
+    return part == TRIPLET_GLOB or bool(TRIPLET.match(part))
+
+
+def _generic(path: str, package: str = "") -> str:
+    """The path with its architecture triplet folders written as `*-linux-*`.
+
+    A triplet the package is named after (`x86_64-linux-gnu` in `binutils-x86-64-linux-gnu`) is
+    its target, the same folder on every architecture, so it stays: a glob would match other
+    targets' folders.
+    """
+    return "/".join(
+        TRIPLET_GLOB if TRIPLET.match(part) and part.replace("_", "-") not in package else part
+        for part in path.split("/")
+    )
 
 
 def _left_out(path: str, package: str, kind: str = "") -> str:
@@ -331,17 +349,24 @@ def _library_folder(path: str) -> str:
     """The library folder `path` lies in (`/usr/lib/*-linux-*/`), or ""."""
     for folder in LIB_FOLDERS:
         if path.startswith(folder):
-            rest = path[len(folder) :]
-            if rest.startswith(TRIPLET_GLOB + "/"):
-                return folder + TRIPLET_GLOB + "/"
+            first = path[len(folder) :].split("/", 1)[0]
+            if _triplet(first):
+                return f"{folder}{first}/"
             return folder
     return ""
 
 
-def _kind(package: _Package, path: str, generic: str) -> str:
-    """The conventional slice of one path of the package."""
+def _development(package: str) -> bool:
+    """Whether the package exists for building software: Debian names those `<name>-dev`."""
+    return package.endswith("-dev")
+
+
+def _kind(package: _Package, path: str, generic: str, developing: bool = False) -> str:
+    """The conventional slice of one path of the package; `developing`: a development file it keeps."""
     if generic in (f"/usr/share/doc/{package.name}/copyright", f"/usr/share/doc/{package.name}"):
         return "copyright"
+    if developing:
+        return "headers" if generic.startswith("/usr/include/") else "dev"
     if generic.startswith("/etc/"):
         return "config"
     elf = any(path in found.elves for found in package.listings.values())
@@ -355,11 +380,13 @@ def _kind(package: _Package, path: str, generic: str) -> str:
     if folder:
         rest = generic[len(folder) :]
         if "/" not in rest.rstrip("/"):
+            if _development(package.name):
+                return "dev"  # start files and linker scripts: the linker's, not the loader's
             return "libs" if ".so" in rest or elf else "data"
-        return "modules" if folder.endswith(TRIPLET_GLOB + "/") or elf else "data"
+        return "modules" if _triplet(folder.rstrip("/").rsplit("/", 1)[-1]) or elf else "data"
     if ".so" in posixpath.basename(path) and (elf or (item is not None and item.kind == "symlink")):
         return "modules"  # a plugin or private library (or its link) in the package's own folder
-    return "bins" if elf and item is not None and item.mode & 0o111 else "data"
+    return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
 
 
 def _links_to_script(package: _Package, path: str, link: str) -> bool:
@@ -378,22 +405,23 @@ def _place(package: _Package, release: Release) -> None:
     folders: dict[str, set[str]] = {}  # generic path of a directory -> its children seen
     for arch, listing in package.listings.items():
         for path, item in listing.items.items():
-            generic = _generic(path)
+            generic = _generic(path, package.name)
             group = _left_out(generic.rstrip("/"), package.name, item.kind)
-            if group:
+            kept = group == "development files" and _development(package.name)
+            if group and not kept:
                 package.left_out.add(group)
                 continue
             parent = posixpath.dirname(generic.rstrip("/")) + "/"
             folders.setdefault(parent, set()).add(generic)
             if item.kind == "dir":
                 continue
-            entry = entries.setdefault(generic, _Entry(_kind(package, path, generic)))
+            entry = entries.setdefault(generic, _Entry(_kind(package, path, generic, developing=kept)))
             entry.arches.add(arch)
             entry.real.setdefault(arch, []).append(path)
     # Empty folders the package creates (for state or later use) are kept.
     for arch, listing in package.listings.items():
         for path, item in listing.items.items():
-            generic = _generic(path)
+            generic = _generic(path, package.name)
             if (
                 item.kind == "dir"
                 and generic not in folders
@@ -450,14 +478,14 @@ def _private_folder(path: str) -> str:
     """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ..."""
     parts = path.split("/")
     for depth, roots in (
-        (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/")),
-        (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/")),
+        (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/", "/usr/include/*-linux-*/")),
+        (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/", "/usr/include/")),
     ):
         folder = "/".join(parts[: depth + 1]) + "/"
         if (
             len(parts) > depth + 1
-            and parts[depth] != TRIPLET_GLOB
-            and any(folder.startswith(root) and folder.count("/") == root.count("/") + 1 for root in roots)
+            and not _triplet(parts[depth])
+            and any(_generic(folder).startswith(root) and folder.count("/") == root.count("/") + 1 for root in roots)
         ):
             return folder
     return ""
@@ -624,6 +652,12 @@ def _needs(listing: Listing, shebangs: dict[str, bytes], path: str) -> list[str]
     info = listing.elves.get(path)
     if info is not None:
         return ([posixpath.basename(info.interpreter)] if info.interpreter else []) + list(info.needed)
+    item = listing.items.get(path)
+    if item is not None and item.kind == "symlink" and (path.endswith(".so") or path.startswith(BIN_FOLDERS)):
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(path), item.link))
+        if target in listing.items or target.startswith("/etc/alternatives/"):
+            return []
+        return [posixpath.basename(target)]
     found = SHEBANG.match(shebangs.get(path, b""))
     if not found:
         return []
@@ -691,8 +725,11 @@ def _comment(text: str, indent: str, label: str = "review:") -> list[str]:
     return [*lines, line]
 
 
-def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple[str, ...]]]:
-    """The file's text, and the paths of the package each slice selects on the first architecture."""
+def _render(package: _Package, release: Release, drafted: set[str]) -> tuple[Draft, dict[str, tuple[str, ...]]]:
+    """The file's text, and the paths of the package each slice selects on the first architecture.
+
+    `drafted`: the packages of the run, whose copyright slices a doc folder link may point to.
+    """
     every = tuple(package.listings)
     description = package.fields.get("Description", "")
     name = package.name
@@ -701,7 +738,7 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
         if len(slice_.hint) > 40 or (slice_.hint[0].islower() and slice_.hint.split(" ")[0].isalpha()):
             # A long package name: the conventional hint without it.
             slice_.hint = HINTS.get(slice_name, "Files of the package").removesuffix(" of {name}")
-    _copyright(package, release)
+    _copyright(package, release, drafted)
     lines: list[str] = []
     if package.left_out:
         lines += _comment(f"{', '.join(sorted(package.left_out))}.", "", "Left out:")
@@ -740,7 +777,7 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
     return Draft(name, package.version, "\n".join(lines) + "\n", tuple(reviews)), selected
 
 
-def _copyright(package: _Package, release: Release) -> None:
+def _copyright(package: _Package, release: Release, drafted: set[str]) -> None:
     """The copyright slice: the notice, or the doc folder's link and the linked package's copyright slice."""
     slice_ = package.slices.setdefault("copyright", _Slice("copyright", HINTS["copyright"]))
     folder = f"/usr/share/doc/{package.name}"
@@ -748,7 +785,7 @@ def _copyright(package: _Package, release: Release) -> None:
         item = listing.items.get(folder)
         if item is not None and item.kind == "symlink":
             other = posixpath.basename(item.link.rstrip("/"))
-            if other in release.packages and "copyright" in release.packages[other].slices:
+            if other in drafted or (other in release.packages and "copyright" in release.packages[other].slices):
                 slice_.essentials[f"{other}_copyright"] = set(package.listings)
             else:
                 slice_.reviews.append(

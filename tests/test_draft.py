@@ -231,6 +231,114 @@ def test_a_path_on_one_architecture_carries_arch(local, capsys):
     assert document["slices"]["data"]["contents"] == {"/usr/share/libbar1/amd64-tuning": {"arch": ["amd64"]}}
 
 
+def development(arch: str) -> DebSpec:
+    """libbar-dev: headers, a triplet header folder, the dev link, a static library, pkg-config and gdb files."""
+    triplet = TRIPLETS[arch]
+    start = build_elf(machine=MACHINES[arch], interpreter="")
+    return DebSpec(
+        "libbar-dev",
+        "1.4-2",
+        arch,
+        [
+            file("./usr/include/bar.h", "int bar(void);\n"),
+            *(file(f"./usr/include/bar/part{n}.h", f"#define PART{n}\n") for n in range(10)),
+            file(f"./usr/include/{triplet}/bar/config.h", "#define BAR_ARCH 1\n"),
+            symlink(f"./usr/lib/{triplet}/libbar.so", "libbar.so.1"),
+            file(f"./usr/lib/{triplet}/libbar.a", "!<arch>\n"),
+            file(f"./usr/lib/{triplet}/barcrt1.o", start),
+            file(f"./usr/lib/{triplet}/pkgconfig/bar.pc", "Name: bar\n"),
+            file(f"./usr/share/gdb/auto-load/usr/lib/{triplet}/libbar.so.1-gdb.py", "x"),
+            file("./usr/share/doc/libbar-dev/copyright", "MIT\n"),
+        ],
+        fields={"Description": "Bar library: development files", "Depends": "libbar1 (= 1.4-2)"},
+    )
+
+
+def test_a_development_package_keeps_headers_and_link_time_files(local, capsys):
+    release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch), development(arch))])
+    code, out, err = draft(release, capsys, "libbar1", "libbar-dev")
+    assert code == 0, out + err
+    assert (release / "slices" / "libbar-dev.yaml").read_text() == textwrap.dedent("""\
+        # Left out: debugger scripts.
+        package: libbar-dev
+        essential:
+          libbar-dev_copyright:
+        slices:
+          headers:
+            hint: C headers of libbar-dev
+            contents:
+              /usr/include/*-linux-*/bar/config.h:
+              /usr/include/bar.h:
+              /usr/include/bar/**:
+          dev:
+            hint: Link-time files of libbar-dev
+            essential:
+              libbar1_libs:
+            contents:
+              /usr/lib/*-linux-*/barcrt1.o:
+              /usr/lib/*-linux-*/libbar.a:
+              /usr/lib/*-linux-*/libbar.so:
+              /usr/lib/*-linux-*/pkgconfig/bar.pc:
+          copyright:
+            hint: Copyright and license notice
+            contents:
+              /usr/share/doc/libbar-dev/copyright:
+        """)
+    # The library package itself still leaves its dev link out.
+    assert "libbar.so:" not in (release / "slices" / "libbar1.yaml").read_text()
+
+
+def test_the_target_triplet_a_package_is_named_after_stays_literal(local, capsys):
+    def cross(arch: str) -> DebSpec:
+        """Tools for x86_64 targets: native on amd64, a cross tool with its own library on arm64."""
+        tool = build_elf(machine=MACHINES[arch], needed=("libc.so.6",), interpreter=LOADERS[arch])
+        scripts = [file(f"./usr/lib/x86_64-linux-gnu/ldscripts/elf{n}.x", f"{n}\n") for n in range(10)]
+        library = build_elf(machine=MACHINES[arch], interpreter="")
+        own = [file(f"./usr/lib/{TRIPLETS[arch]}/libbar-amd64.so", library)] if arch == "arm64" else []
+        return DebSpec(
+            "bartools-x86-64-linux-gnu",
+            "1-1",
+            arch,
+            [
+                file("./usr/bin/x86_64-linux-gnu-bar", tool, 0o755),
+                *scripts,
+                *own,
+                file("./usr/share/doc/bartools-x86-64-linux-gnu/copyright", "MIT\n"),
+            ],
+        )
+
+    release = local([spec for arch in TRIPLETS for spec in (*base(arch), cross(arch))])
+    code, out, err = draft(release, capsys, "bartools-x86-64-linux-gnu")
+    assert code == 0, out + err
+    slices = yaml.safe_load((release / "slices" / "bartools-x86-64-linux-gnu.yaml").read_text())["slices"]
+    # The target's folder is the same on every architecture; the host's library folder is not.
+    assert list(slices["modules"]["contents"]) == ["/usr/lib/x86_64-linux-gnu/ldscripts/**"]
+    assert slices["libs"]["contents"] == {"/usr/lib/*-linux-*/libbar-amd64.so": {"arch": ["arm64"]}}
+
+
+def test_links_into_another_package_of_the_run_need_its_slices(local, capsys):
+    wrapper = [
+        DebSpec(
+            "bar-default",
+            "1.4-2",
+            arch,
+            [symlink("./usr/bin/pub", "bar"), symlink("./usr/share/doc/bar-default", "bar")],
+        )
+        for arch in TRIPLETS
+    ]
+    everything = [spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))]
+    release = local(everything + wrapper)
+    code, out, err = draft(release, capsys, "libbar1", "bar", "bar-default")
+    assert code == 0, out + err
+    slices = yaml.safe_load((release / "slices" / "bar-default.yaml").read_text())["slices"]
+    assert slices["bins"] == {
+        "hint": "Test package bar-default",
+        "essential": {"bar_bins": None},
+        "contents": {"/usr/bin/pub": None},
+    }
+    assert slices["copyright"]["essential"] == {"bar_copyright": None}
+
+
 def test_a_library_no_slice_provides_is_a_review_question_and_check_fails(local, capsys):
     release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch, ("libqux.so.3",)))])
     code, out, _err = draft(release, capsys, "libbar1")
