@@ -30,6 +30,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from attrs import define, evolve, field, frozen
@@ -106,6 +107,24 @@ HINTS = {
 }
 # A private folder with more files than this becomes one `**` glob.
 COLLAPSE_OVER = 8
+# Folders every package of a language installs its modules into: a package's private
+# folder is the one below them (`/usr/lib/python3/dist-packages/pip/`), never they themselves.
+SHARED_FOLDERS = (
+    "/usr/lib/python3/dist-packages/",
+    "/usr/share/nodejs/",
+    "/usr/lib/nodejs/",
+    "/usr/lib/*-linux-*/nodejs/",
+    "/usr/share/perl5/",
+    "/usr/lib/*-linux-*/perl5/*/",
+    "/usr/lib/ruby/vendor_ruby/",
+    "/usr/share/rubygems-integration/all/gems/",
+    "/usr/lib/*-linux-*/rubygems-integration/*/gems/",
+    "/usr/share/php/",
+    "/usr/lib/erlang/lib/",
+    "/usr/share/java/",
+    "/usr/share/lua/*/",
+    "/usr/lib/*-linux-*/lua/*/",
+)
 # Depends that serve maintainer scripts only, never a program in an image.
 INSTALL_TIME = frozenset(
     {
@@ -423,6 +442,10 @@ def _version_globs(entries: dict[str, _Entry]) -> dict[str, _Entry]:
 def _private_folder(path: str) -> str:
     """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ..."""
     parts = path.split("/")
+    for shared in SHARED_FOLDERS:
+        depth = shared.count("/")
+        if len(parts) > depth and all(fnmatchcase(part, want) for part, want in zip(parts, shared.split("/")[:depth])):
+            return "/".join(parts[: depth + 1]) + "/" if len(parts) > depth + 1 else ""
     for depth, roots in (
         (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/")),
         (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/")),

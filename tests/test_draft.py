@@ -271,6 +271,45 @@ def test_a_path_another_package_lists_is_left_out_with_a_question(local, capsys)
     assert code == 0, out + err
 
 
+def python_module(name: str, arch: str, files: int) -> DebSpec:
+    """python3-<name>: many files in its own folder below the dist-packages folder all such packages share."""
+    folder = f"./usr/lib/python3/dist-packages/{name}"
+    return DebSpec(
+        f"python3-{name}",
+        "1.0-1",
+        arch,
+        [
+            *(file(f"{folder}/part{n}.py", f"# {n}\n") for n in range(files)),
+            file(f"./usr/lib/python3/dist-packages/{name}-1.0.dist-info/METADATA", "Name: x\n"),
+            file(f"./usr/share/doc/python3-{name}/copyright", "MIT\n"),
+        ],
+        fields={"Description": f"{name} module for Python 3"},
+    )
+
+
+def test_modules_in_a_shared_language_folder_collapse_below_it_and_coexist(local, capsys):
+    release = local(
+        [
+            spec
+            for arch in TRIPLETS
+            for spec in (*base(arch), python_module("foo", arch, 12), python_module("qux", arch, 3))
+        ]
+    )
+    code, out, err = draft(release, capsys, "python3-foo", "python3-qux")
+    assert code == 0, out + err
+    foo = yaml.safe_load((release / "slices" / "python3-foo.yaml").read_text())["slices"]["data"]["contents"]
+    qux = yaml.safe_load((release / "slices" / "python3-qux.yaml").read_text())["slices"]["data"]["contents"]
+    # The module's own folder becomes one glob; dist-packages itself, which every module shares, never does.
+    assert list(foo) == [
+        "/usr/lib/python3/dist-packages/foo-1.0.dist-info/METADATA",
+        "/usr/lib/python3/dist-packages/foo/**",
+    ]
+    assert list(qux) == [
+        "/usr/lib/python3/dist-packages/qux-1.0.dist-info/METADATA",
+        *(f"/usr/lib/python3/dist-packages/qux/part{n}.py" for n in range(3)),
+    ]
+
+
 def test_an_existing_file_is_kept_and_diff_shows_what_a_new_version_adds(local, capsys):
     release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch))])
     assert draft(release, capsys, "libbar1")[0] == 0
