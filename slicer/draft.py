@@ -231,7 +231,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
     _resolve(names, contents)
     packages = [_read(name, contents) for name in names]
     for package in packages:
-        _place(package, release)
+        _place(package, release, [other for other in packages if other is not package])
     provided = _own_provisions(packages)
     for package in packages:
         _essentials(package, release, contents, provided)
@@ -315,8 +315,16 @@ def _first_lines(deb: Path, listing: Listing, cache: Cache) -> dict[str, bytes]:
 
 
 def _generic(path: str) -> str:
-    """The path with its architecture triplet folders written as `*-linux-*`."""
-    return "/".join(TRIPLET_GLOB if TRIPLET.match(part) else part for part in path.split("/"))
+    """The path with its architecture triplet folders written as `*-linux-*`, and a folder named
+    for its architecture (`java-21-openjdk-amd64`) as `java-21-openjdk-*`."""
+    return "/".join(_generic_part(part) for part in path.split("/"))
+
+
+def _generic_part(part: str) -> str:
+    if TRIPLET.match(part):
+        return TRIPLET_GLOB
+    stem, dash, arch = part.rpartition("-")
+    return f"{stem}-*" if dash and stem and arch in KNOWN_ARCHES else part
 
 
 def _left_out(path: str, package: str, kind: str = "") -> str:
@@ -367,8 +375,11 @@ def _kind(package: _Package, path: str, generic: str) -> str:
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
 
 
-def _place(package: _Package, release: Release) -> None:
-    """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say."""
+def _place(package: _Package, release: Release, drafted: list[_Package]) -> None:
+    """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say.
+
+    `drafted` are the other packages of the same run: a folder they ship into is not private either.
+    """
     entries: dict[str, _Entry] = {}
     folders: dict[str, set[str]] = {}  # generic path of a directory -> its children seen
     for arch, listing in package.listings.items():
@@ -399,7 +410,7 @@ def _place(package: _Package, release: Release) -> None:
                 entry.arches.add(arch)
                 entry.real.setdefault(arch, []).append(path)
     entries = _version_globs(entries)
-    entries = _collapse(entries, package, release)
+    entries = _collapse(entries, package, release, drafted)
     claimed = _claimed(release, package.name)
     for path, entry in sorted(entries.items()):
         other = claimed.get(path)
@@ -444,7 +455,8 @@ def _private_folder(path: str) -> str:
     parts = path.split("/")
     for shared in SHARED_FOLDERS:
         depth = shared.count("/")
-        if len(parts) > depth and all(fnmatchcase(part, want) for part, want in zip(parts, shared.split("/")[:depth])):
+        prefix = shared.split("/")[:depth]
+        if len(parts) > depth and all(fnmatchcase(part, want) for part, want in zip(parts, prefix, strict=False)):
             return "/".join(parts[: depth + 1]) + "/" if len(parts) > depth + 1 else ""
     for depth, roots in (
         (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/")),
@@ -460,8 +472,11 @@ def _private_folder(path: str) -> str:
     return ""
 
 
-def _collapse(entries: dict[str, _Entry], package: _Package, release: Release) -> dict[str, _Entry]:
-    """A private folder holding many paths of one slice, that no other package lists, becomes `<folder>**`."""
+def _collapse(
+    entries: dict[str, _Entry], package: _Package, release: Release, drafted: list[_Package]
+) -> dict[str, _Entry]:
+    """A private folder holding many paths of one slice, that no other package lists or ships, becomes `<folder>**`;
+    where one does not qualify, each of its subfolders may."""
     by_folder: dict[str, list[str]] = {}
     for path in entries:
         folder = _private_folder(path)
@@ -474,10 +489,22 @@ def _collapse(entries: dict[str, _Entry], package: _Package, release: Release) -
         for slice_ in other.slices.values()
         for path in slice_.contents
     ]
+    others += [_generic(path) for other in drafted for listing in other.listings.values() for path in listing.items]
     result = dict(entries)
-    for folder, paths in by_folder.items():
+    pending = list(by_folder.items())
+    while pending:
+        folder, paths = pending.pop()
+        if len(paths) <= COLLAPSE_OVER:
+            continue
         kinds = {entries[path].slice for path in paths}
-        if len(paths) <= COLLAPSE_OVER or len(kinds) != 1 or any(other.startswith(folder) for other in others):
+        if len(kinds) != 1 or any(other.startswith(folder) for other in others):
+            # The folder is not all one slice's, or not all this package's: its subfolders may be.
+            deeper: dict[str, list[str]] = {}
+            for path in paths:
+                rest = path[len(folder) :]
+                if "/" in rest.rstrip("/"):
+                    deeper.setdefault(folder + rest.split("/", 1)[0] + "/", []).append(path)
+            pending += deeper.items()
             continue
         merged = _Entry(kinds.pop())
         for path in paths:
