@@ -4,9 +4,12 @@ A contributor's first draft follows rules the repository writes down
 (docs/contributing-slices.md), so a program can apply most of them:
 
 - paths come from the package's data.tar on every drafted architecture;
-  triplet folders become `*-linux-*`, a library file next to its soname link
-  becomes `<soname>.*`, a package's private folder with many files becomes
-  `<folder>/**`, and a path found on some architectures only carries `arch:`;
+  triplet folders become `*-linux-*` (and a folder named for its
+  architecture, `java-21-openjdk-amd64`, `java-21-openjdk-*`), a library file
+  next to its soname link becomes `<soname>.*`, a package's private folder
+  with many files becomes `<folder>/**` (below a language's shared module
+  folder, the module's own folder), and a path found on some architectures
+  only carries `arch:`;
 - each path goes to a conventional slice by where it lives: `libs` (shared
   libraries in the library folders), `bins` (programs in the bin folders),
   `scripts` (non-ELF programs there), `modules` (plugins and modules in
