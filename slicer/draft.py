@@ -4,9 +4,12 @@ A contributor's first draft follows rules the repository writes down
 (docs/contributing-slices.md), so a program can apply most of them:
 
 - paths come from the package's data.tar on every drafted architecture;
-  triplet folders become `*-linux-*`, a library file next to its soname link
-  becomes `<soname>.*`, a package's private folder with many files becomes
-  `<folder>/**`, and a path found on some architectures only carries `arch:`;
+  triplet folders become `*-linux-*` (and a folder named for its
+  architecture, `java-21-openjdk-amd64`, `java-21-openjdk-*`), a library file
+  next to its soname link becomes `<soname>.*`, a package's private folder
+  with many files becomes `<folder>/**` (below a language's shared module
+  folder, the module's own folder), and a path found on some architectures
+  only carries `arch:`;
 - each path goes to a conventional slice by where it lives: `libs` (shared
   libraries in the library folders), `bins` (programs in the bin folders),
   `scripts` (non-ELF programs there), `modules` (plugins and modules in
@@ -34,6 +37,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from attrs import define, evolve, field, frozen
@@ -115,6 +119,24 @@ HINTS = {
 DANGLING = frozenset({"a", "an", "the", "and", "or", "to", "of", "for", "with", "in", "on", "by", "from", "as"})
 # A private folder with more files than this becomes one `**` glob.
 COLLAPSE_OVER = 8
+# Folders every package of a language installs its modules into: a package's private
+# folder is the one below them (`/usr/lib/python3/dist-packages/pip/`), never they themselves.
+SHARED_FOLDERS = (
+    "/usr/lib/python3/dist-packages/",
+    "/usr/share/nodejs/",
+    "/usr/lib/nodejs/",
+    "/usr/lib/*-linux-*/nodejs/",
+    "/usr/share/perl5/",
+    "/usr/lib/*-linux-*/perl5/*/",
+    "/usr/lib/ruby/vendor_ruby/",
+    "/usr/share/rubygems-integration/all/gems/",
+    "/usr/lib/*-linux-*/rubygems-integration/*/gems/",
+    "/usr/share/php/",
+    "/usr/lib/erlang/lib/",
+    "/usr/share/java/",
+    "/usr/share/lua/*/",
+    "/usr/lib/*-linux-*/lua/*/",
+)
 # Depends that serve maintainer scripts only, never a program in an image.
 INSTALL_TIME = frozenset(
     {
@@ -221,7 +243,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
     _resolve(names, contents)
     packages = [_read(name, contents) for name in names]
     for package in packages:
-        _place(package, release)
+        _place(package, release, [other for other in packages if other is not package])
     provided = _own_provisions(packages)
     for package in packages:
         _essentials(package, release, contents, provided)
@@ -317,16 +339,21 @@ def _triplet(part: str) -> bool:
 
 
 def _generic(path: str, package: str = "") -> str:
-    """The path with its architecture triplet folders written as `*-linux-*`.
+    """The path with its architecture triplet folders written as `*-linux-*`, and a folder named
+    for its architecture (`java-21-openjdk-amd64`) as `java-21-openjdk-*`.
 
     A triplet the package is named after (`x86_64-linux-gnu` in `binutils-x86-64-linux-gnu`) is
     its target, the same folder on every architecture, so it stays: a glob would match other
     targets' folders.
     """
-    return "/".join(
-        TRIPLET_GLOB if TRIPLET.match(part) and part.replace("_", "-") not in package else part
-        for part in path.split("/")
-    )
+    return "/".join(_generic_part(part, package) for part in path.split("/"))
+
+
+def _generic_part(part: str, package: str) -> str:
+    if TRIPLET.match(part):
+        return part if part.replace("_", "-") in package else TRIPLET_GLOB
+    stem, dash, arch = part.rpartition("-")
+    return f"{stem}-*" if dash and stem and arch in KNOWN_ARCHES else part
 
 
 def _left_out(path: str, package: str, kind: str = "") -> str:
@@ -399,8 +426,11 @@ def _links_to_script(package: _Package, path: str, link: str) -> bool:
     return False
 
 
-def _place(package: _Package, release: Release) -> None:
-    """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say."""
+def _place(package: _Package, release: Release, drafted: list[_Package]) -> None:
+    """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say.
+
+    `drafted` are the other packages of the same run: a folder they ship into is not private either.
+    """
     entries: dict[str, _Entry] = {}
     folders: dict[str, set[str]] = {}  # generic path of a directory -> its children seen
     for arch, listing in package.listings.items():
@@ -432,7 +462,7 @@ def _place(package: _Package, release: Release) -> None:
                 entry.arches.add(arch)
                 entry.real.setdefault(arch, []).append(path)
     entries = _version_globs(entries)
-    entries = _collapse(entries, package, release)
+    entries = _collapse(entries, package, release, drafted)
     claimed = _claimed(release, package.name)
     for path, entry in sorted(entries.items()):
         other = claimed.get(path)
@@ -477,6 +507,11 @@ def _version_globs(entries: dict[str, _Entry]) -> dict[str, _Entry]:
 def _private_folder(path: str) -> str:
     """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ..."""
     parts = path.split("/")
+    for shared in SHARED_FOLDERS:
+        depth = shared.count("/")
+        prefix = shared.split("/")[:depth]
+        if len(parts) > depth and all(fnmatchcase(part, want) for part, want in zip(parts, prefix, strict=False)):
+            return "/".join(parts[: depth + 1]) + "/" if len(parts) > depth + 1 else ""
     for depth, roots in (
         (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/", "/usr/include/*-linux-*/")),
         (3, ("/usr/share/", "/usr/lib/", "/usr/libexec/", "/var/lib/", "/lib/", "/usr/include/")),
@@ -491,8 +526,11 @@ def _private_folder(path: str) -> str:
     return ""
 
 
-def _collapse(entries: dict[str, _Entry], package: _Package, release: Release) -> dict[str, _Entry]:
-    """A private folder holding many paths of one slice, that no other package lists, becomes `<folder>**`."""
+def _collapse(
+    entries: dict[str, _Entry], package: _Package, release: Release, drafted: list[_Package]
+) -> dict[str, _Entry]:
+    """A private folder holding many paths of one slice, that no other package lists or ships, becomes `<folder>**`;
+    where one does not qualify, each of its subfolders may."""
     by_folder: dict[str, list[str]] = {}
     for path in entries:
         folder = _private_folder(path)
@@ -505,10 +543,22 @@ def _collapse(entries: dict[str, _Entry], package: _Package, release: Release) -
         for slice_ in other.slices.values()
         for path in slice_.contents
     ]
+    others += [_generic(path) for other in drafted for listing in other.listings.values() for path in listing.items]
     result = dict(entries)
-    for folder, paths in by_folder.items():
+    pending = list(by_folder.items())
+    while pending:
+        folder, paths = pending.pop()
+        if len(paths) <= COLLAPSE_OVER:
+            continue
         kinds = {entries[path].slice for path in paths}
-        if len(paths) <= COLLAPSE_OVER or len(kinds) != 1 or any(other.startswith(folder) for other in others):
+        if len(kinds) != 1 or any(other.startswith(folder) for other in others):
+            # The folder is not all one slice's, or not all this package's: its subfolders may be.
+            deeper: dict[str, list[str]] = {}
+            for path in paths:
+                rest = path[len(folder) :]
+                if "/" in rest.rstrip("/"):
+                    deeper.setdefault(folder + rest.split("/", 1)[0] + "/", []).append(path)
+            pending += deeper.items()
             continue
         merged = _Entry(kinds.pop())
         for path in paths:

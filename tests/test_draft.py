@@ -224,11 +224,21 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
 
 def test_a_path_on_one_architecture_carries_arch(local, capsys):
     amd64_only = (file("./usr/share/libbar1/amd64-tuning", "t"),)
-    release = local([*base("amd64"), *base("arm64"), library("amd64", extra=amd64_only), library("arm64")])
+    # A folder named for its architecture, as Java runtimes name theirs, is one glob on every architecture.
+    release = local(
+        [*base("amd64"), *base("arm64")]
+        + [
+            library(arch, extra=(*(amd64_only if arch == "amd64" else ()), file(f"./usr/lib/bar-{arch}/bar.cfg", "")))
+            for arch in TRIPLETS
+        ]
+    )
     code, out, err = draft(release, capsys, "libbar1")
     assert code == 0, out + err
     document = yaml.safe_load((release / "slices" / "libbar1.yaml").read_text())
-    assert document["slices"]["data"]["contents"] == {"/usr/share/libbar1/amd64-tuning": {"arch": ["amd64"]}}
+    assert document["slices"]["data"]["contents"] == {
+        "/usr/lib/bar-*/bar.cfg": None,
+        "/usr/share/libbar1/amd64-tuning": {"arch": ["amd64"]},
+    }
 
 
 def development(arch: str) -> DebSpec:
@@ -381,6 +391,73 @@ def test_a_path_another_package_lists_is_left_out_with_a_question(local, capsys)
     assert "# review: /etc/bar.conf is listed by slice bar-common_config too, so it is left out here" in text
     assert "config:" not in text
     assert code == 0, out + err
+
+
+def python_module(name: str, arch: str, files: int) -> DebSpec:
+    """python3-<name>: many files in its own folder below the dist-packages folder all such packages share."""
+    folder = f"./usr/lib/python3/dist-packages/{name}"
+    return DebSpec(
+        f"python3-{name}",
+        "1.0-1",
+        arch,
+        [
+            *(file(f"{folder}/part{n}.py", f"# {n}\n") for n in range(files)),
+            file(f"./usr/lib/python3/dist-packages/{name}-1.0.dist-info/METADATA", "Name: x\n"),
+            file(f"./usr/share/doc/python3-{name}/copyright", "MIT\n"),
+        ],
+        fields={"Description": f"{name} module for Python 3"},
+    )
+
+
+def test_modules_in_a_shared_language_folder_collapse_below_it_and_coexist(local, capsys):
+    release = local(
+        [
+            spec
+            for arch in TRIPLETS
+            for spec in (*base(arch), python_module("foo", arch, 12), python_module("qux", arch, 3))
+        ]
+    )
+    code, out, err = draft(release, capsys, "python3-foo", "python3-qux")
+    assert code == 0, out + err
+    foo = yaml.safe_load((release / "slices" / "python3-foo.yaml").read_text())["slices"]["data"]["contents"]
+    qux = yaml.safe_load((release / "slices" / "python3-qux.yaml").read_text())["slices"]["data"]["contents"]
+    # The module's own folder becomes one glob; dist-packages itself, which every module shares, never does.
+    assert list(foo) == [
+        "/usr/lib/python3/dist-packages/foo-1.0.dist-info/METADATA",
+        "/usr/lib/python3/dist-packages/foo/**",
+    ]
+    assert list(qux) == [
+        "/usr/lib/python3/dist-packages/qux-1.0.dist-info/METADATA",
+        *(f"/usr/lib/python3/dist-packages/qux/part{n}.py" for n in range(3)),
+    ]
+
+
+def test_a_folder_another_drafted_package_ships_into_is_not_collapsed(local, capsys):
+    # python3-bar ships a module into foo/ too, as python3-pkg-resources does into setuptools/.
+    intruder = [
+        DebSpec(
+            "python3-bar",
+            "1.0-1",
+            arch,
+            [
+                file("./usr/lib/python3/dist-packages/foo/extra.py", "# x\n"),
+                file("./usr/share/doc/python3-bar/copyright", "MIT\n"),
+            ],
+        )
+        for arch in TRIPLETS
+    ]
+    foo = [python_module("foo", arch, 12) for arch in TRIPLETS]
+    for spec in foo:
+        spec.entries.extend(file(f"./usr/lib/python3/dist-packages/foo/sub/p{n}.py", "# x\n") for n in range(9))
+    release = local([spec for arch in TRIPLETS for spec in base(arch)] + foo + intruder)
+    code, out, err = draft(release, capsys, "python3-foo", "python3-bar")
+    assert code == 0, out + err
+    foo = yaml.safe_load((release / "slices" / "python3-foo.yaml").read_text())["slices"]["data"]["contents"]
+    assert "/usr/lib/python3/dist-packages/foo/**" not in foo
+    assert "/usr/lib/python3/dist-packages/foo/part11.py" in foo
+    # Its subfolders that are its own alone still collapse.
+    assert "/usr/lib/python3/dist-packages/foo/sub/**" in foo
+    assert not any(path.startswith("/usr/lib/python3/dist-packages/foo/sub/p") for path in foo)
 
 
 def test_an_existing_file_is_kept_and_diff_shows_what_a_new_version_adds(local, capsys):
