@@ -104,6 +104,8 @@ HINTS = {
     "data": "Data files of {name}",
     "copyright": "Copyright and license notice",
 }
+# Words a shortened description cannot end on.
+DANGLING = frozenset({"a", "an", "and", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with", "-", "--"})
 # A private folder with more files than this becomes one `**` glob.
 COLLAPSE_OVER = 8
 # Depends that serve maintainer scripts only, never a program in an image.
@@ -336,9 +338,10 @@ def _kind(package: _Package, path: str, generic: str) -> str:
     elf = any(path in found.elves for found in package.listings.values())
     item = next((found.items[path] for found in package.listings.values() if path in found.items), None)
     if generic.startswith(BIN_FOLDERS):
-        if elf or (item is not None and item.kind == "symlink"):
-            return "bins"
-        return "scripts"
+        if item is not None and item.kind == "symlink":
+            # A link goes where its target goes, so a slice never ships a link it cannot satisfy.
+            return "scripts" if _links_to_script(package, path) else "bins"
+        return "bins" if elf else "scripts"
     folder = _library_folder(generic)
     if folder:
         rest = generic[len(folder) :]
@@ -346,6 +349,19 @@ def _kind(package: _Package, path: str, generic: str) -> str:
             return "libs" if ".so" in rest or elf else "data"
         return "modules" if folder.endswith(TRIPLET_GLOB + "/") or elf else "data"
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
+
+
+def _links_to_script(package: _Package, path: str) -> bool:
+    """Whether the link at `path` ends, through the package's own links, at one of its scripts."""
+    seen = {path}
+    while True:
+        item = next((found.items[path] for found in package.listings.values() if path in found.items), None)
+        if item is None or item.kind != "symlink":
+            return any(path in lines for lines in package.shebangs.values())
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), item.link))
+        if path in seen:
+            return False
+        seen.add(path)
 
 
 def _place(package: _Package, release: Release) -> None:
@@ -576,6 +592,9 @@ def _essentials(
             f"its files need {needed}, which no slice of {release.name} provides: draft the packages that ship "
             "them in the same run, or add their slices"
         )
+    # A package's scripts wrap its own programs (egrep runs grep, zcat runs gzip).
+    if "scripts" in package.slices and "bins" in package.slices:
+        package.slices["scripts"].essentials[f"{package.name}_bins"] = set(package.listings)
     for slice_name in ("bins", "scripts"):
         if slice_name in package.slices:
             for own in ("modules", "config", "data"):
@@ -638,6 +657,9 @@ def _hint(text: str) -> str:
             break
         hint = f"{hint} {word}".strip()
     hint = hint.rstrip(".,;: -")
+    # A description cut short must not end on a word that leads into the part cut off.
+    while hint != summary.strip() and hint.rsplit(" ", 1)[-1].lower() in DANGLING and " " in hint:
+        hint = hint.rsplit(" ", 1)[0].rstrip(".,;: -")
     return hint[:1].upper() + hint[1:] if hint else ""
 
 

@@ -120,6 +120,8 @@ def program(arch: str) -> DebSpec:
         [
             file("./usr/bin/bar", binary, 0o755),
             file("./usr/bin/bar-report", "#!/bin/sh\necho\n", 0o755),
+            symlink("./usr/bin/bar-summary", "bar-report"),
+            symlink("./usr/bin/bar-again", "/usr/bin/bar"),
             file("./etc/bar.conf", "x=1\n"),
             *data,
             file("./usr/share/man/man1/bar.1.gz", "x"),
@@ -201,9 +203,16 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
         "libbar1_libs": None,
         "libc6_libs": None,
     }
-    assert list(slices["bins"]["contents"]) == ["/usr/bin/bar"]
-    # The script's #! interpreter maps to the slice shipping /bin/sh.
-    assert slices["scripts"]["essential"] == {"bar_config": None, "bar_data": None, "dash_bins": None}
+    # A link goes with its target: one to the program to bins, one to the script to scripts.
+    assert list(slices["bins"]["contents"]) == ["/usr/bin/bar", "/usr/bin/bar-again"]
+    assert list(slices["scripts"]["contents"]) == ["/usr/bin/bar-report", "/usr/bin/bar-summary"]
+    # The script's #! interpreter maps to the slice shipping /bin/sh; it runs the package's programs.
+    assert slices["scripts"]["essential"] == {
+        "bar_bins": None,
+        "bar_config": None,
+        "bar_data": None,
+        "dash_bins": None,
+    }
     assert list(slices["config"]["contents"]) == ["/etc/bar.conf"]
     # Twelve files in the package's own folder: one glob.
     assert list(slices["data"]["contents"]) == ["/usr/share/bar/**"]
@@ -216,6 +225,28 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
         "# review: Depends also names bar-data, which no file here shows a need for; add their slices to the",
     ]
     assert "/usr/share/man" not in bar and bar.startswith("# Left out: manual pages.\n")
+
+
+def test_a_description_too_long_for_a_hint_does_not_end_on_a_joining_word(local, capsys):
+    described = [
+        DebSpec(
+            "barsed",
+            "1-1",
+            arch,
+            [
+                file("./usr/bin/barsed", build_elf(machine=MACHINES[arch], interpreter=LOADERS[arch]), 0o755),
+                file("./usr/share/doc/barsed/copyright", "MIT\n"),
+            ],
+            fields={"Description": "Stream editor of bars for non-interactive text editing"},
+        )
+        for arch in TRIPLETS
+    ]
+    release = local([*base("amd64"), *base("arm64"), *described])
+    code, out, err = draft(release, capsys, "barsed")
+    assert code == 0, out + err
+    document = yaml.safe_load((release / "slices" / "barsed.yaml").read_text())
+    # Cut at 40 bytes the description reads "Stream editor of bars for".
+    assert document["slices"]["bins"]["hint"] == "Stream editor of bars"
 
 
 def test_a_path_on_one_architecture_carries_arch(local, capsys):
