@@ -337,10 +337,14 @@ def _kind(package: _Package, path: str, generic: str) -> str:
         return "config"
     elf = any(path in found.elves for found in package.listings.values())
     item = next((found.items[path] for found in package.listings.values() if path in found.items), None)
+    if item is not None and item.kind == "symlink":
+        # A link goes where its target goes, so a slice never ships a link it cannot satisfy.
+        target = _link_end(package, path)
+        if generic.startswith(BIN_FOLDERS):
+            return "scripts" if any(target in lines for lines in package.shebangs.values()) else "bins"
+        if target:
+            return _kind(package, target, _generic(target))
     if generic.startswith(BIN_FOLDERS):
-        if item is not None and item.kind == "symlink":
-            # A link goes where its target goes, so a slice never ships a link it cannot satisfy.
-            return "scripts" if _links_to_script(package, path) else "bins"
         return "bins" if elf else "scripts"
     folder = _library_folder(generic)
     if folder:
@@ -351,16 +355,18 @@ def _kind(package: _Package, path: str, generic: str) -> str:
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
 
 
-def _links_to_script(package: _Package, path: str) -> bool:
-    """Whether the link at `path` ends, through the package's own links, at one of its scripts."""
+def _link_end(package: _Package, path: str) -> str:
+    """The package's own path that the link at `path` ends at, through its other links, or ""."""
     seen = {path}
     while True:
         item = next((found.items[path] for found in package.listings.values() if path in found.items), None)
-        if item is None or item.kind != "symlink":
-            return any(path in lines for lines in package.shebangs.values())
+        if item is None:
+            return ""
+        if item.kind != "symlink":
+            return path
         path = posixpath.normpath(posixpath.join(posixpath.dirname(path), item.link))
         if path in seen:
-            return False
+            return ""
         seen.add(path)
 
 

@@ -122,6 +122,8 @@ def program(arch: str) -> DebSpec:
             file("./usr/bin/bar-report", "#!/bin/sh\necho\n", 0o755),
             symlink("./usr/bin/bar-summary", "bar-report"),
             symlink("./usr/bin/bar-again", "/usr/bin/bar"),
+            file("./usr/lib/bar/method", binary, 0o755),
+            symlink("./usr/lib/bar/method+s", "method"),
             file("./etc/bar.conf", "x=1\n"),
             *data,
             file("./usr/share/man/man1/bar.1.gz", "x"),
@@ -196,14 +198,16 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
     bar = (release / "slices" / "bar.yaml").read_text()
     document = yaml.safe_load(bar)
     slices = document["slices"]
-    assert list(slices) == ["bins", "scripts", "config", "data", "copyright"]
+    assert list(slices) == ["modules", "bins", "scripts", "config", "data", "copyright"]
     assert slices["bins"]["essential"] == {
         "bar_config": None,
         "bar_data": None,
+        "bar_modules": None,
         "libbar1_libs": None,
         "libc6_libs": None,
     }
-    # A link goes with its target: one to the program to bins, one to the script to scripts.
+    assert list(slices["modules"]["contents"]) == ["/usr/lib/bar/method", "/usr/lib/bar/method+s"]
+    # A link goes with its target: to the program in bins, to the script in scripts, to the method in modules.
     assert list(slices["bins"]["contents"]) == ["/usr/bin/bar", "/usr/bin/bar-again"]
     assert list(slices["scripts"]["contents"]) == ["/usr/bin/bar-report", "/usr/bin/bar-summary"]
     # The script's #! interpreter maps to the slice shipping /bin/sh; it runs the package's programs.
@@ -211,6 +215,7 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
         "bar_bins": None,
         "bar_config": None,
         "bar_data": None,
+        "bar_modules": None,
         "dash_bins": None,
     }
     assert list(slices["config"]["contents"]) == ["/etc/bar.conf"]
