@@ -69,6 +69,10 @@ LEFT_OUT = {
         "/usr/lib/systemd/",
         "/etc/init.d/",
         "/etc/init/",
+        "/etc/runit/",
+        "/etc/sv/",
+        "/usr/share/runit/",
+        "/var/log/runit/",
         "/usr/lib/tmpfiles.d/",
         "/usr/lib/sysusers.d/",
         "/etc/cron.",
@@ -544,6 +548,9 @@ def _own_provisions(packages: list[_Package]) -> dict[tuple[str, str], list[str]
             for entry in slice_.contents.values():
                 for arch, paths in entry.real.items():
                     for path in paths:
+                        # Only a library or a program can meet a need, never a file of the same name.
+                        if ".so" not in posixpath.basename(path) and not path.startswith(BIN_FOLDERS):
+                            continue
                         provided.setdefault((arch, posixpath.basename(path)), []).append(
                             f"{package.name}_{slice_.name}"
                         )

@@ -232,6 +232,17 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
     assert "/usr/share/man" not in bar and bar.startswith("# Left out: manual pages.\n")
 
 
+def test_a_file_named_like_an_interpreter_outside_the_bin_folders_does_not_provide_it(local, capsys):
+    profile = (file("./etc/bararmor.d/sh", "profile\n"),)
+    release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch, extra=profile), program(arch))])
+    code, out, err = draft(release, capsys, "libbar1", "bar")
+    assert code == 0, out + err
+    document = yaml.safe_load((release / "slices" / "bar.yaml").read_text())
+    # bar depends on libbar1, whose config slice ships a file named sh: the shell still comes from dash.
+    assert "dash_bins" in document["slices"]["scripts"]["essential"]
+    assert "libbar1_config" not in document["slices"]["scripts"]["essential"]
+
+
 def test_a_description_too_long_for_a_hint_does_not_end_on_a_joining_word(local, capsys):
     described = [
         DebSpec(
