@@ -224,7 +224,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
         _essentials(package, release, contents, provided)
     drafts = []
     for package in packages:
-        proposed, selected = _render(package, release)
+        proposed, selected = _render(package, release, {drafted.name for drafted in packages})
         existing = release.packages.get(package.name)
         if existing is not None:
             proposed = evolve(proposed, added=tuple(_drift(existing, selected, next(iter(package.listings.values())))))
@@ -693,7 +693,7 @@ def _comment(text: str, indent: str) -> list[str]:
     return [*lines, line]
 
 
-def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple[str, ...]]]:
+def _render(package: _Package, release: Release, drafted: set[str]) -> tuple[Draft, dict[str, tuple[str, ...]]]:
     """The file's text, and the paths of the package each slice selects on the first architecture."""
     every = tuple(package.listings)
     description = package.fields.get("Description", "")
@@ -702,7 +702,7 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
         slice_.hint = HINTS.get(slice_name, "").format(name=name) or _hint(description) or f"Files of {name}"
         if len(slice_.hint) > 40 or (slice_.hint[0].islower() and slice_.hint.split(" ")[0].isalpha()):
             slice_.hint = f"Files of {name}" if len(f"Files of {name}") <= 40 else "Files of the package"
-    _copyright(package, release)
+    _copyright(package, release, drafted)
     lines: list[str] = []
     if package.left_out:
         lines.append(f"# Left out: {', '.join(sorted(package.left_out))}.")
@@ -741,15 +741,18 @@ def _render(package: _Package, release: Release) -> tuple[Draft, dict[str, tuple
     return Draft(name, package.version, "\n".join(lines) + "\n", tuple(reviews)), selected
 
 
-def _copyright(package: _Package, release: Release) -> None:
-    """The copyright slice: the notice, or the doc folder's link and the linked package's copyright slice."""
+def _copyright(package: _Package, release: Release, drafted: set[str]) -> None:
+    """The copyright slice: the notice, or the doc folder's link and the linked package's copyright slice.
+
+    A package drafted in the same run gets a copyright slice too, so it can be linked to.
+    """
     slice_ = package.slices.setdefault("copyright", _Slice("copyright", HINTS["copyright"]))
     folder = f"/usr/share/doc/{package.name}"
     for listing in package.listings.values():
         item = listing.items.get(folder)
         if item is not None and item.kind == "symlink":
             other = posixpath.basename(item.link.rstrip("/"))
-            if other in release.packages and "copyright" in release.packages[other].slices:
+            if other in drafted or (other in release.packages and "copyright" in release.packages[other].slices):
                 slice_.essentials[f"{other}_copyright"] = set(package.listings)
             else:
                 slice_.reviews.append(

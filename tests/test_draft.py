@@ -243,6 +243,29 @@ def test_a_file_named_like_an_interpreter_outside_the_bin_folders_does_not_provi
     assert "libbar1_config" not in document["slices"]["scripts"]["essential"]
 
 
+def test_a_doc_folder_linking_to_a_package_drafted_in_the_same_run_needs_its_copyright(local, capsys):
+    extra = [
+        DebSpec(
+            "bar-extra",
+            "1.4-2",
+            arch,
+            [file("./usr/share/bar-extra/table", "t"), symlink("./usr/share/doc/bar-extra", "bar")],
+            fields={},
+        )
+        for arch in TRIPLETS
+    ]
+    release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))] + extra)
+    code, out, err = draft(release, capsys, "libbar1", "bar", "bar-extra")
+    assert code == 0, out + err
+    text = (release / "slices" / "bar-extra.yaml").read_text()
+    assert "# review:" not in text
+    assert yaml.safe_load(text)["slices"]["copyright"] == {
+        "hint": "Copyright and license notice",
+        "essential": {"bar_copyright": None},
+        "contents": {"/usr/share/doc/bar-extra": None},
+    }
+
+
 def test_a_description_too_long_for_a_hint_does_not_end_on_a_joining_word(local, capsys):
     described = [
         DebSpec(
