@@ -138,6 +138,11 @@ def program(arch: str) -> DebSpec:
     )
 
 
+def everywhere(name: str, version: str, entries: list, **kw) -> list[DebSpec]:
+    """One package with the same files on every test architecture."""
+    return [DebSpec(name, version, arch, list(entries), **kw) for arch in TRIPLETS]
+
+
 @pytest.fixture
 def local(test_archive, signing_key, tmp_path) -> Callable[..., Path]:
     """Factory: a release directory (libc6, dash) on a local archive of the given packages."""
@@ -244,16 +249,12 @@ def test_a_file_named_like_an_interpreter_outside_the_bin_folders_does_not_provi
 
 
 def test_a_doc_folder_linking_to_a_package_drafted_in_the_same_run_needs_its_copyright(local, capsys):
-    extra = [
-        DebSpec(
-            "bar-extra",
-            "1.4-2",
-            arch,
-            [file("./usr/share/bar-extra/table", "t"), symlink("./usr/share/doc/bar-extra", "bar")],
-            fields={},
-        )
-        for arch in TRIPLETS
-    ]
+    extra = everywhere(
+        "bar-extra",
+        "1.4-2",
+        [file("./usr/share/bar-extra/table", "t"), symlink("./usr/share/doc/bar-extra", "bar")],
+        fields={},
+    )
     release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))] + extra)
     code, out, err = draft(release, capsys, "libbar1", "bar", "bar-extra")
     assert code == 0, out + err
@@ -321,15 +322,9 @@ def test_a_path_another_package_lists_is_left_out_with_a_question(local, capsys)
             contents:
               /usr/share/doc/bar-common/copyright:
         """)
-    common = [
-        DebSpec(
-            "bar-common",
-            "1-1",
-            arch,
-            [file("./etc/bar.conf", "x=1\n"), file("./usr/share/doc/bar-common/copyright", "MIT\n")],
-        )
-        for arch in TRIPLETS
-    ]
+    common = everywhere(
+        "bar-common", "1-1", [file("./etc/bar.conf", "x=1\n"), file("./usr/share/doc/bar-common/copyright", "MIT\n")]
+    )
     release = local(
         [spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))] + common,
         {"bar-common.yaml": other},
