@@ -11,13 +11,15 @@ A contributor's first draft follows rules the repository writes down
   libraries in the library folders), `bins` (programs in the bin folders),
   `scripts` (non-ELF programs there), `modules` (plugins and modules in
   library subfolders), `config` (`/etc`), `data` (the rest), `copyright`;
+  a link goes to the slice of the package's file it points to;
 - documentation, manual pages, translations, lintian overrides, bug-report
   hooks, shell completions, service-manager files and development files
   are left out;
 - essentials come from the files: each ELF file's loader and `DT_NEEDED`
   sonames through the release's provider index (and the packages drafted
   in the same run), a script's `#!` interpreter through the slices that
-  ship it; programs need their own package's `config` and `data`.
+  ship it; programs need their own package's `config` and `data`, scripts
+  its programs.
 
 What a program cannot decide is written as a `# review: <question>` comment
 where it applies: a library no slice provides, a choice between providers,
