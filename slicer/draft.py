@@ -14,6 +14,7 @@ A contributor's first draft follows rules the repository writes down
   libraries in the library folders), `bins` (programs in the bin folders),
   `scripts` (non-ELF programs there), `modules` (plugins and modules in
   library subfolders), `config` (`/etc`), `data` (the rest), `copyright`;
+  a link goes to the slice of the package's file it points to;
 - documentation, manual pages, translations, lintian overrides, bug-report
   hooks, shell completions, service-manager files and development files
   are left out, except that a development package (`libfoo-dev`) keeps its
@@ -22,9 +23,9 @@ A contributor's first draft follows rules the repository writes down
 - essentials come from the files: each ELF file's loader and `DT_NEEDED`
   sonames through the release's provider index (and the packages drafted
   in the same run), a script's `#!` interpreter through the slices that
-  ship it; programs need their own package's `config` and `data`; a `.so`
-  link or a program's link into another package needs the slice that ships
-  its target.
+  ship it; programs need their own package's `config` and `data`, scripts
+  its programs; a `.so` link or a program's link into another package needs
+  the slice that ships its target.
 
 What a program cannot decide is written as a `# review: <question>` comment
 where it applies: a library no slice provides, a choice between providers,
@@ -79,6 +80,10 @@ LEFT_OUT = {
         "/usr/lib/systemd/",
         "/etc/init.d/",
         "/etc/init/",
+        "/etc/runit/",
+        "/etc/sv/",
+        "/usr/share/runit/",
+        "/var/log/runit/",
         "/usr/lib/tmpfiles.d/",
         "/usr/lib/sysusers.d/",
         "/etc/cron.",
@@ -116,7 +121,9 @@ HINTS = {
     "copyright": "Copyright and license notice",
 }
 # Words a hint cut to 40 bytes must not end on.
-DANGLING = frozenset({"a", "an", "the", "and", "or", "to", "of", "for", "with", "in", "on", "by", "from", "as"})
+DANGLING = frozenset(
+    {"a", "an", "the", "and", "or", "to", "of", "for", "with", "in", "on", "by", "from", "as", "-", "--"}
+)
 # A private folder with more files than this becomes one `**` glob.
 COLLAPSE_OVER = 8
 # Folders every package of a language installs its modules into: a package's private
@@ -249,7 +256,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
         _essentials(package, release, contents, provided)
     drafts = []
     for package in packages:
-        proposed, selected = _render(package, release, set(names))
+        proposed, selected = _render(package, release, {drafted.name for drafted in packages})
         existing = release.packages.get(package.name)
         if existing is not None:
             proposed = evolve(proposed, added=tuple(_drift(existing, selected, next(iter(package.listings.values())))))
@@ -398,10 +405,14 @@ def _kind(package: _Package, path: str, generic: str, developing: bool = False) 
         return "config"
     elf = any(path in found.elves for found in package.listings.values())
     item = next((found.items[path] for found in package.listings.values() if path in found.items), None)
+    if item is not None and item.kind == "symlink":
+        # A link goes where its target goes, so a slice never ships a link it cannot satisfy.
+        target = _link_end(package, path)
+        if generic.startswith(BIN_FOLDERS):
+            return "scripts" if any(target in lines for lines in package.shebangs.values()) else "bins"
+        if target:
+            return _kind(package, target, _generic(target))
     if generic.startswith(BIN_FOLDERS):
-        if item is not None and item.kind == "symlink":
-            # A link goes with what it points to: `xzcmp` -> `xzdiff` is a script.
-            return "scripts" if _links_to_script(package, path, item.link) else "bins"
         return "bins" if elf else "scripts"
     folder = _library_folder(generic)
     if folder:
@@ -416,14 +427,19 @@ def _kind(package: _Package, path: str, generic: str, developing: bool = False) 
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
 
 
-def _links_to_script(package: _Package, path: str, link: str) -> bool:
-    """Whether a link at `path` points to an executable of the package that is not ELF."""
-    target = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
-    for listing in package.listings.values():
-        item = listing.items.get(target)
-        if item is not None and item.kind == "file" and target not in listing.elves:
-            return True
-    return False
+def _link_end(package: _Package, path: str) -> str:
+    """The package's own path that the link at `path` ends at, through its other links, or ""."""
+    seen = {path}
+    while True:
+        item = next((found.items[path] for found in package.listings.values() if path in found.items), None)
+        if item is None:
+            return ""
+        if item.kind != "symlink":
+            return path
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), item.link))
+        if path in seen:
+            return ""
+        seen.add(path)
 
 
 def _place(package: _Package, release: Release, drafted: list[_Package]) -> None:
@@ -626,6 +642,9 @@ def _own_provisions(packages: list[_Package]) -> dict[tuple[str, str], list[str]
             for entry in slice_.contents.values():
                 for arch, paths in entry.real.items():
                     for path in paths:
+                        # Only a library or a program can meet a need, never a file of the same name.
+                        if ".so" not in posixpath.basename(path) and not path.startswith(BIN_FOLDERS):
+                            continue
                         provided.setdefault((arch, posixpath.basename(path)), []).append(
                             f"{package.name}_{slice_.name}"
                         )
@@ -680,6 +699,9 @@ def _essentials(
             f"its files need {needed}, which no slice of {release.name} provides: draft the packages that ship "
             "them in the same run, or add their slices"
         )
+    # A package's scripts wrap its own programs (egrep runs grep, zcat runs gzip).
+    if "scripts" in package.slices and "bins" in package.slices:
+        package.slices["scripts"].essentials[f"{package.name}_bins"] = set(package.listings)
     for slice_name in ("bins", "scripts"):
         if slice_name in package.slices:
             for own in ("modules", "config", "data"):
@@ -828,7 +850,10 @@ def _render(package: _Package, release: Release, drafted: set[str]) -> tuple[Dra
 
 
 def _copyright(package: _Package, release: Release, drafted: set[str]) -> None:
-    """The copyright slice: the notice, or the doc folder's link and the linked package's copyright slice."""
+    """The copyright slice: the notice, or the doc folder's link and the linked package's copyright slice.
+
+    A package drafted in the same run gets a copyright slice too, so it can be linked to.
+    """
     slice_ = package.slices.setdefault("copyright", _Slice("copyright", HINTS["copyright"]))
     folder = f"/usr/share/doc/{package.name}"
     for listing in package.listings.values():

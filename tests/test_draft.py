@@ -122,6 +122,9 @@ def program(arch: str) -> DebSpec:
             file("./usr/bin/bar", binary, 0o755),
             file("./usr/bin/bar-report", "#!/bin/sh\necho\n", 0o755),
             symlink("./usr/bin/bar-summary", "bar-report"),
+            symlink("./usr/bin/bar-again", "/usr/bin/bar"),
+            file("./usr/lib/bar/method", binary, 0o755),
+            symlink("./usr/lib/bar/method+s", "method"),
             file("./etc/bar.conf", "x=1\n"),
             *data,
             file("./usr/share/man/man1/bar.1.gz", "x"),
@@ -134,6 +137,11 @@ def program(arch: str) -> DebSpec:
             b"/usr/bin/bar 10\nmkdir -p /var/cache/bar\n",
         },
     )
+
+
+def everywhere(name: str, version: str, entries: list, **kw) -> list[DebSpec]:
+    """One package with the same files on every test architecture."""
+    return [DebSpec(name, version, arch, list(entries), **kw) for arch in TRIPLETS]
 
 
 @pytest.fixture
@@ -196,18 +204,26 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
     bar = (release / "slices" / "bar.yaml").read_text()
     document = yaml.safe_load(bar)
     slices = document["slices"]
-    assert list(slices) == ["bins", "scripts", "config", "data", "copyright"]
+    assert list(slices) == ["modules", "bins", "scripts", "config", "data", "copyright"]
     assert slices["bins"]["essential"] == {
         "bar_config": None,
         "bar_data": None,
+        "bar_modules": None,
         "libbar1_libs": None,
         "libc6_libs": None,
     }
-    assert list(slices["bins"]["contents"]) == ["/usr/bin/bar"]
-    # The script's #! interpreter maps to the slice shipping /bin/sh.
-    assert slices["scripts"]["essential"] == {"bar_config": None, "bar_data": None, "dash_bins": None}
-    # A link goes with the script it points to.
+    assert list(slices["modules"]["contents"]) == ["/usr/lib/bar/method", "/usr/lib/bar/method+s"]
+    # A link goes with its target: to the program in bins, to the script in scripts, to the method in modules.
+    assert list(slices["bins"]["contents"]) == ["/usr/bin/bar", "/usr/bin/bar-again"]
     assert list(slices["scripts"]["contents"]) == ["/usr/bin/bar-report", "/usr/bin/bar-summary"]
+    # The script's #! interpreter maps to the slice shipping /bin/sh; it runs the package's programs.
+    assert slices["scripts"]["essential"] == {
+        "bar_bins": None,
+        "bar_config": None,
+        "bar_data": None,
+        "bar_modules": None,
+        "dash_bins": None,
+    }
     assert list(slices["config"]["contents"]) == ["/etc/bar.conf"]
     # Twelve files in the package's own folder: one glob.
     assert list(slices["data"]["contents"]) == ["/usr/share/bar/**"]
@@ -220,6 +236,58 @@ def test_a_library_and_its_program_drafted_together_pass_every_check(local, caps
         "# review: Depends also names bar-data, which no file here shows a need for; add their slices to the",
     ]
     assert "/usr/share/man" not in bar and bar.startswith("# Left out: manual pages.\n")
+
+
+def test_a_file_named_like_an_interpreter_outside_the_bin_folders_does_not_provide_it(local, capsys):
+    profile = (file("./etc/bararmor.d/sh", "profile\n"),)
+    release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch, extra=profile), program(arch))])
+    code, out, err = draft(release, capsys, "libbar1", "bar")
+    assert code == 0, out + err
+    document = yaml.safe_load((release / "slices" / "bar.yaml").read_text())
+    # bar depends on libbar1, whose config slice ships a file named sh: the shell still comes from dash.
+    assert "dash_bins" in document["slices"]["scripts"]["essential"]
+    assert "libbar1_config" not in document["slices"]["scripts"]["essential"]
+
+
+def test_a_doc_folder_linking_to_a_package_drafted_in_the_same_run_needs_its_copyright(local, capsys):
+    extra = everywhere(
+        "bar-extra",
+        "1.4-2",
+        [file("./usr/share/bar-extra/table", "t"), symlink("./usr/share/doc/bar-extra", "bar")],
+        fields={},
+    )
+    release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))] + extra)
+    code, out, err = draft(release, capsys, "libbar1", "bar", "bar-extra")
+    assert code == 0, out + err
+    text = (release / "slices" / "bar-extra.yaml").read_text()
+    assert "# review:" not in text
+    assert yaml.safe_load(text)["slices"]["copyright"] == {
+        "hint": "Copyright and license notice",
+        "essential": {"bar_copyright": None},
+        "contents": {"/usr/share/doc/bar-extra": None},
+    }
+
+
+def test_a_description_too_long_for_a_hint_does_not_end_on_a_joining_word(local, capsys):
+    described = [
+        DebSpec(
+            "barsed",
+            "1-1",
+            arch,
+            [
+                file("./usr/bin/barsed", build_elf(machine=MACHINES[arch], interpreter=LOADERS[arch]), 0o755),
+                file("./usr/share/doc/barsed/copyright", "MIT\n"),
+            ],
+            fields={"Description": "Stream editor of bars for non-interactive text editing"},
+        )
+        for arch in TRIPLETS
+    ]
+    release = local([*base("amd64"), *base("arm64"), *described])
+    code, out, err = draft(release, capsys, "barsed")
+    assert code == 0, out + err
+    document = yaml.safe_load((release / "slices" / "barsed.yaml").read_text())
+    # Cut at 40 bytes the description reads "Stream editor of bars for".
+    assert document["slices"]["bins"]["hint"] == "Stream editor of bars"
 
 
 def test_a_path_on_one_architecture_carries_arch(local, capsys):
@@ -373,15 +441,9 @@ def test_a_path_another_package_lists_is_left_out_with_a_question(local, capsys)
             contents:
               /usr/share/doc/bar-common/copyright:
         """)
-    common = [
-        DebSpec(
-            "bar-common",
-            "1-1",
-            arch,
-            [file("./etc/bar.conf", "x=1\n"), file("./usr/share/doc/bar-common/copyright", "MIT\n")],
-        )
-        for arch in TRIPLETS
-    ]
+    common = everywhere(
+        "bar-common", "1-1", [file("./etc/bar.conf", "x=1\n"), file("./usr/share/doc/bar-common/copyright", "MIT\n")]
+    )
     release = local(
         [spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))] + common,
         {"bar-common.yaml": other},
