@@ -106,6 +106,26 @@ HINTS = {
 }
 # A private folder with more files than this becomes one `**` glob.
 COLLAPSE_OVER = 8
+# Folders that many packages install into (fonts by type, the TeX tree by kind and supplier): never
+# private themselves, so a package's private folder lies below them.
+SHARED_FOLDERS = (
+    "/usr/share/fonts/",
+    "/usr/share/fonts/*/",
+    "/usr/share/fonts/X11/*/",
+    "/usr/share/fontconfig/",
+    "/usr/share/fontconfig/*/",
+    "/usr/share/texmf/",
+    "/usr/share/texmf/*/",
+    "/usr/share/texmf/*/*/",
+    "/usr/share/texmf/*/*/*/",
+    "/usr/share/texlive/",
+    "/usr/share/mime/",
+    "/usr/share/metainfo/",
+    "/usr/share/xml/",
+    "/usr/share/sgml/",
+    "/usr/share/X11/",
+    "/usr/share/X11/*/",
+)
 # Depends that serve maintainer scripts only, never a program in an image.
 INSTALL_TIME = frozenset(
     {
@@ -212,7 +232,7 @@ def draft(options: DraftOptions, console: Console) -> list[Draft]:
     _resolve(names, contents)
     packages = [_read(name, contents) for name in names]
     for package in packages:
-        _place(package, release)
+        _place(package, release, [other for other in packages if other is not package])
     provided = _own_provisions(packages)
     for package in packages:
         _essentials(package, release, contents, provided)
@@ -348,8 +368,11 @@ def _kind(package: _Package, path: str, generic: str) -> str:
     return "bins" if elf and item is not None and item.mode & 0o111 and ".so" not in path else "data"
 
 
-def _place(package: _Package, release: Release) -> None:
-    """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say."""
+def _place(package: _Package, release: Release, siblings: list[_Package]) -> None:
+    """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say.
+
+    `siblings` are the packages drafted in the same run: a folder they install into is not private.
+    """
     entries: dict[str, _Entry] = {}
     folders: dict[str, set[str]] = {}  # generic path of a directory -> its children seen
     for arch, listing in package.listings.items():
@@ -380,7 +403,7 @@ def _place(package: _Package, release: Release) -> None:
                 entry.arches.add(arch)
                 entry.real.setdefault(arch, []).append(path)
     entries = _version_globs(entries)
-    entries = _collapse(entries, package, release)
+    entries = _collapse(entries, package, release, siblings)
     claimed = _claimed(release, package.name)
     for path, entry in sorted(entries.items()):
         other = claimed.get(path)
@@ -421,7 +444,10 @@ def _version_globs(entries: dict[str, _Entry]) -> dict[str, _Entry]:
 
 
 def _private_folder(path: str) -> str:
-    """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ..."""
+    """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ...
+
+    Below a shared folder (`/usr/share/fonts/truetype/`) the private one is a level deeper.
+    """
     parts = path.split("/")
     for depth, roots in (
         (4, ("/usr/lib/*-linux-*/", "/lib/*-linux-*/")),
@@ -433,11 +459,28 @@ def _private_folder(path: str) -> str:
             and parts[depth] != TRIPLET_GLOB
             and any(folder.startswith(root) and folder.count("/") == root.count("/") + 1 for root in roots)
         ):
+            while _shared(folder):
+                depth += 1
+                if len(parts) <= depth + 1:
+                    return ""
+                folder = "/".join(parts[: depth + 1]) + "/"
             return folder
     return ""
 
 
-def _collapse(entries: dict[str, _Entry], package: _Package, release: Release) -> dict[str, _Entry]:
+def _shared(folder: str) -> bool:
+    """Whether many packages install into `folder` (one of SHARED_FOLDERS, `*` standing for one name)."""
+    parts = folder.split("/")
+    return any(
+        len(pattern.split("/")) == len(parts)
+        and all(want in ("*", part) for want, part in zip(pattern.split("/"), parts, strict=True))
+        for pattern in SHARED_FOLDERS
+    )
+
+
+def _collapse(
+    entries: dict[str, _Entry], package: _Package, release: Release, siblings: list[_Package]
+) -> dict[str, _Entry]:
     """A private folder holding many paths of one slice, that no other package lists, becomes `<folder>**`."""
     by_folder: dict[str, list[str]] = {}
     for path in entries:
@@ -450,6 +493,9 @@ def _collapse(entries: dict[str, _Entry], package: _Package, release: Release) -
         if other.name != package.name
         for slice_ in other.slices.values()
         for path in slice_.contents
+    ]
+    others += [
+        _generic(path) for sibling in siblings for listing in sibling.listings.values() for path in listing.items
     ]
     result = dict(entries)
     for folder, paths in by_folder.items():
