@@ -53,7 +53,13 @@ LIB_FOLDERS = ("/lib/", "/usr/lib/", "/lib64/", "/usr/lib64/", "/lib32/", "/usr/
 BIN_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/games/")
 # Left out, as the repository's rules say: what no program reads at run time in an image.
 LEFT_OUT = {
-    "documentation": ("/usr/share/doc/", "/usr/share/doc-base/", "/usr/share/info/", "/usr/share/gtk-doc/"),
+    "documentation": (
+        "/usr/share/doc/",
+        "/usr/share/doc-base/",
+        "/usr/share/info/",
+        "/usr/share/gtk-doc/",
+        "/usr/share/texmf/doc/",
+    ),
     "manual pages": ("/usr/share/man/",),
     "translations": ("/usr/share/locale/",),
     "lintian overrides": ("/usr/share/lintian/",),
@@ -111,7 +117,10 @@ COLLAPSE_OVER = 8
 SHARED_FOLDERS = (
     "/usr/share/fonts/",
     "/usr/share/fonts/*/",
-    "/usr/share/fonts/X11/*/",
+    "/usr/share/fonts/X11/100dpi/",
+    "/usr/share/fonts/X11/75dpi/",
+    "/usr/share/fonts/X11/Type1/",
+    "/usr/share/fonts/X11/misc/",
     "/usr/share/fontconfig/",
     "/usr/share/fontconfig/*/",
     "/usr/share/texmf/",
