@@ -6,7 +6,9 @@ A contributor's first draft follows rules the repository writes down
 - paths come from the package's data.tar on every drafted architecture;
   triplet folders become `*-linux-*`, a library file next to its soname link
   becomes `<soname>.*`, a package's private folder with many files becomes
-  `<folder>/**`, and a path found on some architectures only carries `arch:`;
+  `<folder>/**` (below a folder many packages share, and only where no other
+  package, drafted or released, installs), and a path found on some
+  architectures only carries `arch:`;
 - each path goes to a conventional slice by where it lives: `libs` (shared
   libraries in the library folders), `bins` (programs in the bin folders),
   `scripts` (non-ELF programs there), `modules` (plugins and modules in
