@@ -8,8 +8,9 @@ A contributor's first draft follows rules the repository writes down
   architecture, `java-21-openjdk-amd64`, `java-21-openjdk-*`), a library file
   next to its soname link becomes `<soname>.*`, a package's private folder
   with many files becomes `<folder>/**` (below a language's shared module
-  folder, the module's own folder), and a path found on some architectures
-  only carries `arch:`;
+  folder, the module's own folder; below a folder many packages share, and
+  only where no other package, drafted or released, installs), and a path
+  found on some architectures only carries `arch:`;
 - each path goes to a conventional slice by where it lives: `libs` (shared
   libraries in the library folders), `bins` (programs in the bin folders),
   `scripts` (non-ELF programs there), `modules` (plugins and modules in
@@ -64,7 +65,13 @@ BIN_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/games/")
 HELPER_FOLDERS = ("/usr/libexec/",)
 # Left out, as the repository's rules say: what no program reads at run time in an image.
 LEFT_OUT = {
-    "documentation": ("/usr/share/doc/", "/usr/share/doc-base/", "/usr/share/info/", "/usr/share/gtk-doc/"),
+    "documentation": (
+        "/usr/share/doc/",
+        "/usr/share/doc-base/",
+        "/usr/share/info/",
+        "/usr/share/gtk-doc/",
+        "/usr/share/texmf/doc/",
+    ),
     "manual pages": ("/usr/share/man/",),
     "translations": ("/usr/share/locale/",),
     "lintian overrides": ("/usr/share/lintian/",),
@@ -128,7 +135,7 @@ DANGLING = frozenset(
 COLLAPSE_OVER = 8
 # Folders every package of a language installs its modules into: a package's private
 # folder is the one below them (`/usr/lib/python3/dist-packages/pip/`), never they themselves.
-SHARED_FOLDERS = (
+LANGUAGE_FOLDERS = (
     "/usr/lib/python3/dist-packages/",
     "/usr/share/nodejs/",
     "/usr/lib/nodejs/",
@@ -143,6 +150,29 @@ SHARED_FOLDERS = (
     "/usr/share/java/",
     "/usr/share/lua/*/",
     "/usr/lib/*-linux-*/lua/*/",
+)
+# Folders that many packages install into (fonts by type, the TeX tree by kind and supplier): never
+# private themselves, so a package's private folder lies below them.
+SHARED_FOLDERS = (
+    "/usr/share/fonts/",
+    "/usr/share/fonts/*/",
+    "/usr/share/fonts/X11/100dpi/",
+    "/usr/share/fonts/X11/75dpi/",
+    "/usr/share/fonts/X11/Type1/",
+    "/usr/share/fonts/X11/misc/",
+    "/usr/share/fontconfig/",
+    "/usr/share/fontconfig/*/",
+    "/usr/share/texmf/",
+    "/usr/share/texmf/*/",
+    "/usr/share/texmf/*/*/",
+    "/usr/share/texmf/*/*/*/",
+    "/usr/share/texlive/",
+    "/usr/share/mime/",
+    "/usr/share/metainfo/",
+    "/usr/share/xml/",
+    "/usr/share/sgml/",
+    "/usr/share/X11/",
+    "/usr/share/X11/*/",
 )
 # Depends that serve maintainer scripts only, never a program in an image.
 INSTALL_TIME = frozenset(
@@ -445,7 +475,7 @@ def _link_end(package: _Package, path: str) -> str:
 def _place(package: _Package, release: Release, drafted: list[_Package]) -> None:
     """Put every kept path of every architecture into a slice, collapsing and globbing as the rules say.
 
-    `drafted` are the other packages of the same run: a folder they ship into is not private either.
+    `drafted` are the other packages of the same run: a folder they install into is not private.
     """
     entries: dict[str, _Entry] = {}
     folders: dict[str, set[str]] = {}  # generic path of a directory -> its children seen
@@ -521,9 +551,12 @@ def _version_globs(entries: dict[str, _Entry]) -> dict[str, _Entry]:
 
 
 def _private_folder(path: str) -> str:
-    """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ..."""
+    """The package-private folder `path` lies in, if it lies below one: `/usr/share/<x>/`, `/usr/lib/<x>/` ...
+
+    Below a shared folder (`/usr/share/fonts/truetype/`) the private one is a level deeper.
+    """
     parts = path.split("/")
-    for shared in SHARED_FOLDERS:
+    for shared in LANGUAGE_FOLDERS:
         depth = shared.count("/")
         prefix = shared.split("/")[:depth]
         if len(parts) > depth and all(fnmatchcase(part, want) for part, want in zip(parts, prefix, strict=False)):
@@ -538,8 +571,23 @@ def _private_folder(path: str) -> str:
             and not _triplet(parts[depth])
             and any(_generic(folder).startswith(root) and folder.count("/") == root.count("/") + 1 for root in roots)
         ):
+            while _shared(folder):
+                depth += 1
+                if len(parts) <= depth + 1:
+                    return ""
+                folder = "/".join(parts[: depth + 1]) + "/"
             return folder
     return ""
+
+
+def _shared(folder: str) -> bool:
+    """Whether many packages install into `folder` (one of SHARED_FOLDERS, `*` standing for one name)."""
+    parts = folder.split("/")
+    return any(
+        len(pattern.split("/")) == len(parts)
+        and all(want in ("*", part) for want, part in zip(pattern.split("/"), parts, strict=True))
+        for pattern in SHARED_FOLDERS
+    )
 
 
 def _collapse(

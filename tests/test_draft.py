@@ -417,6 +417,32 @@ def test_links_into_another_package_of_the_run_need_its_slices(local, capsys):
     assert slices["copyright"]["essential"] == {"bar_copyright": None}
 
 
+def fonts(name: str, family: str, arch: str, count: int = 12) -> DebSpec:
+    """A font package: `count` font files in its family's folder below the shared truetype folder."""
+    faces = [file(f"./usr/share/fonts/truetype/{family}/{name}-{n}.ttf", f"{n}\n") for n in range(count)]
+    return DebSpec(name, "1.0-1", arch, [*faces, file(f"./usr/share/doc/{name}/copyright", "OFL\n")])
+
+
+def test_a_folder_many_packages_share_is_never_collapsed(local, capsys):
+    specs = [
+        spec
+        for arch in TRIPLETS
+        for spec in (*base(arch), fonts("fonts-a", "a", arch), fonts("fonts-b", "b", arch), fonts("fonts-c", "b", arch))
+    ]
+    release = local(specs)
+    code, out, err = draft(release, capsys, "fonts-a", "fonts-b", "fonts-c")
+    assert code == 0, out + err
+    data = {
+        name: list(yaml.safe_load((release / "slices" / f"{name}.yaml").read_text())["slices"]["data"]["contents"])
+        for name in ("fonts-a", "fonts-b", "fonts-c")
+    }
+    # Below /usr/share/fonts/truetype/ (shared by every font package) the family's folder is private...
+    assert data["fonts-a"] == ["/usr/share/fonts/truetype/a/**"]
+    # ...unless another package drafted in the same run installs into it too.
+    assert data["fonts-b"] == sorted(f"/usr/share/fonts/truetype/b/fonts-b-{n}.ttf" for n in range(12))
+    assert len(data["fonts-c"]) == 12
+
+
 def test_a_library_no_slice_provides_is_a_review_question_and_check_fails(local, capsys):
     release = local([spec for arch in TRIPLETS for spec in (*base(arch), library(arch, ("libqux.so.3",)))])
     code, out, _err = draft(release, capsys, "libbar1")
