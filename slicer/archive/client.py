@@ -83,6 +83,8 @@ class IndexStats:
     indexes_downloaded: int = 0
     indexes_parsed: int = 0
     indexes_loaded: int = 0
+    signatures_checked: int = 0
+    signatures_reused: int = 0
 
 
 @frozen
@@ -251,12 +253,13 @@ class ArchiveClient:
                 signature = self.http.get(f"{url}/Release.gpg", limit=MAX_RELEASE_SIZE)
             self._count("releases_fetched")
         what = f'{"InRelease" if signature is None else "Release"} of suite "{suite}" from {url}'
-        text = signed.verify(data, signature, self._certs_of(archive), what, pinned_by)
+        now = datetime.datetime.now(datetime.UTC)
+        text = self._signed_text(archive, data, signature, what, pinned_by, now)
         info = signed.parse_inrelease(text, archive, suite, url, what)
         signed.check_suite(
             info,
             what,
-            now=datetime.datetime.now(datetime.UTC),
+            now=now,
             check_valid_until=self.check_valid_until,
             cached=self.offline,
         )
@@ -275,6 +278,25 @@ class ArchiveClient:
         if not self.offline:
             self.cache.save_inrelease(url, data, signature)
         return info
+
+    def _signed_text(
+        self, archive: str, data: bytes, signature: bytes | None, what: str, pinned_by: str, now: datetime.datetime
+    ) -> bytes:
+        """The signed text of `data`, proven by a pinned key of `archive`.
+
+        The OpenPGP check runs once for given bytes and keys: its verdict is kept in the cache, sealed
+        with the cache's key (so only this cache's owner can have made it), and reused for the same
+        bytes and keys for at most `signed.VERDICT_LIFETIME`. Every other check of the text runs anew.
+        """
+        key = signed.verdict_key(data, signature, self.release, archive)
+        text = signed.reusable_text(self.cache.read_parsed(key), now)
+        if text is not None:
+            self._count("signatures_reused")
+            return text
+        text = signed.verify(data, signature, self._certs_of(archive), what, pinned_by)
+        self._count("signatures_checked")
+        self.cache.write_parsed(key, signed.verdict_bytes(text, now))
+        return text
 
     def _package_index(self, info: signed.InRelease, component: str, task: Task) -> PackageIndex:
         base = f"{component}/binary-{self.arch}/Packages"
