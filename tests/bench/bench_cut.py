@@ -31,6 +31,7 @@ import io
 import json
 import os
 import pstats
+import resource
 import shutil
 import statistics
 import subprocess
@@ -70,9 +71,19 @@ SLICES = (
 
 def timed(action: Callable[[Path], object], target: Path) -> float:
     """Seconds `action` takes to fill the fresh directory `target`, which is kept until the run ends."""
-    started = time.perf_counter()
+    return timed_with_cpu(action, target)[0]
+
+
+def children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed_with_cpu(action: Callable[[Path], object], target: Path) -> tuple[float, float]:
+    """Wall-clock seconds `action` takes to fill `target`, and the CPU seconds of the processes it ran."""
+    cpu, started = children_cpu(), time.perf_counter()
     action(target)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, children_cpu() - cpu
 
 
 def print_profile(profile: cProfile.Profile, order: str, restrict: str | None, count: int) -> None:
@@ -132,11 +143,28 @@ def console_script() -> str:
     return str(beside) if beside.exists() else (shutil.which("slicer") or sys.exit("slicer is not installed"))
 
 
+def export(revision: str, target: Path) -> Path:
+    """The tree of `revision` of this repository, written under `target`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True).stdout
+    target.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def slicer_command(tree: Path | None) -> tuple[list[str], dict[str, str]]:
+    """How to run slicer: the installed console script, or the code of `tree` (a baseline revision)."""
+    if tree is None:
+        return [console_script()], user_environment()
+    code = "import sys; from slicer.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", code], {**user_environment(), "PYTHONPATH": str(tree)}
+
+
 def curl_download(urls: list[str], target: Path) -> None:
     """Download `urls` in parallel (six at a time, as slicer does) into the fresh directory `target`."""
     target.mkdir()
     arguments = [argument for index, url in enumerate(urls) for argument in ("-o", str(target / str(index)), url)]
-    subprocess.run(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "6", *arguments], check=True)
+    command = ["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "6", *arguments]
+    subprocess.run(command, check=True)
 
 
 def downloaded_urls(release_name: str, arch: str, cache: Path, locked: dict[str, Any]) -> list[str]:
@@ -179,33 +207,50 @@ class Measured:
     download_bytes: int
     paths: int
     rounds: dict[str, list[float]]
+    cpu: dict[str, list[float]]
 
     def median(self, label: str) -> float:
         return statistics.median(self.rounds[label])
 
+    def median_cpu(self, label: str) -> float:
+        return statistics.median(self.cpu[label])
 
-def measure(release_name: str, selection: str, scratch: Path, repeat: int, cold_repeat: int) -> Measured:
-    """Cold rounds (each with an empty cache), then warm rounds on the last cold cut's cache."""
+
+def measure(
+    release_name: str,
+    selection: str,
+    scratch: Path,
+    repeat: int,
+    cold_repeat: int,
+    baseline: Path | None,
+    current: Path | None,
+) -> Measured:
+    """Cold rounds (each with an empty cache), then warm rounds on the first cold cut's cache."""
     slices = selection_slices(release_name, selection)
     scratch.mkdir()
     lock = scratch / "cut.lock"
     rounds: dict[str, list[float]] = {label: [] for label in LABELS}
+    cpu: dict[str, list[float]] = {label: [] for label in LABELS}
 
-    def cut(cache: Path, target: Path, *extra: str) -> None:
+    def record(label: str, action: Callable[[Path], object], target: Path) -> None:
+        wall, used = timed_with_cpu(action, target)
+        rounds.setdefault(label, []).append(wall)
+        cpu.setdefault(label, []).append(used)
+
+    def cut(cache: Path, target: Path, *extra: str, tree: Path | None = current) -> None:
         arguments = ["-q", "cut", "--release", release_name, "--cache-dir", str(cache), *extra]
-        subprocess.run(
-            [console_script(), *arguments, "--root", str(target), *slices], check=True, env=user_environment()
-        )
+        command, environment = slicer_command(tree)
+        subprocess.run([*command, *arguments, "--root", str(target), *slices], check=True, env=environment)
 
     cache = scratch / "cache-0"
-    rounds[COLD].append(timed(lambda target: cut(cache, target, "--lock", str(lock)), scratch / "cold-0"))
+    record(COLD, lambda target: cut(cache, target, "--lock", str(lock)), scratch / "cold-0")
     locked = json.loads(lock.read_text())
     urls = downloaded_urls(release_name, locked["arch"], cache, locked)
-    rounds[CURL].append(timed(lambda target: curl_download(urls, target), scratch / "curl-0"))
+    record(CURL, lambda target: curl_download(urls, target), scratch / "curl-0")
     for number in range(1, cold_repeat):
         fresh = scratch / f"cache-{number}"
-        rounds[COLD].append(timed(lambda target, fresh=fresh: cut(fresh, target), scratch / f"cold-{number}"))
-        rounds[CURL].append(timed(lambda target: curl_download(urls, target), scratch / f"curl-{number}"))
+        record(COLD, lambda target, fresh=fresh: cut(fresh, target), scratch / f"cold-{number}")
+        record(CURL, lambda target: curl_download(urls, target), scratch / f"curl-{number}")
 
     debs = [cache / "sha256" / entry["sha256"] for entry in locked["packages"].values()]
     tree = scratch / "tree.tar"
@@ -226,19 +271,24 @@ def measure(release_name: str, selection: str, scratch: Path, repeat: int, cold_
         DPKG: dpkg_deb,
         TAR: untar,
     }
+    if baseline is not None:
+        cut(cache, scratch / "baseline-warm-up", tree=baseline)  # its own validated release in the cache
+        actions[BASE_WARM] = lambda target: cut(cache, target, tree=baseline)
+        actions[BASE_OFFLINE] = lambda target: cut(cache, target, "--offline", tree=baseline)
     for number in range(repeat):
         for index, (label, action) in enumerate(actions.items()):
-            rounds[label].append(timed(action, scratch / f"run-{number}-{index}"))
+            record(label, action, scratch / f"run-{number}-{index}")
     download = sum(path.stat().st_size for path in (scratch / "curl-0").iterdir())
     paths = sum(1 for _ in (scratch / "cold-0").rglob("*"))
     return Measured(
-        release_name, selection, len(debs), sum(deb.stat().st_size for deb in debs), download, paths, rounds
+        release_name, selection, len(debs), sum(deb.stat().st_size for deb in debs), download, paths, rounds, cpu
     )
 
 
 COLD, CURL = "slicer cut (cold)", "curl download"
 WARM, OFFLINE = "slicer cut (warm)", "slicer cut (warm, --offline)"
 DPKG, TAR = "dpkg-deb -x", "tar -x of the tree"
+BASE_WARM, BASE_OFFLINE = "baseline cut (warm)", "baseline cut (warm, --offline)"
 LABELS = (COLD, CURL, WARM, OFFLINE, DPKG, TAR)
 # numerator, denominator, target
 RATIOS = (
@@ -254,20 +304,28 @@ def print_measured(measured: Measured) -> None:
         f"{measured.release} {measured.selection}: {measured.packages} packages, {measured.deb_bytes / 1e6:.1f} MB "
         f"of .deb files, {measured.download_bytes / 1e6:.1f} MB downloaded, {measured.paths} paths"
     )
-    for label in LABELS:
+    for label in measured.rounds:
         spread = ", ".join(f"{value:.2f}" for value in measured.rounds[label])
-        print(f"  {label:<30} median {measured.median(label):6.2f} s   ({spread})")
+        print(
+            f"  {label:<30} median {measured.median(label):6.2f} s, CPU {measured.median_cpu(label):6.2f} s"
+            f"   (wall: {spread})"
+        )
 
 
 def print_ratios(results: list[Measured]) -> None:
-    names = "".join(f"{name:>12}" for name, *_ in RATIOS)
-    print(f"{'ratio (target)':<22}{names}")
-    targets = "".join(f"{f'<= {target:.2f}':>12}" for *_, target in RATIOS)
-    print(f"{'':<22}{targets}")
-    for measured in results:
-        ratios = [(measured.median(top) / measured.median(bottom), target) for _, top, bottom, target in RATIOS]
-        cells = "".join(f"{ratio:11.2f}{'*' if ratio > target else ' '}" for ratio, target in ratios)
-        print(f"{measured.release + ' ' + measured.selection:<22}{cells}")
+    """The ratios of medians, of wall-clock time and (less sensitive to a loaded machine) of CPU time."""
+    for kind, median in (("wall", Measured.median), ("CPU", Measured.median_cpu)):
+        print(f"{f'ratio of {kind} (target)':<26}{''.join(f'{name:>12}' for name, *_ in RATIOS)}")
+        targets = ("<= " + f"{target:.2f}" for *_, target in RATIOS)
+        print(f"{'':<26}{''.join(f'{target:>12}' for target in targets)}")
+        for measured in results:
+            ratios = [(median(measured, top) / median(measured, bottom), target) for _, top, bottom, target in RATIOS]
+            cells = "".join(f"{ratio:11.2f}{'*' if ratio > target else ' '}" for ratio, target in ratios)
+            print(f"{measured.release + ' ' + measured.selection:<26}{cells}")
+            if BASE_WARM in measured.rounds:
+                before = [(BASE_OFFLINE, TAR), (BASE_WARM, TAR), (BASE_WARM, DPKG)]
+                cells = "".join(f"{median(measured, top) / median(measured, bottom):11.2f} " for top, bottom in before)
+                print(f"{'  baseline':<26}{cells}")
     print("(* misses its target)")
 
 
@@ -278,14 +336,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="warm rounds")
     parser.add_argument("--cold-repeat", type=int, default=3, help="cold rounds (each downloads everything)")
     parser.add_argument("--profile", action="store_true", help="profile one in-process offline cut of each")
+    parser.add_argument("--baseline", help="git revision whose warm cuts run beside this tree's in every round")
+    parser.add_argument("--revision", help="git revision to measure instead of the installed slicer")
     options = parser.parse_args()
 
     results = []
     with tempfile.TemporaryDirectory() as directory:
+        baseline = export(options.baseline, Path(directory) / "baseline") if options.baseline else None
+        current = export(options.revision, Path(directory) / "current") if options.revision else None
         for release_name in options.release:
             for selection in options.selection:
                 scratch = Path(directory) / f"{release_name}-{selection}"
-                measured = measure(release_name, selection, scratch, options.repeat, options.cold_repeat)
+                measured = measure(
+                    release_name, selection, scratch, options.repeat, options.cold_repeat, baseline, current
+                )
                 print_measured(measured)
                 results.append(measured)
                 if options.profile:
