@@ -152,11 +152,11 @@ def export(revision: str, target: Path) -> Path:
 
 
 def slicer_command(tree: Path | None) -> tuple[list[str], dict[str, str]]:
-    """How to run slicer: the installed console script, or the code of `tree` (a baseline revision)."""
+    """How to run slicer: the installed console script, or the code of `tree` (`-P`: not the current directory's)."""
     if tree is None:
         return [console_script()], user_environment()
     code = "import sys; from slicer.cli import main; sys.exit(main(sys.argv[1:]))"
-    return [sys.executable, "-c", code], {**user_environment(), "PYTHONPATH": str(tree)}
+    return [sys.executable, "-P", "-c", code], {**user_environment(), "PYTHONPATH": str(tree)}
 
 
 def curl_download(urls: list[str], target: Path) -> None:
