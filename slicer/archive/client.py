@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pysequoia
 import zstandard
 from attrs import define, frozen
 
@@ -35,6 +34,8 @@ from .packages import IndexEntry, PackageIndex
 from .versions import version_key
 
 if TYPE_CHECKING:
+    import pysequoia
+
     from .http import Http
 
 DOWNLOAD_WORKERS = 6

@@ -12,13 +12,16 @@ import datetime
 import hashlib
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pysequoia
 from attrs import frozen
 
 from ..errors import ArchiveError, ReleaseError, VerificationError
 from ..release.model import Release
 from . import deb822
+
+if TYPE_CHECKING:
+    import pysequoia
 
 
 @frozen
@@ -64,6 +67,8 @@ def _first_line(error: BaseException) -> str:
 
 def load_certs(release: Release, archive: str) -> list[pysequoia.Cert]:
     """The certificates pinned for `archive`; an armor may hold several."""
+    import pysequoia  # Only runs that check a signature load OpenPGP (see `reusable_text`).
+
     certs: list[pysequoia.Cert] = []
     for name in release.archives[archive].public_keys:
         key = release.public_keys.get(name)
@@ -84,6 +89,8 @@ def load_certs(release: Release, archive: str) -> list[pysequoia.Cert]:
 
 def _verified(data: bytes, signature: bytes | None, certs: list[pysequoia.Cert]) -> pysequoia.Decrypted:
     """pysequoia's verdict on `data` (clearsigned, or under a detached `signature`) with `certs`."""
+    import pysequoia
+
     if signature is None:
         return pysequoia.verify(bytes=data, store=lambda _ids: certs)
     return pysequoia.verify(bytes=data, store=lambda _ids: certs, signature=pysequoia.Sig.from_bytes(signature))
