@@ -14,11 +14,17 @@ run prints side by side, each a ratio of medians measured in the same run:
 
 The first cold cut writes a lock file, which names the `.deb` files and
 their URLs. Every output stays on disk until the run ends (see
-docs/benchmarks.md). `--profile` adds where an in-process offline cut spends
-its time, and each package's extraction on one thread next to `dpkg-deb -x`.
+docs/benchmarks.md). Each contender's wall-clock time and the CPU time of the
+processes it ran are both printed: on a loaded machine the CPU ratios move
+less. `--baseline REV` runs the warm cuts of an earlier revision (exported
+with `git archive`) beside this tree's in every round; `--revision REV`
+measures that revision instead of the installed slicer, so the tree can
+change while the benchmark runs. `--profile` adds where an in-process
+offline cut spends its time, and each package's extraction on one thread
+next to `dpkg-deb -x`.
 
     .venv/bin/python tests/bench/bench_cut.py [--release debian-12 debian-13] [--selection cc python3]
-        [--repeat 5] [--cold-repeat 3] [--profile]
+        [--repeat 5] [--cold-repeat 3] [--baseline REV] [--revision REV] [--profile]
 
 The mirror comes from the host's apt sources (or SLICER_MIRROR_*).
 """
