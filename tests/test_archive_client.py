@@ -49,6 +49,12 @@ def _parsed_indexes(cache_dir: Path) -> list[Path]:
     )
 
 
+def _xz_index_path(archive: LocalArchive) -> str:
+    """Where bookworm's amd64 Packages.xz is served by hash."""
+    digest = next(entry[1] for entry in archive.suites["bookworm"].files if entry[0] == "main/binary-amd64/Packages.xz")
+    return archive.path(f"dists/bookworm/main/binary-amd64/by-hash/SHA256/{digest}")
+
+
 def _index_requests(archive: LocalArchive) -> list[str]:
     return [request.path for request in archive.server.log if "/binary-" in request.path]
 
@@ -603,3 +609,40 @@ def test_a_verdict_names_the_bytes_and_every_pinned_key(test_archive: Factory) -
         public_keys={name: attrs.evolve(release.public_keys[name], armor=release.public_keys[name].armor + "\n")},
     )
     assert signed.verdict_key(b"text", None, rearmored, "debian") != key
+
+
+# Decompressing an index while it downloads
+
+
+def test_an_xz_index_is_decompressed_while_it_downloads(test_archive: Factory, archive_client: ClientFactory) -> None:
+    archive = _bookworm(test_archive)
+    client = archive_client(archive.release())
+    assert client.resolve(["libc6"])["libc6"].version == "2.36-9"
+    assert (client.stats.indexes_parsed, client.stats.indexes_streamed) == (1, 1)
+
+
+def test_a_resumed_index_download_is_decompressed_whole(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
+    archive = _bookworm(test_archive)
+    request = _xz_index_path(archive)
+    archive.server.inject(request, testarchive.truncate(keep=100))
+    client = archive_client(archive.release())
+    assert client.resolve(["libc6", "tzdata"])["tzdata"].version == "2024a-0"
+    assert (client.stats.indexes_parsed, client.stats.indexes_streamed) == (1, 1)
+    assert archive.server.requests(request)[1].range == "bytes=100-"
+    # What was parsed is what a later run parses from the stored blob.
+    for path in _parsed_indexes(cache_dir):
+        path.unlink()
+    offline = archive_client(archive.release(), offline=True)
+    assert offline.resolve(["libc6", "tzdata"]) == client.resolve(["libc6", "tzdata"])
+    assert (offline.stats.indexes_parsed, offline.stats.indexes_streamed) == (1, 0)
+
+
+def test_other_index_compressions_are_decompressed_after_the_download(
+    test_archive: Factory, archive_client: ClientFactory
+) -> None:
+    archive = _bookworm(test_archive, compressions=("gz", ""))
+    client = archive_client(archive.release())
+    assert client.resolve(["libc6"])["libc6"].version == "2.36-9"
+    assert (client.stats.indexes_parsed, client.stats.indexes_streamed) == (1, 0)

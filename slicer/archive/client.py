@@ -84,6 +84,8 @@ class IndexStats:
     indexes_downloaded: int = 0
     indexes_parsed: int = 0
     indexes_loaded: int = 0
+    # Of the indexes parsed, those decompressed while they downloaded.
+    indexes_streamed: int = 0
     signatures_checked: int = 0
     signatures_reused: int = 0
 
@@ -96,6 +98,40 @@ class _Source:
     suite: str
     component: str
     index: PackageIndex
+
+
+class _Decompressing:
+    """A download sink that passes each chunk on to `sink` and decompresses an `.xz` index on the way,
+    so decompression overlaps the download. Its text is used only after the blob `sink` wrote has
+    passed its signed hash check; `reset` (a body restarted from byte 0) starts both over."""
+
+    def __init__(self, sink: BlobWriter) -> None:
+        self.sink = sink
+        self._start()
+
+    def _start(self) -> None:
+        self._decompressor: lzma.LZMADecompressor | None = lzma.LZMADecompressor()
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes, /) -> None:
+        self.sink.write(data)
+        if self._decompressor is None:
+            return
+        try:
+            self._parts.append(self._decompressor.decompress(data))
+        except (lzma.LZMAError, EOFError):
+            self._decompressor = None  # decompressed again from the blob, which explains the failure
+
+    def reset(self) -> None:
+        self.sink.reset()
+        self._start()
+
+    def text(self) -> bytes | None:
+        """The whole decompressed text; None unless exactly one complete stream came."""
+        done = self._decompressor
+        if done is None or not done.eof or done.unused_data:
+            return None
+        return b"".join(self._parts)
 
 
 class _Missing(Exception):
@@ -318,22 +354,28 @@ class ArchiveClient:
                 return index
             self.cache.discard_parsed(key)
         url = f"{info.url}/{listed.path}"
+        streamed: list[_Decompressing] = []
         if self.offline:
             blob = self.cache.lookup(listed.sha256, self.console.warn)
             if blob is None:
                 raise _Missing(f'the {base} index of suite "{info.suite}" ({url})')
         else:
-            blob = self.cache.obtain(
-                listed.sha256,
-                listed.size,
-                lambda writer: self._download_index(info, listed, writer, task),
-                url,
-                self.console.warn,
-            )
-        try:
-            text = decompress(blob.read_bytes())
-        except (lzma.LZMAError, OSError, EOFError, zlib.error) as error:
-            raise ArchiveError(f"cannot decompress {url}: {error}") from None
+
+            def download(writer: BlobWriter) -> None:
+                sink = _Decompressing(writer) if suffix == ".xz" else writer
+                streamed[:] = [sink] if isinstance(sink, _Decompressing) else []
+                self._download_index(info, listed, sink, task)
+
+            # `obtain` checks the blob against the signed size and hash before it returns.
+            blob = self.cache.obtain(listed.sha256, listed.size, download, url, self.console.warn)
+        text = streamed[0].text() if streamed else None
+        if text is not None:
+            self._count("indexes_streamed")
+        else:
+            try:
+                text = decompress(blob.read_bytes())
+            except (lzma.LZMAError, OSError, EOFError, zlib.error) as error:
+                raise ArchiveError(f"cannot decompress {url}: {error}") from None
         if plain is not None:
             signed.check_plain(text, plain, url)
         index = PackageIndex.build(text)
@@ -341,7 +383,9 @@ class ArchiveClient:
         self.cache.write_mapped(key, index.to_bytes(self.cache.parsed_key(key)))
         return index
 
-    def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter, task: Task) -> None:
+    def _download_index(
+        self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter | _Decompressing, task: Task
+    ) -> None:
         """By-hash first when the archive offers it: it cannot change under us mid-update."""
         task.grow(listed.size)
         if info.by_hash:

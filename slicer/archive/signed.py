@@ -144,7 +144,7 @@ def verdict_key(data: bytes, signature: bytes | None, release: Release, archive:
 
 def verdict_bytes(text: bytes, now: datetime.datetime) -> bytes:
     """A verdict to store under `verdict_key`: when it was reached, and the signed text it proved."""
-    return f"{now.timestamp():.0f}\n".encode() + text
+    return f"{int(now.timestamp())}\n".encode() + text
 
 
 def reusable_text(verdict: bytes | None, now: datetime.datetime) -> bytes | None:
