@@ -179,6 +179,12 @@ def _create(root: Path, path: str, host: Path | str) -> int:
         return os.open(host, flags, 0o600)
 
 
+def _write_all(fd: int, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def write_file(
     root: Path, path: str, data: bytes | SupportsRead[bytes], mode: int, host: str | None = None
 ) -> tuple[str, int]:
@@ -191,14 +197,17 @@ def write_file(
     digest = hashlib.sha256()
     size = 0
     try:
+        # Straight to the descriptor: a file object would cost an fstat, an ioctl and an lseek per file.
         fd = _create(root, path, host)
-        with open(fd, "wb") as out:
+        try:
             chunks = iter([data]) if isinstance(data, bytes) else iter(lambda: data.read(CHUNK), b"")
             for chunk in chunks:
                 digest.update(chunk)
-                out.write(chunk)
+                _write_all(fd, chunk)
                 size += len(chunk)
             os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
     except OSError as error:
         raise _failure("write", path, root, error) from None
     return digest.hexdigest(), size

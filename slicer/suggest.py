@@ -9,7 +9,6 @@ similarity.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -31,6 +30,8 @@ def renamed(name: str, known: Iterable[str]) -> list[str]:
 
 def suggest(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
     """Up to `limit` known names close to `name`: the renamed ones if any, else the most similar."""
+    import difflib  # Only a failing run looks for suggestions.
+
     names = list(dict.fromkeys(known))
     found = renamed(name, names) or [
         other for other in difflib.get_close_matches(name, names, n=limit + 1, cutoff=0.8) if other != name

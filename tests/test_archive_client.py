@@ -8,10 +8,11 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pysequoia
 import pytest
 
-from slicer.archive import ArchiveClient
+from slicer.archive import ArchiveClient, signed
 from slicer.cache import Cache
 from slicer.console import Console
 from slicer.errors import ArchiveError, MirrorError, OfflineError, VerificationError
@@ -38,6 +39,20 @@ def _bookworm(test_archive: Factory, **options: object) -> LocalArchive:
         },
         **options,
     )
+
+
+def _parsed_indexes(cache_dir: Path) -> list[Path]:
+    """The parsed indexes in the cache, without the verdicts on InRelease files kept beside them."""
+    folder = cache_dir / "parsed"
+    return (
+        [path for path in folder.iterdir() if not path.name.startswith("inrelease-verdict-")] if folder.exists() else []
+    )
+
+
+def _xz_index_path(archive: LocalArchive) -> str:
+    """Where bookworm's amd64 Packages.xz is served by hash."""
+    digest = next(entry[1] for entry in archive.suites["bookworm"].files if entry[0] == "main/binary-amd64/Packages.xz")
+    return archive.path(f"dists/bookworm/main/binary-amd64/by-hash/SHA256/{digest}")
 
 
 def _index_requests(archive: LocalArchive) -> list[str]:
@@ -234,7 +249,7 @@ def test_warm_run_neither_downloads_nor_parses_indexes(test_archive: Factory, ar
 def test_damaged_parsed_index_is_rebuilt(test_archive: Factory, archive_client: ClientFactory, cache_dir: Path) -> None:
     archive = _bookworm(test_archive)
     archive_client(archive.release()).resolve(["libc6"])
-    (parsed,) = (cache_dir / "parsed").iterdir()
+    (parsed,) = _parsed_indexes(cache_dir)
     parsed.write_bytes(parsed.read_bytes()[:-3])
     client = archive_client(archive.release())
     assert client.resolve(["libc6"])["libc6"].version == "2.36-9"
@@ -354,7 +369,7 @@ def test_flipped_byte_in_an_index_is_refused(
     )
     with pytest.raises(VerificationError, match="but its signed index says " + xz[1]):
         archive_client(archive.release()).resolve(["libc6"])
-    assert not (cache_dir / "parsed").exists() or list((cache_dir / "parsed").iterdir()) == []
+    assert _parsed_indexes(cache_dir) == []
     assert not (cache_dir / "sha256" / xz[1]).exists()
 
 
@@ -515,3 +530,119 @@ def test_a_newer_inrelease_is_accepted_and_recorded(test_archive: Factory, archi
     )
     with pytest.raises(VerificationError, match="older than"):
         archive_client(release).resolve(["libc6"])
+
+
+# Reusing the verdict on an InRelease
+
+
+def test_the_verdict_on_unchanged_bytes_is_reused_online_and_offline(
+    test_archive: Factory, archive_client: ClientFactory
+) -> None:
+    archive = _bookworm(test_archive)
+    first = archive_client(archive.release())
+    expected = first.resolve(["libc6"])
+    assert (first.stats.signatures_checked, first.stats.signatures_reused) == (1, 0)
+    for offline in (False, True):
+        again = archive_client(archive.release(), offline=offline)
+        assert again.resolve(["libc6"]) == expected
+        assert (again.stats.signatures_checked, again.stats.signatures_reused) == (0, 1)
+
+
+def test_other_bytes_with_the_same_text_are_verified_again(
+    test_archive: Factory, archive_client: ClientFactory, other_key: pysequoia.Tsk
+) -> None:
+    archive = _bookworm(test_archive)
+    archive_client(archive.release()).resolve(["libc6"])
+    # The very text just verified, signed by a key the release does not pin.
+    forged = archive.inrelease("bookworm", key=other_key)
+    archive.server.inject(archive.path("dists/bookworm/InRelease"), testarchive.replace(forged))
+    with pytest.raises(VerificationError, match="is not signed by a key pinned in test-release"):
+        archive_client(archive.release()).resolve(["libc6"])
+    # Signed again by the pinned key: other bytes, checked once more.
+    archive.server.inject(archive.path("dists/bookworm/InRelease"), testarchive.replace(archive.inrelease("bookworm")))
+    client = archive_client(archive.release())
+    assert client.resolve(["libc6"])
+    assert (client.stats.signatures_checked, client.stats.signatures_reused) == (1, 0)
+
+
+def test_a_verdict_another_cache_sealed_is_not_trusted(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path, other_key: pysequoia.Tsk, tmp_path: Path
+) -> None:
+    archive = _bookworm(test_archive)
+    release = archive.release()
+    archive_client(release).resolve(["libc6"])
+    forged = archive.inrelease("bookworm", key=other_key)
+    key = signed.verdict_key(forged, None, release, "debian")
+    now = datetime.datetime.now(datetime.UTC)
+    other = Cache(tmp_path / "other-cache")
+    other.write_parsed(key, signed.verdict_bytes(archive.release_text("bookworm"), now))
+    (cache_dir / "parsed" / key).write_bytes((tmp_path / "other-cache" / "parsed" / key).read_bytes())
+    archive.server.inject(archive.path("dists/bookworm/InRelease"), testarchive.replace(forged))
+    with pytest.raises(VerificationError, match="is not signed by a key pinned in test-release"):
+        archive_client(release).resolve(["libc6"])
+    assert not (cache_dir / "parsed" / key).exists()
+
+
+def test_a_verdict_older_than_its_lifetime_is_reached_again(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
+    archive = _bookworm(test_archive)
+    release = archive.release()
+    archive_client(release).resolve(["libc6"])
+    data, _ = Cache(cache_dir).load_inrelease(f"{archive.url}/dists/bookworm") or (b"", None)
+    stale = datetime.datetime.now(datetime.UTC) - signed.VERDICT_LIFETIME - datetime.timedelta(minutes=1)
+    key = signed.verdict_key(data, None, release, "debian")
+    Cache(cache_dir).write_parsed(key, signed.verdict_bytes(archive.release_text("bookworm"), stale))
+    client = archive_client(release, offline=True)
+    assert client.resolve(["libc6"])
+    assert (client.stats.signatures_checked, client.stats.signatures_reused) == (1, 0)
+
+
+def test_a_verdict_names_the_bytes_and_every_pinned_key(test_archive: Factory) -> None:
+    release = _bookworm(test_archive).release()
+    key = signed.verdict_key(b"text", None, release, "debian")
+    assert signed.verdict_key(b"text", b"signature", release, "debian") != key
+    assert signed.verdict_key(b"text ", None, release, "debian") != key
+    (name,) = release.archives["debian"].public_keys
+    rearmored = attrs.evolve(
+        release,
+        public_keys={name: attrs.evolve(release.public_keys[name], armor=release.public_keys[name].armor + "\n")},
+    )
+    assert signed.verdict_key(b"text", None, rearmored, "debian") != key
+
+
+# Decompressing an index while it downloads
+
+
+def test_an_xz_index_is_decompressed_while_it_downloads(test_archive: Factory, archive_client: ClientFactory) -> None:
+    archive = _bookworm(test_archive)
+    client = archive_client(archive.release())
+    assert client.resolve(["libc6"])["libc6"].version == "2.36-9"
+    assert (client.stats.indexes_parsed, client.stats.indexes_streamed) == (1, 1)
+
+
+def test_a_resumed_index_download_is_decompressed_whole(
+    test_archive: Factory, archive_client: ClientFactory, cache_dir: Path
+) -> None:
+    archive = _bookworm(test_archive)
+    request = _xz_index_path(archive)
+    archive.server.inject(request, testarchive.truncate(keep=100))
+    client = archive_client(archive.release())
+    assert client.resolve(["libc6", "tzdata"])["tzdata"].version == "2024a-0"
+    assert (client.stats.indexes_parsed, client.stats.indexes_streamed) == (1, 1)
+    assert archive.server.requests(request)[1].range == "bytes=100-"
+    # What was parsed is what a later run parses from the stored blob.
+    for path in _parsed_indexes(cache_dir):
+        path.unlink()
+    offline = archive_client(archive.release(), offline=True)
+    assert offline.resolve(["libc6", "tzdata"]) == client.resolve(["libc6", "tzdata"])
+    assert (offline.stats.indexes_parsed, offline.stats.indexes_streamed) == (1, 0)
+
+
+def test_other_index_compressions_are_decompressed_after_the_download(
+    test_archive: Factory, archive_client: ClientFactory
+) -> None:
+    archive = _bookworm(test_archive, compressions=("gz", ""))
+    client = archive_client(archive.release())
+    assert client.resolve(["libc6"])["libc6"].version == "2.36-9"
+    assert (client.stats.indexes_parsed, client.stats.indexes_streamed) == (1, 0)

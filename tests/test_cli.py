@@ -365,7 +365,7 @@ def test_cut_json_on_stdout_progress_on_stderr(libfoo_release, tmp_path):
 
 
 # Libraries that cost start-up time and that only some runs need.
-HEAVY = ("cattrs", "requests", "rich", "starlark", "yaml")
+HEAVY = ("cattrs", "difflib", "pysequoia", "requests", "rich", "slicer.cut.manifest", "starlark", "yaml")
 
 
 def loaded_heavy(*args: str) -> list[str]:
@@ -447,9 +447,11 @@ def test_a_warm_cut_loads_only_the_libraries_it_needs(libfoo_release, tmp_path):
         str(tmp_path / "cache"),
         "libfoo1_libs",
     ]
-    # The first cut parses the release and downloads: it needs YAML, cattrs and HTTP.
-    assert loaded_heavy(*args, "--root", str(tmp_path / "first")) == ["cattrs", "requests", "yaml"]
-    # Online, a warm cut still fetches the InRelease; offline it needs the network library no more.
+    # The first cut parses the release, downloads and checks the InRelease signature: it needs YAML,
+    # cattrs, HTTP and OpenPGP.
+    assert loaded_heavy(*args, "--root", str(tmp_path / "first")) == ["cattrs", "pysequoia", "requests", "yaml"]
+    # Online, a warm cut still fetches the InRelease, but reuses its verdict on unchanged bytes;
+    # offline it needs the network library no more.
     assert loaded_heavy(*args, "--root", str(tmp_path / "online")) == ["requests"]
     assert loaded_heavy(*args, "--offline", "--root", str(tmp_path / "offline")) == []
     assert (tmp_path / "offline/usr/lib/x86_64-linux-gnu/libfoo.so.1.0").read_bytes() == b"\x7fELF"

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pysequoia
 import zstandard
 from attrs import define, frozen
 
@@ -35,6 +34,8 @@ from .packages import IndexEntry, PackageIndex
 from .versions import version_key
 
 if TYPE_CHECKING:
+    import pysequoia
+
     from .http import Http
 
 DOWNLOAD_WORKERS = 6
@@ -83,6 +84,10 @@ class IndexStats:
     indexes_downloaded: int = 0
     indexes_parsed: int = 0
     indexes_loaded: int = 0
+    # Of the indexes parsed, those decompressed while they downloaded.
+    indexes_streamed: int = 0
+    signatures_checked: int = 0
+    signatures_reused: int = 0
 
 
 @frozen
@@ -93,6 +98,40 @@ class _Source:
     suite: str
     component: str
     index: PackageIndex
+
+
+class _Decompressing:
+    """A download sink that passes each chunk on to `sink` and decompresses an `.xz` index on the way,
+    so decompression overlaps the download. Its text is used only after the blob `sink` wrote has
+    passed its signed hash check; `reset` (a body restarted from byte 0) starts both over."""
+
+    def __init__(self, sink: BlobWriter) -> None:
+        self.sink = sink
+        self._start()
+
+    def _start(self) -> None:
+        self._decompressor: lzma.LZMADecompressor | None = lzma.LZMADecompressor()
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes, /) -> None:
+        self.sink.write(data)
+        if self._decompressor is None:
+            return
+        try:
+            self._parts.append(self._decompressor.decompress(data))
+        except (lzma.LZMAError, EOFError):
+            self._decompressor = None  # decompressed again from the blob, which explains the failure
+
+    def reset(self) -> None:
+        self.sink.reset()
+        self._start()
+
+    def text(self) -> bytes | None:
+        """The whole decompressed text; None unless exactly one complete stream came."""
+        done = self._decompressor
+        if done is None or not done.eof or done.unused_data:
+            return None
+        return b"".join(self._parts)
 
 
 class _Missing(Exception):
@@ -256,12 +295,13 @@ class ArchiveClient:
                 signature = self.http.get(f"{url}/Release.gpg", limit=MAX_RELEASE_SIZE)
             self._count("releases_fetched")
         what = f'{"InRelease" if signature is None else "Release"} of suite "{suite}" from {url}'
-        text = signed.verify(data, signature, self._certs_of(archive), what, pinned_by)
+        now = datetime.datetime.now(datetime.UTC)
+        text = self._signed_text(archive, data, signature, what, pinned_by, now)
         info = signed.parse_inrelease(text, archive, suite, url, what)
         signed.check_suite(
             info,
             what,
-            now=datetime.datetime.now(datetime.UTC),
+            now=now,
             check_valid_until=self.check_valid_until,
             cached=self.offline,
         )
@@ -282,6 +322,25 @@ class ArchiveClient:
         with self._lock:
             self._releases[url] = info
         return info
+
+    def _signed_text(
+        self, archive: str, data: bytes, signature: bytes | None, what: str, pinned_by: str, now: datetime.datetime
+    ) -> bytes:
+        """The signed text of `data`, proven by a pinned key of `archive`.
+
+        The OpenPGP check runs once for given bytes and keys: its verdict is kept in the cache, sealed
+        with the cache's key (so only this cache's owner can have made it), and reused for the same
+        bytes and keys for at most `signed.VERDICT_LIFETIME`. Every other check of the text runs anew.
+        """
+        key = signed.verdict_key(data, signature, self.release, archive)
+        text = signed.reusable_text(self.cache.read_parsed(key), now)
+        if text is not None:
+            self._count("signatures_reused")
+            return text
+        text = signed.verify(data, signature, self._certs_of(archive), what, pinned_by)
+        self._count("signatures_checked")
+        self.cache.write_parsed(key, signed.verdict_bytes(text, now))
+        return text
 
     def suite_releases(self) -> list[signed.InRelease]:
         """The verified InRelease of every suite the release's archives search, for indexes besides Packages."""
@@ -319,14 +378,25 @@ class ArchiveClient:
                 return index
             self.cache.discard_parsed(key)
         url = f"{info.url}/{listed.path}"
+        streamed: list[_Decompressing] = []
+
+        def decompressing(writer: BlobWriter) -> _Decompressing:
+            streamed[:] = [_Decompressing(writer)]
+            return streamed[0]
+
         try:
-            blob = self.signed_file(info, listed, task)
+            # `signed_file` checks the blob against the signed size and hash before it returns.
+            blob = self.signed_file(info, listed, task, decompressing if suffix == ".xz" else None)
         except OfflineError:
             raise _Missing(f'the {base} index of suite "{info.suite}" ({url})') from None
-        try:
-            text = decompress(blob.read_bytes())
-        except (lzma.LZMAError, OSError, EOFError, zlib.error) as error:
-            raise ArchiveError(f"cannot decompress {url}: {error}") from None
+        text = streamed[0].text() if streamed else None
+        if text is not None:
+            self._count("indexes_streamed")
+        else:
+            try:
+                text = decompress(blob.read_bytes())
+            except (lzma.LZMAError, OSError, EOFError, zlib.error) as error:
+                raise ArchiveError(f"cannot decompress {url}: {error}") from None
         if plain is not None:
             signed.check_plain(text, plain, url)
         index = PackageIndex.build(text)
@@ -334,9 +404,16 @@ class ArchiveClient:
         self.cache.write_mapped(key, index.to_bytes(self.cache.parsed_key(key)))
         return index
 
-    def signed_file(self, info: signed.InRelease, listed: signed.IndexFile, task: Task) -> Path:
+    def signed_file(
+        self,
+        info: signed.InRelease,
+        listed: signed.IndexFile,
+        task: Task,
+        through: Callable[[BlobWriter], _Decompressing] | None = None,
+    ) -> Path:
         """A file the suite's InRelease lists: from the cache, or downloaded and checked against its signed
-        SHA256 and size; `task` counts the bytes. Offline, one the cache lacks is an `OfflineError`."""
+        SHA256 and size; `task` counts the bytes, `through` makes the sink a download passes through on its
+        way to the blob. Offline, one the cache lacks is an `OfflineError`."""
         url = f"{info.url}/{listed.path}"
         if self.offline:
             blob = self.cache.lookup(listed.sha256, self.console.warn)
@@ -346,12 +423,14 @@ class ArchiveClient:
         return self.cache.obtain(
             listed.sha256,
             listed.size,
-            lambda writer: self._download_index(info, listed, writer, task),
+            lambda writer: self._download_index(info, listed, through(writer) if through else writer, task),
             url,
             self.console.warn,
         )
 
-    def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter, task: Task) -> None:
+    def _download_index(
+        self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter | _Decompressing, task: Task
+    ) -> None:
         """By-hash first when the archive offers it: it cannot change under us mid-update."""
         task.grow(listed.size)
         if info.by_hash:

@@ -12,13 +12,16 @@ import datetime
 import hashlib
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pysequoia
 from attrs import frozen
 
 from ..errors import ArchiveError, ReleaseError, VerificationError
 from ..release.model import Release
 from . import deb822
+
+if TYPE_CHECKING:
+    import pysequoia
 
 
 @frozen
@@ -64,6 +67,8 @@ def _first_line(error: BaseException) -> str:
 
 def load_certs(release: Release, archive: str) -> list[pysequoia.Cert]:
     """The certificates pinned for `archive`; an armor may hold several."""
+    import pysequoia  # Only runs that check a signature load OpenPGP (see `reusable_text`).
+
     certs: list[pysequoia.Cert] = []
     for name in release.archives[archive].public_keys:
         key = release.public_keys.get(name)
@@ -84,6 +89,8 @@ def load_certs(release: Release, archive: str) -> list[pysequoia.Cert]:
 
 def _verified(data: bytes, signature: bytes | None, certs: list[pysequoia.Cert]) -> pysequoia.Decrypted:
     """pysequoia's verdict on `data` (clearsigned, or under a detached `signature`) with `certs`."""
+    import pysequoia
+
     if signature is None:
         return pysequoia.verify(bytes=data, store=lambda _ids: certs)
     return pysequoia.verify(bytes=data, store=lambda _ids: certs, signature=pysequoia.Sig.from_bytes(signature))
@@ -114,6 +121,42 @@ def verify(data: bytes, signature: bytes | None, certs: list[pysequoia.Cert], wh
     if not any(sig.certificate in fingerprints for sig in result.valid_sigs):
         raise VerificationError(f"{what} is not signed by a key pinned in {pinned_by}: no valid signature")
     return data if signature is not None else (result.bytes or b"")
+
+
+# How long a sealed verdict on an InRelease is reused for the very same bytes and keys. A day bounds
+# how long a change of what verification accepts (a policy that stops accepting an algorithm, a clock
+# that passes a key's expiry) takes to reach a cut; an archive signs a new InRelease about daily anyway.
+VERDICT_LIFETIME = datetime.timedelta(days=1)
+
+
+def verdict_key(data: bytes, signature: bytes | None, release: Release, archive: str) -> str:
+    """The name of the verdict on exactly `data` (and `signature`) under exactly the keys `release` pins
+    for `archive`: a change to any of them, a key's armor included, names another verdict."""
+    digest = hashlib.sha256(b"slicer InRelease verdict 1")
+    parts = [data, signature or b""]
+    for name in release.archives[archive].public_keys:
+        key = release.public_keys.get(name)
+        parts += [name.encode(), key.armor.encode() if key is not None else b""]
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return f"inrelease-verdict-{digest.hexdigest()}"
+
+
+def verdict_bytes(text: bytes, now: datetime.datetime) -> bytes:
+    """A verdict to store under `verdict_key`: when it was reached, and the signed text it proved."""
+    return f"{int(now.timestamp())}\n".encode() + text
+
+
+def reusable_text(verdict: bytes | None, now: datetime.datetime) -> bytes | None:
+    """The signed text of a stored verdict reached less than `VERDICT_LIFETIME` ago, else None."""
+    if verdict is None:
+        return None
+    stamp, _, text = verdict.partition(b"\n")
+    try:
+        reached = datetime.datetime.fromtimestamp(int(stamp), datetime.UTC)
+    except (ValueError, OverflowError):
+        return None
+    return text if text and datetime.timedelta(0) <= now - reached < VERDICT_LIFETIME else None
 
 
 # The spelling archives write (`Sat, 10 Jun 2023 08:53:33 UTC`), read without email.utils,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import rootfs
 from ..errors import RootError
-from ..globs import match
+from ..globs import is_glob, literal_prefix, match
 from ..release.model import PathInfo, PathKind
 from ..release.selection import Selection
 from ..report import Entry, Report, number_links
@@ -67,22 +67,54 @@ def _link_at(root: Path, path: str) -> str:
     return os.readlink(rootfs.resolve(root, path, follow_last=False))
 
 
+class _Listings:
+    """What each slice lists, found for a path by lookup (literal paths) or by literal prefix and match (globs)."""
+
+    def __init__(self) -> None:
+        self.literals: dict[str, dict[str, list[PathInfo]]] = {}
+        self.globs: dict[str, list[tuple[str, str, PathInfo]]] = {}
+
+    def add(self, slice_name: str, path: str, info: PathInfo) -> None:
+        if is_glob(path):
+            self.globs.setdefault(slice_name, []).append((literal_prefix(path), path, info))
+        else:
+            self.literals.setdefault(slice_name, {}).setdefault(path, []).append(info)
+
+    def matching(self, slice_name: str, path: str) -> list[PathInfo]:
+        """How `slice_name` lists `path`: under the path itself or under globs that match it."""
+        found = list(self.literals.get(slice_name, {}).get(path, ()))
+        for prefix, pattern, info in self.globs.get(slice_name, ()):
+            if path.startswith(prefix) and match(pattern, path):
+                found.append(info)
+        return found
+
+    def marks(self, slice_name: str) -> bool:
+        """Whether `slice_name` marks any of its paths `until: mutate`."""
+        infos = [info for paths in self.literals.get(slice_name, {}).values() for info in paths]
+        infos += [info for *_, info in self.globs.get(slice_name, ())]
+        return any(info.until == "mutate" for info in infos)
+
+
+def _listings(selection: Selection) -> _Listings:
+    listings = _Listings()
+    for slice_, path, info in applicable(selection):
+        listings.add(str(slice_.key), path.rstrip("/") if info.kind is PathKind.SYMLINK else path, info)
+    return listings
+
+
 def remove_until(selection: Selection, staging: Path, report: Report) -> None:
     """Remove paths every selected slice listing them marks `until: mutate`.
 
     Files go first, then directories deepest first and only when empty.
     """
-    listings: dict[str, list[tuple[str, bool]]] = {}
-    for slice_, path, info in applicable(selection):
-        key = path.rstrip("/") if info.kind is PathKind.SYMLINK else path
-        listings.setdefault(str(slice_.key), []).append((key, info.until == "mutate"))
-    marking = {name for name, paths in listings.items() if any(until for _, until in paths)}
+    listings = _listings(selection)
+    marking = {str(slice_.key) for slice_ in selection.slices if listings.marks(str(slice_.key))}
 
     def doomed(entry: Entry) -> bool:
         if not entry.slices or not entry.slices <= marking:
             return False
         for name in entry.slices:
-            verdicts = [until for key, until in listings[name] if match(key, entry.path)]
+            verdicts = [info.until == "mutate" for info in listings.matching(name, entry.path)]
             if not verdicts or not all(verdicts):
                 return False
         return True
@@ -94,11 +126,11 @@ def remove_until(selection: Selection, staging: Path, report: Report) -> None:
     for entry in chosen:
         if rootfs.remove(staging, entry.path):
             del report.entries[entry.path]
-    _disown_until(selection, report)
+    _disown_until(listings, report)
     number_links(report)
 
 
-def _disown_until(selection: Selection, report: Report) -> None:
+def _disown_until(listings: _Listings, report: Report) -> None:
     """Owners as chisel's manifest records them, once `until: mutate` paths are gone.
 
     A slice owns an extracted path only through a listing that is not
@@ -106,16 +138,10 @@ def _disown_until(selection: Selection, report: Report) -> None:
     any one of them keeps it. A path left with no owner (an `until: mutate`
     directory that was not empty) stays in the tree but not in the manifest.
     """
-    listings: dict[str, list[tuple[str, PathInfo]]] = {}
-    for slice_, path, info in applicable(selection):
-        key = path.rstrip("/") if info.kind is PathKind.SYMLINK else path
-        listings.setdefault(str(slice_.key), []).append((key, info))
     for entry in report.entries.values():
         owners, inline, inline_kept = set(), set(), False
         for name in entry.slices:
-            for key, info in listings.get(name, ()):
-                if not match(key, entry.path):
-                    continue
+            for info in listings.matching(name, entry.path):
                 kept = info.until != "mutate"
                 if info.kind in (PathKind.COPY, PathKind.GLOB):
                     owners.update([name] if kept else [])

@@ -30,7 +30,7 @@ from ..release.model import Generate, PathKind, Release, SliceKey
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
-from . import dpkgstatus, extract, inline, keystore, manifest
+from . import extract, inline
 from .epoch import source_date_epoch
 from .outputs import PendingOutputs
 from .plan import PackagePlan, plan
@@ -324,12 +324,17 @@ def generate(
                 if kind is not None:
                     targets[kind].setdefault(path[: -len("**")], set()).add(str(slice_.key))
     written: set[str] = set()
+    # Each kind's writer loads only for selections that generate it.
     for directory, owners in sorted(targets[Generate.JAVA_KEYSTORE].items()):
+        from . import keystore
+
         path = f"{directory}cacerts"
         store = keystore.jks(keystore.trusted_certificates(staging, root), source_date_epoch() * 1000)
         _write_generated(staging, report, path, store, owners)
         written.add(path)
     for directory, owners in sorted(targets[Generate.DPKG_STATUS].items()):
+        from . import dpkgstatus
+
         packages = [
             dpkgstatus.StatusPackage(name, records[name].stanza) for name in selection.packages if name in records
         ]
@@ -340,6 +345,8 @@ def generate(
             written.add(path)
     manifest_paths = {f"{directory}manifest.wall": owners for directory, owners in targets[Generate.MANIFEST].items()}
     if manifest_paths:
+        from . import manifest
+
         for path, owners in manifest_paths.items():
             _write_generated(staging, report, path, b"", owners, hashed=False)
         manifest_packages = [manifest.ManifestPackage(r.name, r.version, r.sha256, r.arch) for r in records.values()]

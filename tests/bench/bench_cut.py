@@ -1,16 +1,30 @@
-"""Warm-cache `slicer cut` of a distroless-cc-like selection against `dpkg-deb -x` of the same packages.
+"""A cut next to the physical limits: writing its finished tree, unpacking its packages, downloading its bytes.
 
-One cut warms the cache (and Python's compiled modules) and writes a lock file; the .deb files it names are
-then read from the cache (`<cache>/sha256/<hex>`). Each round times, one
-after the other on the same machine: `slicer cut` (the console script, as a
-user runs it) into a fresh directory, online and `--offline`, and `dpkg-deb
--x` of every package into a fresh directory, one process per package. Medians
-are printed with the ratio slicer / dpkg-deb. `--profile` adds where an
-in-process offline cut spends its time, and each package's extraction on one
-thread (from its cached zstd copy, as a warm cut reads it) next to `dpkg-deb
--x` of that package.
+For each release and selection (`--selection cc`: a distroless-cc-like set;
+`python3`: the python3 image of `docs/images/<release>/python3.yaml`), one
+run prints side by side, each a ratio of medians measured in the same run:
 
-    .venv/bin/python tests/bench/bench_cut.py [--release debian-12] [--repeat 5] [--profile]
+- cold: `slicer cut` with an empty cache, against a plain parallel download
+  with `curl` of the same files (each InRelease, each Packages index, each
+  `.deb`), one after the other in each round;
+- warm: `slicer cut` online and `--offline` into a fresh directory, `dpkg-deb
+  -x` of every package (read from the cache, `<cache>/sha256/<hex>`, one
+  process per package), and `tar -x` of an uncompressed tar of the finished
+  tree, one after the other in each round.
+
+The first cold cut writes a lock file, which names the `.deb` files and
+their URLs. Every output stays on disk until the run ends (see
+docs/benchmarks.md). Each contender's wall-clock time and the CPU time of the
+processes it ran are both printed: on a loaded machine the CPU ratios move
+less. `--baseline REV` runs the warm cuts of an earlier revision (exported
+with `git archive`) beside this tree's in every round; `--revision REV`
+measures that revision instead of the installed slicer, so the tree can
+change while the benchmark runs. `--profile` adds where an in-process
+offline cut spends its time, and each package's extraction on one thread
+next to `dpkg-deb -x`.
+
+    .venv/bin/python tests/bench/bench_cut.py [--release debian-12 debian-13] [--selection cc python3]
+        [--repeat 5] [--cold-repeat 3] [--baseline REV] [--revision REV] [--profile]
 
 The mirror comes from the host's apt sources (or SLICER_MIRROR_*).
 """
@@ -23,6 +37,7 @@ import io
 import json
 import os
 import pstats
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,18 +46,24 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
+from attrs import frozen
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from slicer.archive import resolve_mirrors, signed
 from slicer.cache import Cache
 from slicer.cli import main as slicer_main
 from slicer.cut import extract
 from slicer.cut.plan import plan
 from slicer.deb import cached_data
-from slicer.release.load import load_release
+from slicer.release.load import known_suites, load_release
 from slicer.release.selection import parse_keys, select
 from slicer.report import Report
 
+ROOT = Path(__file__).resolve().parents[2]
 SLICES = (
     "base-files_base",
     "base-passwd_nonroot",
@@ -56,9 +77,19 @@ SLICES = (
 
 def timed(action: Callable[[Path], object], target: Path) -> float:
     """Seconds `action` takes to fill the fresh directory `target`, which is kept until the run ends."""
-    started = time.perf_counter()
+    return timed_with_cpu(action, target)[0]
+
+
+def children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed_with_cpu(action: Callable[[Path], object], target: Path) -> tuple[float, float]:
+    """Wall-clock seconds `action` takes to fill `target`, and the CPU seconds of the processes it ran."""
+    cpu, started = children_cpu(), time.perf_counter()
     action(target)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, children_cpu() - cpu
 
 
 def print_profile(profile: cProfile.Profile, order: str, restrict: str | None, count: int) -> None:
@@ -118,68 +149,228 @@ def console_script() -> str:
     return str(beside) if beside.exists() else (shutil.which("slicer") or sys.exit("slicer is not installed"))
 
 
-def compare(
-    command: list[str], slices: tuple[str, ...], debs: list[Path], scratch: Path, repeat: int
-) -> dict[str, list[float]]:
-    """Seconds per round of each contender, run one after the other in every round."""
+def export(revision: str, target: Path) -> Path:
+    """The tree of `revision` of this repository, written under `target`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True).stdout
+    target.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
-    def cut(target: Path, *extra: str) -> None:
-        subprocess.run([*command, *extra, "--root", str(target), *slices], check=True, env=user_environment())
+
+def slicer_command(tree: Path | None) -> tuple[list[str], dict[str, str]]:
+    """How to run slicer: the installed console script, or the code of `tree` (`-P`: not the current directory's)."""
+    if tree is None:
+        return [console_script()], user_environment()
+    code = "import sys; from slicer.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-P", "-c", code], {**user_environment(), "PYTHONPATH": str(tree)}
+
+
+def curl_download(urls: list[str], target: Path) -> None:
+    """Download `urls` in parallel (six at a time, as slicer does) into the fresh directory `target`."""
+    target.mkdir()
+    arguments = [argument for index, url in enumerate(urls) for argument in ("-o", str(target / str(index)), url)]
+    command = ["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "6", *arguments]
+    subprocess.run(command, check=True)
+
+
+def downloaded_urls(release_name: str, arch: str, cache: Path, locked: dict[str, Any]) -> list[str]:
+    """What a cold cut downloads: each suite's InRelease, its Packages index (by hash when offered), each .deb."""
+    release = load_release(release_name)
+    mirrors = resolve_mirrors(release, {}, known_suites())
+    urls = []
+    for archive in release.archives.values():
+        for suite in archive.suites:
+            url = f"{mirrors[archive.name]}/dists/{suite}"
+            saved = Cache(cache).load_inrelease(url)
+            if saved is None:
+                continue  # not opened by this cut
+            urls.append(f"{url}/InRelease")
+            text = signed.verify(saved[0], saved[1], signed.load_certs(release, archive.name), url, release_name)
+            info = signed.parse_inrelease(text, archive.name, suite, url, url)
+            for component in archive.components:
+                listed = info.files[f"{component}/binary-{arch}/Packages.xz"]
+                folder = listed.path.rsplit("/", 1)[0]
+                by_hash = f"{url}/{folder}/by-hash/SHA256/{listed.sha256}"
+                urls.append(by_hash if info.by_hash else f"{url}/{listed.path}")
+    urls += [f"{mirrors[entry['archive']]}/{entry['filename']}" for entry in locked["packages"].values()]
+    return urls
+
+
+def selection_slices(release_name: str, selection: str) -> tuple[str, ...]:
+    if selection == "python3":
+        image = yaml.safe_load((ROOT / "docs" / "images" / release_name / "python3.yaml").read_text())
+        return tuple(image["slices"])
+    libssl = "libssl3t64" if "libssl3t64" in load_release(release_name).packages else "libssl3"
+    return (*SLICES, f"{libssl}_libs")
+
+
+@frozen
+class Measured:
+    release: str
+    selection: str
+    packages: int
+    deb_bytes: int
+    download_bytes: int
+    paths: int
+    rounds: dict[str, list[float]]
+    cpu: dict[str, list[float]]
+
+    def median(self, label: str) -> float:
+        return statistics.median(self.rounds[label])
+
+    def median_cpu(self, label: str) -> float:
+        return statistics.median(self.cpu[label])
+
+
+def measure(
+    release_name: str,
+    selection: str,
+    scratch: Path,
+    repeat: int,
+    cold_repeat: int,
+    baseline: Path | None,
+    current: Path | None,
+) -> Measured:
+    """Cold rounds (each with an empty cache), then warm rounds on the first cold cut's cache."""
+    slices = selection_slices(release_name, selection)
+    scratch.mkdir()
+    lock = scratch / "cut.lock"
+    rounds: dict[str, list[float]] = {label: [] for label in LABELS}
+    cpu: dict[str, list[float]] = {label: [] for label in LABELS}
+
+    def record(label: str, action: Callable[[Path], object], target: Path) -> None:
+        wall, used = timed_with_cpu(action, target)
+        rounds.setdefault(label, []).append(wall)
+        cpu.setdefault(label, []).append(used)
+
+    def cut(cache: Path, target: Path, *extra: str, tree: Path | None = current) -> None:
+        arguments = ["-q", "cut", "--release", release_name, "--cache-dir", str(cache), *extra]
+        command, environment = slicer_command(tree)
+        subprocess.run([*command, *arguments, "--root", str(target), *slices], check=True, env=environment)
+
+    cache = scratch / "cache-0"
+    record(COLD, lambda target: cut(cache, target, "--lock", str(lock)), scratch / "cold-0")
+    locked = json.loads(lock.read_text())
+    urls = downloaded_urls(release_name, locked["arch"], cache, locked)
+    record(CURL, lambda target: curl_download(urls, target), scratch / "curl-0")
+    for number in range(1, cold_repeat):
+        fresh = scratch / f"cache-{number}"
+        record(COLD, lambda target, fresh=fresh: cut(fresh, target), scratch / f"cold-{number}")
+        record(CURL, lambda target: curl_download(urls, target), scratch / f"curl-{number}")
+
+    debs = [cache / "sha256" / entry["sha256"] for entry in locked["packages"].values()]
+    tree = scratch / "tree.tar"
+    subprocess.run(["tar", "-C", str(scratch / "cold-0"), "-cf", str(tree), "."], check=True)
 
     def dpkg_deb(target: Path) -> None:
         target.mkdir()
         for deb in debs:
             subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
 
+    def untar(target: Path) -> None:
+        target.mkdir()
+        subprocess.run(["tar", "-C", str(target), "-xf", str(tree)], check=True)
+
     actions: dict[str, Callable[[Path], object]] = {
-        "slicer cut (warm)": cut,
-        "slicer cut (warm, --offline)": lambda target: cut(target, "--offline"),
-        "dpkg-deb -x": dpkg_deb,
+        WARM: lambda target: cut(cache, target),
+        OFFLINE: lambda target: cut(cache, target, "--offline"),
+        DPKG: dpkg_deb,
+        TAR: untar,
     }
-    rounds: dict[str, list[float]] = {label: [] for label in actions}
+    if baseline is not None:
+        cut(cache, scratch / "baseline-warm-up", tree=baseline)  # its own validated release in the cache
+        actions[BASE_WARM] = lambda target: cut(cache, target, tree=baseline)
+        actions[BASE_OFFLINE] = lambda target: cut(cache, target, "--offline", tree=baseline)
     for number in range(repeat):
         for index, (label, action) in enumerate(actions.items()):
-            rounds[label].append(timed(action, scratch / f"run-{number}-{index}"))
-    return rounds
+            record(label, action, scratch / f"run-{number}-{index}")
+    download = sum(path.stat().st_size for path in (scratch / "curl-0").iterdir())
+    paths = sum(1 for _ in (scratch / "cold-0").rglob("*"))
+    return Measured(
+        release_name, selection, len(debs), sum(deb.stat().st_size for deb in debs), download, paths, rounds, cpu
+    )
+
+
+COLD, CURL = "slicer cut (cold)", "curl download"
+WARM, OFFLINE = "slicer cut (warm)", "slicer cut (warm, --offline)"
+DPKG, TAR = "dpkg-deb -x", "tar -x of the tree"
+BASE_WARM, BASE_OFFLINE = "baseline cut (warm)", "baseline cut (warm, --offline)"
+LABELS = (COLD, CURL, WARM, OFFLINE, DPKG, TAR)
+# numerator, denominator, target
+RATIOS = (
+    ("offline/tar", OFFLINE, TAR, 3.0),
+    ("online/tar", WARM, TAR, 4.0),
+    ("warm/dpkg", WARM, DPKG, 0.35),
+    ("cold/curl", COLD, CURL, 2.0),
+)
+
+
+def print_measured(measured: Measured) -> None:
+    print(
+        f"{measured.release} {measured.selection}: {measured.packages} packages, {measured.deb_bytes / 1e6:.1f} MB "
+        f"of .deb files, {measured.download_bytes / 1e6:.1f} MB downloaded, {measured.paths} paths"
+    )
+    for label in measured.rounds:
+        spread = ", ".join(f"{value:.2f}" for value in measured.rounds[label])
+        print(
+            f"  {label:<30} median {measured.median(label):6.2f} s, CPU {measured.median_cpu(label):6.2f} s"
+            f"   (wall: {spread})"
+        )
+
+
+def print_ratios(results: list[Measured]) -> None:
+    """The ratios of medians, of wall-clock time and (less sensitive to a loaded machine) of CPU time."""
+    for kind, median in (("wall", Measured.median), ("CPU", Measured.median_cpu)):
+        print(f"{f'ratio of {kind} (target)':<26}{''.join(f'{name:>12}' for name, *_ in RATIOS)}")
+        targets = ("<= " + f"{target:.2f}" for *_, target in RATIOS)
+        print(f"{'':<26}{''.join(f'{target:>12}' for target in targets)}")
+        for measured in results:
+            ratios = [(median(measured, top) / median(measured, bottom), target) for _, top, bottom, target in RATIOS]
+            cells = "".join(f"{ratio:11.2f}{'*' if ratio > target else ' '}" for ratio, target in ratios)
+            print(f"{measured.release + ' ' + measured.selection:<26}{cells}")
+            if BASE_WARM in measured.rounds:
+                before = [(BASE_OFFLINE, TAR), (BASE_WARM, TAR), (BASE_WARM, DPKG)]
+                cells = "".join(f"{median(measured, top) / median(measured, bottom):11.2f} " for top, bottom in before)
+                print(f"{'  baseline':<26}{cells}")
+    print("(* misses its target)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--release", default="debian-12", help="bundled release name or release directory")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--profile", action="store_true", help="profile one in-process offline cut")
+    parser.add_argument("--release", nargs="+", default=["debian-12", "debian-13"], help="bundled release names")
+    parser.add_argument("--selection", nargs="+", default=["cc", "python3"], choices=["cc", "python3"])
+    parser.add_argument("--repeat", type=int, default=5, help="warm rounds")
+    parser.add_argument("--cold-repeat", type=int, default=3, help="cold rounds (each downloads everything)")
+    parser.add_argument("--profile", action="store_true", help="profile one in-process offline cut of each")
+    parser.add_argument("--baseline", help="git revision whose warm cuts run beside this tree's in every round")
+    parser.add_argument("--revision", help="git revision to measure instead of the installed slicer")
     options = parser.parse_args()
 
-    libssl = "libssl3t64" if "libssl3t64" in load_release(options.release).packages else "libssl3"
-    slices = (*SLICES, f"{libssl}_libs")
+    results = []
     with tempfile.TemporaryDirectory() as directory:
-        scratch = Path(directory)
-        cache = scratch / "cache"
-        lock = scratch / "cut.lock"
-        arguments = ["-q", "cut", "--release", options.release, "--cache-dir", str(cache)]
-        subprocess.run(
-            [console_script(), *arguments, "--root", str(scratch / "warm-up"), "--lock", str(lock), *slices],
-            check=True,
-            env=user_environment(),
-        )
-        locked = json.loads(lock.read_text())
-        debs = {name: cache / "sha256" / entry["sha256"] for name, entry in locked["packages"].items()}
-        rounds = compare([console_script(), *arguments], slices, list(debs.values()), scratch, options.repeat)
+        baseline = export(options.baseline, Path(directory) / "baseline") if options.baseline else None
+        current = export(options.revision, Path(directory) / "current") if options.revision else None
+        for release_name in options.release:
+            for selection in options.selection:
+                scratch = Path(directory) / f"{release_name}-{selection}"
+                measured = measure(
+                    release_name, selection, scratch, options.repeat, options.cold_repeat, baseline, current
+                )
+                print_measured(measured)
+                results.append(measured)
+                if options.profile:
+                    profile_both(release_name, selection_slices(release_name, selection), scratch)
+        print_ratios(results)
 
-        print(
-            f"release {options.release}: {len(slices)} slices of {len(debs)} packages ({', '.join(sorted(debs))}), "
-            f"{sum(deb.stat().st_size for deb in debs.values()) / 1e6:.1f} MB of .deb files"
-        )
-        medians = {label: statistics.median(times) for label, times in rounds.items()}
-        for label, seconds in medians.items():
-            spread = ", ".join(f"{value:.2f}" for value in rounds[label])
-            print(f"  {label:<30} median {seconds:6.2f} s   ({spread})")
-        for label in ("slicer cut (warm)", "slicer cut (warm, --offline)"):
-            print(f"ratio {label} / dpkg-deb -x: {medians[label] / medians['dpkg-deb -x']:.2f}x (target 0.50x)")
 
-        if options.profile:
-            profile_cut([*arguments, "--offline"], slices, scratch / "profiled")
-            profile_extraction(options.release, slices, locked["arch"], debs, Cache(cache), scratch)
+def profile_both(release_name: str, slices: tuple[str, ...], scratch: Path) -> None:
+    cache = scratch / "cache-0"
+    (scratch / "extraction").mkdir()
+    locked = json.loads((scratch / "cut.lock").read_text())
+    arguments = ["-q", "cut", "--release", release_name, "--cache-dir", str(cache), "--offline"]
+    profile_cut(arguments, slices, scratch / "profiled")
+    debs = {name: cache / "sha256" / entry["sha256"] for name, entry in locked["packages"].items()}
+    profile_extraction(release_name, slices, locked["arch"], debs, Cache(cache), scratch / "extraction")
 
 
 if __name__ == "__main__":
