@@ -4,7 +4,9 @@ Blobs first (skipped when the registry already has them, mounted from a
 repository pushed earlier in the same run when possible, else uploaded in
 one PUT or, when large, in PATCH chunks), then each platform manifest by
 digest, then the index (or the single manifest) by tag, so a tag never
-points at an incomplete image.
+points at an incomplete image. Attached artifacts (SBOMs) come last; where
+the registry has no referrers API, each manifest's referrers are listed
+under its `sha256-<hex>` tag, the distribution spec's fallback.
 
 Credentials come from `REGISTRY_AUTH_FILE`, else `$DOCKER_CONFIG/config.json`
 or `~/.docker/config.json` (the `auths` map that `docker login` and
@@ -473,6 +475,7 @@ def _referrers_index(data: bytes, reference: Reference, tag: str) -> dict[str, A
         not isinstance(document, dict)
         or document.get("mediaType") != oci.INDEX
         or not isinstance(document.get("manifests"), list)
+        or not all(isinstance(entry, dict) for entry in document["manifests"])
     ):
         raise RegistryError(
             f"{reference.registry}/{reference.repository}:{tag} is not an OCI index, so it cannot list "
