@@ -261,22 +261,16 @@ def test_docker_archive_and_oci_archive(image_release, slicer_image, tmp_path):
         assert "./usr/bin/hello" in members(layout.layer(manifest["layers"][0]))
 
 
+def build_hello(slicer_image, release: str, output: str, *extra: str) -> tuple[int, str, str]:
+    """The test image tagged hello:1.0, run as 65532, written to `output`."""
+    return slicer_image(release, "--output", output, "--tag", "hello:1.0", "--user", "65532", *extra, *SLICES)
+
+
 @pytest.mark.parametrize("form", ["oci", "oci-archive", "docker-archive"])
 def test_skopeo_reads_and_copies_every_output_form(form, image_release, slicer_image, tmp_path):
     skopeo = tool("skopeo")
     target = tmp_path / ("img" if form == "oci" else "img.tar")
-    code, _, err = slicer_image(
-        image_release(),
-        "--arch",
-        "amd64",
-        "--output",
-        f"{form}:{target}",
-        "--tag",
-        "hello:1.0",
-        "--user",
-        "65532",
-        *SLICES,
-    )
+    code, _, err = build_hello(slicer_image, image_release(), f"{form}:{target}", "--arch", "amd64")
     assert code == 0, err
     source = {
         "oci": f"oci:{target}:1.0",
@@ -315,20 +309,8 @@ def test_podman_loads_the_archives(form, image_release, slicer_image, tmp_path, 
         "--events-backend=file",
     ]
     target = tmp_path / "img.tar"
-    code, out, err = slicer_image(
-        image_release(),
-        "--arch",
-        "arm64",
-        "--output",
-        f"{form}:{target}",
-        "--tag",
-        "hello:1.0",
-        "--user",
-        "65532",
-        "--entrypoint",
-        "/usr/bin/hello",
-        "--json",
-        *SLICES,
+    code, out, err = build_hello(
+        slicer_image, image_release(), f"{form}:{target}", "--arch", "arm64", "--entrypoint", "/usr/bin/hello", "--json"
     )
     assert code == 0, err
     loaded = subprocess.run([*command, "load", "--input", str(target)], capture_output=True, text=True)
