@@ -2,7 +2,8 @@
 
 Layout under the cache directory:
   sha256/<hex>     downloaded files (.debs, compressed indexes), named by content
-  parsed/<hex>     parsed package indexes, named by the index's SHA256
+  parsed/<hex>     parsed package indexes, named by the index's SHA256 (and the
+                   library files of Contents indexes, `libraries-2-<hex>`)
   releases/<hex>   the latest verified InRelease (or Release + `.sig`) per URL
   derived/<hex>.<kind>  the SHA256 of a blob made from blob <hex> (e.g. its
                    data.tar recompressed), itself stored under sha256/

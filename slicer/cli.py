@@ -26,6 +26,7 @@ from .tables import output_width, print_table, shell_command
 
 if TYPE_CHECKING:
     from .archive import ArchiveOptions
+    from .deps import DepsReport
     from .release.model import Release
 
 
@@ -332,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="find the slices that provide an ELF file's libraries",
         description="Read each file's needed libraries (DT_NEEDED) and loader (PT_INTERP) and print the "
         "slices of the release that ship them, looking into the real packages where slices use "
-        "globs. Exits 1 when some library has no providing slice.",
+        "globs, then the 'slicer cut' line that ships them. For a library no slice provides, name the "
+        "Debian packages that ship it (from the archive's signed Contents index, kept in the cache) "
+        "and the 'slicer draft' line for them. Exits 1 when some library has no providing slice.",
         epilog=_examples("""
             slicer deps ./myserver
             slicer deps --release debian-13 --arch arm64 build/arm64/app
@@ -736,6 +739,7 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
         )
         for words in report.cut_commands().values():
             print("\n" + shell_command(words, output_width() or 80))
+        _print_unprovided(report)
     if report.missing:
         console.warn(
             "no slice of release "
@@ -743,8 +747,31 @@ def cmd_deps(args: argparse.Namespace, console: Console) -> int:
             + " provides "
             + ", ".join(dict.fromkeys(need.name for need in report.missing))
         )
+        for reason in report.unnamed:
+            console.warn(reason)
         return 1
     return 0
+
+
+# How many Debian packages shipping a library `slicer deps` names before it counts the rest.
+SHOWN_SHIPPERS = 3
+
+
+def _print_unprovided(report: DepsReport) -> None:
+    """The Debian packages that ship the libraries no slice provides, then the drafts that would."""
+    unprovided = {(need.name, need.arch): need.shippers for need in report.missing}
+    if not unprovided:
+        return
+    rows = []
+    for (name, arch), shippers in unprovided.items():
+        listed = [f"{shipper.package} ({shipper.path})" for shipper in shippers[:SHOWN_SHIPPERS]]
+        if len(shippers) > SHOWN_SHIPPERS:
+            listed.append(f"and {plural(len(shippers) - SHOWN_SHIPPERS, 'other')}")
+        rows.append((name, arch, "\n".join(listed) or ("unknown" if report.unnamed else "none")))
+    print()
+    print_table(("Library", "Arch", "Debian packages"), rows, title="No slice provides:")
+    for words in report.draft_commands():
+        print("\n" + shell_command(words, output_width() or 80))
 
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:

@@ -8,7 +8,9 @@ themselves; a glob such as `/usr/lib/*-linux-gnu/libssl.so.3*` only provides
 candidate globs are downloaded and listed.
 
 The listing of the packages is `contents.PackageContents`, shared with
-`slicer check`.
+`slicer check`. For a library no slice provides, the archives' signed
+Contents indexes name the Debian packages that ship it
+(`archive.libraries`), so the report can suggest `slicer draft` for them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from typing import Any
 from attrs import define, field, frozen
 
 from .archive import ArchiveOptions, open_archives
+from .archive.libraries import LibraryFinder, Shipper
 from .cache import Cache
 from .console import Console
 from .contents import PackageContents, find_providers
 from .elf import ElfInfo, read_elf
-from .errors import SlicerError
+from .errors import OfflineError, SlicerError
 from .release.load import load_release
 from .release.model import SliceKey
 
@@ -51,6 +54,8 @@ class Need:
     kind: str  # "needed" or "interpreter"
     name: str
     providers: tuple[SliceKey, ...]
+    # For a need no slice provides: the Debian packages that ship a file of that name, best first.
+    shippers: tuple[Shipper, ...] = ()
 
 
 # What every root for a program holds besides its libraries: directories and /tmp, a
@@ -67,6 +72,10 @@ class DepsReport:
     needs: list[Need] = field(factory=list)
     # Files that need nothing (static programs, plain data).
     standalone: list[str] = field(factory=list)
+    # Why the Debian packages of unprovided libraries could not be named (offline, no Contents index).
+    unnamed: list[str] = field(factory=list)
+    # Packages that have a slice file already: a draft of them is compared (`--diff`), not written.
+    sliced: frozenset[str] = frozenset()
 
     @property
     def missing(self) -> list[Need]:
@@ -89,6 +98,16 @@ class DepsReport:
             commands[arch or ""] = [*words, "--root", "rootfs", *dict.fromkeys([*self.base, *slices])]
         return commands
 
+    def draft_commands(self) -> list[list[str]]:
+        """The words of the `slicer draft` lines that propose slices for the best package of each unprovided need."""
+        packages = list(dict.fromkeys(need.shippers[0].package for need in self.missing if need.shippers))
+        release = ["--release", self.release_argument or self.release]
+        new = [package for package in packages if package not in self.sliced]
+        known = [package for package in packages if package in self.sliced]
+        commands = [["slicer", "draft", *release, *new]] if new else []
+        # `--diff` leads: `shell_command` takes the word after the last option for its value.
+        return commands + ([["slicer", "draft", "--diff", *release, *known]] if known else [])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "release": self.release,
@@ -99,6 +118,7 @@ class DepsReport:
                     "kind": need.kind,
                     "name": need.name,
                     "slices": [str(key) for key in need.providers],
+                    "packages": [{"package": shipper.package, "path": shipper.path} for shipper in need.shippers],
                 }
                 for need in self.needs
             ],
@@ -106,6 +126,8 @@ class DepsReport:
             "missing": [need.name for need in self.missing],
             "slices": self.slices(),
             "cut": {arch: shlex.join(words) for arch, words in self.cut_commands().items()},
+            "draft": [shlex.join(words) for words in self.draft_commands()],
+            "unnamed": self.unnamed,
         }
 
 
@@ -131,19 +153,41 @@ def deps(options: DepsOptions, console: Console) -> DepsReport:
             raise SlicerError(f"{path} is an ELF file for {info.arch}, not {options.arch}")
         by_arch.setdefault(arch, []).append(path)
     base = [name for name in BASE_SLICES if (key := SliceKey.parse(name)) and release.slice(key) is not None]
-    report = DepsReport(release.name, options.release or release.name, base)
+    report = DepsReport(release.name, options.release or release.name, base, sliced=frozenset(release.packages))
     for arch, paths in by_arch.items():
         client = open_archives(release, arch, console, options.archives)
         contents = PackageContents(release, arch, client, console)
         wanted = {path: _wanted(files[path]) for path in paths}
         providers = find_providers(release, contents, {name for pairs in wanted.values() for _, name in pairs})
+        shippers = _shippers(LibraryFinder(client), [name for name, found in providers.items() if not found], report)
         for path in paths:
             if not wanted[path]:
                 report.standalone.append(os.fspath(path))
             for kind, name in wanted[path]:
                 keys = tuple(dict.fromkeys(provision.slice for provision in providers[name]))
-                report.needs.append(Need(os.fspath(path), arch, kind, name, keys))
+                report.needs.append(Need(os.fspath(path), arch, kind, name, keys, tuple(shippers.get(name, ()))))
     return report
+
+
+def _shippers(finder: LibraryFinder, names: list[str], report: DepsReport) -> dict[str, list[Shipper]]:
+    """name -> the Debian packages that ship it; why they cannot be named goes to `report.unnamed`."""
+    if not names:
+        return {}
+    arch = finder.client.arch
+    try:
+        search = finder.search(names)
+    except OfflineError as error:
+        report.unnamed.append(
+            f"{error}; run this `slicer deps` once without --offline to fetch it and name the Debian "
+            f"packages that ship {', '.join(names)}"
+        )
+        return {}
+    if not search.indexes:
+        report.unnamed.append(
+            f"the archives of release {report.release} publish no Contents-{arch} index, so the Debian "
+            f"packages that ship {', '.join(names)} cannot be named"
+        )
+    return search.shippers
 
 
 def _wanted(info: ElfInfo) -> list[tuple[str, str]]:

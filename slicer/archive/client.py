@@ -138,6 +138,7 @@ class ArchiveClient:
         self.stats = IndexStats()
         self._certs: dict[str, list[pysequoia.Cert]] = {}
         self._sources: dict[str, list[_Source]] = {}
+        self._releases: dict[str, signed.InRelease] = {}
         self._lock = threading.Lock()
         for archive in release.archives.values():
             if archive.pro:
@@ -235,7 +236,11 @@ class ArchiveClient:
         return sources, missing
 
     def _inrelease(self, archive: str, suite: str, url: str) -> signed.InRelease:
-        """Fetch (or, offline, recall) and verify the InRelease of one suite."""
+        """Fetch (or, offline, recall) and verify the InRelease of one suite, once per client."""
+        with self._lock:
+            known = self._releases.get(url)
+        if known is not None:
+            return known
         pinned_by = self.release.name or str(self.release.path)
         if self.offline:
             cached = self.cache.load_inrelease(url)
@@ -274,7 +279,26 @@ class ArchiveClient:
                 record(info.date.isoformat())
         if not self.offline:
             self.cache.save_inrelease(url, data, signature)
+        with self._lock:
+            self._releases[url] = info
         return info
+
+    def suite_releases(self) -> list[signed.InRelease]:
+        """The verified InRelease of every suite the release's archives search, for indexes besides Packages."""
+        archives = self.searched_archives()
+        absent = [name for name in archives if name not in self.mirrors]
+        if absent:
+            raise MirrorError(missing_mirror_message(self.release, absent))
+        found, missing = [], []
+        for archive in archives:
+            for suite in self.release.archives[archive].suites:
+                try:
+                    found.append(self._inrelease(archive, suite, f"{self.mirrors[archive]}/dists/{suite}"))
+                except _Missing as gap:
+                    missing.append(str(gap))
+        if missing:
+            raise OfflineError(f"offline, and the cache lacks {', '.join(missing)}")
+        return found
 
     def _package_index(self, info: signed.InRelease, component: str, task: Task) -> PackageIndex:
         base = f"{component}/binary-{self.arch}/Packages"
@@ -295,18 +319,10 @@ class ArchiveClient:
                 return index
             self.cache.discard_parsed(key)
         url = f"{info.url}/{listed.path}"
-        if self.offline:
-            blob = self.cache.lookup(listed.sha256, self.console.warn)
-            if blob is None:
-                raise _Missing(f'the {base} index of suite "{info.suite}" ({url})')
-        else:
-            blob = self.cache.obtain(
-                listed.sha256,
-                listed.size,
-                lambda writer: self._download_index(info, listed, writer, task),
-                url,
-                self.console.warn,
-            )
+        try:
+            blob = self.signed_file(info, listed, task)
+        except OfflineError:
+            raise _Missing(f'the {base} index of suite "{info.suite}" ({url})') from None
         try:
             text = decompress(blob.read_bytes())
         except (lzma.LZMAError, OSError, EOFError, zlib.error) as error:
@@ -318,12 +334,30 @@ class ArchiveClient:
         self.cache.write_mapped(key, index.to_bytes(self.cache.parsed_key(key)))
         return index
 
+    def signed_file(self, info: signed.InRelease, listed: signed.IndexFile, task: Task) -> Path:
+        """A file the suite's InRelease lists: from the cache, or downloaded and checked against its signed
+        SHA256 and size; `task` counts the bytes. Offline, one the cache lacks is an `OfflineError`."""
+        url = f"{info.url}/{listed.path}"
+        if self.offline:
+            blob = self.cache.lookup(listed.sha256, self.console.warn)
+            if blob is None:
+                raise OfflineError(f'offline, and the cache lacks {listed.path} of suite "{info.suite}" ({url})')
+            return blob
+        return self.cache.obtain(
+            listed.sha256,
+            listed.size,
+            lambda writer: self._download_index(info, listed, writer, task),
+            url,
+            self.console.warn,
+        )
+
     def _download_index(self, info: signed.InRelease, listed: signed.IndexFile, writer: BlobWriter, task: Task) -> None:
         """By-hash first when the archive offers it: it cannot change under us mid-update."""
         task.grow(listed.size)
         if info.by_hash:
-            folder = listed.path.rsplit("/", 1)[0]
-            by_hash = f"{info.url}/{folder}/by-hash/SHA256/{listed.sha256}"
+            # The by-hash folder sits next to the file, in the suite's own folder for a file at its top.
+            folder = listed.path.rpartition("/")[0]
+            by_hash = f"{info.url}/{folder + '/' if folder else ''}by-hash/SHA256/{listed.sha256}"
             if self.http.download(by_hash, writer, size=listed.size, progress=task.advance, missing_ok=True):
                 self._count("indexes_downloaded")
                 return
@@ -407,9 +441,13 @@ class ArchiveClient:
             raise self._missing_packages(pending, searched)
         return {name: chosen[name] for name in names}
 
+    def searched_archives(self) -> list[str]:
+        """The archives searched for a package no slice file pins, best first."""
+        return [archive for group in self._archive_order("") for archive in group]
+
     def names(self) -> list[str]:
         """Every package name the release's archives offer for this architecture, for suggestions."""
-        archives = [archive for group in self._archive_order("") for archive in group]
+        archives = self.searched_archives()
         self._open(archives)
         return sorted(
             {name for archive in archives for source in self._sources[archive] for name in source.index.names()}
@@ -420,7 +458,7 @@ class ArchiveClient:
 
         A scan of every index, made only when a name is not a package.
         """
-        archives = [archive for group in self._archive_order("") for archive in group]
+        archives = self.searched_archives()
         self._open(archives)
         found: set[str] = set()
         for archive in archives:

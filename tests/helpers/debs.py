@@ -164,3 +164,29 @@ class DebSpec:
             control=self.control(),
             control_files=self.control_files,
         )
+
+
+def library_debs() -> list[DebSpec]:
+    """Packages shipping libraries no test slice provides, as a Contents index lists them:
+    `libnope.so.9` in two packages (the multiarch one first), `libjnihelper.so` only for all
+    architectures, `libside.so.2` in a package that has a slice file of its own in some tests."""
+    return [
+        DebSpec(
+            "libnope9",
+            entries=[
+                directory("./usr/lib/x86_64-linux-gnu/"),
+                file("./usr/lib/x86_64-linux-gnu/libnope.so.9.1", b"lib"),
+                symlink("./usr/lib/x86_64-linux-gnu/libnope.so.9", "libnope.so.9.1"),
+            ],
+        ),
+        DebSpec("nope-tools", entries=[file("./usr/lib/nope-tools/libnope.so.9", b"private copy")]),
+        DebSpec("libnope9", arch="arm64", entries=[file("./usr/lib/aarch64-linux-gnu/libnope.so.9", b"lib")]),
+        DebSpec("libjni-all", arch="all", entries=[file("./usr/lib/jni/libjnihelper.so", b"lib")]),
+        DebSpec(
+            "libside2",
+            entries=[
+                file("./usr/lib/x86_64-linux-gnu/libside.so.2", b"lib"),
+                file("./usr/share/doc/libside2/copyright", b"MIT\n"),
+            ],
+        ),
+    ]

@@ -1,7 +1,8 @@
 """A complete signed Debian-style archive on disk, served over real HTTP on 127.0.0.1.
 
 `LocalArchive` writes pool/ with real .debs, `dists/<suite>/<component>/
-binary-<arch>/Packages{,.xz,.gz}` with by-hash copies, and a `Release`,
+binary-<arch>/Packages{,.xz,.gz}` and `<component>/Contents-<arch>{,.gz}`
+(and `Contents-all`) with by-hash copies, and a `Release`,
 `Release.gpg` and `InRelease` signed with a test key, the way Debian lays
 out its archives. `ArchiveServer` serves a directory of such archives and
 injects faults per request path: resets, error answers, truncated, slow or
@@ -290,11 +291,14 @@ class LocalArchive:
         inrelease: bool = True,
         compressions: tuple[str, ...] = ("xz", "gz", ""),
         components: Iterable[str] = (),
+        contents: str | None = "component",
     ) -> None:
         """Write pool files, indexes and the signed Release files of `suite`.
 
         `packages` is a list (component main) or {component: list}; extra
-        `components` are listed in the Release with empty indexes.
+        `components` are listed in the Release with empty indexes. Contents
+        indexes are written per component as Debian does (`contents="component"`),
+        once for the suite as Ubuntu does (`"suite"`), or not at all (None).
         """
         by_component = packages if isinstance(packages, dict) else {"main": packages}
         all_components = list(dict.fromkeys([*by_component, *components]))
@@ -310,6 +314,10 @@ class LocalArchive:
             for arch in self.archs:
                 text = "\n".join(stanzas[arch]).encode()
                 files += self._index(suite, f"{component}/binary-{arch}", text, compressions, by_hash)
+            if contents == "component":
+                files += self._contents(suite, component, {component: specs}, by_hash)
+        if contents == "suite":
+            files += self._contents(suite, "", {name: list(specs) for name, specs in by_component.items()}, by_hash)
         now = datetime.datetime.now(datetime.UTC)
         fields = {
             "Origin": "Test",
@@ -348,8 +356,35 @@ class LocalArchive:
         )
         return f"{control}Filename: {relative}\nSize: {len(data)}\nSHA256: {hashlib.sha256(data).hexdigest()}\n"
 
+    def _contents(
+        self, suite: str, folder: str, by_component: dict[str, list[DebSpec]], by_hash: bool
+    ) -> list[tuple[str, str, int]]:
+        """`Contents-<arch>` and `Contents-all` in `folder` ("" for the suite's own): every path
+        but directories, then where it comes from (`[component/]section/package`, comma-joined)."""
+        written = []
+        for arch in (*self.archs, "all"):
+            owners: dict[str, list[str]] = {}
+            for component, specs in by_component.items():
+                for spec in specs:
+                    if spec.arch != arch:
+                        continue
+                    section = spec.fields.get("Section", "libs")
+                    location = f"{section}/{spec.name}" if component == "main" else f"{component}/{section}/{spec.name}"
+                    for entry in spec.entries:
+                        if entry.kind != "dir":
+                            owners.setdefault(entry.path.removeprefix("./").lstrip("/"), []).append(location)
+            text = "".join(f"{path:<59} {','.join(locations)}\n" for path, locations in sorted(owners.items()))
+            written += self._index(suite, folder, text.encode(), ("gz", ""), by_hash, f"Contents-{arch}")
+        return written
+
     def _index(
-        self, suite: str, folder: str, text: bytes, compressions: tuple[str, ...], by_hash: bool
+        self,
+        suite: str,
+        folder: str,
+        text: bytes,
+        compressions: tuple[str, ...],
+        by_hash: bool,
+        stem: str = "Packages",
     ) -> list[tuple[str, str, int]]:
         directory = self.root / "dists" / suite / folder
         (directory / "by-hash" / "SHA256").mkdir(parents=True, exist_ok=True)
@@ -357,12 +392,12 @@ class LocalArchive:
         variants = {"": text, "xz": lzma.compress(text), "gz": gzip.compress(text, mtime=0)}
         for compression in compressions:
             data = variants[compression]
-            name = "Packages" + (f".{compression}" if compression else "")
+            name = stem + (f".{compression}" if compression else "")
             digest = hashlib.sha256(data).hexdigest()
             (directory / name).write_bytes(data)
             if by_hash:
                 (directory / "by-hash" / "SHA256" / digest).write_bytes(data)
-            written.append((f"{folder}/{name}", digest, len(data)))
+            written.append((f"{folder}/{name}".lstrip("/"), digest, len(data)))
         return written
 
     def release_text(self, suite: str, **changes: str | None) -> bytes:
