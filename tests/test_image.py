@@ -1,7 +1,7 @@
 """`slicer image` against a local signed archive: layers, config, outputs, reproducibility, errors.
 
 Outputs are read back by our own readers and, when installed (CI installs
-them), by skopeo and umoci.
+them), by skopeo, umoci and podman.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -260,22 +261,16 @@ def test_docker_archive_and_oci_archive(image_release, slicer_image, tmp_path):
         assert "./usr/bin/hello" in members(layout.layer(manifest["layers"][0]))
 
 
+def build_hello(slicer_image, release: str, output: str, *extra: str) -> tuple[int, str, str]:
+    """The test image tagged hello:1.0, run as 65532, written to `output`."""
+    return slicer_image(release, "--output", output, "--tag", "hello:1.0", "--user", "65532", *extra, *SLICES)
+
+
 @pytest.mark.parametrize("form", ["oci", "oci-archive", "docker-archive"])
 def test_skopeo_reads_and_copies_every_output_form(form, image_release, slicer_image, tmp_path):
     skopeo = tool("skopeo")
     target = tmp_path / ("img" if form == "oci" else "img.tar")
-    code, _, err = slicer_image(
-        image_release(),
-        "--arch",
-        "amd64",
-        "--output",
-        f"{form}:{target}",
-        "--tag",
-        "hello:1.0",
-        "--user",
-        "65532",
-        *SLICES,
-    )
+    code, _, err = build_hello(slicer_image, image_release(), f"{form}:{target}", "--arch", "amd64")
     assert code == 0, err
     source = {
         "oci": f"oci:{target}:1.0",
@@ -291,6 +286,49 @@ def test_skopeo_reads_and_copies_every_output_form(form, image_release, slicer_i
     assert copy.returncode == 0, copy.stderr
     copied = json.loads((tmp_path / "copy" / "manifest.json").read_text())
     assert len(copied["layers"]) == 1
+
+
+@pytest.mark.parametrize("form", ["docker-archive", "oci-archive"])
+def test_podman_loads_the_archives(form, image_release, slicer_image, tmp_path, request):
+    """`podman load` (daemonless, as `docker load` reads the same docker-archive) into a
+    throwaway store: vfs driver, every state folder private to the test (the run root in a
+    short temporary folder: podman refuses one longer than 50 characters)."""
+    podman = tool("podman")
+    if os.geteuid() != 0:
+        pytest.skip("podman keeps its store as root only here (rootless needs subordinate ids)")
+    store = tmp_path / "podman"
+    run_root = Path(tempfile.mkdtemp(prefix="podman-run-"))
+    request.addfinalizer(lambda: shutil.rmtree(run_root, ignore_errors=True))
+    command = [
+        podman,
+        f"--root={store / 'root'}",
+        f"--runroot={run_root}",
+        f"--tmpdir={store / 'tmp'}",
+        "--storage-driver=vfs",
+        "--cgroup-manager=cgroupfs",
+        "--events-backend=file",
+    ]
+    target = tmp_path / "img.tar"
+    code, out, err = build_hello(
+        slicer_image, image_release(), f"{form}:{target}", "--arch", "arm64", "--entrypoint", "/usr/bin/hello", "--json"
+    )
+    assert code == 0, err
+    loaded = subprocess.run([*command, "load", "--input", str(target)], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Loaded image: localhost/hello:1.0" in loaded.stdout
+    inspected = subprocess.run(
+        [*command, "image", "inspect", "localhost/hello:1.0"], capture_output=True, text=True, check=True
+    )
+    [image] = json.loads(inspected.stdout)
+    manifest_digest = json.loads(out)["manifests"]["arm64"]
+    with tarfile.open(target) as tar:
+        manifest = json.load(tar.extractfile(f"blobs/sha256/{manifest_digest.removeprefix('sha256:')}"))
+        config = json.load(tar.extractfile(f"blobs/sha256/{manifest['config']['digest'].removeprefix('sha256:')}"))
+    assert "sha256:" + image["Id"] == manifest["config"]["digest"]
+    assert (image["Architecture"], image["Os"]) == ("arm64", "linux")
+    assert image["Config"]["User"] == "65532" and image["Config"]["Entrypoint"] == ["/usr/bin/hello"]
+    assert image["Config"]["Env"] == config["config"]["Env"]
+    assert image["RootFS"]["Layers"] == config["rootfs"]["diff_ids"]
 
 
 def test_skopeo_reads_the_multi_architecture_index(image_release, slicer_image, tmp_path):

@@ -206,11 +206,26 @@ def test_push_two_architectures_over_http_and_pull_them_back(image_release, slic
     for digest in summary["manifests"].values():
         manifest = pushed_raw(skopeo, running, f"{running.address}/team/hello@{digest}")
         assert "sha256:" + hashlib.sha256(manifest).hexdigest() == digest
-    # The SBOM artifacts went along, each referring to its architecture's manifest.
+    # The SBOM artifacts went along, each referring to its architecture's manifest; this registry
+    # has no referrers API, so each manifest's referrers are listed under its sha256-<hex> tag.
     assert len(summary["referrers"]) == 2
     for digest, subject in zip(summary["referrers"], summary["manifests"].values(), strict=True):
-        artifact = json.loads(pushed_raw(skopeo, running, f"{running.address}/other/hello@{digest}"))
+        artifact_raw = pushed_raw(skopeo, running, f"{running.address}/other/hello@{digest}")
+        artifact = json.loads(artifact_raw)
         assert artifact["artifactType"] == "application/spdx+json" and artifact["subject"]["digest"] == subject
+        for repository in ("team/hello", "other/hello"):
+            tag = f"{running.address}/{repository}:{subject.replace(':', '-')}"
+            listed = json.loads(pushed_raw(skopeo, running, tag))
+            assert listed["mediaType"] == "application/vnd.oci.image.index.v1+json"
+            assert listed["manifests"] == [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": digest,
+                    "size": len(artifact_raw),
+                    "artifactType": "application/spdx+json",
+                    "annotations": artifact["annotations"],
+                }
+            ]
     pulled = tmp_path / "pulled"
     copy = subprocess.run(
         [skopeo, *running.skopeo("copy", "--all", f"docker://{reference}", f"oci:{pulled}:1.0")],
@@ -245,6 +260,59 @@ def test_push_with_basic_auth_over_tls(image_release, slicer_image, registry, tm
     assert code == 0, err
     raw = pushed_raw(skopeo, running, reference, f"--creds={USER}:{PASSWORD}")
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == json.loads(out)["digest"]
+
+
+def test_the_referrers_tag_keeps_what_it_lists_and_nothing_else_is_overwritten(
+    image_release, slicer_image, registry, tmp_path
+):
+    skopeo = tool("skopeo")
+    running = registry()
+    release = image_release()
+    reference = f"{running.address}/app:1"
+    push = ("--arch", "amd64", "--push", reference, "--attach-sbom", "--json", *SLICES)
+    code, out, err = slicer_image(release, *push)
+    assert code == 0, err
+    summary = json.loads(out)
+    subject, (referrer,) = summary["digest"], summary["referrers"]
+    tag_url = f"http://{running.address}/v2/app/manifests/{subject.replace(':', '-')}"
+    index_type = "application/vnd.oci.image.index.v1+json"
+    # Another tool's artifact for the same image, alone in the list.
+    artifact = json.loads(pushed_raw(skopeo, running, f"{running.address}/app@{referrer}"))
+    artifact["artifactType"] = "application/vnd.example.signature"
+    other = json.dumps(artifact).encode()
+    other_type = "application/vnd.oci.image.manifest.v1+json"
+    other_digest = "sha256:" + hashlib.sha256(other).hexdigest()
+    put = requests.put(
+        f"http://{running.address}/v2/app/manifests/{other_digest}", other, headers={"Content-Type": other_type}
+    )
+    assert put.status_code == 201, put.text
+    foreign = {
+        "mediaType": other_type,
+        "digest": other_digest,
+        "size": len(other),
+        "artifactType": artifact["artifactType"],
+    }
+    listed = {"schemaVersion": 2, "mediaType": index_type, "manifests": [foreign]}
+    put = requests.put(tag_url, json.dumps(listed).encode(), headers={"Content-Type": index_type})
+    assert put.status_code == 201, put.text
+    # Pushing again adds this image's SBOM after it; a third push finds both listed and leaves the tag.
+    code, _, err = slicer_image(release, *push)
+    assert code == 0, err
+    code, _, err = slicer_image(release, *push)
+    assert code == 0, err
+    tag = f"{running.address}/app:{subject.replace(':', '-')}"
+    entries = json.loads(pushed_raw(skopeo, running, tag))["manifests"]
+    assert [entry["digest"] for entry in entries] == [other_digest, referrer]
+    # Stored by the first push, by this test, and by the second push: not by the third.
+    assert running.log.read_text().count(f'"PUT /v2/app/manifests/{subject.replace(":", "-")}') == 3
+    # A tag of that name that holds something else is not overwritten.
+    image = pushed_raw(skopeo, running, reference)
+    put = requests.put(tag_url, image, headers={"Content-Type": other_type})
+    assert put.status_code == 201, put.text
+    code, _, err = slicer_image(release, *push)
+    assert code == 1 and err.count("\n") == 1
+    assert f"{running.address}/app:{subject.replace(':', '-')} is not an OCI index" in err
+    assert pushed_raw(skopeo, running, tag) == image
 
 
 def test_chunked_uploads(image_release, registry, tmp_path):
@@ -422,9 +490,10 @@ def test_push_with_bearer_tokens_and_a_mount(image_release, slicer_image, regist
 
 @define
 class FaultyRegistry:
-    """Speaks enough of the distribution API to start an upload, then fails as told."""
+    """Speaks enough of the distribution API to start an upload, then fails as told; or, told
+    "referrers-api", accepts everything as a registry with the referrers API does."""
 
-    fail: str  # "deny", "error", "hang-up" or "slow"
+    fail: str  # "deny", "error", "hang-up", "slow" or "referrers-api"
     requests: list[str] = field(factory=list)
 
     def serve(self) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -447,14 +516,16 @@ class FaultyRegistry:
             def _handle(self) -> None:
                 owner.requests.append(f"{self.command} {self.path}")
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                body = self.rfile.read(length) if length else b""
                 if self.path == "/v2/":
                     return self._answer(200, b"{}")
                 if self.command == "HEAD":
                     return self._answer(404)
                 if self.command == "POST":
                     return self._answer(202, headers={"Location": "/v2/app/blobs/uploads/1"})
+                if owner.fail == "referrers-api":
+                    subject = json.loads(body).get("subject") if "/manifests/" in self.path else None
+                    return self._answer(201, headers={"OCI-Subject": subject["digest"]} if subject else {})
                 if owner.fail == "deny":
                     body = json.dumps({"errors": [{"code": "DENIED", "message": "quota exceeded"}]}).encode()
                     return self._answer(403, body, {"Content-Type": "application/json"})
@@ -529,6 +600,21 @@ def test_a_registry_that_does_not_answer_times_out(image_release, tmp_path):
         server.shutdown()
     assert sum(line.startswith("PUT /v2/app/blobs/uploads/1") for line in faulty.requests) == 3
     assert not any("/manifests/" in line for line in faulty.requests)
+
+
+def test_a_registry_with_the_referrers_api_gets_no_referrers_tag(image_release, slicer_image):
+    api = FaultyRegistry("referrers-api")
+    server, address = api.serve()
+    try:
+        code, out, err = slicer_image(
+            image_release(), "--arch", "amd64", "--push", f"{address}/app:1", "--attach-sbom", "--json", *SLICES
+        )
+    finally:
+        server.shutdown()
+    assert code == 0, err
+    (referrer,) = json.loads(out)["referrers"]
+    assert f"PUT /v2/app/manifests/{referrer}" in api.requests
+    assert [line for line in api.requests if "/manifests/sha256-" in line] == []
 
 
 def test_plain_http_only_for_loopback_or_when_allowed():

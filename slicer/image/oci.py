@@ -158,6 +158,31 @@ def empty_descriptor() -> Descriptor:
     return describe(EMPTY, EMPTY_BLOB)
 
 
+def referrer(manifest: bytes) -> tuple[str, Descriptor]:
+    """(subject digest, the descriptor of `manifest` in its subject's referrers list): the
+    list names its artifactType (else its config's media type) and carries its annotations."""
+    document = json.loads(manifest)
+    artifact_type = document.get("artifactType") or document["config"]["mediaType"]
+    descriptor = describe(
+        document.get("mediaType", MANIFEST),
+        manifest,
+        artifact_type=artifact_type,
+        annotations=document.get("annotations") or None,
+    )
+    return document["subject"]["digest"], descriptor
+
+
+def with_referrers(current: dict[str, Any] | None, referrers: list[Descriptor]) -> bytes | None:
+    """The referrers index `current` (None: an empty one) with `referrers` appended, none twice;
+    None when it already lists them all."""
+    document = current or {"schemaVersion": 2, "mediaType": INDEX, "manifests": []}
+    listed = {entry.get("digest") for entry in document["manifests"]}
+    added = [item.to_json() for item in referrers if item.digest not in listed]
+    if not added:
+        return None
+    return canonical({**document, "manifests": [*document["manifests"], *added]})
+
+
 def image_index(manifests: list[Descriptor], annotations: dict[str, str] | None = None) -> bytes:
     document: dict[str, Any] = {
         "schemaVersion": 2,

@@ -4,7 +4,9 @@ Blobs first (skipped when the registry already has them, mounted from a
 repository pushed earlier in the same run when possible, else uploaded in
 one PUT or, when large, in PATCH chunks), then each platform manifest by
 digest, then the index (or the single manifest) by tag, so a tag never
-points at an incomplete image.
+points at an incomplete image. Attached artifacts (SBOMs) come last; where
+the registry has no referrers API, each manifest's referrers are listed
+under its `sha256-<hex>` tag, the distribution spec's fallback.
 
 Credentials come from `REGISTRY_AUTH_FILE`, else `$DOCKER_CONFIG/config.json`
 or `~/.docker/config.json` (the `auths` map that `docker login` and
@@ -50,6 +52,12 @@ CHUNK_SIZE = 16 << 20
 ATTEMPTS = 3
 BACKOFF = 0.5
 TIMEOUT = (15.0, 120.0)
+MANIFEST_TYPES = (
+    oci.INDEX,
+    oci.MANIFEST,
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
 _TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
@@ -375,7 +383,18 @@ class Registry:
             raise RegistryError(f"registry {self.reference.registry} gave no upload location to {what}")
         return urljoin(response.url, location)
 
-    def put_manifest(self, reference: str, media_type: str, data: bytes) -> None:
+    def get_manifest(self, reference: str, media_types: tuple[str, ...]) -> bytes | None:
+        """The manifest stored under `reference` (of one of `media_types`), or None when there is none."""
+        response = self.request(
+            "GET",
+            f"/v2/{self.reference.repository}/manifests/{reference}",
+            f"read manifest {reference} in {self.reference.repository}",
+            ok=(200, 404),
+            headers={"Accept": ", ".join(media_types)},
+        )
+        return response.content if response.status_code == 200 else None
+
+    def put_manifest(self, reference: str, media_type: str, data: bytes) -> Response:
         what = f"store manifest {reference} in {self.reference.repository}"
         response = self.request(
             "PUT",
@@ -390,6 +409,7 @@ class Registry:
             raise RegistryError(
                 f"registry {self.reference.registry} stored manifest {reference} as {stored}, not {oci.digest_of(data)}"
             )
+        return response
 
 
 def _with_digest(location: str, digest: str) -> str:
@@ -415,6 +435,53 @@ def _blobs(layout: Any, built: Any) -> Iterator[tuple[str, Path]]:
             if descriptor["digest"] not in seen:
                 seen.add(descriptor["digest"])
                 yield descriptor["digest"], layout.blob(descriptor["digest"])
+
+
+def referrers_tag(digest: str) -> str:
+    """The tag that lists a manifest's referrers where the registry has no referrers API:
+    `<algorithm>-<encoded digest>`, as the distribution spec's fallback names it."""
+    algorithm, _, encoded = digest.partition(":")
+    return f"{algorithm[:32]}-{encoded[:64]}"
+
+
+def _push_referrers(registry: Registry, manifests: list[bytes], console: Console) -> None:
+    """Store the artifacts that refer to the image. A registry with the referrers API says so
+    (the `OCI-Subject` header); for one without, the referrers of each subject are listed in
+    an index under its `referrers_tag`, merged with what that tag already lists."""
+    unlisted: dict[str, list[oci.Descriptor]] = {}
+    for manifest in manifests:
+        subject, descriptor = oci.referrer(manifest)
+        response = registry.put_manifest(descriptor.digest, descriptor.media_type, manifest)
+        if not response.headers.get("OCI-Subject"):
+            unlisted.setdefault(subject, []).append(descriptor)
+    for subject, descriptors in unlisted.items():
+        tag = referrers_tag(subject)
+        # Asked for as any manifest, so that a tag holding something else is not taken for absent.
+        current = registry.get_manifest(tag, MANIFEST_TYPES)
+        document = _referrers_index(current, registry.reference, tag) if current is not None else None
+        updated = oci.with_referrers(document, descriptors)
+        if updated is not None:
+            registry.put_manifest(tag, oci.INDEX, updated)
+        console.info(f"Listed the referrers of {subject} under the tag {tag} (the registry has no referrers API)")
+
+
+def _referrers_index(data: bytes, reference: Reference, tag: str) -> dict[str, Any]:
+    """The index a referrers tag holds; anything else there is left alone with an error."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        document = None
+    if (
+        not isinstance(document, dict)
+        or document.get("mediaType") != oci.INDEX
+        or not isinstance(document.get("manifests"), list)
+        or not all(isinstance(entry, dict) for entry in document["manifests"])
+    ):
+        raise RegistryError(
+            f"{reference.registry}/{reference.repository}:{tag} is not an OCI index, so it cannot list "
+            "the image's referrers; remove that tag or push without --attach-sbom"
+        )
+    return document
 
 
 def push_image(
@@ -446,7 +513,6 @@ def push_image(
                     image.manifest.digest, oci.MANIFEST, layout.blob(image.manifest.digest).read_bytes()
                 )
         registry.put_manifest(reference.tag, built.top.media_type, layout.blob(built.top.digest).read_bytes())
-        for referrer in built.referrers:
-            registry.put_manifest(referrer.digest, oci.MANIFEST, layout.blob(referrer.digest).read_bytes())
+        _push_referrers(registry, [layout.blob(referrer.digest).read_bytes() for referrer in built.referrers], console)
         pushed[reference.registry] = reference.repository
         console.info(f"Pushed {reference}@{built.top.digest}")
