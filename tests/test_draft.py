@@ -134,6 +134,11 @@ def program(arch: str) -> DebSpec:
     )
 
 
+def everywhere(name: str, version: str, entries: list) -> list[DebSpec]:
+    """One package with the same entries on every test architecture."""
+    return [DebSpec(name, version, arch, list(entries)) for arch in TRIPLETS]
+
+
 @pytest.fixture
 def local(test_archive, signing_key, tmp_path) -> Callable[..., Path]:
     """Factory: a release directory (libc6, dash) on a local archive of the given packages."""
@@ -313,15 +318,9 @@ def test_the_target_triplet_a_package_is_named_after_stays_literal(local, capsys
 
 
 def test_links_into_another_package_of_the_run_need_its_slices(local, capsys):
-    wrapper = [
-        DebSpec(
-            "bar-default",
-            "1.4-2",
-            arch,
-            [symlink("./usr/bin/pub", "bar"), symlink("./usr/share/doc/bar-default", "bar")],
-        )
-        for arch in TRIPLETS
-    ]
+    wrapper = everywhere(
+        "bar-default", "1.4-2", [symlink("./usr/bin/pub", "bar"), symlink("./usr/share/doc/bar-default", "bar")]
+    )
     everything = [spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))]
     release = local(everything + wrapper)
     code, out, err = draft(release, capsys, "libbar1", "bar", "bar-default")
@@ -359,15 +358,9 @@ def test_a_path_another_package_lists_is_left_out_with_a_question(local, capsys)
             contents:
               /usr/share/doc/bar-common/copyright:
         """)
-    common = [
-        DebSpec(
-            "bar-common",
-            "1-1",
-            arch,
-            [file("./etc/bar.conf", "x=1\n"), file("./usr/share/doc/bar-common/copyright", "MIT\n")],
-        )
-        for arch in TRIPLETS
-    ]
+    common = everywhere(
+        "bar-common", "1-1", [file("./etc/bar.conf", "x=1\n"), file("./usr/share/doc/bar-common/copyright", "MIT\n")]
+    )
     release = local(
         [spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))] + common,
         {"bar-common.yaml": other},
