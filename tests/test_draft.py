@@ -395,15 +395,9 @@ def test_the_target_triplet_a_package_is_named_after_stays_literal(local, capsys
 
 
 def test_links_into_another_package_of_the_run_need_its_slices(local, capsys):
-    wrapper = [
-        DebSpec(
-            "bar-default",
-            "1.4-2",
-            arch,
-            [symlink("./usr/bin/pub", "bar"), symlink("./usr/share/doc/bar-default", "bar")],
-        )
-        for arch in TRIPLETS
-    ]
+    wrapper = everywhere(
+        "bar-default", "1.4-2", [symlink("./usr/bin/pub", "bar"), symlink("./usr/share/doc/bar-default", "bar")]
+    )
     everything = [spec for arch in TRIPLETS for spec in (*base(arch), library(arch), program(arch))]
     release = local(everything + wrapper)
     code, out, err = draft(release, capsys, "libbar1", "bar", "bar-default")
