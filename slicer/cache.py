@@ -6,7 +6,8 @@ Layout under the cache directory:
                    library files of Contents indexes, `libraries-2-<hex>`)
   releases/<hex>   the latest verified InRelease (or Release + `.sig`) per URL
   derived/<hex>.<kind>  the SHA256 of a blob made from blob <hex> (e.g. its
-                   data.tar recompressed), itself stored under sha256/
+                   data.tar recompressed) or from inputs of digest <hex> (a
+                   cut's finished tree), itself stored under sha256/
   locks/<xx>       lock stripes, so concurrent runs download a blob once
   seen/<hex>       the newest signed Date accepted per suite (kept by `prune`)
   key              the cache's secret key (mode 0600), see "Trust" below

@@ -628,17 +628,42 @@ def conflict_message(root: Path, conflicts: list[str]) -> str:
     )
 
 
-def compare(staging: Path, root: Path, report: Report, replaceable: frozenset[str] = frozenset()) -> _Commit:
-    """What moving the staged cut into `root` would write, leave alone and conflict with; nothing moves."""
-    apply_metadata(staging, report.entries.values())
-    fresh = all(item.name.startswith(STAGING_PREFIX) for item in os.scandir(root))
-    work = _Commit(staging, root, report, replaceable, fresh)
+def holds_nothing(root: Path) -> bool:
+    """Whether `root` is missing or holds nothing but staging trees (and no commit journal to finish)."""
+    try:
+        with os.scandir(root) as listing:
+            return all(
+                item.name.startswith(STAGING_PREFIX) and not item.name.endswith(journal.SUFFIX) for item in listing
+            )
+    except FileNotFoundError:
+        return True
+
+
+def compare(
+    staging: Path,
+    root: Path,
+    report: Report,
+    replaceable: frozenset[str] = frozenset(),
+    metadata_applied: bool = False,
+) -> _Commit:
+    """What moving the staged cut into `root` would write, leave alone and conflict with; nothing moves.
+
+    The staged tree takes the report's metadata first, unless `metadata_applied` already.
+    """
+    if not metadata_applied:
+        apply_metadata(staging, report.entries.values())
+    work = _Commit(staging, root, report, replaceable, holds_nothing(root))
     work.check(staging, "/", root)
     return work
 
 
 def commit(
-    staging: Path, root: Path, report: Report, overwrite: bool = False, replaceable: frozenset[str] = frozenset()
+    staging: Path,
+    root: Path,
+    report: Report,
+    overwrite: bool = False,
+    replaceable: frozenset[str] = frozenset(),
+    metadata_applied: bool = False,
 ) -> CommitResult:
     """Move the staged cut into `root`, after checking every path it would touch.
 
@@ -652,7 +677,7 @@ def commit(
     """
     journalled = False
     try:
-        work = compare(staging, root, report, replaceable)
+        work = compare(staging, root, report, replaceable, metadata_applied)
         if work.mounts:
             raise RootError(
                 f"cannot cut into {root}: another file system is mounted at "

@@ -30,7 +30,7 @@ from ..release.model import Generate, PathKind, Release, SliceKey
 from ..release.schema import generate_kind
 from ..release.selection import Selection, parse_keys, select
 from ..report import Entry, Report
-from . import extract, inline
+from . import inline, reuse
 from .epoch import source_date_epoch
 from .outputs import PendingOutputs
 from .plan import PackagePlan, plan
@@ -98,12 +98,14 @@ def run_cut(options: CutOptions, console: Console) -> CutOutcome:
         return _run(options, console, cache)
 
 
-def _prepare(options: CutOptions, console: Console, cache: Cache) -> _Prepared:
+def _prepare(options: CutOptions, console: Console, cache: Cache, fresh: bool = False) -> _Prepared:
+    """`fresh`: the root holds nothing, so no records of an earlier cut either."""
     release = load_release(options.release, options.overlays, cache)
     check_maintenance(release, options.ignore, console)
     requested = parse_keys(options.slices)
-    # The records an earlier cut left in the root stay true: their slices are selected again.
-    requested += [key for key in record_slices(release, options.arch, options.root) if key not in requested]
+    if not fresh:
+        # The records an earlier cut left in the root stay true: their slices are selected again.
+        requested += [key for key in record_slices(release, options.arch, options.root) if key not in requested]
     selection = select(release, requested, options.arch)
     console.info(
         f"Selected {plural(len(selection.slices), 'slice')} of {plural(len(selection.packages), 'package')} "
@@ -125,12 +127,16 @@ def _run(options: CutOptions, console: Console, cache: Cache) -> CutOutcome:
     try:
         # The whole cut holds the root: a cut beside it could add records this one must keep true.
         with rootfs.root_lock(options.root):
-            prepared = _prepare(options, console, cache)
+            fresh = rootfs.holds_nothing(options.root)
+            prepared = _prepare(options, console, cache, fresh)
             release, selection, plans, client = prepared.release, prepared.selection, prepared.plans, prepared.client
             # Every selected package, as chisel fetches them: one whose slices only create content
             # is recorded in the manifest, lock file and SBOM too.
-            packages = fetch_packages(client, release, selection, selection.fetched(), options)
-            records = {name: package.record for name, package in packages.items()}
+            records = resolve_packages(client, release, selection, selection.fetched(), options)
+            # A cut into an empty root with the same inputs as an earlier one writes that cut's tree again.
+            tree_key = reuse.key(release, selection, records) if fresh else None
+            stored = reuse.find(client.cache, tree_key) if tree_key else None
+            packages = {} if stored else client.fetch_packages(records.values())
 
             def prepare_outputs(report: Report, staging: Path) -> None:
                 if options.lock:
@@ -146,7 +152,9 @@ def _run(options: CutOptions, console: Console, cache: Cache) -> CutOutcome:
                         sbom_bytes(release, selection, records, report, staging, options.root.name),
                     )
 
-            report, result = build(selection, plans, packages, client.cache, options, console, prepare_outputs)
+            report, result = build(
+                selection, plans, packages, client.cache, options, console, prepare_outputs, tree_key, stored
+            )
     except BaseException:
         outputs.discard()
         if not root_existed:
@@ -179,13 +187,6 @@ def check_maintenance(release: Release, ignore: frozenset[str], console: Console
         console.warn(f"release {release.name} is {state}")
 
 
-def fetch_packages(
-    client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
-) -> dict[str, FetchedPackage]:
-    """Resolve (or take from the lock file) and download the packages `needed` by the selection."""
-    return client.fetch_packages(resolve_packages(client, release, selection, needed, options).values())
-
-
 def resolve_packages(
     client: ArchiveClient, release: Release, selection: Selection, needed: list[str], options: CutOptions
 ) -> dict[str, PackageRecord]:
@@ -214,14 +215,35 @@ def build(
     options: CutOptions,
     console: Console,
     prepare: Callable[[Report, Path], None] | None = None,
+    tree_key: str | None = None,
+    stored: reuse.StoredTree | None = None,
 ) -> tuple[Report, rootfs.CommitResult]:
     """Build the selection in a staging tree inside the root from `packages` (blobs of `cache`), then commit it;
-    `prepare` writes outputs beside the root from the staged tree first."""
+    `prepare` writes outputs beside the root from the staged tree first.
+
+    With `stored`, the staged tree of an identical earlier cut is written instead; with `tree_key`
+    (a cut into an empty root), the staged tree is kept in `cache` for the next identical cut.
+    """
     with rootfs.staging_area(options.root) as staging:
-        report, replaceable = stage(selection, plans, packages, cache, staging, options, console)
+        if stored is not None:
+            reuse.restore(stored, staging)
+            report, replaceable = stored.report, stored.replaceable
+            console.info(f"Wrote the verified tree of an identical earlier cut ({plural(len(stored.nodes), 'path')})")
+        else:
+            report, replaceable = stage(selection, plans, packages, cache, staging, options, console)
+            if tree_key is not None and cache is not None:
+                rootfs.apply_metadata(staging, report.entries.values())
+                reuse.store(cache, tree_key, staging, report, replaceable)
         if prepare is not None:
             prepare(report, staging)
-        result = rootfs.commit(staging, options.root, report, options.overwrite, replaceable)
+        result = rootfs.commit(
+            staging,
+            options.root,
+            report,
+            options.overwrite,
+            replaceable,
+            metadata_applied=stored is not None or (tree_key is not None and cache is not None),
+        )
     return report, result
 
 
@@ -235,6 +257,8 @@ def stage(
     console: Console,
 ) -> tuple[Report, frozenset[str]]:
     """Build the whole cut in `staging`: its report, and the generated paths that may replace the root's."""
+    from . import extract  # A cut that writes a stored tree reads no package.
+
     records = {name: package.record for name, package in packages.items()}
     debs = {name: package.deb for name, package in packages.items()}
     report = Report()

@@ -235,7 +235,9 @@ def load_release(
     cached = _cached(key, cache) if cache is not None else None
     if cached is not None:
         return cached
-    release = _load_uncached(reference, release_file, user_release, prefix, release_text, files, texts)
+    release = attrs.evolve(
+        _load_uncached(reference, release_file, user_release, prefix, release_text, files, texts), digest=key
+    )
     if cache is not None:
         _store(key, release, cache)
     return release

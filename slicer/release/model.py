@@ -223,6 +223,8 @@ class Release:
     equal_priority_by_version: bool = False
     # path -> {package: preferred package} for every path in a prefer relation.
     prefers: dict[str, dict[str, str]] = field(factory=dict)
+    # The digest of the files the release was read from and of the code that built it: names it in caches.
+    digest: str = ""
 
     @property
     def file(self) -> Path:

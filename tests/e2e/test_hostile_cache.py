@@ -36,6 +36,12 @@ def _evil_hello(tmp_path: Path) -> Path:
     return path
 
 
+def _forget_trees(cache: Path) -> None:
+    """Without a stored tree, the next cut reads the packages again (a stored tree would skip them)."""
+    for mapping in (cache / "derived").glob("*.tree-1"):
+        mapping.unlink()
+
+
 def _assert_genuine(release: str, root: Path) -> None:
     assert cut(release, root, "hello_bins") == 0
     assert (root / "usr/bin/su-hello").read_bytes() == b"setuid"
@@ -54,6 +60,7 @@ def test_planted_derived_data_does_not_reach_the_root(local_release, tmp_path):
     index_sha = _plant(cache, index.getvalue())
     (cache / "derived" / f"{genuine}.{DATA_COPY}").write_text(copy_path.name)
     (cache / "derived" / f"{genuine}.{DATA_INDEX}").write_text(f"{index_sha} {'ab' * 32}")
+    _forget_trees(cache)
 
     _assert_genuine(release, tmp_path / "second")
 
@@ -79,6 +86,21 @@ def test_a_planted_package_index_does_not_choose_the_package(local_release, tmp_
         parsed.write_bytes(PackageIndex.build(forged).to_bytes(b"an attacker's key"))
         planted += 1
     assert planted == 1
+    _forget_trees(cache)
+
+    _assert_genuine(release, tmp_path / "second")
+
+
+def test_a_planted_stored_tree_does_not_reach_the_root(local_release, tmp_path):
+    _, release = local_release
+    assert cut(release, tmp_path / "first", "hello_bins") == 0
+    cache = _cache_of(release)
+    (mapping,) = (cache / "derived").glob("*.tree-1")
+    genuine, seal = mapping.read_text().split()
+    data = (cache / "sha256" / genuine).read_bytes()
+    assert data.count(b"setuid") == 1
+    # A tree whose su-hello holds the attacker's bytes, under the genuine tree's seal.
+    mapping.write_text(f"{_plant(cache, data.replace(b'setuid', b'evil!!'))} {seal}")
 
     _assert_genuine(release, tmp_path / "second")
 
