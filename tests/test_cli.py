@@ -664,7 +664,7 @@ def test_a_non_root_cut_warns_once_about_owners_unless_quiet(libfoo_release, sha
     assert loud.returncode == 0, loud.stderr
     assert loud.stderr.count("warning: not running as root: every path in") == 1
     quiet = run_as_nobody("-q", *args, "--root", str(shared / "two"), env={})
-    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert (quiet.returncode, quiet.stderr) == (0, ""), quiet.stderr
     assert (shared / "two/usr/lib/x86_64-linux-gnu/libfoo.so.1.0").stat().st_uid == 65534
     assert "not running as root" not in run(*args, "--root", str(shared / "three")).stderr
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ from slicer.cache import Cache
 from slicer.errors import ReleaseError
 from slicer.release import load as release_module
 from slicer.release.load import bundled_names, host_release_name, known_suites, load_release
+from slicer.release.model import SliceKey
 
 
 def test_bundled_releases_load():
@@ -145,6 +147,17 @@ def test_a_release_read_from_the_cache_equals_the_one_built(tmp_path):
         attrs.astuple(item, recurse=False)
         for item in (built.maintenance, *built.archives.values(), *built.public_keys.values())
     ]
+
+
+def test_a_release_read_from_the_cache_reads_back_only_the_packages_asked_for(tmp_path):
+    load_release("debian-12", cache=Cache(tmp_path))
+    cached = load_release("debian-12", cache=Cache(tmp_path))
+    assert "libc6" in cached.packages and "no-such-package" not in cached.packages
+    assert cached.packages["libc6"].slices["libs"].key == SliceKey("libc6", "libs")
+    assert list(cached.packages._loaded) == ["libc6"]  # type: ignore[attr-defined]
+    # Pickled again, its packages become a plain mapping of every package.
+    again = pickle.loads(pickle.dumps(cached))
+    assert type(again.packages) is dict and again == cached
 
 
 @pytest.mark.parametrize("how", ["call", "state"])

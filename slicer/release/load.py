@@ -15,8 +15,10 @@ import functools
 import gc
 import hashlib
 import io
+import os
 import pickle
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -164,7 +166,15 @@ def _locate(reference: str) -> tuple[Path, list[Path], bool, str]:
 def _read_text(path: Path, display: str) -> str:
     """A definition file's text; one that is not UTF-8 is refused naming the line of the first bad byte."""
     try:
-        data = path.read_bytes()
+        # os-level reads: a release is hundreds of small files, read on every command.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
     except OSError as error:
         raise ReleaseError(f"cannot read {display}: {error.strerror or error}") from None
     try:
@@ -180,14 +190,26 @@ def slice_folder(reference: str | None = None) -> Path:
 
 
 def _display(path: Path, base: Path, prefix: str) -> str:
-    relative = path.relative_to(base).as_posix()
+    text, folder = str(path), str(base)
+    # Plain string work when `path` lies under `base` as written (always, for files found in it).
+    relative = text[len(folder) + 1 :] if text.startswith(f"{folder}/") else path.relative_to(base).as_posix()
     return f"{prefix}/{relative}" if prefix else relative
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    """Every `*.yaml` under `directory`, ordered by path components (walked as strings: pathlib's
+    glob costs more than the rest of finding a release's files)."""
+    found: list[tuple[list[str], str]] = []
+    for folder, _, names in os.walk(directory):
+        parts = folder.split(os.sep)
+        found += [([*parts, name], os.path.join(folder, name)) for name in names if name.endswith(".yaml")]
+    return [Path(path) for _, path in sorted(found)]
 
 
 def _slice_files(directory: Path, display_base: Path, prefix: str) -> dict[str, tuple[Path, str]]:
     """package name -> (file, display name) for every `*.yaml` under `directory`."""
     found: dict[str, tuple[Path, str]] = {}
-    for path in sorted(directory.rglob("*.yaml"), key=lambda path: path.parts):
+    for path in _yaml_files(directory):
         display = _display(path, display_base, prefix)
         name = schema.package_name_from_file(path, display)
         if name in found:
@@ -227,7 +249,9 @@ def load_release(
     release_text = _read_text(
         release_file, _display(release_file, release_file.parent if user_release else data_root(), prefix)
     )
-    digest = hashlib.sha256(f"{__version__}\0{_code_digest()}\0{reference}\0{release_text}".encode())
+    # The Python version too: how objects pickle changes between versions.
+    identity = f"{__version__}\0{sys.version}\0{_code_digest()}\0{reference}\0{release_text}"
+    digest = hashlib.sha256(identity.encode())
     for name in sorted(files):
         # The real location too: `check --fix` writes back to the file a package came from.
         digest.update(f"\0{files[name][0]}\0{files[name][1]}\0{texts[name]}".encode())
@@ -255,21 +279,65 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
+def _unpickle(data: bytes) -> Any:
+    return _ReleaseUnpickler(io.BytesIO(data)).load()
+
+
+class _LazyPackages(Mapping[str, Package]):
+    """A cached release's packages, each read back from its own pickle when first asked for.
+
+    A cut reads a handful of a release's hundreds of packages; reading back all of them
+    would cost more than the rest of loading the release.
+    """
+
+    def __init__(self, pickled: dict[str, bytes]) -> None:
+        self._pickled = pickled
+        self._loaded: dict[str, Package] = {}
+
+    def __getitem__(self, name: str) -> Package:
+        package = self._loaded.get(name)
+        if package is None:
+            package = _unpickle(self._pickled[name])
+            if not isinstance(package, Package):
+                raise TypeError(f"the cached release holds no package at {name}")
+            self._loaded[name] = package
+        return package
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._pickled
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pickled)
+
+    def __len__(self) -> int:
+        return len(self._pickled)
+
+    def __reduce__(self) -> tuple[type[dict[str, Package]], tuple[dict[str, Package]]]:
+        return dict, (dict(self.items()),)
+
+
 def _cached(key: str, cache: ParsedStore) -> Release | None:
     try:
         data = cache.read_parsed(key)
         if data is None:
             return None
-        release = _ReleaseUnpickler(io.BytesIO(data)).load()
+        release, packages = _unpickle(data)
     except (OSError, CacheError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
         return None
-    return release if isinstance(release, model.Release) else None
+    if not isinstance(release, model.Release) or not isinstance(packages, dict):
+        return None
+    return attrs.evolve(release, packages=_LazyPackages(packages))
 
 
 def _store(key: str, release: Release, cache: ParsedStore) -> None:
+    """Keep `release` with each package pickled on its own, for `_LazyPackages`."""
+    packages = {
+        name: pickle.dumps(package, protocol=pickle.HIGHEST_PROTOCOL) for name, package in release.packages.items()
+    }
+    data = pickle.dumps((attrs.evolve(release, packages={}), packages), protocol=pickle.HIGHEST_PROTOCOL)
     # A read-only, full or refused cache only costs speed (a cut then explains the refusal).
     with contextlib.suppress(OSError, CacheError):
-        cache.write_parsed(key, pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))
+        cache.write_parsed(key, data)
 
 
 def _gather_files(

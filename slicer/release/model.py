@@ -11,6 +11,7 @@ import datetime
 import enum
 import operator
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -49,7 +50,15 @@ def _pickled_as_calls(cls: type[_T]) -> type[_T]:
     return cls
 
 
-class PathKind(enum.Enum):
+class _PickledByValue(enum.Enum):
+    """Pickle a member as a call of its class with its value, as every Python version reads it
+    (some 3.11 releases pickle members through `getattr`, which the cache's unpickler refuses)."""
+
+    def __reduce_ex__(self, protocol: object) -> tuple[type[enum.Enum], tuple[object]]:
+        return type(self), (self.value,)
+
+
+class PathKind(_PickledByValue):
     COPY = "copy"
     GLOB = "glob"
     MAKE = "make"
@@ -58,7 +67,7 @@ class PathKind(enum.Enum):
     GENERATE = "generate"
 
 
-class Generate(enum.Enum):
+class Generate(_PickledByValue):
     MANIFEST = "manifest"
     DPKG_STATUS = "dpkg-status"
     JAVA_KEYSTORE = "java-keystore"
@@ -214,7 +223,7 @@ class Release:
     format: str
     archives: dict[str, Archive]
     public_keys: dict[str, PublicKey]
-    packages: dict[str, Package]
+    packages: Mapping[str, Package]
     maintenance: Maintenance | None = None
     name: str = ""
     codename: str = ""
