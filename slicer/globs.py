@@ -74,30 +74,43 @@ def _literal_suffix(pattern: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
+def _shape(pattern: str) -> tuple[str, str, tuple[str, ...]]:
+    """A glob's literal prefix, literal suffix and components: asked of each glob many times."""
+    return literal_prefix(pattern), _literal_suffix(pattern), tuple(pattern.split("/"))
+
+
+@functools.lru_cache(maxsize=65536)
 def overlap(first: str, second: str) -> bool:
     """Whether some concrete path is matched by both patterns.
 
     Cheap tests reject most pairs (literal prefixes and suffixes must agree,
-    and without `**` both need the same number of components); the rest run
-    a memoised walk over the two token lists, where a star facing anything
-    either matches nothing or swallows the other side's next token.
+    and so must the components before any `**`; without `**` both need the
+    same number of components); the rest run a memoised walk over the two
+    token lists, where a star facing anything either matches nothing or
+    swallows the other side's next token.
     """
     if not is_glob(first):
         return match(second, first)
     if not is_glob(second):
         return match(first, second)
-    head_a, head_b = literal_prefix(first), literal_prefix(second)
+    (head_a, tail_a, parts_a), (head_b, tail_b, parts_b) = _shape(first), _shape(second)
     if not (head_a.startswith(head_b) or head_b.startswith(head_a)):
         return False
-    tail_a, tail_b = _literal_suffix(first), _literal_suffix(second)
     if not (tail_a.endswith(tail_b) or tail_b.endswith(tail_a)):
         return False
     if "**" not in first and "**" not in second:
         # Component by component, last first: differences usually sit at the end.
-        parts_a, parts_b = first.split("/"), second.split("/")
         if len(parts_a) != len(parts_b):
             return False
         return all(_overlap_tokens(x, y) for x, y in zip(reversed(parts_a), reversed(parts_b), strict=False))
+    # The components before the first that holds a "**" sit at the same depth in every path both
+    # match, so each pair must overlap (`/usr/lib/*-linux-*/gawk/**` and `/usr/lib/*-linux-*/libz.so.1`
+    # part at their fifth), which is quicker to learn than walking the whole patterns.
+    for x, y in zip(parts_a, parts_b, strict=False):
+        if "**" in x or "**" in y:
+            break
+        if x != y and not _overlap_tokens(x, y):
+            return False
     return _overlap_tokens(first, second)
 
 

@@ -37,6 +37,10 @@ def test_match(pattern, path, expected):
         ("/a/*", "/a/**", True),
         ("/a/*b", "/a/**/c", False),
         ("/usr/lib/*-linux-gnu/liba*", "/usr/lib/*-linux-gnu/libb*", False),
+        ("/usr/lib/*-linux-*/gawk/**", "/usr/lib/*-linux-*/libz.so.1", False),
+        ("/usr/lib/*-linux-*/gawk/**", "/usr/lib/*/gawk/x.so", True),
+        ("/a/*b/**", "/a/*c/d", False),
+        ("/a/*b/**", "/a/**/d", True),
     ],
 )
 def test_overlap_examples(first, second, expected):

@@ -15,6 +15,7 @@ two keys a matching path must agree with:
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from .. import globs
@@ -117,8 +118,8 @@ class PathIndex(Generic[T]):
             self._sorted_literals = sorted(self.literals)
         return _starting_with(self._sorted_literals, prefix)
 
-    def patterns_overlapping(self, path: str) -> list[str]:
-        """Globs that can match some path `path` (a literal or a glob) also matches."""
+    def patterns_overlapping(self, path: str, worth: Callable[[str], bool] | None = None) -> list[str]:
+        """Globs that can match some path `path` (a literal or a glob) also matches; see `matches` for `worth`."""
         if "**" in path:
             candidates = self._by_prefix.compatible(globs.literal_prefix(path))
         else:
@@ -128,10 +129,18 @@ class PathIndex(Generic[T]):
             if flat is not None:
                 candidates += flat.compatible(last)
         # A glob always overlaps itself: no need to walk its tokens to learn it.
-        return [pattern for pattern in candidates if pattern == path or globs.overlap(pattern, path)]
+        return [
+            pattern
+            for pattern in candidates
+            if (worth is None or worth(pattern)) and (pattern == path or globs.overlap(pattern, path))
+        ]
 
-    def matches(self, path: str) -> list[str]:
-        """Every indexed path or glob that overlaps `path`."""
+    def matches(self, path: str, worth: Callable[[str], bool] | None = None) -> list[str]:
+        """Every indexed path or glob that overlaps `path`.
+
+        With `worth`, only those it accepts: it is asked before the overlap is
+        tested, which costs more than most questions about the candidate.
+        """
         if globs.is_glob(path):
             if "**" in path:
                 literals = self.literals_under(globs.literal_prefix(path))
@@ -139,10 +148,12 @@ class PathIndex(Generic[T]):
                 depth, last = _depth_key(path)
                 table = self._literals_at(depth)
                 literals = table.extensions(last) if table else []
-            found = [literal for literal in literals if globs.match(path, literal)]
+            found = [
+                literal for literal in literals if (worth is None or worth(literal)) and globs.match(path, literal)
+            ]
         else:
-            found = [path] if path in self.literals else []
-        return found + self.patterns_overlapping(path)
+            found = [path] if path in self.literals and (worth is None or worth(path)) else []
+        return found + self.patterns_overlapping(path, worth)
 
 
 def _table(tables: dict[int, _PrefixTable], depth: int) -> _PrefixTable:

@@ -308,13 +308,21 @@ def conflicts(index: PathIndex[_Item], prefer_map: dict[str, dict[str, str]]) ->
                     continue
                 raise _conflict(first, second, path)
     for pattern, pattern_items in index.patterns.items():
-        for other_path in index.matches(pattern):
-            if other_path == pattern:
-                continue
+
+        def clashing(other_path: str, pattern: str = pattern, pattern_items: list[_Item] = pattern_items) -> bool:
+            """Whether `other_path` would conflict with `pattern` if they overlap: asked first, as
+            most candidates belong to the glob's own package and testing an overlap costs more."""
+            others = index.literals.get(other_path) or index.patterns.get(other_path, [])
+            return other_path != pattern and any(
+                not _may_overlap(glob_item, other) for glob_item in pattern_items for other in others
+            )
+
+        for other_path in index.matches(pattern, clashing):
             others = index.literals.get(other_path) or index.patterns.get(other_path, [])
             for glob_item in pattern_items:
                 for other in others:
-                    _check_overlap(glob_item, other)
+                    if not _may_overlap(glob_item, other):
+                        raise _overlap_conflict(glob_item, other)
     # Slices naming the very same pattern never meet above. A generate path (they end
     # in /** and are patterns too) must agree with every other slice naming it; a glob
     # belongs to one package, since what two packages ship under it may differ.
@@ -329,16 +337,19 @@ def conflicts(index: PathIndex[_Item], prefer_map: dict[str, dict[str, str]]) ->
                 raise _conflict(first, second, pattern)
 
 
-def _check_overlap(glob_item: _Item, other: _Item) -> None:
+def _may_overlap(glob_item: _Item, other: _Item) -> bool:
+    """Paths a glob of a package may share: the package's own extracted ones."""
     kinds = (glob_item.info.kind, other.info.kind)
-    if (
+    return (
         PathKind.GENERATE not in kinds
         and glob_item.package.name == other.package.name
         and all(kind in (PathKind.GLOB, PathKind.COPY) for kind in kinds)
-    ):
-        return
+    )
+
+
+def _overlap_conflict(glob_item: _Item, other: _Item) -> ReleaseError:
     low, high = sorted((glob_item, other), key=lambda item: (item.package.name, item.slice.name, item.path))
-    raise slice_error(
+    return slice_error(
         high.package,
         high.slice.name,
         high.path,
