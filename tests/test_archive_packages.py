@@ -6,7 +6,6 @@ import hashlib
 import mmap
 
 import pytest
-import zstandard
 
 from slicer.archive import packages
 from slicer.archive.packages import PackageIndex
@@ -110,5 +109,23 @@ def test_a_changed_paragraph_frame_is_refused_when_read() -> None:
     loaded = PackageIndex.from_bytes(bytes(stored), KEY)
     assert loaded is not None
     entry = loaded.entries("pkg00049")[0]
-    with pytest.raises(zstandard.ZstdError, match="does not match its recorded SHA256"):
+    with pytest.raises(packages.DamagedIndexError, match="paragraph frame 0 does not match its recorded SHA256"):
         loaded.stanza(entry)
+    with pytest.raises(packages.DamagedIndexError, match="run `slicer cache prune`"):
+        list(loaded.paragraphs())
+
+
+def test_a_changed_block_of_entries_is_refused_when_read(monkeypatch) -> None:
+    monkeypatch.setattr(packages, "RECORD_BLOCK", 512)  # several blocks from a small index
+    index = PackageIndex.build(_packages_text(50))
+    stored = bytearray(index.to_bytes(KEY))
+    loaded = PackageIndex.from_bytes(bytes(stored), KEY)
+    assert loaded is not None and loaded.entries("pkg00049") == index.entries("pkg00049")
+    _, header_length, records_length = packages._PREAMBLE.unpack_from(stored, len(packages.MAGIC))
+    records_end = len(packages.MAGIC) + packages._PREAMBLE.size + header_length + records_length
+    stored[records_end - 3] ^= 0x01  # inside the last block's entries, outside the sealed header
+    damaged = PackageIndex.from_bytes(bytes(stored), KEY)
+    assert damaged is not None
+    assert damaged.entries("pkg00000") == index.entries("pkg00000")  # other blocks still read
+    with pytest.raises(packages.DamagedIndexError, match="block of entries .* does not match its recorded SHA256"):
+        damaged.entries("pkg00049")

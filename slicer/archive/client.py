@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import zstandard
 from attrs import define, frozen
 
 from ..cache import BlobWriter, Cache
@@ -456,12 +455,7 @@ class ArchiveClient:
         ]
 
     def _record(self, name: str, source: _Source, entry: IndexEntry) -> PackageRecord:
-        try:
-            stanza = source.index.stanza(entry)
-        except zstandard.ZstdError:
-            raise ArchiveError(
-                f'the cached index of suite "{source.suite}" is damaged; prune the cache and run again'
-            ) from None
+        stanza = source.index.stanza(entry)
         return PackageRecord(
             name=name,
             version=entry[0],

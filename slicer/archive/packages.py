@@ -8,15 +8,18 @@ about 64 KiB, so the text of a chosen package (for dpkg status entries)
 costs one small frame to decompress (0.15 ms; frames four times larger made
 the file 2% smaller but each text four times slower).
 
-File layout: MAGIC, an HMAC of header and records with the header length,
-the header (sorted names joined by newlines, where each name starts, record
-and frame offsets, each frame's SHA256), the marshalled entries per name,
-then the frames. Names are looked up by bisection in the joined text, so
+File layout: MAGIC, an HMAC of the header with the lengths of header and
+records, the header (sorted names joined by newlines, where each name starts,
+record offsets, the names that start each block of records and each block's
+SHA256, frame offsets and each frame's SHA256), the marshalled entries per
+name, then the frames. Names are looked up by bisection in the joined text, so
 loading never splits bookworm's 63k names into strings. The HMAC, under a key
 the cache keeps secret, proves the file was written by this cache from the
-signed index (the .deb hashes inside were proven when it was parsed); each
-frame is checked against its SHA256 when it is read. A file that fails
-either check is derived again.
+signed index (the .deb hashes inside were proven when it was parsed). A block
+of records (about 64 KiB) and a frame are checked against their SHA256 when
+first read, so a run hashes the little it reads rather than bookworm's 12 MB
+of records. A file whose seal fails is derived again; a block or frame that
+fails is reported as a damaged cache.
 """
 
 from __future__ import annotations
@@ -33,15 +36,27 @@ from collections.abc import Iterator
 
 import zstandard
 
+from ..errors import ArchiveError
 from .deb822 import scan_packages
 
-MAGIC = b"slicer-packages-3\n"
+MAGIC = b"slicer-packages-4\n"
 FRAME_SIZE = 64 * 1024
-_PREAMBLE = struct.Struct("<32sQQ")  # HMAC-SHA256 of header and records, their lengths
+RECORD_BLOCK = 64 * 1024
+_PREAMBLE = struct.Struct("<32sQQ")  # HMAC-SHA256 of the header and both lengths, the lengths of header and records
 _DIGEST = hashlib.sha256().digest_size
 
 # version, architecture, filename, size, sha256, frame, start, end
 IndexEntry = tuple[str, str, str, int, str, int, int, int]
+
+
+class DamagedIndexError(ArchiveError):
+    """A part of a parsed index read from the cache does not match its recorded SHA256."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(
+            f"a cached package index is damaged ({part} does not match its recorded SHA256); "
+            "run `slicer cache prune` and try again"
+        )
 
 
 class _Names:
@@ -77,6 +92,8 @@ class PackageIndex:
         names: _Names,
         record_offsets: array.array[int],
         records: bytes | memoryview,
+        record_blocks: array.array[int],
+        record_digests: bytes,
         frame_offsets: array.array[int],
         frames: bytes | memoryview,
         frame_digests: bytes,
@@ -84,10 +101,13 @@ class PackageIndex:
         self._names = names
         self._record_offsets = record_offsets
         self._records = records
+        self._record_blocks = record_blocks  # the position of each block's first name, then len(names)
+        self._record_digests = record_digests
         self._frame_offsets = frame_offsets
         self._frames = frames
         self._frame_digests = frame_digests
         self._decoded: dict[str, list[IndexEntry]] = {}
+        self._checked_blocks: set[int] = set()
 
     @classmethod
     def build(cls, text: bytes) -> PackageIndex:
@@ -105,8 +125,27 @@ class PackageIndex:
         frames = [compressor.compress(text[start:stop]) for start, stop in itertools.pairwise(frame_starts)]
         names = sorted(grouped)
         records = [marshal.dumps(grouped[name]) for name in names]
+        record_offsets, joined = _offsets(records), b"".join(records)
+        blocks = array.array("Q", [0])
+        for position in range(len(names)):
+            if record_offsets[position] - record_offsets[blocks[-1]] >= RECORD_BLOCK:
+                blocks.append(position)
+        blocks.append(len(names))
+        record_digests = b"".join(
+            hashlib.sha256(joined[record_offsets[start] : record_offsets[stop]]).digest()
+            for start, stop in itertools.pairwise(blocks)
+        )
         digests = b"".join(hashlib.sha256(frame).digest() for frame in frames)
-        return cls(_Names.of(names), _offsets(records), b"".join(records), _offsets(frames), b"".join(frames), digests)
+        return cls(
+            _Names.of(names),
+            record_offsets,
+            joined,
+            blocks,
+            record_digests,
+            _offsets(frames),
+            b"".join(frames),
+            digests,
+        )
 
     def to_bytes(self, key: bytes) -> bytes:
         """The stored form, sealed with `key` (see `from_bytes`)."""
@@ -115,11 +154,13 @@ class PackageIndex:
                 self._names.joined,
                 self._names.starts.tobytes(),
                 self._record_offsets.tobytes(),
+                self._record_blocks.tobytes(),
+                self._record_digests,
                 self._frame_offsets.tobytes(),
                 self._frame_digests,
             )
         )
-        seal = _seal(key, header, self._records)
+        seal = _seal(key, header, len(self._records))
         return b"".join(
             (MAGIC, _PREAMBLE.pack(seal, len(header), len(self._records)), header, self._records, self._frames)
         )
@@ -141,18 +182,21 @@ class PackageIndex:
         if len(header) != length or len(records) != records_length:
             return None
         # Nothing is unmarshalled before the seal proves this cache wrote it.
-        if not hmac.compare_digest(_seal(key, header, records), seal):
+        if not hmac.compare_digest(_seal(key, header, records_length), seal):
             return None
         try:
-            joined, start_bytes, record_bytes, frame_bytes, frame_digests = marshal.loads(header)
+            joined, start_bytes, record_bytes, block_bytes, record_digests, frame_bytes, frame_digests = marshal.loads(
+                header
+            )
         except (EOFError, ValueError, TypeError):
             return None
         names = _Names(joined, array.array("Q", start_bytes))
         record_offsets, frame_offsets = array.array("Q", record_bytes), array.array("Q", frame_bytes)
+        blocks = array.array("Q", block_bytes)
         frames = view[start + length + records_length :]
         if records_length != record_offsets[-1] or len(frames) != frame_offsets[-1]:
             return None
-        return cls(names, record_offsets, records, frame_offsets, frames, frame_digests)
+        return cls(names, record_offsets, records, blocks, record_digests, frame_offsets, frames, frame_digests)
 
     def __len__(self) -> int:
         return len(self._names)
@@ -168,13 +212,28 @@ class PackageIndex:
         found = self._decoded.get(name)
         if found is None:
             position = self._position(name)
-            found = (
-                []
-                if position is None
-                else marshal.loads(self._records[self._record_offsets[position] : self._record_offsets[position + 1]])
-            )
+            found = []
+            if position is not None:
+                self._check_block(position)
+                found = marshal.loads(
+                    self._records[self._record_offsets[position] : self._record_offsets[position + 1]]
+                )
             self._decoded[name] = found
         return found
+
+    def _check_block(self, position: int) -> None:
+        """Check the block of records holding name `position` against its SHA256, once."""
+        block = bisect.bisect_right(self._record_blocks, position) - 1
+        if block in self._checked_blocks:
+            return
+        start, stop = (
+            self._record_offsets[self._record_blocks[block]],
+            self._record_offsets[self._record_blocks[block + 1]],
+        )
+        expected = self._record_digests[block * _DIGEST : (block + 1) * _DIGEST]
+        if hashlib.sha256(self._records[start:stop]).digest() != expected:
+            raise DamagedIndexError(f"block of entries {block}")
+        self._checked_blocks.add(block)
 
     def names(self) -> list[str]:
         """Every package name of the index, sorted."""
@@ -183,24 +242,26 @@ class PackageIndex:
     def paragraphs(self) -> Iterator[str]:
         """The index's paragraphs, frame by frame: a whole-index scan, for rare questions."""
         decompressor = zstandard.ZstdDecompressor()
-        for frame, start in enumerate(self._frame_offsets[:-1]):
-            text = decompressor.decompress(self._frames[start : self._frame_offsets[frame + 1]])
-            yield from text.decode("utf-8", "replace").split("\n\n")
+        for frame in range(len(self._frame_offsets) - 1):
+            yield from decompressor.decompress(self._frame(frame)).decode("utf-8", "replace").split("\n\n")
 
     def stanza(self, entry: IndexEntry) -> str:
         """The full paragraph of `entry`, as the archive wrote it."""
         frame, start, end = entry[5], entry[6], entry[7]
-        compressed = self._frames[self._frame_offsets[frame] : self._frame_offsets[frame + 1]]
-        if hashlib.sha256(compressed).digest() != self._frame_digests[frame * _DIGEST : (frame + 1) * _DIGEST]:
-            raise zstandard.ZstdError(f"paragraph frame {frame} does not match its recorded SHA256")
-        text = zstandard.ZstdDecompressor().decompress(compressed)
+        text = zstandard.ZstdDecompressor().decompress(self._frame(frame))
         return text[start:end].decode("utf-8", "replace")
 
+    def _frame(self, frame: int) -> bytes | memoryview:
+        """Frame number `frame`, checked against its recorded SHA256."""
+        compressed = self._frames[self._frame_offsets[frame] : self._frame_offsets[frame + 1]]
+        if hashlib.sha256(compressed).digest() != self._frame_digests[frame * _DIGEST : (frame + 1) * _DIGEST]:
+            raise DamagedIndexError(f"paragraph frame {frame}")
+        return compressed
 
-def _seal(key: bytes, header: bytes | memoryview, records: bytes | memoryview) -> bytes:
-    seal = hmac.new(key, struct.pack("<QQ", len(header), len(records)), hashlib.sha256)
+
+def _seal(key: bytes, header: bytes | memoryview, records_length: int) -> bytes:
+    seal = hmac.new(key, struct.pack("<QQ", len(header), records_length), hashlib.sha256)
     seal.update(header)
-    seal.update(records)
     return seal.digest()
 
 
