@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from slicer import globs
 from slicer.release.pathindex import PathIndex
 
-component = st.sampled_from(["usr", "lib", "x86_64-linux-gnu", "libc.so.6", "lib*", "*", "**", "li?", "a", "b*"])
+component = st.sampled_from(
+    ["usr", "lib", "x86_64-linux-gnu", "libc.so.6", "lib*", "*", "**", "li?", "a", "b*", "*-linux-*", "a**", "**.so"]
+)
 path = st.lists(component, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts))
 
 

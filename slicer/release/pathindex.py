@@ -2,14 +2,19 @@
 
 Comparing every glob with every path is what makes chisel's release checks
 slow. Here literal paths sit in a sorted list, and globs are found through
-two keys a matching path must agree with:
+two structures a matching path must agree with:
 
-- every glob by its literal prefix (the text before its first wildcard): a
-  path can only match a glob whose prefix starts the path;
+- every glob in a tree of its components: a component without wildcards is
+  an edge only the same name follows, one with `*` or `?` an edge any name it
+  matches follows, and one holding `**` ends the glob's walk, as it can match
+  anything below. So the many `/usr/lib/*-linux-*/<name>/**` globs of a
+  release meet only those of the same `<name>`, although they all share the
+  literal prefix `/usr/lib/`;
 - globs without `**` also by (number of components, literal prefix of the
   last component): such a glob only matches paths of the same depth whose
   last component starts with that prefix — which separates the many
-  `/usr/lib/*-linux-gnu/libX*` globs from each other.
+  `/usr/lib/*-linux-gnu/libX*` globs from each other. A path without `**`
+  meets these, and the globs with `**` along its walk of the tree.
 """
 
 from __future__ import annotations
@@ -72,6 +77,62 @@ class _PrefixTable:
         return entries
 
 
+class _GlobTree:
+    """Globs by their components (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, _GlobTree] = {}  # by component
+        self.names = _PrefixTable()  # components without wildcards, by themselves
+        self.wild = _PrefixTable()  # components with `*` or `?` (no `**`), by their literal prefix
+        self.deep: list[str] = []  # globs whose next component holds `**`
+        self.ends: list[str] = []  # globs that end here
+        self.deep_below = 0  # globs with `**` here and further down
+
+    def add(self, pattern: str) -> None:
+        node, deep = self, "**" in pattern
+        for part in pattern.split("/"):
+            node.deep_below += deep
+            if "**" in part:
+                node.deep.append(pattern)
+                return
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = _GlobTree()
+                if globs.is_glob(part):
+                    node.wild.add(globs.literal_prefix(part), part)
+                else:
+                    node.names.add(part, part)
+            node = child
+        node.ends.append(pattern)
+
+    def everything(self) -> list[str]:
+        found = [*self.deep, *self.ends]
+        for child in self.children.values():
+            found += child.everything()
+        return found
+
+    def candidates(self, parts: list[str], position: int = 0, deep_only: bool = False) -> list[str]:
+        """Globs that may overlap the path or glob split into `parts`, from `parts[position]` on;
+        only those with `**` when `deep_only`."""
+        if deep_only and not self.deep_below:
+            return []
+        found = list(self.deep)
+        if position == len(parts):
+            return found if deep_only else found + self.ends
+        part = parts[position]
+        if "**" in part:
+            return found + self.ends + [pattern for child in self.children.values() for pattern in child.everything()]
+        if globs.is_glob(part):
+            head = globs.literal_prefix(part)
+            keys = self.names.extensions(head) + self.wild.compatible(head)
+        else:
+            keys = [part] if part in self.children else []
+            keys += [key for key in self.wild.compatible(part) if globs.match(key, part)]
+        for key in keys:
+            found += self.children[key].candidates(parts, position + 1, deep_only)
+        return found
+
+
 class PathIndex(Generic[T]):
     def __init__(self) -> None:
         self.literals: dict[str, list[T]] = {}
@@ -79,8 +140,7 @@ class PathIndex(Generic[T]):
         self._sorted_literals: list[str] | None = None
         # Literals by depth and last component, tabled when a glob first asks.
         self._literal_depths: dict[int, _PrefixTable] | None = None
-        self._by_prefix = _PrefixTable()  # every glob
-        self._deep = _PrefixTable()  # globs with **
+        self._globs = _GlobTree()  # every glob
         self._flat: dict[int, _PrefixTable] = {}  # globs without **, per depth
 
     def add(self, path: str, item: T) -> None:
@@ -97,11 +157,8 @@ class PathIndex(Generic[T]):
             items.append(item)
             return
         self.patterns[path] = [item]
-        prefix = globs.literal_prefix(path)
-        self._by_prefix.add(prefix, path)
-        if "**" in path:
-            self._deep.add(prefix, path)
-        else:
+        self._globs.add(path)
+        if "**" not in path:
             depth, last = _depth_key(path)
             _table(self._flat, depth).add(last, path)
 
@@ -121,10 +178,12 @@ class PathIndex(Generic[T]):
     def patterns_overlapping(self, path: str, worth: Callable[[str], bool] | None = None) -> list[str]:
         """Globs that can match some path `path` (a literal or a glob) also matches; see `matches` for `worth`."""
         if "**" in path:
-            candidates = self._by_prefix.compatible(globs.literal_prefix(path))
+            candidates = self._globs.candidates(path.split("/"))
         else:
+            # Globs without ** only match paths as deep as they are: their table by depth and
+            # last component is the sharper key.
             depth, last = _depth_key(path)
-            candidates = self._deep.compatible(globs.literal_prefix(path)) if self._deep.by_key else []
+            candidates = self._globs.candidates(path.split("/"), deep_only=True)
             flat = self._flat.get(depth)
             if flat is not None:
                 candidates += flat.compatible(last)
