@@ -2,8 +2,10 @@
 
 Layout under the cache directory:
   sha256/<hex>     downloaded files (.debs, compressed indexes), named by content
-  parsed/<hex>     parsed package indexes, named by the index's SHA256 (and the
-                   library files of Contents indexes, `libraries-2-<hex>`)
+  parsed/<name>    parsed package indexes, `packages-<format>-<hex>` for the
+                   index of SHA256 <hex> (and the library files of Contents
+                   indexes, `libraries-2-<hex>`), validated releases and
+                   signature verdicts
   releases/<hex>   the latest verified InRelease (or Release + `.sig`) per URL
   derived/<hex>.<kind>  the SHA256 of a blob made from blob <hex> (e.g. its
                    data.tar recompressed) or from inputs of digest <hex> (a

@@ -29,7 +29,7 @@ from ..errors import ArchiveError, MirrorError, OfflineError
 from ..release.model import Release
 from . import signed
 from .mirrors import missing_mirror_message
-from .packages import IndexEntry, PackageIndex
+from .packages import IndexEntry, PackageIndex, cache_name
 from .versions import version_key
 
 if TYPE_CHECKING:
@@ -368,7 +368,7 @@ class ArchiveClient:
         suffix, decompress = choice
         listed = info.files[base + suffix]
         plain = info.files.get(base)
-        key = (plain or listed).sha256
+        key = cache_name((plain or listed).sha256)
         cached = self.cache.map_parsed(key)
         if cached is not None:
             index = PackageIndex.from_bytes(cached, self.cache.parsed_key(key))

@@ -39,11 +39,18 @@ import zstandard
 from ..errors import ArchiveError
 from .deb822 import scan_packages
 
-MAGIC = b"slicer-packages-4\n"
+FORMAT = 4
+MAGIC = f"slicer-packages-{FORMAT}\n".encode()
 FRAME_SIZE = 64 * 1024
 RECORD_BLOCK = 64 * 1024
 _PREAMBLE = struct.Struct("<32sQQ")  # HMAC-SHA256 of the header and both lengths, the lengths of header and records
 _DIGEST = hashlib.sha256().digest_size
+
+def cache_name(sha256: str) -> str:
+    """The cache's name for the parsed form of the index `sha256`: versioned, so two slicer
+    versions sharing a cache each keep their own instead of replacing each other's."""
+    return f"packages-{FORMAT}-{sha256}"
+
 
 # version, architecture, filename, size, sha256, frame, start, end
 IndexEntry = tuple[str, str, str, int, str, int, int, int]
