@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import mmap
 import os
 import pickle
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
@@ -109,6 +110,25 @@ def key(release: Release, selection: Selection, records: dict[str, PackageRecord
     return digest.hexdigest()
 
 
+class _TreeUnpickler(pickle.Unpickler):
+    """Reads back only what `store` writes, so even a stored tree that passed its seal cannot run code."""
+
+    ALLOWED = frozenset(
+        {
+            ("slicer.report", "Report"),
+            ("slicer.report", "Entry"),
+            (__name__, "Node"),
+            ("builtins", "set"),
+            ("builtins", "frozenset"),
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a stored tree")
+        return super().find_class(module, name)
+
+
 def find(cache: Cache, tree_key: str) -> StoredTree | None:
     """The stored tree for `tree_key`, hash-checked; None when there is none or it cannot be read."""
     try:
@@ -119,7 +139,7 @@ def find(cache: Cache, tree_key: str) -> StoredTree | None:
             if file.read(len(_MAGIC)) != _MAGIC:
                 return None
             length = int.from_bytes(file.read(8), "little")
-            report, replaceable, nodes = pickle.loads(file.read(length))
+            report, replaceable, nodes = _TreeUnpickler(io.BytesIO(file.read(length))).load()
     except (OSError, CacheError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
         return None
     return StoredTree(blob, report, replaceable, tuple(nodes), len(_MAGIC) + 8 + length)
