@@ -229,17 +229,23 @@ def _verify(result: Inspection) -> None:
             result.removed.append(entry.path)
         elif reason is not None:
             result.changed.append(f"{entry.path} ({reason})")
-    # Added: anything on disk that is neither recorded nor a parent of something recorded.
-    parents = {path.rstrip("/").rsplit("/", 1)[0] + "/" for path in result.paths}
-    parents |= {"/".join(path.split("/")[:depth]) + "/" for path in parents for depth in range(1, path.count("/"))}
+    # Added: anything on disk that is neither recorded nor a parent of something recorded, compared
+    # where the recorded paths lead: one recorded through a linked folder (/lib -> usr/lib) lies in its target.
+    recorded: set[Path] = set()
+    for path in result.paths:
+        try:
+            recorded.add(resolve(result.root, path.rstrip("/") or "/", follow_last=False))
+        except (OSError, SlicerError):
+            continue  # removed, as reported above
+    parents = {parent for host in recorded for parent in host.parents}
     for folder, dirs, files in os.walk(result.root):
         descend = []
         for name in sorted(dirs) + sorted(files):
             host = Path(folder) / name
             is_dir = name in dirs and not host.is_symlink()
-            path = image_path(result.root, host) + ("/" if is_dir else "")
-            if path not in result.paths and path not in parents:
-                result.added.append(path)  # a new directory is listed, not its contents
+            if host not in recorded and host not in parents:
+                # A new directory is listed, not its contents.
+                result.added.append(image_path(result.root, host) + ("/" if is_dir else ""))
             elif is_dir:
                 descend.append(name)
         dirs[:] = descend

@@ -496,6 +496,19 @@ def test_inspect_reads_the_manifest_and_verify_finds_every_difference(local_rele
     ]
 
 
+def test_verify_finds_paths_recorded_through_a_linked_folder_where_they_lie(local_release, tmp_path, capsys):
+    _, release = local_release
+    root = tmp_path / "root"
+    # libhello ships /lib/x86_64-linux-gnu/libhello.so.1, and /lib is base-files' link to usr/lib.
+    assert cut(release, root, "libhello_libs", "base-files_chisel") == 0
+    assert (root / "usr/lib/x86_64-linux-gnu/libhello.so.1").is_file()
+    code, out, _ = inspect(capsys, "--json", "--verify", str(root))
+    assert (code, json.loads(out)["added"]) == (0, [])
+    (root / "usr/lib/x86_64-linux-gnu/libextra.so").write_text("x")
+    code, out, _ = inspect(capsys, "--json", "--verify", str(root))
+    assert (code, json.loads(out)["added"]) == (1, ["/usr/lib/x86_64-linux-gnu/libextra.so"])
+
+
 def test_inspect_reads_status_entries_alone(local_release, tmp_path, capsys, monkeypatch):
     _, release = local_release
     root = tmp_path / "root"
