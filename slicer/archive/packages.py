@@ -46,6 +46,7 @@ RECORD_BLOCK = 64 * 1024
 _PREAMBLE = struct.Struct("<32sQQ")  # HMAC-SHA256 of the header and both lengths, the lengths of header and records
 _DIGEST = hashlib.sha256().digest_size
 
+
 def cache_name(sha256: str) -> str:
     """The cache's name for the parsed form of the index `sha256`: versioned, so two slicer
     versions sharing a cache each keep their own instead of replacing each other's."""
