@@ -224,6 +224,7 @@ def build(
     With `stored`, the staged tree of an identical earlier cut is written instead; with `tree_key`
     (a cut into an empty root), the staged tree is kept in `cache` for the next identical cut.
     """
+    metadata_applied = stored is not None
     with rootfs.staging_area(options.root) as staging:
         if stored is not None:
             reuse.restore(stored, staging)
@@ -233,6 +234,7 @@ def build(
             report, replaceable = stage(selection, plans, packages, cache, staging, options, console)
             if tree_key is not None and cache is not None:
                 rootfs.apply_metadata(staging, report.entries.values())
+                metadata_applied = True
                 reuse.store(cache, tree_key, staging, report, replaceable)
         if prepare is not None:
             prepare(report, staging)
@@ -242,7 +244,7 @@ def build(
             report,
             options.overwrite,
             replaceable,
-            metadata_applied=stored is not None or (tree_key is not None and cache is not None),
+            metadata_applied=metadata_applied,
         )
     return report, result
 

@@ -23,6 +23,7 @@ one node per staged path), then the content of every file in node order.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import mmap
@@ -73,8 +74,9 @@ class StoredTree:
     content_offset: int
 
 
+@functools.cache
 def _code_digest() -> str:
-    """Every module of slicer: a change anywhere may change what a cut writes."""
+    """Every module of slicer: a change anywhere may change what a cut writes (read once per process)."""
     digest = hashlib.sha256()
     sources: list[str] = []
     for folder, dirs, files in os.walk(_PACKAGE):

@@ -194,6 +194,10 @@ class PathIndex(Generic[T]):
             if (worth is None or worth(pattern)) and (pattern == path or globs.overlap(pattern, path))
         ]
 
+    def items_at(self, path: str) -> list[T]:
+        """The items indexed at `path`, a literal path or a glob."""
+        return self.literals.get(path) or self.patterns.get(path, [])
+
     def matches(self, path: str, worth: Callable[[str], bool] | None = None) -> list[str]:
         """Every indexed path or glob that overlaps `path`.
 

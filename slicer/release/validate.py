@@ -312,15 +312,15 @@ def conflicts(index: PathIndex[_Item], prefer_map: dict[str, dict[str, str]]) ->
         def clashing(other_path: str, pattern: str = pattern, pattern_items: list[_Item] = pattern_items) -> bool:
             """Whether `other_path` would conflict with `pattern` if they overlap: asked first, as
             most candidates belong to the glob's own package and testing an overlap costs more."""
-            others = index.literals.get(other_path) or index.patterns.get(other_path, [])
             return other_path != pattern and any(
-                not _may_overlap(glob_item, other) for glob_item in pattern_items for other in others
+                not _may_overlap(glob_item, other)
+                for glob_item in pattern_items
+                for other in index.items_at(other_path)
             )
 
         for other_path in index.matches(pattern, clashing):
-            others = index.literals.get(other_path) or index.patterns.get(other_path, [])
             for glob_item in pattern_items:
-                for other in others:
+                for other in index.items_at(other_path):
                     if not _may_overlap(glob_item, other):
                         raise _overlap_conflict(glob_item, other)
     # Slices naming the very same pattern never meet above. A generate path (they end
